@@ -1,0 +1,65 @@
+/* io.h - coroutine I/O: calls that read like blocking ones and yield to the loop. */
+#ifndef COHTTPD_CORE_IO_H
+#define COHTTPD_CORE_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "core/loop.h"
+
+/*
+ * Every call here runs inside a coroutine of w->loop, on a non-blocking fd
+ * registered with loop_watch_add(). It tries the syscall first and yields to
+ * the loop only when the kernel says EAGAIN, so a ready fd costs one syscall.
+ * deadline is an absolute loop_now() time in ms (0: none). Each call returns
+ * what the syscall would (bytes, an fd) or -errno; -ETIMEDOUT when the
+ * deadline passed first; -ECANCELED when woken by loop_wakeup().
+ */
+
+/* Reads at most len bytes, returning as soon as any arrive: > 0 bytes, 0 at
+ * end of file. A read shorter than len marks the fd drained (no extra read to
+ * hit EAGAIN). */
+ssize_t co_read(struct loop_watch *w, void *buf, size_t len, uint64_t deadline);
+
+/* Writes all len bytes, waiting as needed; returns len or -errno (bytes
+ * written before an error are lost to the caller: the stream is broken). */
+ssize_t co_write(struct loop_watch *w, const void *buf, size_t len, uint64_t deadline);
+
+/* Writes all of iov[0..iovcnt) with as few writev calls as the kernel allows;
+ * the iovec array is modified. MSG_NOSIGNAL semantics: a closed peer is
+ * -EPIPE, never SIGPIPE (sockets use sendmsg). Returns total or -errno. */
+ssize_t co_writev(struct loop_watch *w, struct iovec *iov, int iovcnt, uint64_t deadline);
+
+/* Same as co_writev, with sendmsg() flags (MSG_MORE to hold a head for a
+ * following sendfile). w->fd must be a socket. */
+ssize_t co_sendmsg(struct loop_watch *w, struct iovec *iov, int iovcnt, int flags,
+                   uint64_t deadline);
+
+/* Sends count bytes of in_fd from *offset with sendfile(2), advancing
+ * *offset; returns count, or -errno (with *offset telling how far it got);
+ * -ENODATA if the file ended before count bytes. */
+ssize_t co_sendfile(struct loop_watch *w, int in_fd, off_t *offset, size_t count,
+                    uint64_t deadline);
+
+/* Accepts a connection (accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC). */
+int co_accept(struct loop_watch *w, struct sockaddr *addr, socklen_t *addrlen,
+              uint64_t deadline);
+
+/* Connects the non-blocking socket w->fd to addr; returns 0 or -errno. */
+int co_connect(struct loop_watch *w, const struct sockaddr *addr, socklen_t addrlen,
+               uint64_t deadline);
+
+/* Waits until one of n watches is ready for events[i] (LOOP_READ and/or
+ * LOOP_WRITE). Returns a bit mask of the ready indexes (bit i for watches[i],
+ * n <= 32), -ETIMEDOUT or -ECANCELED. A watch already marked ready returns at
+ * once without yielding. */
+int co_poll(struct loop_watch *const *watches, const uint32_t *events, size_t n,
+            uint64_t deadline);
+
+/* Sleeps until the loop's clock reaches deadline. Returns 0, or -ECANCELED. */
+int co_sleep(struct loop *loop, uint64_t deadline);
+
+#endif

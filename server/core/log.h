@@ -1,0 +1,32 @@
+/* log.h - the error log: levels, stderr or the journal, thread-safe. */
+#ifndef COHTTPD_CORE_LOG_H
+#define COHTTPD_CORE_LOG_H
+
+#include <stdarg.h>
+
+enum log_level { LOG_LVL_ERROR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
+
+/* Sets the threshold (messages above it are dropped). Default: info. */
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+
+/* Chooses where messages go: stderr (with "<N>" priority prefixes when
+ * JOURNAL_STREAM says stderr is the journal) or a file opened for append.
+ * path NULL means stderr. Returns 0 or -errno. */
+int log_open(const char *path);
+
+/* Writes one line "cohttpd[pid]: LEVEL: message" (no prefix but "<N>" under
+ * the journal). One write(2) per line, so lines from threads never mix. */
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vmsg(enum log_level level, const char *fmt, va_list ap);
+
+#define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...)                                                                 \
+    do {                                                                               \
+        if (log_get_level() >= LOG_LVL_DEBUG)                                          \
+            log_msg(LOG_LVL_DEBUG, __VA_ARGS__);                                       \
+    } while (0)
+
+#endif

@@ -1,0 +1,112 @@
+/* loop.h - the per-worker event loop: epoll, timers, coroutines, cross-thread posts. */
+#ifndef COHTTPD_CORE_LOOP_H
+#define COHTTPD_CORE_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/coro.h"
+#include "core/timer.h"
+
+struct loop;
+
+/* Readiness bits of a watch (epoll's, folded). */
+enum {
+    LOOP_READ = 1u << 0,  /* readable, or peer closed its write side */
+    LOOP_WRITE = 1u << 1, /* writable */
+    LOOP_HUP = 1u << 2,   /* hang-up or error: every wait on the fd ends */
+};
+
+/* Why a coroutine blocked in the loop was resumed (what loop_wait returns). */
+enum {
+    LOOP_WAKE_IO = 1,      /* a watched fd became ready */
+    LOOP_WAKE_TIMEOUT = 2, /* the deadline passed */
+    LOOP_WAKE_WAKEUP = 3,  /* loop_wakeup() */
+};
+
+/* A file descriptor known to the loop, embedded in its owner. It is
+ * registered once (edge-triggered, in and out) and stays registered until
+ * loop_watch_del(); ready caches the edges seen since the owner last
+ * consumed them, so the owner tries the syscall first and waits only after
+ * EAGAIN (or a short read). */
+struct loop_watch {
+    int fd;
+    uint32_t ready;           /* LOOP_* edges not yet consumed */
+    uint32_t wait;            /* what waiter waits for; 0 when none */
+    struct coro *waiter;      /* coroutine blocked on this fd, or NULL */
+    struct loop *loop;        /* set by loop_watch_add */
+    /* Called from the loop when an event arrives and no coroutine waits on
+     * the fd (a listener, an idle keep-alive connection). May be NULL. */
+    void (*on_event)(struct loop_watch *w, uint32_t events);
+};
+
+/* Creates a loop for the calling thread with a coroutine stack pool of
+ * stack_size bytes per coroutine. Returns NULL with errno set. */
+struct loop *loop_new(size_t stack_size);
+
+/* Frees the loop. Live coroutines are cancelled (their defers run) first. */
+void loop_free(struct loop *loop);
+
+/* Runs until loop_stop(): waits for events and due timers, refreshing the
+ * clock once per iteration, resumes waiting coroutines and runs callbacks.
+ * Returns 0, or -errno if epoll fails. */
+int loop_run(struct loop *loop);
+
+/* Makes loop_run() return after the current iteration. Loop thread only;
+ * from another thread use loop_post(loop, ...) with a callback calling it. */
+void loop_stop(struct loop *loop);
+
+/* The loop's cached clock: CLOCK_MONOTONIC in ms (and ns) as of the start of
+ * this iteration. loop_clock_update() refreshes it now. */
+uint64_t loop_now(const struct loop *loop);
+uint64_t loop_now_ns(const struct loop *loop);
+void loop_clock_update(struct loop *loop);
+
+/* Wall-clock seconds (CLOCK_REALTIME) as of the start of this iteration. */
+int64_t loop_wall(const struct loop *loop);
+
+/* The loop's timer wheel, for owners that arm their own timers. */
+struct timer_wheel *loop_timers(struct loop *loop);
+
+/* Registers w->fd (edge-triggered, EPOLLIN|EPOLLOUT|EPOLLRDHUP) and assumes
+ * it ready for both directions until a syscall says EAGAIN. Returns 0 or
+ * -errno. */
+int loop_watch_add(struct loop *loop, struct loop_watch *w);
+
+/* Unregisters w (call before closing w->fd). A waiting coroutine is woken
+ * with LOOP_WAKE_IO and will find the fd gone. Returns 0 or -errno. */
+int loop_watch_del(struct loop_watch *w);
+
+/* Starts a coroutine running fn(co, arg) at once; it runs until it first
+ * blocks. When it finishes the loop frees it. Returns it (it may already be
+ * finished and freed when this returns: use the pointer only to compare) or
+ * NULL with errno = ENOMEM. */
+struct coro *loop_spawn(struct loop *loop, coro_fn fn, void *arg);
+
+/* The coroutine the loop is running now, NULL outside of any. */
+struct coro *loop_current(const struct loop *loop);
+
+/* Blocks the running coroutine until one of n watches shows an event in
+ * the mask wait[i] (a LOOP_HUP always ends the wait), until deadline (an
+ * absolute loop_now() time; 0: none), or until loop_wakeup(). Returns a
+ * LOOP_WAKE_* reason. Must run inside a coroutine of this loop. */
+int loop_wait(struct loop *loop, struct loop_watch *const *watches, const uint32_t *wait,
+              size_t n, uint64_t deadline);
+
+/* Makes the coroutine co, blocked in loop_wait(), return LOOP_WAKE_WAKEUP at
+ * the next iteration. Loop thread only. */
+void loop_wakeup(struct loop *loop, struct coro *co);
+
+/* Runs fn(arg) on the loop's thread at its next iteration. Thread-safe;
+ * returns 0 or -ENOMEM. */
+int loop_post(struct loop *loop, void (*fn)(void *arg), void *arg);
+
+/* Heartbeat: loop_now() at the start of the last iteration, readable from any
+ * thread (the watchdog checks it). */
+uint64_t loop_heartbeat(const struct loop *loop);
+
+/* Registered counts for statistics: live coroutines and watched fds. */
+size_t loop_coroutines(const struct loop *loop);
+
+#endif

@@ -1,0 +1,112 @@
+/* parser.h - HTTP/1.1 request heads and bodies: our checks around strict llhttp. */
+#ifndef COHTTPD_HTTP_PARSER_H
+#define COHTTPD_HTTP_PARSER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <llhttp.h>
+
+#include "http/limits.h"
+
+/* A byte span. In a parsed request every span points into the caller's read
+ * buffer: valid while that buffer is neither moved nor reused. */
+struct http_span {
+    const char *p;
+    size_t len;
+};
+
+struct http_header {
+    struct http_span name;
+    struct http_span value; /* leading and trailing whitespace removed */
+};
+
+/* The most headers any configuration may allow (max_headers is capped). */
+#define HTTP_MAX_HEADERS 256
+
+struct http_request {
+    llhttp_method_t method;
+    struct http_span method_name;
+    struct http_span target;  /* request-target as received */
+    struct http_span path;    /* target up to '?' or '#' (origin-form), or the
+                                 path of an absolute-form target */
+    struct http_span query;   /* after '?', without it; len 0 when none */
+    uint8_t version_major, version_minor;
+    struct http_span host;    /* Host header (or the authority of an
+                                 absolute-form target); len 0 when absent */
+    int64_t content_length;   /* -1 when no Content-Length */
+    bool chunked;             /* Transfer-Encoding: chunked */
+    bool keep_alive;          /* RFC 9112 §9.3: the connection may persist */
+    bool expect_continue;     /* Expect: 100-continue */
+    bool upgrade;             /* Connection: upgrade with an Upgrade header */
+    size_t head_len;          /* bytes of the head, final CRLFCRLF included */
+    unsigned header_count;
+    struct http_header headers[HTTP_MAX_HEADERS];
+};
+
+/* Per-connection parser state (embedded in the connection; no allocation). */
+struct http_parser {
+    llhttp_t llhttp;
+    llhttp_settings_t settings;
+    const struct http_limits *limits;
+    struct http_request *req;   /* the request being parsed */
+    size_t scanned;             /* head bytes already scanned for the end */
+    /* body decoding state */
+    uint64_t body_received;     /* decoded body bytes so far */
+    const char *body_out;       /* set by llhttp's on_body */
+    size_t body_out_len;
+    bool message_complete;
+    int error_status;
+    /* private scratch for the llhttp callbacks */
+    int hdr_state;
+    unsigned host_count;
+};
+
+/* Prepares p for a connection; limits must outlive it. */
+void http_parser_init(struct http_parser *p, const struct http_limits *limits);
+
+/* Parses a request head from buf[0..len), the bytes read so far on the
+ * connection for this request (the caller passes the same growing buffer
+ * again after each read; bytes already scanned are not scanned twice).
+ * Returns:
+ *   > 0  the head is complete and valid: *req is filled, the value is
+ *        req->head_len; the body (if any) starts at buf + head_len;
+ *   0    more bytes are needed (len is still within the limits);
+ *   < 0  minus the HTTP status to answer before closing the connection:
+ *        400 malformed (bare CR or LF, NUL, obs-fold, a line starting with
+ *        space/tab/colon, whitespace before a colon, missing or repeated
+ *        Host in HTTP/1.1, Content-Length with Transfer-Encoding, differing
+ *        Content-Lengths, Transfer-Encoding on HTTP/1.0, bad target ...),
+ *        414 request line longer than max_header_size allows,
+ *        431 head over max_header_size or more than max_headers fields,
+ *        501 unknown method or a transfer coding other than chunked,
+ *        505 an HTTP version other than 1.0 and 1.1.
+ * Leading empty lines (CRLF) before a request line are skipped as RFC 9112
+ * §2.2 allows, and counted in head_len. */
+int http_parse_head(struct http_parser *p, const char *buf, size_t len,
+                    struct http_request *req);
+
+/* Decodes body bytes of the request whose head http_parse_head() accepted
+ * (Content-Length or chunked). in[0..in_len) are raw bytes that follow what
+ * was already consumed. On return *consumed raw bytes were used and
+ * *out/*out_len is the next span of decoded body (pointing into in; may be
+ * empty). Call repeatedly while it returns 0 and progress is made.
+ * Returns 1 when the body is complete (the next request starts at
+ * in + *consumed), 0 when more input is needed or more output remains,
+ * < 0 minus a status: 400 bad chunk syntax/size or extensions over
+ * 4 KiB, 413 body over max_body_size. */
+int http_parse_body(struct http_parser *p, const char *in, size_t in_len, size_t *consumed,
+                    const char **out, size_t *out_len);
+
+/* True when the request has a body to read (Content-Length > 0 or chunked). */
+bool http_request_has_body(const struct http_request *req);
+
+/* Finds a header by name, case-insensitively; NULL when absent. */
+const struct http_header *http_request_header(const struct http_request *req,
+                                              const char *name, size_t name_len);
+
+/* Ready for the next request on the same connection. */
+void http_parser_reset(struct http_parser *p);
+
+#endif
