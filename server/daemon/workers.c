@@ -1,0 +1,408 @@
+/* workers.c - worker threads: a loop each, its listeners, accept, graceful stop. */
+#include "daemon/workers.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "http/accesslog.h"
+
+/* Connections accepted per readiness edge before other work gets a turn. */
+#define ACCEPT_BATCH 64
+/* How long accepting pauses when the process runs out of descriptors. */
+#define ACCEPT_BACKOFF_MS 100
+
+struct worker;
+
+struct listener {
+    struct loop_watch w; /* first: the loop hands back this pointer */
+    struct worker *wk;
+    bool watching; /* registered with the loop */
+};
+
+struct worker {
+    unsigned id;
+    struct workers *all;
+    pthread_t thread;
+    struct loop *loop;
+    struct http_server *http;
+    struct access_log *access_log;
+    struct listener *listeners;
+    size_t n_listeners;
+    size_t max_conns;
+    bool accept_paused;  /* at max_connections or out of fds */
+    bool stopping;
+    struct timer accept_timer;
+    struct timer stop_timer;
+    struct timer heartbeat_timer; /* keeps an idle loop turning for the watchdog */
+    uint64_t stop_deadline;
+    struct app *app;     /* the app this worker's server holds */
+    int start_error;
+};
+
+struct workers {
+    struct worker *w;
+    unsigned n;
+    sem_t started;
+    struct app *app;
+    const struct workers_listener *listeners;
+    size_t n_listeners;
+    int access_fd;
+    unsigned max_connections;
+};
+
+static void worker_accept(struct worker *wk);
+
+static void accept_resume(struct timer *t)
+{
+    struct worker *wk = (struct worker *)((char *)t - offsetof(struct worker, accept_timer));
+
+    wk->accept_paused = false;
+    worker_accept(wk);
+}
+
+/* Called by the engine when a connection closes. */
+static void worker_conn_closed(void *arg)
+{
+    struct worker *wk = arg;
+
+    if (wk->accept_paused && !wk->stopping && !timer_armed(&wk->accept_timer) &&
+        http_server_connections(wk->http) < wk->max_conns) {
+        wk->accept_paused = false;
+        worker_accept(wk);
+    }
+}
+
+/* Accepts on one listener; returns false when accepting must pause. */
+static bool listener_accept(struct listener *l, unsigned *budget)
+{
+    struct worker *wk = l->wk;
+
+    while (*budget > 0) {
+        struct sockaddr_storage peer, local;
+        socklen_t plen = sizeof peer, llen = sizeof local;
+        int fd;
+
+        if (http_server_connections(wk->http) >= wk->max_conns)
+            return false;
+        fd = accept4(l->w.fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                l->w.ready &= ~(uint32_t)LOOP_READ;
+                return true;
+            }
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                log_warn("accept: %s: pausing for %d ms", strerror(errno), ACCEPT_BACKOFF_MS);
+                timer_arm(loop_timers(wk->loop), &wk->accept_timer,
+                          loop_now(wk->loop) + ACCEPT_BACKOFF_MS);
+                return false;
+            }
+            log_error("accept: %s", strerror(errno));
+            return true;
+        }
+        (*budget)--;
+        getsockname(fd, (struct sockaddr *)&local, &llen);
+        http_server_accept(wk->http, fd, (struct sockaddr *)&peer, plen,
+                           (struct sockaddr *)&local, llen);
+    }
+    /* Budget spent with connections maybe still queued: come back next turn. */
+    timer_arm(loop_timers(wk->loop), &wk->accept_timer, loop_now(wk->loop));
+    return false;
+}
+
+static void worker_accept(struct worker *wk)
+{
+    unsigned budget = ACCEPT_BATCH;
+
+    if (wk->accept_paused || wk->stopping)
+        return;
+    for (size_t i = 0; i < wk->n_listeners; i++) {
+        if (!(wk->listeners[i].w.ready & LOOP_READ))
+            continue;
+        if (!listener_accept(&wk->listeners[i], &budget)) {
+            wk->accept_paused = true;
+            return;
+        }
+    }
+}
+
+static void listener_on_event(struct loop_watch *w, uint32_t events)
+{
+    struct listener *l = (struct listener *)w;
+
+    (void)events;
+    worker_accept(l->wk);
+}
+
+static int worker_listen(struct worker *wk)
+{
+    struct workers *ws = wk->all;
+
+    wk->listeners = calloc(ws->n_listeners, sizeof *wk->listeners);
+    if (!wk->listeners)
+        return -ENOMEM;
+    for (size_t i = 0; i < ws->n_listeners; i++) {
+        const struct workers_listener *wl = &ws->listeners[i];
+        struct listener *l = &wk->listeners[i];
+        int r;
+
+        l->wk = wk;
+        l->w = (struct loop_watch){
+            .fd = wl->per_worker ? wl->fds[wk->id] : wl->fds[0],
+            .on_event = listener_on_event,
+        };
+        wk->n_listeners = i + 1;
+        r = loop_watch_add(wk->loop, &l->w);
+        if (r < 0)
+            return r;
+        l->watching = true;
+    }
+    return 0;
+}
+
+static void heartbeat(struct timer *t)
+{
+    struct worker *wk = (struct worker *)((char *)t - offsetof(struct worker, heartbeat_timer));
+
+    timer_arm(loop_timers(wk->loop), t, loop_now(wk->loop) + 1000);
+}
+
+static int worker_setup(struct worker *wk)
+{
+    struct workers *ws = wk->all;
+    const struct config *cfg = app_config(ws->app);
+
+    wk->loop = loop_new(cfg->server.stack_size);
+    if (!wk->loop)
+        return -errno;
+    if (ws->access_fd >= 0) {
+        wk->access_log = access_log_new(wk->loop, ws->access_fd,
+                                        cfg->server.access_log_format == CONFIG_ACCESS_JSON
+                                            ? HTTP_LOG_JSON
+                                            : HTTP_LOG_COMBINED);
+        if (!wk->access_log)
+            return -ENOMEM;
+    }
+    wk->http = http_server_new(wk->loop, app_site(ws->app), wk->access_log);
+    if (!wk->http)
+        return -ENOMEM;
+    http_server_on_close(wk->http, worker_conn_closed, wk);
+    timer_init(&wk->accept_timer, accept_resume);
+    timer_init(&wk->stop_timer, NULL);
+    timer_init(&wk->heartbeat_timer, heartbeat);
+    heartbeat(&wk->heartbeat_timer);
+    return worker_listen(wk);
+}
+
+static void worker_unlisten(struct worker *wk)
+{
+    for (size_t i = 0; i < wk->n_listeners; i++) {
+        if (wk->listeners[i].watching)
+            loop_watch_del(&wk->listeners[i].w);
+        wk->listeners[i].watching = false;
+    }
+}
+
+/* Stop order matters: idle connections close while the loop exists, busy
+ * ones are cancelled by loop_free, and the engine goes last. */
+static void worker_teardown(struct worker *wk)
+{
+    if (!wk->loop)
+        return;
+    worker_unlisten(wk);
+    timer_cancel(loop_timers(wk->loop), &wk->heartbeat_timer);
+    timer_cancel(loop_timers(wk->loop), &wk->accept_timer);
+    timer_cancel(loop_timers(wk->loop), &wk->stop_timer);
+    if (wk->http) {
+        http_server_on_close(wk->http, NULL, NULL);
+        http_server_drain(wk->http);
+    }
+    access_log_free(wk->access_log);
+    loop_free(wk->loop);
+    http_server_free(wk->http);
+    free(wk->listeners);
+}
+
+
+static void *worker_main(void *arg)
+{
+    struct worker *wk = arg;
+
+    wk->start_error = worker_setup(wk);
+    sem_post(&wk->all->started);
+    if (wk->start_error == 0) {
+        worker_accept(wk); /* connections queued before the loop started */
+        loop_run(wk->loop);
+    }
+    worker_teardown(wk);
+    return NULL;
+}
+
+int workers_start(struct workers **out, unsigned n, struct app *app,
+                  const struct workers_listener *listeners, size_t n_listeners, int access_fd)
+{
+    struct workers *ws = calloc(1, sizeof *ws);
+    sigset_t all, old;
+    int r = 0;
+
+    if (!ws)
+        return -ENOMEM;
+    ws->w = calloc(n, sizeof *ws->w);
+    if (!ws->w) {
+        free(ws);
+        return -ENOMEM;
+    }
+    ws->app = app;
+    ws->listeners = listeners;
+    ws->n_listeners = n_listeners;
+    ws->access_fd = access_fd;
+    ws->max_connections = app_config(app)->server.max_connections;
+    sem_init(&ws->started, 0, 0);
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (unsigned i = 0; i < n; i++) {
+        struct worker *wk = &ws->w[i];
+
+        wk->id = i;
+        wk->all = ws;
+        wk->max_conns = (ws->max_connections + n - 1) / n;
+        if (pthread_create(&wk->thread, NULL, worker_main, wk) != 0) {
+            r = -EAGAIN;
+            break;
+        }
+        ws->n = i + 1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    for (unsigned i = 0; i < ws->n; i++) {
+        while (sem_wait(&ws->started) < 0 && errno == EINTR)
+            ;
+    }
+    for (unsigned i = 0; i < ws->n && r == 0; i++)
+        r = ws->w[i].start_error;
+    if (r < 0) {
+        workers_stop(ws, 0);
+        return r;
+    }
+    *out = ws;
+    return 0;
+}
+
+static void worker_check_done(struct timer *t)
+{
+    struct worker *wk = (struct worker *)((char *)t - offsetof(struct worker, stop_timer));
+
+    if (http_server_connections(wk->http) == 0 || loop_now(wk->loop) >= wk->stop_deadline) {
+        loop_stop(wk->loop);
+        return;
+    }
+    timer_arm(loop_timers(wk->loop), &wk->stop_timer, loop_now(wk->loop) + 20);
+}
+
+/* Runs on the worker's thread. */
+static void worker_begin_stop(void *arg)
+{
+    struct worker *wk = arg;
+
+    wk->stopping = true;
+    timer_cancel(loop_timers(wk->loop), &wk->accept_timer);
+    worker_unlisten(wk);
+    http_server_drain(wk->http);
+    timer_init(&wk->stop_timer, worker_check_done);
+    worker_check_done(&wk->stop_timer);
+}
+
+void workers_stop(struct workers *ws, uint64_t timeout_ms)
+{
+    for (unsigned i = 0; i < ws->n; i++) {
+        struct worker *wk = &ws->w[i];
+
+        if (wk->start_error == 0) {
+            struct timespec ts;
+
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            wk->stop_deadline = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
+                                timeout_ms;
+            loop_post(wk->loop, worker_begin_stop, wk);
+        }
+    }
+    for (unsigned i = 0; i < ws->n; i++)
+        pthread_join(ws->w[i].thread, NULL);
+    sem_destroy(&ws->started);
+    free(ws->w);
+    free(ws);
+}
+
+struct set_app {
+    struct worker *wk;
+    struct app *app;
+};
+
+static void worker_set_app(void *arg)
+{
+    struct set_app *sa = arg;
+
+    http_server_set_site(sa->wk->http, app_site(sa->app));
+    app_release(sa->app); /* the server holds its own reference now */
+    free(sa);
+}
+
+void workers_set_app(struct workers *ws, struct app *app)
+{
+    for (unsigned i = 0; i < ws->n; i++) {
+        struct set_app *sa = malloc(sizeof *sa);
+
+        if (!sa)
+            continue;
+        *sa = (struct set_app){.wk = &ws->w[i], .app = app};
+        app_hold(app);
+        if (loop_post(ws->w[i].loop, worker_set_app, sa) < 0) {
+            app_release(app);
+            free(sa);
+        }
+    }
+}
+
+uint64_t workers_connections(const struct workers *ws)
+{
+    uint64_t n = 0;
+
+    for (unsigned i = 0; i < ws->n; i++)
+        n += atomic_load_explicit(&http_server_stats(ws->w[i].http)->connections_open,
+                                  memory_order_relaxed);
+    return n;
+}
+
+uint64_t workers_requests(const struct workers *ws)
+{
+    uint64_t n = 0;
+
+    for (unsigned i = 0; i < ws->n; i++)
+        n += atomic_load_explicit(&http_server_stats(ws->w[i].http)->requests,
+                                  memory_order_relaxed);
+    return n;
+}
+
+bool workers_alive(const struct workers *ws, uint64_t max_age_ms)
+{
+    struct timespec ts;
+    uint64_t now;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    for (unsigned i = 0; i < ws->n; i++) {
+        uint64_t beat = loop_heartbeat(ws->w[i].loop);
+
+        if (now > beat + max_age_ms)
+            return false;
+    }
+    return true;
+}

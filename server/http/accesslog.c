@@ -1,0 +1,184 @@
+/* accesslog.c - the access log: combined or JSON lines, buffered per worker. */
+#include "http/accesslog.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/timer.h"
+#include "http/exchange.h"
+
+#define LOG_BUF_SIZE (64 * 1024)
+#define LOG_LINE_MAX 8192
+#define LOG_FLUSH_MS 1000
+
+struct access_log {
+    struct loop *loop;
+    int fd;
+    enum http_log_format format;
+    struct timer flush_timer;
+    int64_t stamp_second; /* the second stamp shows */
+    char stamp[40];
+    size_t len;
+    char buf[LOG_BUF_SIZE];
+};
+
+static void flush_due(struct timer *t)
+{
+    access_log_flush((struct access_log *)((char *)t - offsetof(struct access_log, flush_timer)));
+}
+
+struct access_log *access_log_new(struct loop *loop, int fd, enum http_log_format format)
+{
+    struct access_log *log = malloc(sizeof *log);
+
+    if (!log)
+        return NULL;
+    log->loop = loop;
+    log->fd = fd;
+    log->format = format;
+    log->len = 0;
+    log->stamp_second = -1;
+    timer_init(&log->flush_timer, flush_due);
+    return log;
+}
+
+void access_log_flush(struct access_log *log)
+{
+    size_t off = 0;
+
+    timer_cancel(loop_timers(log->loop), &log->flush_timer);
+    while (off < log->len) {
+        ssize_t n = write(log->fd, log->buf + off, log->len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* the log is unwritable: drop rather than stall serving */
+        off += (size_t)n;
+    }
+    log->len = 0;
+}
+
+void access_log_free(struct access_log *log)
+{
+    if (!log)
+        return;
+    access_log_flush(log);
+    free(log);
+}
+
+void access_log_set_fd(struct access_log *log, int fd)
+{
+    access_log_flush(log);
+    log->fd = fd;
+}
+
+static const char *stamp(struct access_log *log)
+{
+    int64_t now = loop_wall(log->loop);
+
+    if (now != log->stamp_second) {
+        time_t t = (time_t)now;
+        struct tm tm;
+
+        localtime_r(&t, &tm);
+        strftime(log->stamp, sizeof log->stamp,
+                 log->format == HTTP_LOG_JSON ? "%Y-%m-%dT%H:%M:%S%z" : "%d/%b/%Y:%H:%M:%S %z",
+                 &tm);
+        log->stamp_second = now;
+    }
+    return log->stamp;
+}
+
+static void peer_text(const struct http_exchange *x, char *out, size_t cap)
+{
+    const struct sockaddr *sa = x->peer;
+
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)cap);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)cap);
+    else
+        snprintf(out, cap, "%s", sa && sa->sa_family == AF_UNIX ? "unix:" : "-");
+}
+
+/* Appends s escaped for a quoted log field (\" \\ and \xHH for controls). */
+static size_t esc(char *out, size_t cap, const char *s, size_t len, bool json)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len && n + 7 < cap; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (ch == '"' || ch == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)ch;
+        } else if (ch < 0x20 || ch == 0x7f || (json && ch >= 0x80)) {
+            n += (size_t)snprintf(out + n, cap - n, json ? "\\u%04x" : "\\x%02x", ch);
+        } else {
+            out[n++] = (char)ch;
+        }
+    }
+    return n;
+}
+
+static size_t field(char *out, size_t cap, const struct http_exchange *x, const char *name,
+                    bool json)
+{
+    size_t len = 0;
+    const char *v = x->req ? http_req_header(x, name, &len) : NULL;
+
+    if (!v)
+        return json ? 0 : (size_t)snprintf(out, cap, "-");
+    return esc(out, cap, v, len, json);
+}
+
+void access_log_record(struct access_log *log, const struct http_exchange *x)
+{
+    char line[LOG_LINE_MAX], peer[64], req[2048], ref[1024], ua[1024];
+    const struct http_request *r = x->req;
+    bool json = log->format == HTTP_LOG_JSON;
+    size_t n = 0;
+    int w;
+
+    peer_text(x, peer, sizeof peer);
+    if (r) {
+        n = esc(req, sizeof req, r->method_name.p, r->method_name.len, json);
+        req[n++] = ' ';
+        n += esc(req + n, sizeof req - n, r->target.p, r->target.len, json);
+        n += (size_t)snprintf(req + n, sizeof req - n, " HTTP/%u.%u", r->version_major,
+                              r->version_minor);
+    } else {
+        n = (size_t)snprintf(req, sizeof req, "-");
+    }
+    req[n] = '\0';
+    ref[field(ref, sizeof ref - 1, x, "Referer", json)] = '\0';
+    ua[field(ua, sizeof ua - 1, x, "User-Agent", json)] = '\0';
+    if (json)
+        w = snprintf(line, sizeof line,
+                     "{\"time\":\"%s\",\"remote_addr\":\"%s\",\"request\":\"%s\",\"status\":%d,"
+                     "\"body_bytes\":%llu,\"referer\":\"%s\",\"user_agent\":\"%s\"}\n",
+                     stamp(log), peer, req, x->status, (unsigned long long)x->body_bytes, ref, ua);
+    else
+        w = snprintf(line, sizeof line, "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\"\n", peer,
+                     stamp(log), req, x->status, (unsigned long long)x->body_bytes, ref, ua);
+    if (w < 0)
+        return;
+    if ((size_t)w >= sizeof line)
+        w = (int)sizeof line - 1, line[w - 1] = '\n';
+    if (LOG_BUF_SIZE - log->len < (size_t)w)
+        access_log_flush(log);
+    memcpy(log->buf + log->len, line, (size_t)w);
+    log->len += (size_t)w;
+    if (!timer_armed(&log->flush_timer))
+        timer_arm(loop_timers(log->loop), &log->flush_timer, loop_now(log->loop) + LOG_FLUSH_MS);
+}

@@ -1,0 +1,370 @@
+/* conn.c - the connection coroutine: requests in, responses out, keep-alive and pipelining. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/io.h"
+#include "core/log.h"
+#include "http/accesslog.h"
+#include "http/conn.h"
+#include "http/status.h"
+#include "http/url.h"
+
+enum serve_result {
+    SERVE_NEXT,  /* the request is answered; the connection persists */
+    SERVE_CLOSE, /* close the connection */
+};
+
+const char *conn_date(struct conn *c)
+{
+    return http_date_cached(&c->srv->date, loop_wall(c->srv->loop));
+}
+
+uint64_t conn_send_deadline(const struct conn *c)
+{
+    return loop_now(c->srv->loop) + c->site->limits.send_timeout_ms;
+}
+
+int conn_flush(struct conn *c, int flags)
+{
+    struct conn_mem *m = c->mem;
+    struct iovec iov = {.iov_base = m->obuf, .iov_len = m->olen};
+    ssize_t n;
+
+    if (m->olen == 0)
+        return 0;
+    n = co_sendmsg(&c->w, &iov, 1, flags, conn_send_deadline(c));
+    if (n < 0)
+        return (int)n;
+    atomic_fetch_add_explicit(&c->srv->stats.bytes_out, m->olen, memory_order_relaxed);
+    m->olen = 0;
+    return 0;
+}
+
+/* An error answered before any handler ran: the head is unusable, so the
+ * reply is written from scratch and the connection closes after it. */
+static void conn_reply_error(struct conn *c, int status)
+{
+    struct conn_mem *m = c->mem;
+    struct http_exchange *x = &m->x;
+    size_t len;
+    const char *body = http_status_body(status, &len);
+    const char *server = c->site->server_header;
+    int n;
+
+    n = snprintf(m->obuf + m->olen, CONN_OBUF_SIZE - m->olen,
+                 "HTTP/1.1 %03d %s\r\nDate: %s\r\n%s%s%sContent-Type: text/plain; "
+                 "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                 status, http_status_reason(status), conn_date(c), server && *server ? "Server: " : "",
+                 server && *server ? server : "", server && *server ? "\r\n" : "", len, body);
+    if (n > 0 && (size_t)n < CONN_OBUF_SIZE - m->olen)
+        m->olen += (size_t)n;
+    x->status = status;
+    x->body_bytes = len;
+    x->state = HTTP_RESP_DONE;
+}
+
+/* Reads until a whole head is buffered. Returns > 0 (parsed), 0 (the peer
+ * left between requests), or minus the status to answer. */
+static int conn_read_head(struct conn *c)
+{
+    struct conn_mem *m = c->mem;
+    uint64_t deadline = loop_now(c->srv->loop) + c->site->limits.header_timeout_ms;
+
+    for (;;) {
+        size_t avail = m->rlen - m->rstart;
+        ssize_t n;
+
+        if (avail > 0) {
+            int r = http_parse_head(&m->parser, m->rbuf + m->rstart, avail, &m->req);
+
+            if (r != 0)
+                return r;
+        }
+        if (m->rlen == m->rcap) {
+            if (m->rstart == 0)
+                return -431;
+            memmove(m->rbuf, m->rbuf + m->rstart, avail);
+            m->rlen = avail;
+            m->rstart = 0;
+        }
+        n = co_read(&c->w, m->rbuf + m->rlen, m->rcap - m->rlen, deadline);
+        if (n == -ETIMEDOUT)
+            return avail > 0 || c->requests == 0 ? -408 : 0;
+        if (n <= 0)
+            return 0;
+        m->rlen += (size_t)n;
+    }
+}
+
+/* Fills the exchange for the parsed request; returns 0 or a status. */
+static int conn_prepare(struct conn *c)
+{
+    struct conn_mem *m = c->mem;
+    struct http_exchange *x = &m->x;
+    const struct http_request *req = &m->req;
+    int len;
+
+    *x = (struct http_exchange){
+        .conn = c,
+        .loop = c->srv->loop,
+        .site = c->site,
+        .req = req,
+        .path = "",
+        .head_only = req->method == HTTP_HEAD,
+        .keep_alive = req->keep_alive && !c->srv->draining,
+        .peer = (const struct sockaddr *)&c->peer,
+        .peer_len = c->peer_len,
+        .local = (const struct sockaddr *)&c->local,
+        .local_len = c->local_len,
+    };
+    if (c->site->limits.max_keepalive_requests &&
+        c->requests >= c->site->limits.max_keepalive_requests)
+        x->keep_alive = false;
+    m->bpos = m->rstart + req->head_len;
+    m->body_done = !http_request_has_body(req);
+    m->continue_sent = false;
+    if (req->path.len == 0 || req->path.p[0] != '/')
+        return req->method == HTTP_OPTIONS && req->target.len == 1 ? 0 : 400;
+    len = url_normalize_path(req->path.p, req->path.len, m->pathbuf, m->rcap,
+                             &x->path_trailing_slash);
+    if (len < 0)
+        return -len;
+    x->path = m->pathbuf;
+    x->path_len = (size_t)len;
+    return 0;
+}
+
+/* Reads and discards what is left of the request body, if it is small;
+ * otherwise the connection will close. */
+static void conn_skip_body(struct conn *c)
+{
+    struct conn_mem *m = c->mem;
+    struct http_exchange *x = &m->x;
+    uint64_t budget = 64 * 1024;
+    const char *data;
+    ssize_t n;
+
+    if (m->body_done)
+        return;
+    if (m->req.expect_continue && !m->continue_sent) {
+        x->keep_alive = false; /* the client may or may not send it: close */
+        return;
+    }
+    if (m->req.content_length > 0 && (uint64_t)m->req.content_length > budget + 16 * 1024)
+        budget = 0;
+    while (budget > 0 && (n = http_body_read(x, &data)) > 0)
+        budget = (uint64_t)n > budget ? 0 : budget - (uint64_t)n;
+    if (!m->body_done)
+        x->keep_alive = false;
+}
+
+static void conn_count(struct conn *c, const struct http_exchange *x)
+{
+    struct http_stats *st = &c->srv->stats;
+    int cls = x->status / 100;
+
+    atomic_fetch_add_explicit(&st->requests, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->status_class[cls >= 1 && cls <= 5 ? cls : 0], 1,
+                              memory_order_relaxed);
+    if (c->srv->access_log)
+        access_log_record(c->srv->access_log, x);
+}
+
+/* Serves the request whose head is parsed in c->mem. */
+static enum serve_result conn_serve(struct conn *c)
+{
+    struct conn_mem *m = c->mem;
+    struct http_exchange *x = &m->x;
+    int status = conn_prepare(c);
+
+    c->requests++;
+    if (status)
+        http_resp_error(x, status, NULL);
+    else if (x->path_len == 0)
+        http_resp_error(x, 204, NULL); /* OPTIONS * */
+    else
+        c->site->dispatch(x, c->site->app);
+    if (x->state == HTTP_RESP_NONE) {
+        log_error("%s: the handler sent no response", x->path);
+        http_resp_error(x, 500, NULL);
+    }
+    if (x->state != HTTP_RESP_DONE)
+        x->keep_alive = false; /* a response cut short: the framing is lost */
+    if (x->keep_alive)
+        conn_skip_body(c);
+    conn_count(c, x);
+    if (!x->keep_alive || !m->body_done)
+        return SERVE_CLOSE;
+    m->rstart = m->bpos;
+    if (m->rstart == m->rlen)
+        m->rstart = m->rlen = 0;
+    http_parser_reset(&m->parser);
+    return SERVE_NEXT;
+}
+
+/* Answers a head that could not be parsed; the connection then closes. */
+static void conn_serve_bad_head(struct conn *c, int status)
+{
+    struct conn_mem *m = c->mem;
+
+    m->x = (struct http_exchange){
+        .conn = c,
+        .loop = c->srv->loop,
+        .site = c->site,
+        .peer = (const struct sockaddr *)&c->peer,
+        .peer_len = c->peer_len,
+    };
+    conn_reply_error(c, status);
+    log_info("closing a connection after %d %s", status, http_status_reason(status));
+    conn_count(c, &m->x);
+}
+
+/* Closes gracefully: the response is flushed, our side shut down, and what
+ * the client still sends is read and dropped for a moment, so that the
+ * kernel does not reset the connection before the client read the reply. */
+static void conn_linger(struct conn *c)
+{
+    struct conn_mem *m = c->mem;
+    uint64_t deadline = loop_now(c->srv->loop) + 2000;
+    int rounds = 64;
+
+    if (conn_flush(c, 0) < 0)
+        return;
+    if (shutdown(c->w.fd, SHUT_WR) < 0)
+        return;
+    while (rounds-- > 0 && co_read(&c->w, m->rbuf, m->rcap, deadline) > 0)
+        ;
+}
+
+/* True when the socket may hold unread bytes (no short read or EAGAIN seen
+ * since the last edge); then a read is tried at once. */
+static bool conn_input_pending(struct conn *c)
+{
+    struct conn_mem *m = c->mem;
+    ssize_t n;
+
+    if (!(c->w.ready & LOOP_READ))
+        return false;
+    n = read(c->w.fd, m->rbuf, m->rcap);
+    if (n > 0) {
+        m->rlen = (size_t)n;
+        if ((size_t)n < m->rcap)
+            c->w.ready &= ~(uint32_t)LOOP_READ;
+        return true;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        c->w.ready &= ~(uint32_t)LOOP_READ;
+        return false;
+    }
+    return true; /* end of file or error: the next read reports it */
+}
+
+static void conn_idle_expired(struct timer *t)
+{
+    struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, idle_timer));
+
+    conn_close(c);
+}
+
+/* Gives the working memory back and waits, with no coroutine, for input. */
+static void conn_go_idle(struct conn *c)
+{
+    conn_mem_put(c->srv, c->mem);
+    c->mem = NULL;
+    timer_init(&c->idle_timer, conn_idle_expired);
+    timer_arm(loop_timers(c->srv->loop), &c->idle_timer,
+              loop_now(c->srv->loop) + c->srv->site->limits.keepalive_timeout_ms);
+}
+
+static void conn_release_site(struct conn *c)
+{
+    if (c->site) {
+        if (c->site->release)
+            c->site->release(c->site);
+        c->site = NULL;
+    }
+}
+
+/* Holds the server's current configuration for the next request. */
+static void conn_hold_site(struct conn *c)
+{
+    const struct http_site *site = c->srv->site;
+
+    if (c->site == site)
+        return;
+    conn_release_site(c);
+    if (site->hold)
+        site->hold(site);
+    c->site = site;
+}
+
+/* A coroutine cancelled while serving (the worker is going away). */
+static void conn_cancelled(void *arg)
+{
+    struct conn *c = arg;
+
+    c->co = NULL;
+    conn_release_site(c);
+    conn_close(c);
+}
+
+void conn_main(struct coro *co, void *arg)
+{
+    struct conn *c = arg;
+    int cancel = coro_defer(co, conn_cancelled, c);
+
+    c->co = co;
+    if (!c->mem && !(c->mem = conn_mem_get(c->srv))) {
+        log_error("out of memory for a connection");
+        goto close;
+    }
+    for (;;) {
+        int r;
+
+        conn_hold_site(c);
+        r = conn_read_head(c);
+        if (r == 0)
+            goto close;
+        if (r < 0) {
+            conn_serve_bad_head(c, -r);
+            conn_linger(c);
+            goto close;
+        }
+        if (conn_serve(c) == SERVE_CLOSE) {
+            conn_linger(c);
+            goto close;
+        }
+        if (c->mem->rlen > c->mem->rstart)
+            continue; /* pipelined: answer it before writing */
+        if (conn_flush(c, 0) < 0)
+            goto close;
+        if (!c->srv->draining && conn_input_pending(c))
+            continue;
+        if (c->srv->draining)
+            goto close;
+        break;
+    }
+    coro_defer_disarm(co, cancel);
+    conn_release_site(c);
+    conn_go_idle(c);
+    c->co = NULL;
+    return;
+close:
+    coro_defer_disarm(co, cancel);
+    conn_release_site(c);
+    c->co = NULL;
+    conn_close(c);
+}
+
+void conn_wake(struct conn *c)
+{
+    timer_cancel(loop_timers(c->srv->loop), &c->idle_timer);
+    if (!loop_spawn(c->srv->loop, conn_main, c)) {
+        log_error("cannot start a coroutine: %s", strerror(errno));
+        conn_close(c);
+    }
+}

@@ -1,0 +1,98 @@
+/* conn.h - private to the HTTP engine: connections, their working memory, the server. */
+#ifndef COHTTPD_HTTP_CONN_H
+#define COHTTPD_HTTP_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "core/loop.h"
+#include "core/timer.h"
+#include "http/date.h"
+#include "http/exchange.h"
+#include "http/parser.h"
+#include "http/server.h"
+
+/* Output queued per connection before a write (pipelined responses are
+ * coalesced up to this much). */
+#define CONN_OBUF_SIZE (16 * 1024)
+
+/*
+ * What a connection borrows from its worker while a coroutine serves it,
+ * and gives back when it goes idle: the parser, the request, the exchange
+ * and the buffers, in one block from the worker's pool.
+ */
+struct conn_mem {
+    struct conn_mem *next_free;
+    struct http_parser parser;
+    struct http_request req;
+    struct http_exchange x;
+    size_t rstart; /* first byte of the current request in rbuf */
+    size_t rlen;   /* bytes in rbuf */
+    size_t bpos;   /* next raw body byte to decode */
+    size_t rcap;
+    size_t olen;   /* bytes queued in obuf */
+    size_t block_size; /* bytes of this block, space included */
+    bool body_done;
+    bool continue_sent;
+    char *rbuf;
+    char *obuf;
+    char *pathbuf; /* the normalised path, rcap bytes */
+    char space[];
+};
+
+/* A client connection. Idle, it is this struct alone (no coroutine, no
+ * buffers) plus the kernel's socket. */
+struct conn {
+    struct loop_watch w;
+    struct http_server *srv;
+    struct conn *prev, *next; /* the server's list of connections */
+    struct coro *co;          /* the coroutine serving it, or NULL when idle */
+    struct conn_mem *mem;     /* NULL when idle */
+    const struct http_site *site; /* held while co runs */
+    struct timer idle_timer;  /* keep-alive timeout while idle */
+    unsigned requests;
+    socklen_t peer_len, local_len;
+    struct sockaddr_storage peer;
+    struct sockaddr_storage local;
+};
+
+struct http_server {
+    struct loop *loop;
+    const struct http_site *site;
+    struct access_log *access_log;
+    struct conn *conns;
+    size_t nconns;
+    struct conn_mem *free_mem;
+    size_t nfree_mem;
+    size_t mem_size;  /* bytes of one conn_mem block for the current site */
+    bool draining;
+    struct http_stats stats;
+    struct http_date_cache date;
+    void (*on_close)(void *arg);
+    void *on_close_arg;
+};
+
+/* The coroutine body serving a connection (conn.c). */
+void conn_main(struct coro *co, void *arg);
+
+/* Starts a coroutine for an idle connection with input pending. */
+void conn_wake(struct conn *c);
+
+/* Closes and frees c (its coroutine, if any, must be the caller or none). */
+void conn_close(struct conn *c);
+
+/* Working memory from the server's pool, or NULL (ENOMEM). */
+struct conn_mem *conn_mem_get(struct http_server *srv);
+void conn_mem_put(struct http_server *srv, struct conn_mem *m);
+
+/* Writes everything queued in obuf (may yield). 0 or -errno. */
+int conn_flush(struct conn *c, int flags);
+
+/* The Date header value for now. */
+const char *conn_date(struct conn *c);
+
+/* Deadline for a write starting now. */
+uint64_t conn_send_deadline(const struct conn *c);
+
+#endif

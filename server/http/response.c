@@ -1,0 +1,406 @@
+/* response.c - building and sending responses, and reading request bodies. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "core/io.h"
+#include "http/conn.h"
+#include "http/exchange.h"
+#include "http/status.h"
+
+/* Room kept for what the engine appends to every head (Date, Server,
+ * length, Connection and the final CRLF). */
+#define HEAD_TAIL_ROOM 256
+
+static struct conn_mem *xmem(struct http_exchange *x) { return x->conn->mem; }
+
+/* Appends raw bytes to the output queue, flushing it when full. */
+static int out_append(struct http_exchange *x, const void *data, size_t len)
+{
+    struct conn_mem *m = xmem(x);
+
+    if (CONN_OBUF_SIZE - m->olen < len) {
+        int r = conn_flush(x->conn, 0);
+
+        if (r < 0)
+            return r;
+    }
+    if (CONN_OBUF_SIZE - m->olen < len)
+        return -ENOSPC;
+    memcpy(m->obuf + m->olen, data, len);
+    m->olen += len;
+    return 0;
+}
+
+int http_resp_begin(struct http_exchange *x, int status)
+{
+    struct conn_mem *m = xmem(x);
+    const char *reason = http_status_reason(status);
+    int n;
+
+    if (x->state != HTTP_RESP_NONE)
+        return -ENOSPC;
+    /* A head must fit whole in the queue: make room first. */
+    if (CONN_OBUF_SIZE - m->olen < CONN_OBUF_SIZE / 2) {
+        int r = conn_flush(x->conn, 0);
+
+        if (r < 0)
+            return r;
+    }
+    x->head_start = m->olen;
+    n = snprintf(m->obuf + m->olen, CONN_OBUF_SIZE - m->olen, "HTTP/1.1 %03d %s\r\n", status,
+                 reason);
+    if (n < 0 || (size_t)n >= CONN_OBUF_SIZE - m->olen)
+        return -ENOSPC;
+    m->olen += (size_t)n;
+    x->status = status;
+    x->state = HTTP_RESP_HEAD;
+    return 0;
+}
+
+int http_resp_header(struct http_exchange *x, const char *name, size_t name_len,
+                     const char *value, size_t value_len)
+{
+    struct conn_mem *m = xmem(x);
+    char *p;
+
+    if (x->state != HTTP_RESP_HEAD)
+        return -EINVAL;
+    if (CONN_OBUF_SIZE - m->olen < name_len + value_len + 4 + HEAD_TAIL_ROOM)
+        return -ENOSPC;
+    p = m->obuf + m->olen;
+    memcpy(p, name, name_len);
+    p += name_len;
+    *p++ = ':';
+    *p++ = ' ';
+    memcpy(p, value, value_len);
+    p += value_len;
+    *p++ = '\r';
+    *p++ = '\n';
+    m->olen = (size_t)(p - m->obuf);
+    return 0;
+}
+
+int http_resp_headerf(struct http_exchange *x, const char *name, const char *fmt, ...)
+{
+    char value[1024];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof value)
+        return -ENOSPC;
+    return http_resp_header(x, name, strlen(name), value, (size_t)n);
+}
+
+/* Appends the engine's headers and the blank line. length < 0: chunked (or
+ * close-delimited for HTTP/1.0); no_length: neither (1xx, 204, 304). */
+static int head_finish(struct http_exchange *x, int64_t length, bool no_length)
+{
+    struct conn_mem *m = xmem(x);
+    const struct http_site *site = x->site;
+    char *p = m->obuf + m->olen;
+    size_t room = CONN_OBUF_SIZE - m->olen;
+    int n;
+
+    if (!x->keep_alive || x->conn->srv->draining)
+        x->keep_alive = false;
+    if (length < 0 && !no_length) {
+        if (x->req->version_minor >= 1 && x->req->version_major == 1)
+            x->chunked = true;
+        else
+            x->keep_alive = false;
+    }
+    n = snprintf(p, room, "Date: %s\r\n%s%s%s", conn_date(x->conn),
+                 site->server_header && *site->server_header ? "Server: " : "",
+                 site->server_header && *site->server_header ? site->server_header : "",
+                 site->server_header && *site->server_header ? "\r\n" : "");
+    if (n < 0 || (size_t)n >= room)
+        return -ENOSPC;
+    p += n;
+    room -= (size_t)n;
+    if (no_length)
+        n = 0;
+    else if (length >= 0)
+        n = snprintf(p, room, "Content-Length: %lld\r\n", (long long)length);
+    else if (x->chunked)
+        n = snprintf(p, room, "Transfer-Encoding: chunked\r\n");
+    else
+        n = 0;
+    if (n < 0 || (size_t)n >= room)
+        return -ENOSPC;
+    p += n;
+    room -= (size_t)n;
+    n = snprintf(p, room, "%s\r\n", x->keep_alive ? "" : "Connection: close\r\n");
+    if (n < 0 || (size_t)n >= room)
+        return -ENOSPC;
+    p += n;
+    m->olen = (size_t)(p - m->obuf);
+    x->has_length = length >= 0;
+    return 0;
+}
+
+static bool status_has_no_body(int status)
+{
+    return status == 204 || status == 304 || (status >= 100 && status < 200);
+}
+
+int http_resp_body(struct http_exchange *x, const void *body, size_t len)
+{
+    struct conn_mem *m = xmem(x);
+    bool nobody = status_has_no_body(x->status);
+    int r;
+
+    if (x->state != HTTP_RESP_HEAD)
+        return -EINVAL;
+    r = head_finish(x, nobody ? -1 : (int64_t)len, nobody);
+    if (r < 0)
+        return r;
+    x->state = HTTP_RESP_DONE;
+    x->body_bytes = nobody ? 0 : len;
+    if (x->head_only || nobody || len == 0)
+        return 0;
+    if (CONN_OBUF_SIZE - m->olen >= len) {
+        memcpy(m->obuf + m->olen, body, len);
+        m->olen += len;
+        return 0;
+    }
+    /* Too big to queue: head (and anything queued) and body in one writev. */
+    {
+        struct iovec iov[2] = {
+            {.iov_base = m->obuf, .iov_len = m->olen},
+            {.iov_base = (void *)body, .iov_len = len},
+        };
+        ssize_t n = co_writev(&x->conn->w, iov, 2, conn_send_deadline(x->conn));
+
+        if (n < 0)
+            return (int)n;
+        m->olen = 0;
+    }
+    return 0;
+}
+
+int http_resp_sendfile(struct http_exchange *x, int fd, off_t offset, size_t len)
+{
+    int r;
+
+    if (x->state != HTTP_RESP_HEAD)
+        return -EINVAL;
+    r = head_finish(x, (int64_t)len, false);
+    if (r < 0)
+        return r;
+    x->state = HTTP_RESP_DONE;
+    x->body_bytes = len;
+    if (x->head_only || len == 0)
+        return 0;
+    return http_resp_write_file(x, fd, offset, len);
+}
+
+int http_resp_stream(struct http_exchange *x, int64_t total)
+{
+    int r;
+
+    if (x->state != HTTP_RESP_HEAD)
+        return -EINVAL;
+    r = head_finish(x, total, false);
+    if (r < 0)
+        return r;
+    x->state = HTTP_RESP_STREAMING;
+    return 0;
+}
+
+int http_resp_write(struct http_exchange *x, const void *data, size_t len)
+{
+    struct conn_mem *m = xmem(x);
+    char size[24];
+    int n;
+
+    if (x->state != HTTP_RESP_STREAMING)
+        return -EINVAL;
+    if (len == 0)
+        return 0;
+    x->body_bytes += len;
+    if (x->head_only)
+        return 0;
+    if (!x->chunked) {
+        if (CONN_OBUF_SIZE - m->olen >= len)
+            return out_append(x, data, len);
+        struct iovec iov[2] = {
+            {.iov_base = m->obuf, .iov_len = m->olen},
+            {.iov_base = (void *)data, .iov_len = len},
+        };
+        ssize_t w = co_writev(&x->conn->w, iov, 2, conn_send_deadline(x->conn));
+
+        if (w < 0)
+            return (int)w;
+        m->olen = 0;
+        return 0;
+    }
+    n = snprintf(size, sizeof size, "%zx\r\n", len);
+    {
+        struct iovec iov[4] = {
+            {.iov_base = m->obuf, .iov_len = m->olen},
+            {.iov_base = size, .iov_len = (size_t)n},
+            {.iov_base = (void *)data, .iov_len = len},
+            {.iov_base = (void *)"\r\n", .iov_len = 2},
+        };
+        ssize_t w = co_writev(&x->conn->w, iov, 4, conn_send_deadline(x->conn));
+
+        if (w < 0)
+            return (int)w;
+        m->olen = 0;
+    }
+    return 0;
+}
+
+int http_resp_write_file(struct http_exchange *x, int fd, off_t offset, size_t len)
+{
+    struct conn_mem *m = xmem(x);
+    ssize_t n;
+    int r;
+
+    if (x->head_only)
+        return 0;
+    if (x->state == HTTP_RESP_STREAMING)
+        x->body_bytes += len;
+    /* Small enough to queue: one write for head and body. */
+    if (len <= CONN_OBUF_SIZE - m->olen && len <= 4096) {
+        n = pread(fd, m->obuf + m->olen, len, offset);
+        if (n == (ssize_t)len) {
+            m->olen += len;
+            return 0;
+        }
+    }
+    r = conn_flush(x->conn, MSG_MORE);
+    if (r < 0)
+        return r;
+    while (len > 0) {
+        /* One deadline per slice: send_timeout bounds the gap between writes. */
+        size_t slice = len > (64u << 20) ? (64u << 20) : len;
+
+        n = co_sendfile(&x->conn->w, fd, &offset, slice, conn_send_deadline(x->conn));
+        if (n < 0)
+            return (int)n;
+        len -= slice;
+    }
+    return 0;
+}
+
+int http_resp_finish(struct http_exchange *x)
+{
+    if (x->state != HTTP_RESP_STREAMING)
+        return -EINVAL;
+    x->state = HTTP_RESP_DONE;
+    if (x->chunked && !x->head_only)
+        return out_append(x, "0\r\n\r\n", 5);
+    if (!x->has_length)
+        x->keep_alive = false;
+    return 0;
+}
+
+int http_resp_error(struct http_exchange *x, int status, const char *allow)
+{
+    size_t len;
+    const char *body = http_status_body(status, &len);
+    int r = http_resp_begin(x, status);
+
+    if (r < 0)
+        return r;
+    if (allow)
+        http_resp_header(x, "Allow", 5, allow, strlen(allow));
+    if (status_has_no_body(status))
+        return http_resp_body(x, NULL, 0);
+    http_resp_header(x, "Content-Type", 12, "text/plain; charset=utf-8", 25);
+    return http_resp_body(x, body, len);
+}
+
+const char *http_req_header(const struct http_exchange *x, const char *name, size_t *len)
+{
+    const struct http_header *h = http_request_header(x->req, name, strlen(name));
+
+    if (!h) {
+        *len = 0;
+        return NULL;
+    }
+    *len = h->value.len;
+    return h->value.p;
+}
+
+int64_t http_now(const struct http_exchange *x) { return loop_wall(x->loop); }
+
+static int send_continue(struct http_exchange *x)
+{
+    struct conn_mem *m = xmem(x);
+    int r;
+
+    m->continue_sent = true;
+    r = out_append(x, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    return r < 0 ? r : conn_flush(x->conn, 0);
+}
+
+/* Makes room for more raw body bytes behind the head, whose spans must stay. */
+static void body_compact(struct conn_mem *m)
+{
+    size_t body_start = m->rstart + m->req.head_len;
+
+    if (m->bpos == m->rlen) {
+        m->bpos = m->rlen = body_start;
+    } else if (m->rlen == m->rcap && m->bpos > body_start) {
+        memmove(m->rbuf + body_start, m->rbuf + m->bpos, m->rlen - m->bpos);
+        m->rlen -= m->bpos - body_start;
+        m->bpos = body_start;
+    }
+}
+
+ssize_t http_body_read(struct http_exchange *x, const char **data)
+{
+    struct conn_mem *m = xmem(x);
+    const struct http_limits *lim = &x->site->limits;
+
+    if (m->body_done)
+        return 0;
+    if (x->req->expect_continue && !m->continue_sent && m->bpos == m->rlen) {
+        int r = send_continue(x);
+
+        if (r < 0)
+            return r;
+    }
+    for (;;) {
+        size_t consumed = 0, out_len = 0;
+        const char *out = NULL;
+        int r = http_parse_body(&m->parser, m->rbuf + m->bpos, m->rlen - m->bpos, &consumed,
+                                &out, &out_len);
+
+        m->bpos += consumed;
+        if (r < 0)
+            return r;
+        if (out_len > 0) {
+            *data = out;
+            if (r == 1)
+                m->body_done = true; /* the next call answers 0 */
+            return (ssize_t)out_len;
+        }
+        if (r == 1) {
+            m->body_done = true;
+            return 0;
+        }
+        if (consumed > 0)
+            continue;
+        body_compact(m);
+        if (m->rlen == m->rcap)
+            return -400; /* a chunk line longer than the buffer */
+        ssize_t n = co_read(&x->conn->w, m->rbuf + m->rlen, m->rcap - m->rlen,
+                            loop_now(x->loop) + lim->body_timeout_ms);
+        if (n == -ETIMEDOUT)
+            return -408;
+        if (n == 0)
+            return -ECONNRESET;
+        if (n < 0)
+            return n;
+        m->rlen += (size_t)n;
+    }
+}

@@ -1,0 +1,209 @@
+/* server.c - a worker's HTTP engine: connections in, working memory pool, counters. */
+#include "http/server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "http/conn.h"
+
+/* Released working memory kept per worker for the next busy connection. */
+#define MEM_POOL_KEEP 256
+
+static size_t mem_size_for(const struct http_site *site)
+{
+    size_t rcap = site->limits.max_header_size + 4096;
+
+    if (rcap < 16384)
+        rcap = 16384;
+    return sizeof(struct conn_mem) + 2 * rcap + CONN_OBUF_SIZE;
+}
+
+struct conn_mem *conn_mem_get(struct http_server *srv)
+{
+    struct conn_mem *m = srv->free_mem;
+    size_t rcap = (srv->mem_size - sizeof(struct conn_mem) - CONN_OBUF_SIZE) / 2;
+
+    if (m) {
+        srv->free_mem = m->next_free;
+        srv->nfree_mem--;
+    } else {
+        m = malloc(srv->mem_size);
+        if (!m)
+            return NULL;
+    }
+    m->next_free = NULL;
+    m->block_size = srv->mem_size;
+    m->rcap = rcap;
+    m->rbuf = m->space;
+    m->pathbuf = m->space + rcap;
+    m->obuf = m->space + 2 * rcap;
+    m->rstart = m->rlen = m->bpos = m->olen = 0;
+    http_parser_init(&m->parser, &srv->site->limits);
+    return m;
+}
+
+void conn_mem_put(struct http_server *srv, struct conn_mem *m)
+{
+    if (!m)
+        return;
+    if (srv->nfree_mem >= MEM_POOL_KEEP || m->block_size != srv->mem_size) {
+        free(m);
+        return;
+    }
+    m->next_free = srv->free_mem;
+    srv->free_mem = m;
+    srv->nfree_mem++;
+}
+
+static void mem_pool_clear(struct http_server *srv)
+{
+    while (srv->free_mem) {
+        struct conn_mem *m = srv->free_mem;
+
+        srv->free_mem = m->next_free;
+        free(m);
+    }
+    srv->nfree_mem = 0;
+}
+
+struct http_server *http_server_new(struct loop *loop, const struct http_site *site,
+                                    struct access_log *access_log)
+{
+    struct http_server *srv = calloc(1, sizeof *srv);
+
+    if (!srv)
+        return NULL;
+    srv->loop = loop;
+    srv->access_log = access_log;
+    http_server_set_site(srv, site);
+    return srv;
+}
+
+void http_server_free(struct http_server *srv)
+{
+    if (!srv)
+        return;
+    while (srv->conns) /* idle ones: busy ones went with their coroutines */
+        conn_close(srv->conns);
+    mem_pool_clear(srv);
+    if (srv->site && srv->site->release)
+        srv->site->release(srv->site);
+    free(srv);
+}
+
+void http_server_set_site(struct http_server *srv, const struct http_site *site)
+{
+    size_t size = mem_size_for(site);
+
+    if (site->hold)
+        site->hold(site);
+    if (srv->site && srv->site->release)
+        srv->site->release(srv->site);
+    srv->site = site;
+    if (size != srv->mem_size) {
+        /* Buffers sized for the old limits: new ones from now on. Blocks in
+         * use are freed by conn_mem_put when they come back. */
+        mem_pool_clear(srv);
+        srv->mem_size = size;
+    }
+}
+
+static void conn_on_event(struct loop_watch *w, uint32_t events)
+{
+    struct conn *c = (struct conn *)w;
+
+    if (c->co)
+        return; /* its coroutine will see the edge in w->ready */
+    if (events & (LOOP_READ | LOOP_HUP))
+        conn_wake(c);
+}
+
+int http_server_accept(struct http_server *srv, int fd, const struct sockaddr *peer,
+                       socklen_t peer_len, const struct sockaddr *local, socklen_t local_len)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    int one = 1, r;
+
+    if (!c) {
+        close(fd);
+        return -ENOMEM;
+    }
+    if (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->w = (struct loop_watch){.fd = fd, .on_event = conn_on_event};
+    c->srv = srv;
+    if (peer_len > sizeof c->peer)
+        peer_len = sizeof c->peer;
+    if (local_len > sizeof c->local)
+        local_len = sizeof c->local;
+    memcpy(&c->peer, peer, peer_len);
+    c->peer_len = peer_len;
+    if (local)
+        memcpy(&c->local, local, local_len);
+    c->local_len = local ? local_len : 0;
+    r = loop_watch_add(srv->loop, &c->w);
+    if (r < 0) {
+        close(fd);
+        free(c);
+        return r;
+    }
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    atomic_fetch_add_explicit(&srv->stats.connections_total, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&srv->stats.connections_open, 1, memory_order_relaxed);
+    conn_wake(c);
+    return 0;
+}
+
+void conn_close(struct conn *c)
+{
+    struct http_server *srv = c->srv;
+
+    timer_cancel(loop_timers(srv->loop), &c->idle_timer);
+    loop_watch_del(&c->w);
+    close(c->w.fd);
+    conn_mem_put(srv, c->mem);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->nconns--;
+    atomic_fetch_sub_explicit(&srv->stats.connections_open, 1, memory_order_relaxed);
+    free(c);
+    if (srv->on_close)
+        srv->on_close(srv->on_close_arg);
+}
+
+void http_server_drain(struct http_server *srv)
+{
+    struct conn *c = srv->conns;
+
+    srv->draining = true;
+    while (c) {
+        struct conn *next = c->next;
+
+        if (!c->co)
+            conn_close(c);
+        c = next;
+    }
+}
+
+size_t http_server_connections(const struct http_server *srv) { return srv->nconns; }
+
+void http_server_on_close(struct http_server *srv, void (*fn)(void *arg), void *arg)
+{
+    srv->on_close = fn;
+    srv->on_close_arg = arg;
+}
+
+const struct http_stats *http_server_stats(const struct http_server *srv) { return &srv->stats; }

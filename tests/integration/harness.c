@@ -1,0 +1,338 @@
+/* harness.c - runs the real cohttpd for integration tests and talks to it. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *cohttpd_bin(void)
+{
+    const char *env = getenv("COHTTPD_BIN");
+
+    return env && *env ? env : COHTTPD_BIN_DEFAULT;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+
+    cr_assert_not_null(f, "cannot create %s: %s", path, strerror(errno));
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* Replaces every %ROOT% in ini with root. */
+static char *expand(const char *ini, const char *root)
+{
+    size_t cap = strlen(ini) * 2 + 4096, n = 0;
+    char *out = malloc(cap);
+
+    cr_assert_not_null(out);
+    for (const char *p = ini; *p;) {
+        if (strncmp(p, "%ROOT%", 6) == 0) {
+            n += (size_t)snprintf(out + n, cap - n, "%s", root);
+            p += 6;
+        } else if (n + 1 < cap) {
+            out[n++] = *p++;
+        } else {
+            break;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+void daemon_prepare(struct daemon *d, const char *ini)
+{
+    char *body;
+    FILE *f;
+
+    memset(d, 0, sizeof *d);
+    snprintf(d->dir, sizeof d->dir, "/tmp/cohttpd-test-XXXXXX");
+    cr_assert_not_null(mkdtemp(d->dir));
+    snprintf(d->root, sizeof d->root, "%s/www", d->dir);
+    snprintf(d->config, sizeof d->config, "%s/cohttpd.ini", d->dir);
+    snprintf(d->log, sizeof d->log, "%s/stderr.log", d->dir);
+    cr_assert_eq(mkdir(d->root, 0755), 0);
+    body = expand(ini, d->root);
+    f = fopen(d->config, "w");
+    cr_assert_not_null(f);
+    if (strncmp(body, "[server]", 8) != 0)
+        fprintf(f, "[server]\nlisten = 127.0.0.1:0\nworkers = 2\n");
+    fputs(body, f);
+    fclose(f);
+    free(body);
+}
+
+/* Finds "serving on 127.0.0.1:PORT" in the daemon's stderr. */
+static unsigned find_port(const char *log)
+{
+    char buf[65536];
+    FILE *f = fopen(log, "r");
+    size_t n;
+    const char *p;
+    unsigned port = 0;
+
+    if (!f)
+        return 0;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strstr(buf, "serving on ");
+    if (p && (p = strstr(p, "127.0.0.1:")))
+        port = (unsigned)strtoul(p + 10, NULL, 10);
+    return port;
+}
+
+void daemon_start(struct daemon *d, const char *ini)
+{
+    long deadline;
+    int status;
+
+    daemon_prepare(d, ini);
+    d->pid = fork();
+    cr_assert_geq(d->pid, 0);
+    if (d->pid == 0) {
+        int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        dup2(fd, STDERR_FILENO);
+        execl(cohttpd_bin(), "cohttpd", "-c", d->config, (char *)NULL);
+        _exit(127);
+    }
+    deadline = now_ms() + 10000;
+    while (now_ms() < deadline) {
+        if ((d->port = find_port(d->log)) != 0)
+            return;
+        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+            char out[4096] = "";
+            FILE *f = fopen(d->log, "r");
+
+            if (f) {
+                out[fread(out, 1, sizeof out - 1, f)] = '\0';
+                fclose(f);
+            }
+            d->pid = 0;
+            cr_assert_fail("cohttpd exited at startup (status %d): %s", status, out);
+        }
+        usleep(10000);
+    }
+    cr_assert_fail("cohttpd did not start within 10 s");
+}
+
+int daemon_stop(struct daemon *d)
+{
+    int status = -1, code;
+    long deadline = now_ms() + 10000;
+
+    if (d->pid > 0) {
+        kill(d->pid, SIGTERM);
+        while (now_ms() < deadline && waitpid(d->pid, &status, WNOHANG) == 0)
+            usleep(5000);
+        if (now_ms() >= deadline) {
+            kill(d->pid, SIGKILL);
+            waitpid(d->pid, &status, 0);
+            cr_log_error("cohttpd did not stop within 10 s of SIGTERM");
+            status = -1;
+        }
+    }
+    code = status == -1 ? 255 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (code != 0) {
+        char out[8192] = "";
+        FILE *f = fopen(d->log, "r");
+
+        if (f) {
+            out[fread(out, 1, sizeof out - 1, f)] = '\0';
+            fclose(f);
+        }
+        cr_log_error("cohttpd exit status %d; its stderr:\n%s", code, out);
+    }
+    run_cmd(NULL, 0, "rm -rf '%s'", d->dir);
+    d->pid = 0;
+    return code;
+}
+
+void site_write(const struct daemon *d, const char *rel, const void *data, size_t len)
+{
+    char path[1024];
+
+    snprintf(path, sizeof path, "%s/%s", d->root, rel);
+    for (char *p = path + strlen(d->root) + 1; (p = strchr(p, '/')); p++) {
+        *p = '\0';
+        mkdir(path, 0755);
+        *p = '/';
+    }
+    write_file(path, data, len);
+}
+
+int tcp_connect(unsigned port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct timeval tv = {.tv_sec = 5};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    cr_assert_geq(fd, 0);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0, "connect: %s",
+                 strerror(errno));
+    return fd;
+}
+
+char *read_until_idle(int fd, int wait_ms, size_t *out_len, bool *closed)
+{
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+
+    cr_assert_not_null(buf);
+    *closed = false;
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        ssize_t r;
+
+        if (poll(&pfd, 1, wait_ms) <= 0)
+            break;
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            cr_assert_not_null(buf);
+        }
+        r = recv(fd, buf + n, cap - n, 0);
+        if (r <= 0) {
+            *closed = true;
+            break;
+        }
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    *out_len = n;
+    return buf;
+}
+
+char *raw_exchange(unsigned port, const void *req, size_t len, int wait_ms, size_t *out_len,
+                   bool *closed)
+{
+    int fd = tcp_connect(port);
+    size_t off = 0;
+    char *out;
+
+    while (off < len) {
+        ssize_t w = send(fd, (const char *)req + off, len - off, MSG_NOSIGNAL);
+
+        if (w <= 0)
+            break; /* the server may close early on bad input */
+        off += (size_t)w;
+    }
+    out = read_until_idle(fd, wait_ms, out_len, closed);
+    close(fd);
+    return out;
+}
+
+int response_status(const char *buf)
+{
+    if (strncmp(buf, "HTTP/1.1 ", 9) != 0 && strncmp(buf, "HTTP/1.0 ", 9) != 0)
+        return -1;
+    return (int)strtol(buf + 9, NULL, 10);
+}
+
+int response_count(const char *buf, size_t len)
+{
+    int n = 0;
+
+    for (size_t i = 0; i + 9 <= len; i++)
+        if ((i == 0 || buf[i - 1] == '\n') && memcmp(buf + i, "HTTP/1.1 ", 9) == 0)
+            n++;
+    return n;
+}
+
+const char *response_header(const char *buf, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    const char *end = strstr(buf, "\r\n\r\n");
+
+    for (const char *p = strstr(buf, "\r\n"); p && (!end || p < end); p = strstr(p + 2, "\r\n")) {
+        const char *line = p + 2;
+
+        if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+            const char *v = line + nl + 1, *e;
+            size_t len;
+
+            while (*v == ' ')
+                v++;
+            e = strstr(v, "\r\n");
+            len = e ? (size_t)(e - v) : strlen(v);
+            if (len >= cap)
+                len = cap - 1;
+            memcpy(out, v, len);
+            out[len] = '\0';
+            return out;
+        }
+    }
+    return NULL;
+}
+
+int run_cmd(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    FILE *p;
+    size_t n = 0;
+    int status;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    if (out && cap > 0) {
+        n = fread(out, 1, cap - 1, p);
+        out[n] = '\0';
+    } else {
+        char sink[4096];
+
+        while (fread(sink, 1, sizeof sink, p) > 0)
+            ;
+    }
+    status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+long proc_rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    FILE *f;
+    long kib = -1;
+
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kib;
+}

@@ -1,0 +1,75 @@
+/* harness.h - runs the real cohttpd for integration tests and talks to it. */
+#ifndef COHTTPD_TESTS_HARNESS_H
+#define COHTTPD_TESTS_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A running daemon with its own temporary directory. */
+struct daemon {
+    pid_t pid;
+    unsigned port;       /* the TCP port it listens on (127.0.0.1) */
+    char dir[256];       /* temporary directory: config, site, logs */
+    char root[300];      /* dir/www: the default static root */
+    char config[300];    /* dir/cohttpd.ini */
+    char log[300];       /* dir/stderr.log: everything the daemon wrote to stderr */
+};
+
+/*
+ * Makes a temporary directory with an empty site in dir/www, writes
+ * dir/cohttpd.ini with `ini` (printf-style; "%ROOT%" stands for dir/www),
+ * prepended with "[server]\nlisten = 127.0.0.1:0\n" unless ini has its own
+ * [server] section first, and starts build/cohttpd -c on it. Waits until it
+ * logs "serving on" and reads the port from that line. Fails the test if
+ * it does not start within 10 s.
+ */
+void daemon_start(struct daemon *d, const char *ini);
+
+/* Like daemon_start but only prepares dir and the config: the caller runs
+ * the daemon (for command-line tests). */
+void daemon_prepare(struct daemon *d, const char *ini);
+
+/* Sends SIGTERM and waits (10 s at most); returns the exit status (the
+ * code, or 128 + signal). Removes the temporary directory. */
+int daemon_stop(struct daemon *d);
+
+/* Writes a file below d->root (creating directories) with len bytes. */
+void site_write(const struct daemon *d, const char *rel, const void *data, size_t len);
+
+/* Path of the cohttpd binary under test. */
+const char *cohttpd_bin(void);
+
+/* Opens a TCP connection to 127.0.0.1:port (blocking, 5 s timeouts). */
+int tcp_connect(unsigned port);
+
+/*
+ * Sends req[0..len) on a new connection, half-closes nothing, and reads the
+ * answer until the server closes or `wait_ms` passes without data. Returns
+ * a malloc'd NUL-terminated buffer (caller frees) and its length in *out_len.
+ * *closed tells whether the server closed the connection.
+ */
+char *raw_exchange(unsigned port, const void *req, size_t len, int wait_ms, size_t *out_len,
+                   bool *closed);
+
+/* Reads from fd until the peer closes or wait_ms passes without data. */
+char *read_until_idle(int fd, int wait_ms, size_t *out_len, bool *closed);
+
+/* The status code of the first response in buf, or -1. */
+int response_status(const char *buf);
+
+/* Number of responses ("HTTP/1.1 " at a line start) in buf. */
+int response_count(const char *buf, size_t len);
+
+/* The value of header name in the first response (case-insensitive), or
+ * NULL; copies at most cap-1 bytes to out. */
+const char *response_header(const char *buf, const char *name, char *out, size_t cap);
+
+/* Runs a shell command and returns its exit status; its stdout (up to cap
+ * bytes) goes to out when out is not NULL. */
+int run_cmd(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Resident set size of a process in KiB (from /proc/PID/status). */
+long proc_rss_kib(pid_t pid);
+
+#endif
