@@ -54,7 +54,7 @@ int co_connect(struct loop_watch *w, const struct sockaddr *addr, socklen_t addr
 
 /* Waits until one of n watches is ready for events[i] (LOOP_READ and/or
  * LOOP_WRITE). Returns a bit mask of the ready indexes (bit i for watches[i],
- * n <= 32), -ETIMEDOUT or -ECANCELED. A watch already marked ready returns at
+ * n <= 31; more is -EINVAL), -ETIMEDOUT or -ECANCELED. A watch already marked ready returns at
  * once without yielding. */
 int co_poll(struct loop_watch *const *watches, const uint32_t *events, size_t n,
             uint64_t deadline);

@@ -16,7 +16,11 @@ enum {
     LOOP_READ = 1u << 0,  /* readable, or peer closed its write side */
     LOOP_WRITE = 1u << 1, /* writable */
     LOOP_HUP = 1u << 2,   /* hang-up or error: every wait on the fd ends */
+    LOOP_EOF = 1u << 3,   /* the peer closed its write side (reads will end) */
 };
+
+/* Bits of loop_watch.ready above these are private to io.c. */
+#define LOOP_READY_PUBLIC 0xffu
 
 /* Why a coroutine blocked in the loop was resumed (what loop_wait returns). */
 enum {

@@ -1,0 +1,229 @@
+/* timer.c - the hierarchical timer wheel: placement, cascading, firing. */
+#include "core/timer.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/*
+ * Placement. A timer due at e (e >= now) sits at the lowest level whose
+ * current block also holds e: level 0 when e and now share the same 256 ms
+ * block (slot e & 255, so a level-0 slot holds timers of one single
+ * millisecond), level 1 when they share the same 65,536 ms block, level 2
+ * when they share the same 2^24 ms block. Level 3 is a ring of 2^24 ms blocks
+ * ahead of now. A timer moves down (cascades) at the very tick now enters
+ * its block, before anything else can be armed for that block, so timers
+ * due at the same millisecond reach level 0 in the order they were armed.
+ *
+ * Slot lists are pushed at the head (O(1) arm) and so hold the newest timer
+ * first; cascading and firing reverse a detached list to walk it oldest
+ * first. A timer armed for a time already past counts as due now.
+ */
+
+#define TIMER_MASK ((uint64_t)TIMER_SLOTS - 1)
+
+static unsigned slot_bits(unsigned level) { return level * TIMER_SLOT_BITS; }
+
+static size_t slot_index(uint64_t t, unsigned level)
+{
+    return (size_t)((t >> slot_bits(level)) & TIMER_MASK);
+}
+
+/* The slot list t belongs in, given the wheel's now (t->expires >= now). */
+static struct timer **timer_slot(struct timer_wheel *w, const struct timer *t)
+{
+    uint64_t e = t->expires, now = w->now, ahead;
+    unsigned level;
+
+    for (level = 0; level < TIMER_LEVELS - 1; level++) {
+        if ((e >> slot_bits(level + 1)) == (now >> slot_bits(level + 1)))
+            return &w->slots[level][slot_index(e, level)];
+    }
+    /* Top level: a ring of 255 blocks ahead. A later timer waits in the slot
+     * that comes round exactly when it is 255 blocks away, then moves into
+     * its own slot (keeping ties in arming order even that far out). */
+    ahead = (e >> slot_bits(level)) - (now >> slot_bits(level));
+    if (ahead < TIMER_SLOTS)
+        return &w->slots[level][slot_index(e, level)];
+    return &w->slots[level][((e >> slot_bits(level)) - (TIMER_SLOTS - 1)) & TIMER_MASK];
+}
+
+static void timer_push(struct timer **slot, struct timer *t)
+{
+    t->next = *slot;
+    if (t->next)
+        t->next->pprev = &t->next;
+    t->pprev = slot;
+    *slot = t;
+}
+
+static void timer_unlink(struct timer *t)
+{
+    *t->pprev = t->next;
+    if (t->next)
+        t->next->pprev = t->pprev;
+    t->next = NULL;
+    t->pprev = NULL;
+}
+
+/* Empties *slot (newest first) onto the end of *list, oldest first. */
+static void timer_take(struct timer **slot, struct timer **list)
+{
+    struct timer *rev = NULL, *t, *next;
+    struct timer **tail = list;
+
+    while (*tail)
+        tail = &(*tail)->next;
+    for (t = *slot; t; t = next) {
+        next = t->next;
+        t->next = rev;
+        rev = t;
+    }
+    *slot = NULL;
+    for (t = rev; t; t = t->next) {
+        *tail = t;
+        t->pprev = tail;
+        tail = &t->next;
+    }
+}
+
+void timer_wheel_init(struct timer_wheel *w, uint64_t now)
+{
+    memset(w, 0, sizeof *w);
+    w->now = now;
+}
+
+void timer_init(struct timer *t, timer_cb cb)
+{
+    *t = (struct timer){.next = NULL, .pprev = NULL, .expires = 0, .cb = cb};
+}
+
+bool timer_armed(const struct timer *t) { return t->pprev != NULL; }
+
+void timer_arm(struct timer_wheel *w, struct timer *t, uint64_t expires)
+{
+    timer_cancel(w, t);
+    t->expires = expires < w->now ? w->now : expires;
+    timer_push(timer_slot(w, t), t);
+    w->count++;
+}
+
+void timer_cancel(struct timer_wheel *w, struct timer *t)
+{
+    if (!t->pprev)
+        return;
+    timer_unlink(t);
+    w->count--;
+}
+
+/* Re-places every timer of one slot, oldest first, relative to w->now. */
+static void timer_cascade(struct timer_wheel *w, unsigned level, size_t index)
+{
+    struct timer *list = NULL, *t;
+
+    if (!w->slots[level][index])
+        return;
+    timer_take(&w->slots[level][index], &list);
+    while ((t = list) != NULL) {
+        timer_unlink(t);
+        timer_push(timer_slot(w, t), t);
+    }
+}
+
+/* Sets the clock to now and cascades every level whose block starts there,
+ * highest first. */
+static void timer_move_to(struct timer_wheel *w, uint64_t now)
+{
+    unsigned level;
+
+    w->now = now;
+    for (level = TIMER_LEVELS - 1; level > 0; level--) {
+        if ((now & ((UINT64_C(1) << slot_bits(level)) - 1)) == 0)
+            timer_cascade(w, level, slot_index(now, level));
+    }
+}
+
+/* Fires every timer of *list in order; callbacks may change the list. */
+static unsigned timer_fire(struct timer_wheel *w, struct timer **list)
+{
+    unsigned fired = 0;
+    struct timer *t;
+
+    while ((t = *list) != NULL) {
+        timer_unlink(t);
+        w->count--;
+        fired++;
+        if (t->cb)
+            t->cb(t);
+    }
+    return fired;
+}
+
+/*
+ * Each pass fires the current millisecond's slot, then jumps straight to the
+ * next point where something can happen (a non-empty slot or a cascade of a
+ * non-empty slot), never past now, so an idle hour costs a few passes. Timers
+ * that callbacks arm for the current millisecond are carried to the next pass
+ * (fired before that pass's own); after the last pass they stay due.
+ */
+unsigned timer_wheel_advance(struct timer_wheel *w, uint64_t now)
+{
+    struct timer *pending = NULL;
+    unsigned fired = 0;
+    int64_t next;
+    uint64_t step;
+
+    if (now < w->now)
+        now = w->now;
+    for (;;) {
+        timer_take(&w->slots[0][slot_index(w->now, 0)], &pending);
+        fired += timer_fire(w, &pending);
+        if (w->now >= now)
+            break;
+        next = timer_wheel_next(w);
+        step = next < 0 ? now - w->now : next == 0 ? 1 : (uint64_t)next;
+        if (step > now - w->now)
+            step = now - w->now;
+        timer_take(&w->slots[0][slot_index(w->now, 0)], &pending);
+        timer_move_to(w, w->now + step);
+    }
+    return fired;
+}
+
+/* Start of the block of this level numbered block (in units of the level). */
+static int64_t timer_until(const struct timer_wheel *w, uint64_t block, unsigned level)
+{
+    return (int64_t)((block << slot_bits(level)) - w->now);
+}
+
+int64_t timer_wheel_next(const struct timer_wheel *w)
+{
+    uint64_t now = w->now, block;
+    size_t cur, i;
+    unsigned level;
+
+    if (w->count == 0)
+        return -1;
+    /* Level 0 holds the current block from now on: the first hit is exact. */
+    for (i = slot_index(now, 0); i < TIMER_SLOTS; i++) {
+        if (w->slots[0][i])
+            return (int64_t)(i - slot_index(now, 0));
+    }
+    /* Levels 1 and 2: later slots of the current block; a hit is the time it
+     * cascades, no later than any timer in it. */
+    for (level = 1; level < TIMER_LEVELS - 1; level++) {
+        cur = slot_index(now, level);
+        block = (now >> slot_bits(level)) - cur;
+        for (i = cur + 1; i < TIMER_SLOTS; i++) {
+            if (w->slots[level][i])
+                return timer_until(w, block + i, level);
+        }
+    }
+    /* The top level is a ring: the current slot comes round last. */
+    level = TIMER_LEVELS - 1;
+    block = now >> slot_bits(level);
+    for (i = 1; i <= TIMER_SLOTS; i++) {
+        if (w->slots[level][(block + i) & TIMER_MASK])
+            return timer_until(w, block + i, level);
+    }
+    return -1;
+}
