@@ -1,0 +1,169 @@
+/* config_internal.h - what config.c (loader) and config_schema.c (keys) share; private. */
+#ifndef COHTTPD_DAEMON_CONFIG_INTERNAL_H
+#define COHTTPD_DAEMON_CONFIG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "daemon/config.h"
+
+#define SECTION_MAX_KEYS 16
+#define KIB 1024ull
+#define MIB (1024ull * 1024)
+#define GIB (1024ull * 1024 * 1024)
+#define HOUR_MS 3600000ull
+#define DAY_MS (24 * HOUR_MS)
+
+enum value_type { VT_SIZE, VT_DURATION, VT_NUMBER, VT_BOOL, VT_ENUM, VT_TEXT, VT_CUSTOM };
+
+struct enum_name {
+    const char *name;
+    int value;
+};
+
+struct loader;
+struct key_spec;
+
+typedef void key_parse_fn(struct loader *ld, const struct key_spec *key, void *obj,
+                          const char *value);
+typedef void key_dump_fn(FILE *out, const struct key_spec *key, const void *obj);
+
+/* One key of a section: its type, where it lands in the section's struct
+ * (offset, width), bounds for numbers, and for VT_CUSTOM how to parse and dump. */
+struct key_spec {
+    const char *name;
+    enum value_type type;
+    size_t offset;
+    size_t width;
+    uint64_t min, max;
+    const struct enum_name *names; /* VT_ENUM, ends with a NULL name */
+    bool repeatable;
+    bool required;
+    key_parse_fn *parse;
+    key_dump_fn *dump;
+};
+
+struct section_spec {
+    const struct key_spec *keys;
+    size_t n_keys;
+};
+
+/* A route kind; one without a section spec is known but not built yet. */
+struct kind_spec {
+    const char *name;
+    enum route_kind kind;
+    const struct section_spec *spec;
+    size_t conf_size;
+    void (*init)(void *conf);
+};
+
+enum section_kind { SEC_NONE, SEC_SKIP, SEC_SERVER, SEC_LIMITS, SEC_MIME, SEC_ROUTE };
+
+/* The section being read. */
+struct section {
+    enum section_kind kind;
+    const struct section_spec *spec;     /* NULL for SEC_NONE, SEC_SKIP, SEC_MIME */
+    const char *name;                    /* as written, "[static /]" */
+    unsigned line;
+    void *obj;                           /* the struct its keys land in */
+    unsigned key_line[SECTION_MAX_KEYS]; /* where each key was set (0: not yet) */
+};
+
+/* The state of one load: the config being filled and the errors found. */
+struct loader {
+    struct config *cfg;
+    struct config_errors *errs;
+    size_t errs_before;
+    const char *file; /* for messages */
+    FILE *fp;
+    unsigned line;    /* the line being read (0: not from a file) */
+    bool key_line;    /* the line handed to inih should reach the handler */
+    bool key_seen;
+    bool oom;
+    struct section sec;
+    unsigned global_line[3]; /* first [server], [limits], [mime] */
+    unsigned user_line, group_line;
+    size_t listen_cap, mime_cap, routes_cap;
+};
+
+static inline bool config_blank(char c) { return c == ' ' || c == '\t'; }
+
+static inline char config_lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* ---- the loader's services (config.c) ---- */
+
+/* Records "FILE:LINE: message" (line 0: "FILE: message"). */
+__attribute__((format(printf, 3, 4))) void ld_error(struct loader *ld, unsigned line,
+                                                    const char *fmt, ...);
+
+/* Zeroed memory owned by the config (freed by config_free); NULL after
+ * recording "out of memory". */
+void *ld_alloc(struct loader *ld, size_t size);
+char *ld_strndup(struct loader *ld, const char *s, size_t n);
+char *ld_strdup(struct loader *ld, const char *s);
+
+/* Returns an array (config-owned) with room for n + 1 elements: old, or a
+ * copy of it with twice the capacity (*cap updated); NULL when out of memory. */
+void *ld_grow(struct loader *ld, void *old, size_t n, size_t *cap, size_t elem);
+
+/* value as an absolute path without ".", ".." or repeated '/' (a relative one
+ * is below the config's directory), config-owned; NULL after an error. */
+char *ld_path(struct loader *ld, const char *key, const char *value);
+
+/* ---- the schema (config_schema.c) ---- */
+
+extern const struct section_spec schema_server;
+extern const struct section_spec schema_limits;
+extern const struct kind_spec schema_kinds[];
+extern const size_t schema_n_kinds;
+
+/* The built-in defaults of [server] and [limits]. */
+void schema_defaults(struct config *cfg);
+
+/* A "name = value" line of the current section: checked, converted, stored. */
+void schema_key(struct loader *ld, const char *name, const char *value);
+
+/* Adds a listen address to s (errors at ld->line). */
+void schema_listen_add(struct loader *ld, struct config_server *s, const char *value);
+
+/* Resolves [server] user and group into ids once the whole file is read. */
+void schema_identity(struct loader *ld);
+
+const struct kind_spec *schema_kind_find(enum route_kind kind);
+
+/* Writes "\n[header]" and every key of spec with its value in obj. */
+void schema_dump_section(FILE *out, const char *header, const struct section_spec *spec,
+                         const void *obj);
+
+/* ---- value syntax (config_value.c) ---- */
+
+/* Each returns false on bad syntax or overflow and leaves *out alone then. */
+bool config_parse_u64(const char *s, uint64_t *out);      /* digits only */
+bool config_parse_size(const char *s, uint64_t *out);     /* 16k, 1m, 2g, bytes */
+bool config_parse_duration(const char *s, uint64_t *ms);  /* 500ms, 30s, 5m, 1h, seconds */
+bool config_parse_bool(const char *s, uint64_t *out);     /* on/off yes/no true/false */
+
+/* The shortest exact spelling: 16k, 1g, 1000; 500ms, 30s, 5m, 1h. */
+void config_format_size(uint64_t v, char *buf, size_t len);
+void config_format_duration(uint64_t ms, char *buf, size_t len);
+
+/* s[0..len) is a non-empty RFC 9110 token. */
+bool config_is_token(const char *s, size_t len);
+
+/* s can be a header field value: no control character but tab. */
+bool config_header_value_ok(const char *s);
+
+/* Keeps cand in *best when it is the closest plausible spelling of word so
+ * far (edit distance at most 2); start with *best NULL, *best_d SIZE_MAX. */
+void config_hint(const char *word, const char *cand, const char **best, size_t *best_d);
+
+/* A plain URL path: starts with '/'; no blanks, controls, '?', '#', '%'; no
+ * empty, "." or ".." segment (one trailing '/' is fine). */
+bool config_url_path_ok(const char *p);
+
+#endif

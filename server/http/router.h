@@ -1,0 +1,85 @@
+/* router.h - the route table: which configured route serves a host and a path. */
+#ifndef COHTTPD_HTTP_ROUTER_H
+#define COHTTPD_HTTP_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum route_kind { ROUTE_STATIC, ROUTE_REDIRECT, ROUTE_CGI, ROUTE_PROXY, ROUTE_STATUS };
+
+/*
+ * One route: a [KIND MATCH] section of the configuration. The strings and
+ * conf belong to whoever built the route (the configuration); the router only
+ * points at them, so they must outlive the router.
+ */
+struct route {
+    enum route_kind kind;
+    const char *host;   /* "example.com", "*.example.com", or NULL (or "") for any host */
+    const char *prefix; /* URL path prefix, starts with '/'; "/api" and "/api/" are the same */
+    void *conf;         /* the handler's typed config (handlers/conf.h) */
+    const char *name;   /* the section as written, e.g. "[static /]" (messages, --route) */
+    const char *file;   /* where the section is: file name and line (0: none) */
+    unsigned line;
+    /* Set by router_new in its own copy: the length of prefix without a
+     * trailing '/' (0 for "/"). Callers building routes leave it 0. */
+    size_t prefix_len;
+};
+
+struct router;
+
+/* Returned by router_new on failure: which route (index into the array given)
+ * was refused and, for a duplicate, which earlier route it repeats. */
+struct router_error {
+    size_t index;
+    size_t other;
+};
+
+/*
+ * Builds a router over routes[0..n_routes): copies the route structs (not the
+ * strings or confs they point to) and precomputes the lookup tables. Host
+ * patterns are compared without case, without a trailing dot. Returns 0 and
+ * *out, or -EINVAL (a host pattern or prefix is malformed: a prefix must start
+ * with '/'; a wildcard must be "*." followed by a name), -EEXIST (two routes
+ * have the same host and prefix), -ENOMEM; err (may be NULL) says which.
+ * Never yields. Free with router_free.
+ */
+int router_new(struct router **out, const struct route *routes, size_t n_routes,
+               struct router_error *err);
+
+/* Frees a router from router_new (NULL is fine). */
+void router_free(struct router *router);
+
+/* Number of routes in the router. */
+size_t router_count(const struct router *router);
+
+/*
+ * Finds the route for a request: host is the Host header value (any case, an
+ * optional :port and trailing dot are ignored; NULL or empty for none), path
+ * the normalised URL path (percent-decoded, dot-segments removed, no query).
+ * The most specific host group wins (exact name, then wildcards from the
+ * longest suffix, then any-host routes) and in it the longest prefix that
+ * matches whole segments; when a group has no prefix matching the path, the
+ * next less specific group is tried. Returns the router's copy of the route,
+ * valid as long as the router, or NULL (no route: 404). No allocation, no
+ * locale; safe to call from many threads at once.
+ */
+const struct route *router_match(const struct router *router, const char *host, size_t host_len,
+                                 const char *path, size_t path_len);
+
+/*
+ * The URL path below the route's prefix, for a path router_match matched
+ * with route: it always starts with '/' ("/api" on "/api" gives "/", on
+ * "/api/x/y" gives "/x/y"). Returns a pointer into path (or to a static "/")
+ * and its length in *rest_len.
+ */
+const char *route_rest(const struct route *route, const char *path, size_t path_len,
+                       size_t *rest_len);
+
+/* True when two routes would match exactly the same requests (same host
+ * pattern and same prefix, as the router compares them), whatever their kind. */
+bool router_same_match(const struct route *a, const struct route *b);
+
+/* The kind's name as written in a section ("static", "redirect", ...). */
+const char *route_kind_name(enum route_kind kind);
+
+#endif
