@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -39,6 +40,17 @@ static unsigned cpu_count(void)
         return (unsigned)n;
     n = (int)sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (unsigned)n : 1;
+}
+
+/* Each connection is a descriptor: allow as many as the hard limit does. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 static void close_listeners(struct daemon *d)
@@ -252,6 +264,7 @@ int daemon_run(struct config *cfg, const char *config_path)
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     d.n_workers = cfg->server.workers ? cfg->server.workers : cpu_count();
+    raise_fd_limit();
     if (config_path && !(d.config_path = strdup(config_path)))
         goto out;
     if (open_error_log(cfg) < 0 || open_listeners(&d, cfg) < 0 || open_access_log(&d, cfg) < 0 ||

@@ -240,6 +240,9 @@ static void conn_linger(struct conn *c)
         ;
 }
 
+/* True when no byte of a next request is buffered. */
+static bool m_empty(const struct conn *c) { return c->mem->rlen == c->mem->rstart; }
+
 /* True when the socket may hold unread bytes (no short read or EAGAIN seen
  * since the last edge); then a read is tried at once. */
 static bool conn_input_pending(struct conn *c)
@@ -263,6 +266,8 @@ static bool conn_input_pending(struct conn *c)
     return true; /* end of file or error: the next read reports it */
 }
 
+/* The keep-alive timeout, or the header timeout of a connection that never
+ * sent a byte: it is closed without a word, as there is nothing to answer. */
 static void conn_idle_expired(struct timer *t)
 {
     struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, idle_timer));
@@ -277,7 +282,8 @@ static void conn_go_idle(struct conn *c)
     c->mem = NULL;
     timer_init(&c->idle_timer, conn_idle_expired);
     timer_arm(loop_timers(c->srv->loop), &c->idle_timer,
-              loop_now(c->srv->loop) + c->srv->site->limits.keepalive_timeout_ms);
+              loop_now(c->srv->loop) + (c->requests ? c->srv->site->limits.keepalive_timeout_ms
+                                                    : c->srv->site->limits.header_timeout_ms));
 }
 
 static void conn_release_site(struct conn *c)
@@ -325,6 +331,9 @@ void conn_main(struct coro *co, void *arg)
     for (;;) {
         int r;
 
+        /* Nothing buffered and nothing to read: wait idle, holding nothing. */
+        if (m_empty(c) && (c->srv->draining || !conn_input_pending(c)))
+            break;
         conn_hold_site(c);
         r = conn_read_head(c);
         if (r == 0)
@@ -338,16 +347,13 @@ void conn_main(struct coro *co, void *arg)
             conn_linger(c);
             goto close;
         }
-        if (c->mem->rlen > c->mem->rstart)
+        if (!m_empty(c))
             continue; /* pipelined: answer it before writing */
         if (conn_flush(c, 0) < 0)
             goto close;
-        if (!c->srv->draining && conn_input_pending(c))
-            continue;
-        if (c->srv->draining)
-            goto close;
-        break;
     }
+    if (c->srv->draining)
+        goto close;
     coro_defer_disarm(co, cancel);
     conn_release_site(c);
     conn_go_idle(c);

@@ -336,3 +336,61 @@ long proc_rss_kib(pid_t pid)
     fclose(f);
     return kib;
 }
+
+int responses_complete(const char *buf, size_t len, bool head_only)
+{
+    size_t off = 0;
+    int n = 0;
+
+    while (off < len) {
+        const char *end = memmem(buf + off, len - off, "\r\n\r\n", 4);
+        char value[32];
+        size_t head_len, body = 0;
+
+        if (!end)
+            break;
+        head_len = (size_t)(end - (buf + off)) + 4;
+        {
+            char head[8192];
+            size_t hl = head_len < sizeof head - 1 ? head_len : sizeof head - 1;
+
+            memcpy(head, buf + off, hl);
+            head[hl] = '\0';
+            if (!head_only && response_header(head, "Content-Length", value, sizeof value))
+                body = (size_t)strtoull(value, NULL, 10);
+        }
+        if (off + head_len + body > len)
+            break;
+        off += head_len + body;
+        n++;
+    }
+    return n;
+}
+
+char *read_responses(int fd, int n, int wait_ms, size_t *out_len)
+{
+    size_t cap = 1 << 16, got = 0;
+    char *buf = malloc(cap + 1);
+    long deadline = now_ms() + wait_ms;
+
+    cr_assert_not_null(buf);
+    while (responses_complete(buf, got, false) < n && now_ms() < deadline) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        ssize_t r;
+
+        if (poll(&pfd, 1, 20) <= 0)
+            continue;
+        if (got == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            cr_assert_not_null(buf);
+        }
+        r = recv(fd, buf + got, cap - got, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    *out_len = got;
+    return buf;
+}

@@ -65,6 +65,14 @@ int response_count(const char *buf, size_t len);
  * NULL; copies at most cap-1 bytes to out. */
 const char *response_header(const char *buf, const char *name, char *out, size_t cap);
 
+/* Number of complete responses (head plus Content-Length body) at the
+ * start of buf; head_only: responses to HEAD (no bodies). */
+int responses_complete(const char *buf, size_t len, bool head_only);
+
+/* Reads from fd until n complete responses arrived, the peer closed, or
+ * wait_ms passed. Returns a malloc'd NUL-terminated buffer. */
+char *read_responses(int fd, int n, int wait_ms, size_t *out_len);
+
 /* Runs a shell command and returns its exit status; its stdout (up to cap
  * bytes) goes to out when out is not NULL. */
 int run_cmd(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
