@@ -30,7 +30,9 @@ struct http_request {
     struct http_span method_name;
     struct http_span target;  /* request-target as received */
     struct http_span path;    /* target up to '?' or '#' (origin-form), or the
-                                 path of an absolute-form target */
+                                 path of an absolute-form target ("/", a
+                                 static string, when it has none); "*" for
+                                 OPTIONS *; empty for CONNECT */
     struct http_span query;   /* after '?', without it; len 0 when none */
     uint8_t version_major, version_minor;
     struct http_span host;    /* Host header (or the authority of an
@@ -45,13 +47,20 @@ struct http_request {
     struct http_header headers[HTTP_MAX_HEADERS];
 };
 
-/* Per-connection parser state (embedded in the connection; no allocation). */
+/* Per-connection parser state (embedded in the connection; no allocation).
+ * Only offsets into the caller's buffer are kept between calls, so the
+ * caller may move or compact its buffer; the struct itself may be moved
+ * between calls too. Fields are private to parser.c. */
 struct http_parser {
     llhttp_t llhttp;
-    llhttp_settings_t settings;
     const struct http_limits *limits;
     struct http_request *req;   /* the request being parsed */
+    /* head scanning (offsets into the buffer given to http_parse_head) */
     size_t scanned;             /* head bytes already scanned for the end */
+    size_t head_start;          /* first byte of the request line */
+    size_t line_end;            /* just past the request line; 0 until seen */
+    bool head_started;          /* a byte other than a leading CRLF was seen */
+    bool head_done;             /* http_parse_head() accepted the head */
     /* body decoding state */
     uint64_t body_received;     /* decoded body bytes so far */
     const char *body_out;       /* set by llhttp's on_body */
@@ -60,7 +69,9 @@ struct http_parser {
     int error_status;
     /* private scratch for the llhttp callbacks */
     int hdr_state;
-    unsigned host_count;
+    int body_phase;             /* chunked: size line, data or trailer */
+    size_t frame_bytes;         /* bytes of the current chunk line or trailer */
+    bool frame_prev_cr;         /* the last framing byte was a CR */
 };
 
 /* Prepares p for a connection; limits must outlive it. */
@@ -78,24 +89,33 @@ void http_parser_init(struct http_parser *p, const struct http_limits *limits);
  *        space/tab/colon, whitespace before a colon, missing or repeated
  *        Host in HTTP/1.1, Content-Length with Transfer-Encoding, differing
  *        Content-Lengths, Transfer-Encoding on HTTP/1.0, bad target ...),
+ *        413 Content-Length over max_body_size (before any body is read),
  *        414 request line longer than max_header_size allows,
+ *        417 an Expect other than 100-continue,
  *        431 head over max_header_size or more than max_headers fields,
  *        501 unknown method or a transfer coding other than chunked,
  *        505 an HTTP version other than 1.0 and 1.1.
  * Leading empty lines (CRLF) before a request line are skipped as RFC 9112
- * §2.2 allows, and counted in head_len. */
+ * §2.2 allows, and counted in head_len. After an error the same status is
+ * returned until reset. Never yields. */
 int http_parse_head(struct http_parser *p, const char *buf, size_t len,
                     struct http_request *req);
 
 /* Decodes body bytes of the request whose head http_parse_head() accepted
  * (Content-Length or chunked). in[0..in_len) are raw bytes that follow what
  * was already consumed. On return *consumed raw bytes were used and
- * *out/*out_len is the next span of decoded body (pointing into in; may be
+ * *out and *out_len give the next span of decoded body (pointing into in; may be
  * empty). Call repeatedly while it returns 0 and progress is made.
  * Returns 1 when the body is complete (the next request starts at
  * in + *consumed), 0 when more input is needed or more output remains,
- * < 0 minus a status: 400 bad chunk syntax/size or extensions over
- * 4 KiB, 413 body over max_body_size. */
+ * < 0 minus a status: 400 bad chunk syntax/size or a chunk line over
+ * 4 KiB, 413 body over max_body_size, 431 trailer over max_header_size.
+ * A call gives at most one span, and 1 only with an empty span. 0 with a
+ * span: use it, then call again with the bytes left, even none (that call
+ * may be the one that reports the end). 0 without a span: every byte was
+ * consumed, read more. A request without a body gives 1 at once, nothing
+ * consumed. After an error the same status is returned until reset (500
+ * when called before http_parse_head() accepted a head). Never yields. */
 int http_parse_body(struct http_parser *p, const char *in, size_t in_len, size_t *consumed,
                     const char **out, size_t *out_len);
 

@@ -1,0 +1,824 @@
+/* parser.c - HTTP/1.1 request heads and bodies: our checks around strict llhttp.
+ *
+ * A head is handled in four passes, each cheap and each able to refuse:
+ *   1. scan: bytes as they arrive, once each, for the end of the head, NUL,
+ *      bare CR or LF, and the max_header_size cap (414/431);
+ *   2. lines: the request line (method, single spaces, HTTP/d.d: 400, 505,
+ *      501) and every field line (obs-fold, leading colon, whitespace before
+ *      the colon: 400; the field count: 431);
+ *   3. llhttp, strict, over the complete head, recording name/value spans;
+ *   4. RFC 9112 §3.2, §3.3, §6.1-6.3 and §9.3: Host, request-target form,
+ *      framing (Content-Length and Transfer-Encoding, cross-checked with what
+ *      llhttp decided), Expect, Connection.
+ * Policy beyond the RFC text: several Content-Length fields, even equal ones
+ * ("5, 5" or two "5" lines), are refused with 400 as nginx does; any
+ * transfer coding list other than exactly "chunked" answers 501, except
+ * "chunked" followed by another coding or repeated, which llhttp refuses as
+ * 400 (RFC 9112 §6.3); HTTP/1.x with x other than 0 and 1 answers 505; an
+ * absolute-form target must be http:// or https:// without userinfo.
+ *
+ * Bodies go through the same llhttp instance, resumed after the head; every
+ * callback that ends a step (a body span, a chunk header, a chunk end, the
+ * message end) pauses llhttp, so each execute covers one step and the bytes
+ * it consumed can be attributed: chunk lines are capped at CHUNK_LINE_MAX
+ * and trailers at max_header_size, both scanned for bare LF (llhttp 8.1
+ * accepts "0\r\n\n" as the end of a chunked body). */
+#include "http/parser.h"
+
+#include <limits.h>
+#include <string.h>
+#include <strings.h>
+
+/* Longest chunk-size line (size, extensions, CRLF) accepted. */
+#define CHUNK_LINE_MAX 4096
+
+enum hdr_state { HDR_NONE, HDR_FIELD, HDR_VALUE };
+enum body_phase { PHASE_LINE, PHASE_DATA, PHASE_TRAILER, PHASE_DONE };
+enum body_step { STEP_AGAIN, STEP_MORE, STEP_SPAN, STEP_DONE };
+
+/* ---- character classes and small span helpers ---- */
+
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+static bool is_hex(unsigned char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+/* unreserved / sub-delims of RFC 3986, the characters of a reg-name
+ * besides pct-encoded. */
+static bool is_regname_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+           (c != 0 && strchr("-._~!$&'()*+,;=", c) != NULL);
+}
+
+static struct http_span span_of(const char *p, const char *end)
+{
+    return (struct http_span){.p = p, .len = (size_t)(end - p)};
+}
+
+static struct http_span span_trim(struct http_span s)
+{
+    while (s.len > 0 && is_ows(s.p[0])) {
+        s.p++;
+        s.len--;
+    }
+    while (s.len > 0 && is_ows(s.p[s.len - 1]))
+        s.len--;
+    return s;
+}
+
+static bool span_ieq(struct http_span s, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    return s.len == n && strncasecmp(s.p, lit, n) == 0;
+}
+
+/* Steps through a comma-separated list (RFC 9110 §5.6.1): *elem is the next
+ * non-empty element, OWS trimmed. False at the end of the list. */
+static bool list_next(struct http_span *rest, struct http_span *elem)
+{
+    while (rest->len > 0) {
+        const char *comma = memchr(rest->p, ',', rest->len);
+        const char *end = comma ? comma : rest->p + rest->len;
+
+        *elem = span_trim(span_of(rest->p, end));
+        rest->len -= (size_t)(end - rest->p) + (comma ? 1 : 0);
+        rest->p = comma ? comma + 1 : end;
+        if (elem->len > 0)
+            return true;
+    }
+    return false;
+}
+
+static int parser_fail(struct http_parser *p, int status)
+{
+    p->error_status = status;
+    return -status;
+}
+
+/* ---- llhttp callbacks ---- */
+
+static void span_extend(struct http_span *s, const char *at, size_t len)
+{
+    s->len = (size_t)(at + len - s->p);
+}
+
+static int on_header_field(llhttp_t *ll, const char *at, size_t len)
+{
+    struct http_parser *p = ll->data;
+    struct http_request *req = p->req;
+
+    if (p->head_done) /* a trailer field: framing bytes, bounded and ignored */
+        return 0;
+    if (p->hdr_state == HDR_FIELD) {
+        span_extend(&req->headers[req->header_count - 1].name, at, len);
+        return 0;
+    }
+    if (req->header_count >= HTTP_MAX_HEADERS) {
+        p->error_status = 431;
+        return -1;
+    }
+    req->headers[req->header_count++] = (struct http_header){
+        .name = {.p = at, .len = len},
+        .value = {.p = at + len, .len = 0},
+    };
+    p->hdr_state = HDR_FIELD;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *ll, const char *at, size_t len)
+{
+    struct http_parser *p = ll->data;
+    struct http_header *h;
+
+    if (p->head_done || p->req->header_count == 0)
+        return 0;
+    h = &p->req->headers[p->req->header_count - 1];
+    if (p->hdr_state == HDR_VALUE)
+        span_extend(&h->value, at, len);
+    else
+        h->value = (struct http_span){.p = at, .len = len};
+    p->hdr_state = HDR_VALUE;
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *ll)
+{
+    struct http_parser *p = ll->data;
+
+    if (!p->head_done && p->req->header_count > 0) {
+        struct http_header *h = &p->req->headers[p->req->header_count - 1];
+
+        h->value = span_trim(h->value);
+    }
+    p->hdr_state = HDR_NONE;
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *ll)
+{
+    (void)ll;
+    return HPE_PAUSED;
+}
+
+static int on_body(llhttp_t *ll, const char *at, size_t len)
+{
+    struct http_parser *p = ll->data;
+
+    if (len == 0)
+        return 0;
+    p->body_out = at;
+    p->body_out_len = len;
+    p->body_received += len;
+    return HPE_PAUSED;
+}
+
+static int on_chunk_header(llhttp_t *ll)
+{
+    struct http_parser *p = ll->data;
+    uint64_t size = ll->content_length;
+    uint64_t max = p->limits->max_body_size;
+
+    if (size > max - p->body_received) {
+        p->error_status = 413;
+        return -1;
+    }
+    p->body_phase = size == 0 ? PHASE_TRAILER : PHASE_DATA;
+    return HPE_PAUSED;
+}
+
+static int on_chunk_complete(llhttp_t *ll)
+{
+    struct http_parser *p = ll->data;
+
+    p->body_phase = p->body_phase == PHASE_TRAILER ? PHASE_DONE : PHASE_LINE;
+    return HPE_PAUSED;
+}
+
+static int on_message_complete(llhttp_t *ll)
+{
+    struct http_parser *p = ll->data;
+
+    p->message_complete = true;
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t parser_settings = {
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
+    .on_chunk_complete = on_chunk_complete,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- pass 1: the byte scan ---- */
+
+/* Scans buf[p->scanned..) within the max_header_size window. Returns the
+ * head length once its final CRLFCRLF is in, 0 for more, or -status. A CR
+ * is judged only when the byte after it is inside the window, so feeding the
+ * bytes in any split gives the same answer. */
+static long head_scan(struct http_parser *p, const char *buf, size_t len)
+{
+    size_t max = p->limits->max_header_size;
+    size_t win = len < max ? len : max;
+    size_t i;
+
+    for (i = p->scanned; i < win; i++) {
+        char c = buf[i];
+
+        if (c == '\r') {
+            if (i + 1 >= win)
+                break;
+            if (buf[i + 1] != '\n')
+                return -400;
+        } else if (c == '\n') {
+            if (i == 0 || buf[i - 1] != '\r')
+                return -400;
+            if (p->head_started && p->line_end == 0)
+                p->line_end = i + 1;
+            else if (p->head_started && buf[i - 2] == '\n')
+                return (long)(i + 1);
+        } else if (c == '\0') {
+            return -400;
+        } else if (!p->head_started) {
+            p->head_started = true;
+            p->head_start = i;
+        }
+    }
+    p->scanned = i;
+    if (len >= max)
+        return p->line_end ? -431 : -414;
+    return 0;
+}
+
+/* ---- pass 2: the request line and the field lines ---- */
+
+static bool method_known(struct http_span name)
+{
+    int m;
+
+    for (m = HTTP_DELETE; m <= HTTP_SOURCE; m++) {
+        const char *s = llhttp_method_name((llhttp_method_t)m);
+
+        if (strlen(s) == name.len && memcmp(s, name.p, name.len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* HTTP-version = "HTTP/" DIGIT "." DIGIT; 400 when malformed, 505 when not
+ * 1.0 or 1.1. */
+static int parse_version(struct http_span v, struct http_request *req)
+{
+    if (v.len != 8 || memcmp(v.p, "HTTP/", 5) != 0 || !is_digit((unsigned char)v.p[5]) ||
+        v.p[6] != '.' || !is_digit((unsigned char)v.p[7]))
+        return 400;
+    req->version_major = (uint8_t)(v.p[5] - '0');
+    req->version_minor = (uint8_t)(v.p[7] - '0');
+    if (req->version_major != 1 || req->version_minor > 1)
+        return 505;
+    return 0;
+}
+
+/* request-line = method SP request-target SP HTTP-version, single spaces. */
+static int parse_request_line(const char *s, const char *eol, struct http_request *req)
+{
+    const char *sp1 = memchr(s, ' ', (size_t)(eol - s));
+    const char *sp2, *c;
+    int status;
+
+    if (sp1 == NULL || sp1 == s)
+        return 400;
+    for (c = s; c < sp1; c++)
+        if (!is_tchar((unsigned char)*c))
+            return 400;
+    sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
+    if (sp2 == NULL || sp2 == sp1 + 1)
+        return 400;
+    req->method_name = span_of(s, sp1);
+    req->target = span_of(sp1 + 1, sp2);
+    status = parse_version(span_of(sp2 + 1, eol), req);
+    if (status != 0)
+        return status;
+    return method_known(req->method_name) ? 0 : 501;
+}
+
+/* Field lines from s to the empty line ending the head (the scan made every
+ * line end in CRLF). */
+static int check_field_lines(const struct http_parser *p, const char *s, const char *end)
+{
+    unsigned max =
+        p->limits->max_headers < HTTP_MAX_HEADERS ? p->limits->max_headers : HTTP_MAX_HEADERS;
+    unsigned count = 0;
+
+    while (s < end) {
+        const char *eol = memchr(s, '\r', (size_t)(end - s));
+        const char *colon;
+
+        if (eol == NULL)
+            return 400;
+        if (eol == s)
+            break;
+        if (is_ows(*s) || *s == ':')
+            return 400; /* obs-fold, or an empty field name */
+        colon = memchr(s, ':', (size_t)(eol - s));
+        if (colon == NULL || is_ows(colon[-1]))
+            return 400;
+        if (++count > max)
+            return 431;
+        s = eol + 2;
+    }
+    return 0;
+}
+
+/* ---- pass 3: llhttp over the complete head ---- */
+
+static int run_llhttp_head(struct http_parser *p, const char *s, const char *end)
+{
+    llhttp_errno_t err;
+
+    p->llhttp.data = p;
+    err = llhttp_execute(&p->llhttp, s, (size_t)(end - s));
+    if (err != HPE_PAUSED || llhttp_get_error_pos(&p->llhttp) != end)
+        return p->error_status != 0 ? p->error_status : 400;
+    llhttp_resume(&p->llhttp);
+    return 0;
+}
+
+/* ---- pass 4: RFC 9112 rules over the fields ---- */
+
+/* What the fields say about framing and the connection. */
+struct head_fields {
+    const struct http_header *host;
+    unsigned hosts, lengths, encodings;
+    unsigned codings, chunked_seen;
+    bool chunked_last;
+    bool conn_close, conn_keep_alive, conn_upgrade, upgrade;
+    bool expect_other, expect_continue;
+};
+
+static void note_codings(struct head_fields *f, struct http_span v)
+{
+    struct http_span c;
+
+    f->encodings++;
+    while (list_next(&v, &c)) {
+        bool chunked = span_ieq(c, "chunked");
+
+        f->codings++;
+        f->chunked_seen += chunked;
+        f->chunked_last = chunked;
+    }
+}
+
+static void note_connection(struct head_fields *f, struct http_span v)
+{
+    struct http_span t;
+
+    while (list_next(&v, &t)) {
+        if (span_ieq(t, "close"))
+            f->conn_close = true;
+        else if (span_ieq(t, "keep-alive"))
+            f->conn_keep_alive = true;
+        else if (span_ieq(t, "upgrade"))
+            f->conn_upgrade = true;
+    }
+}
+
+static void note_expect(struct head_fields *f, struct http_span v)
+{
+    struct http_span e;
+
+    while (list_next(&v, &e)) {
+        if (span_ieq(e, "100-continue"))
+            f->expect_continue = true;
+        else
+            f->expect_other = true;
+    }
+}
+
+static void collect_fields(const struct http_request *req, struct head_fields *f)
+{
+    unsigned i;
+
+    for (i = 0; i < req->header_count; i++) {
+        const struct http_header *h = &req->headers[i];
+
+        if (span_ieq(h->name, "host")) {
+            f->host = h;
+            f->hosts++;
+        } else if (span_ieq(h->name, "content-length")) {
+            f->lengths++;
+        } else if (span_ieq(h->name, "transfer-encoding")) {
+            note_codings(f, h->value);
+        } else if (span_ieq(h->name, "connection")) {
+            note_connection(f, h->value);
+        } else if (span_ieq(h->name, "expect")) {
+            note_expect(f, h->value);
+        } else if (span_ieq(h->name, "upgrade")) {
+            f->upgrade = true;
+        }
+    }
+}
+
+/* port = *DIGIT, at most 5 digits here. */
+static bool port_valid(const char *s, const char *end)
+{
+    if (end - s > 5)
+        return false;
+    for (; s < end; s++)
+        if (!is_digit((unsigned char)*s))
+            return false;
+    return true;
+}
+
+/* IP-literal between the brackets: IPv6 (hex, ':' and a dotted tail). */
+static bool ip_literal_valid(const char *s, const char *end)
+{
+    if (s == end)
+        return false;
+    for (; s < end; s++)
+        if (!is_hex((unsigned char)*s) && *s != ':' && *s != '.')
+            return false;
+    return true;
+}
+
+/* reg-name / IPv4address: unreserved, sub-delims and pct-encoded. */
+static bool reg_name_valid(const char *s, const char *end)
+{
+    while (s < end) {
+        if (*s == '%') {
+            if (end - s < 3 || !is_hex((unsigned char)s[1]) || !is_hex((unsigned char)s[2]))
+                return false;
+            s += 3;
+        } else if (is_regname_char((unsigned char)*s)) {
+            s++;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* uri-host [ ":" port ] of RFC 9110 §7.2 (no userinfo). An empty value is
+ * valid unless need_port; a port, when required or present, follows a
+ * non-empty host. */
+static bool host_valid(struct http_span h, bool need_port)
+{
+    const char *end = h.p + h.len, *host_end, *colon = NULL;
+
+    if (h.len == 0)
+        return !need_port;
+    if (h.p[0] == '[') {
+        host_end = memchr(h.p, ']', h.len);
+        if (host_end == NULL || !ip_literal_valid(h.p + 1, host_end))
+            return false;
+        host_end++;
+        if (host_end < end && *host_end != ':')
+            return false;
+        colon = host_end < end ? host_end : NULL;
+    } else {
+        colon = memrchr(h.p, ':', h.len);
+        host_end = colon ? colon : end;
+        if (host_end == h.p || !reg_name_valid(h.p, host_end))
+            return false;
+    }
+    if (colon == NULL)
+        return !need_port;
+    return port_valid(colon + 1, end) && (!need_port || colon + 1 < end);
+}
+
+/* Splits path [ "?" query ] [ "#" fragment ] starting at s. */
+static void split_path(struct http_request *req, const char *s, const char *end)
+{
+    const char *hash = memchr(s, '#', (size_t)(end - s));
+    const char *q;
+
+    end = hash ? hash : end;
+    q = memchr(s, '?', (size_t)(end - s));
+    req->path = span_of(s, q ? q : end);
+    req->query = q ? span_of(q + 1, end) : (struct http_span){.p = end, .len = 0};
+}
+
+/* absolute-form: http(s)://authority[path][?query]; the authority becomes
+ * the request's host (RFC 9112 §3.2.2). */
+static int parse_absolute_form(struct http_request *req)
+{
+    struct http_span t = req->target;
+    const char *end = t.p + t.len, *auth, *auth_end;
+    size_t scheme;
+
+    if (t.len > 7 && strncasecmp(t.p, "http://", 7) == 0)
+        scheme = 7;
+    else if (t.len > 8 && strncasecmp(t.p, "https://", 8) == 0)
+        scheme = 8;
+    else
+        return 400;
+    auth = t.p + scheme;
+    for (auth_end = auth; auth_end < end; auth_end++)
+        if (*auth_end == '/' || *auth_end == '?' || *auth_end == '#')
+            break;
+    req->host = span_of(auth, auth_end);
+    if (req->host.len == 0 || !host_valid(req->host, false))
+        return 400;
+    split_path(req, auth_end, end);
+    if (req->path.len == 0)
+        req->path = (struct http_span){.p = "/", .len = 1};
+    return 0;
+}
+
+/* RFC 9112 §3.2: origin-form, absolute-form, authority-form only with
+ * CONNECT, asterisk-form only with OPTIONS. */
+static int parse_target(struct http_request *req)
+{
+    struct http_span t = req->target;
+    bool connect = req->method == HTTP_CONNECT;
+
+    if (t.p[0] == '/') {
+        if (connect)
+            return 400;
+        split_path(req, t.p, t.p + t.len);
+        return 0;
+    }
+    if (t.len == 1 && t.p[0] == '*') {
+        if (req->method != HTTP_OPTIONS)
+            return 400;
+        req->path = t;
+        return 0;
+    }
+    if (connect) {
+        if (!host_valid(t, true))
+            return 400;
+        req->host = t;
+        req->path = (struct http_span){.p = t.p + t.len, .len = 0};
+        return 0;
+    }
+    return parse_absolute_form(req);
+}
+
+/* Host: exactly one in HTTP/1.1, at most one in 1.0, always valid. */
+static int check_host(struct http_request *req, const struct head_fields *f)
+{
+    if (f->hosts > 1 || (f->hosts == 0 && req->version_minor == 1))
+        return 400;
+    if (f->host != NULL && !host_valid(f->host->value, false))
+        return 400;
+    req->host = f->host ? f->host->value : (struct http_span){.p = req->target.p, .len = 0};
+    return 0;
+}
+
+/* Transfer-Encoding: only "chunked", only in HTTP/1.1, never with
+ * Content-Length; the answer must agree with llhttp's. */
+static int check_transfer_encoding(const struct http_parser *p, struct http_request *req,
+                                   const struct head_fields *f)
+{
+    bool ll_te = (p->llhttp.flags & F_TRANSFER_ENCODING) != 0;
+    bool ll_chunked = (p->llhttp.flags & F_CHUNKED) != 0;
+
+    if (f->encodings == 0)
+        return ll_te ? 400 : 0;
+    if (req->version_minor == 0 || f->lengths > 0 || f->codings == 0)
+        return 400;
+    if (f->chunked_seen > 1 || (f->chunked_seen == 1 && !f->chunked_last))
+        return 400;
+    if (f->codings > 1 || f->chunked_seen == 0)
+        return 501;
+    if (!ll_te || !ll_chunked)
+        return 400;
+    req->chunked = true;
+    return 0;
+}
+
+/* Content-Length: one field, digits (llhttp checked them), within the
+ * body limit. */
+static int check_content_length(const struct http_parser *p, struct http_request *req,
+                                const struct head_fields *f)
+{
+    bool ll_cl = (p->llhttp.flags & F_CONTENT_LENGTH) != 0;
+    uint64_t cl = p->llhttp.content_length;
+
+    if (f->lengths == 0)
+        return ll_cl ? 400 : 0;
+    if (f->lengths > 1 || !ll_cl)
+        return 400;
+    if (cl > p->limits->max_body_size || cl > (uint64_t)INT64_MAX)
+        return 413;
+    req->content_length = (int64_t)cl;
+    return 0;
+}
+
+static int check_fields(struct http_parser *p, struct http_request *req)
+{
+    struct head_fields f = {0};
+    int status;
+
+    collect_fields(req, &f);
+    status = check_host(req, &f);
+    if (status == 0)
+        status = parse_target(req);
+    if (status == 0)
+        status = check_transfer_encoding(p, req, &f);
+    if (status == 0)
+        status = check_content_length(p, req, &f);
+    if (status == 0 && req->method == HTTP_CONNECT && http_request_has_body(req))
+        status = 400; /* llhttp would take the body for tunnel bytes */
+    if (status == 0 && f.expect_other)
+        status = 417;
+    if (status != 0)
+        return status;
+    req->expect_continue = f.expect_continue && req->version_minor == 1;
+    req->keep_alive = !f.conn_close && (req->version_minor == 1 || f.conn_keep_alive);
+    req->upgrade = f.conn_upgrade && f.upgrade;
+    return 0;
+}
+
+/* ---- the head ---- */
+
+static void request_clear(struct http_request *req)
+{
+    req->method = HTTP_GET;
+    req->method_name = req->target = req->path = req->query = req->host =
+        (struct http_span){.p = NULL, .len = 0};
+    req->version_major = req->version_minor = 0;
+    req->content_length = -1;
+    req->chunked = req->keep_alive = req->expect_continue = req->upgrade = false;
+    req->head_len = 0;
+    req->header_count = 0;
+}
+
+static int parse_complete_head(struct http_parser *p, const char *buf, size_t head_len,
+                               struct http_request *req)
+{
+    const char *line = buf + p->head_start, *end = buf + head_len;
+    const char *line_eol = buf + p->line_end - 2;
+    int status;
+
+    request_clear(req);
+    p->req = req;
+    status = parse_request_line(line, line_eol, req);
+    if (status == 0)
+        status = check_field_lines(p, line_eol + 2, end);
+    if (status == 0)
+        status = run_llhttp_head(p, line, end);
+    if (status != 0)
+        return status;
+    req->method = (llhttp_method_t)llhttp_get_method(&p->llhttp);
+    req->head_len = head_len;
+    return check_fields(p, req);
+}
+
+int http_parse_head(struct http_parser *p, const char *buf, size_t len, struct http_request *req)
+{
+    long end;
+    int status;
+
+    if (p->error_status != 0)
+        return -p->error_status;
+    if (p->head_done)
+        return (int)p->req->head_len;
+    if (len < p->scanned) /* the caller dropped bytes: start over */
+        http_parser_reset(p);
+    end = head_scan(p, buf, len);
+    if (end <= 0)
+        return end < 0 ? parser_fail(p, (int)-end) : 0;
+    if (end > INT_MAX)
+        return parser_fail(p, 431);
+    status = parse_complete_head(p, buf, (size_t)end, req);
+    if (status != 0)
+        return parser_fail(p, status);
+    p->head_done = true;
+    p->body_phase = req->chunked ? PHASE_LINE : PHASE_DATA;
+    return (int)end;
+}
+
+/* ---- the body ---- */
+
+/* Bounds and checks the framing bytes llhttp consumed in one step of the
+ * given phase, a chunk line (size, extensions) or the trailer section; the
+ * count starts again when the step moved to another phase. */
+static int frame_account(struct http_parser *p, int phase, const char *s, size_t n)
+{
+    size_t cap = phase == PHASE_LINE ? CHUNK_LINE_MAX : p->limits->max_header_size;
+    size_t i;
+
+    if (phase == PHASE_LINE || phase == PHASE_TRAILER) {
+        if (n > cap - p->frame_bytes)
+            return phase == PHASE_LINE ? 400 : 431;
+        p->frame_bytes += n;
+        for (i = 0; i < n; i++) {
+            if (s[i] == '\0' || (s[i] == '\n' && !p->frame_prev_cr))
+                return 400;
+            p->frame_prev_cr = s[i] == '\r';
+        }
+    }
+    if (p->body_phase != phase) {
+        p->frame_bytes = 0;
+        p->frame_prev_cr = false;
+    }
+    return 0;
+}
+
+/* One llhttp step over s[0..n): up to the next pause or the end of input. */
+static int body_step(struct http_parser *p, const char *s, size_t n, size_t *used)
+{
+    int phase = p->body_phase;
+    llhttp_errno_t err;
+    const char *at;
+    int status;
+
+    p->body_out_len = 0;
+    err = llhttp_execute(&p->llhttp, s, n);
+    at = err == HPE_OK ? s + n : llhttp_get_error_pos(&p->llhttp);
+    *used = at >= s && at <= s + n ? (size_t)(at - s) : 0;
+    status = frame_account(p, phase, s, *used);
+    if (err != HPE_OK && err != HPE_PAUSED) {
+        /* The bytes before the error count first, as if they had come
+         * alone: the answer must not depend on how the input was split. */
+        if (status == 0)
+            status = p->error_status != 0 ? p->error_status : 400;
+        return parser_fail(p, status);
+    }
+    if (status != 0)
+        return parser_fail(p, status);
+    if (err == HPE_OK)
+        return STEP_MORE;
+    llhttp_resume(&p->llhttp);
+    if (p->message_complete)
+        return STEP_DONE;
+    return p->body_out_len > 0 ? STEP_SPAN : STEP_AGAIN;
+}
+
+int http_parse_body(struct http_parser *p, const char *in, size_t in_len, size_t *consumed,
+                    const char **out, size_t *out_len)
+{
+    size_t off = 0, used = 0;
+    int step = STEP_AGAIN;
+
+    *consumed = 0;
+    *out = in;
+    *out_len = 0;
+    if (p->error_status != 0)
+        return -p->error_status;
+    if (!p->head_done)
+        return parser_fail(p, 500);
+    if (p->message_complete || !http_request_has_body(p->req))
+        return 1;
+    p->llhttp.data = p;
+    while (step == STEP_AGAIN) {
+        used = 0;
+        step = body_step(p, in + off, in_len - off, &used);
+        off += used;
+    }
+    if (step < 0)
+        return step;
+    *consumed = off;
+    if (step == STEP_SPAN) {
+        *out = p->body_out;
+        *out_len = p->body_out_len;
+    }
+    return step == STEP_DONE ? 1 : 0;
+}
+
+/* ---- the rest of the interface ---- */
+
+bool http_request_has_body(const struct http_request *req)
+{
+    return req->chunked || req->content_length > 0;
+}
+
+const struct http_header *http_request_header(const struct http_request *req, const char *name,
+                                              size_t name_len)
+{
+    unsigned i;
+
+    for (i = 0; i < req->header_count; i++) {
+        const struct http_header *h = &req->headers[i];
+
+        if (h->name.len == name_len && strncasecmp(h->name.p, name, name_len) == 0)
+            return h;
+    }
+    return NULL;
+}
+
+void http_parser_init(struct http_parser *p, const struct http_limits *limits)
+{
+    *p = (struct http_parser){.limits = limits};
+    llhttp_init(&p->llhttp, HTTP_REQUEST, &parser_settings);
+    p->llhttp.data = p;
+}
+
+void http_parser_reset(struct http_parser *p) { http_parser_init(p, p->limits); }

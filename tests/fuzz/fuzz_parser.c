@@ -1,0 +1,228 @@
+/* fuzz_parser.c - libFuzzer harness for server/http/parser.c: a byte stream
+ * of pipelined requests through http_parse_head and http_parse_body, once
+ * whole and once in pseudo-random splits derived from the input; both runs
+ * must give the same requests, bodies and statuses.
+ *
+ * The input is plain request bytes (the seed corpus is raw HTTP). Each call
+ * of the split run gets a fresh exact-size copy of the bytes available, so
+ * reading past them trips AddressSanitizer. One input in four runs with
+ * small limits to reach the 413/414/431 paths. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/parser.h"
+
+#define FUZZ_MAX_REQUESTS 32
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What a run saw: a hash of everything, and where it stopped. */
+struct fuzz_run {
+    uint64_t hash;
+    int status; /* the final error status, 0 if none */
+    unsigned requests;
+    size_t last_start; /* where the last request began */
+    size_t stopped_at; /* bytes used; compared only when no error stopped the run */
+};
+
+struct fuzz_feed {
+    const char *data;
+    size_t size;
+    size_t avail; /* bytes delivered so far */
+    uint64_t rng; /* 0: everything at once */
+};
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdULL;
+}
+
+/* FNV-1a, streaming: hashing a body span by span gives the same value in
+ * any split. */
+static uint64_t hash_bytes(uint64_t h, const uint8_t *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* Delivers more bytes; false when everything has been delivered. */
+static bool feed_more(struct fuzz_feed *f)
+{
+    size_t step;
+
+    if (f->avail >= f->size)
+        return false;
+    if (f->rng == 0) {
+        f->avail = f->size;
+        return true;
+    }
+    f->rng ^= f->rng << 13;
+    f->rng ^= f->rng >> 7;
+    f->rng ^= f->rng << 17;
+    step = (f->rng & 3) == 0 ? 1 : 1 + (size_t)(f->rng >> 8) % 97;
+    f->avail = f->avail + step < f->size ? f->avail + step : f->size;
+    return true;
+}
+
+/* An exact-size copy of data[from..avail) (split runs) or the data itself. */
+static const char *feed_view(const struct fuzz_feed *f, size_t from, char **copy)
+{
+    *copy = NULL;
+    if (f->rng == 0)
+        return f->data + from;
+    *copy = malloc(f->avail - from + 1);
+    if (*copy == NULL)
+        abort();
+    memcpy(*copy, f->data + from, f->avail - from);
+    return *copy;
+}
+
+static void check_span(struct http_span s, const char *base, size_t len)
+{
+    if (s.len == 0)
+        return;
+    if (s.p == NULL || s.p < base || s.p + s.len > base + len) {
+        if (!(s.len == 1 && s.p[0] == '/')) /* the absolute-form default path */
+            __builtin_trap();
+    }
+}
+
+static uint64_t span_hash(uint64_t h, struct http_span s, const char *base)
+{
+    return mix(mix(h, s.len), s.len ? (uint64_t)(s.p - base) : 0);
+}
+
+/* Checks the invariants of an accepted head and hashes it, as offsets. */
+static uint64_t request_hash(const struct http_request *r, const char *base, size_t len)
+{
+    uint64_t h = mix(r->head_len, r->method);
+    unsigned i;
+
+    if (r->head_len > len || r->header_count > HTTP_MAX_HEADERS)
+        __builtin_trap();
+    check_span(r->method_name, base, r->head_len);
+    check_span(r->target, base, r->head_len);
+    check_span(r->path, base, r->head_len);
+    check_span(r->query, base, r->head_len);
+    check_span(r->host, base, r->head_len);
+    h = mix(h, (uint64_t)r->content_length);
+    h = mix(h, (uint64_t)(r->version_major * 10 + r->version_minor));
+    h = mix(
+        h, (uint64_t)(r->chunked | r->keep_alive << 1 | r->expect_continue << 2 | r->upgrade << 3));
+    h = span_hash(span_hash(h, r->target, base), r->host, base);
+    for (i = 0; i < r->header_count; i++) {
+        check_span(r->headers[i].name, base, r->head_len);
+        check_span(r->headers[i].value, base, r->head_len);
+        h = span_hash(span_hash(h, r->headers[i].name, base), r->headers[i].value, base);
+    }
+    return h;
+}
+
+/* Parses one head starting at data[base..); returns its length, 0 when the
+ * input ended first, -status on error. */
+static long run_head(struct http_parser *p, struct fuzz_feed *f, size_t base,
+                     struct http_request *req, struct fuzz_run *run)
+{
+    for (;;) {
+        char *copy;
+        const char *view = feed_view(f, base, &copy);
+        int r = http_parse_head(p, view, f->avail - base, req);
+
+        if (r > 0)
+            run->hash = mix(run->hash, request_hash(req, view, f->avail - base));
+        free(copy);
+        if (r != 0)
+            return r;
+        if (!feed_more(f))
+            return 0;
+    }
+}
+
+/* Decodes one body from data[*pos..); returns 1, 0 (input ended) or -status. */
+static int run_body(struct http_parser *p, struct fuzz_feed *f, size_t *pos, struct fuzz_run *run)
+{
+    for (;;) {
+        char *copy;
+        const char *view = feed_view(f, *pos, &copy);
+        size_t n = f->avail - *pos, used = 0, out_len = 0;
+        const char *out = NULL;
+        int r = http_parse_body(p, view, n, &used, &out, &out_len);
+
+        if (r >= 0 && (used > n || (out_len > 0 && (out < view || out + out_len > view + n))))
+            __builtin_trap();
+        if (r == 1 && out_len != 0)
+            __builtin_trap();
+        if (out_len > 0)
+            run->hash = hash_bytes(run->hash, (const uint8_t *)out, out_len);
+        free(copy);
+        if (r < 0)
+            return r;
+        *pos += used;
+        if (r == 1)
+            return 1;
+        if (out_len == 0) {
+            if (*pos != f->avail)
+                __builtin_trap(); /* 0 without a span consumes everything */
+            if (!feed_more(f))
+                return 0;
+        }
+    }
+}
+
+static void run_stream(const struct http_limits *lim, const uint8_t *data, size_t size,
+                       uint64_t rng, struct fuzz_run *run)
+{
+    static struct http_request req;
+    struct http_parser p;
+    struct fuzz_feed f = {.data = (const char *)data, .size = size, .rng = rng};
+    size_t pos = 0;
+
+    *run = (struct fuzz_run){0};
+    http_parser_init(&p, lim);
+    feed_more(&f);
+    while (run->requests < FUZZ_MAX_REQUESTS && pos < size) {
+        long r;
+
+        run->last_start = pos;
+        r = run_head(&p, &f, pos, &req, run);
+
+        if (r <= 0) {
+            run->status = (int)-r;
+            break;
+        }
+        pos += (size_t)r;
+        r = run_body(&p, &f, &pos, run);
+        if (r <= 0) {
+            run->status = (int)-r;
+            break;
+        }
+        run->requests++;
+        http_parser_reset(&p);
+    }
+    run->stopped_at = pos;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    uint64_t seed = hash_bytes(0xcbf29ce484222325ULL, data, size);
+    struct http_limits lim = http_limits_default();
+    struct fuzz_run whole, split;
+
+    if ((seed & 3) == 0) {
+        lim.max_header_size = 64 + (size_t)(seed >> 8) % 512;
+        lim.max_headers = 1 + (unsigned)(seed >> 20) % 8;
+        lim.max_body_size = (seed >> 30) % 128;
+    }
+    run_stream(&lim, data, size, 0, &whole);
+    run_stream(&lim, data, size, seed | 1, &split);
+    if (whole.hash != split.hash || whole.status != split.status ||
+        whole.requests != split.requests || whole.last_start != split.last_start ||
+        (whole.status == 0 && whole.stopped_at != split.stopped_at))
+        __builtin_trap();
+    return 0;
+}
