@@ -138,30 +138,6 @@ static int conn_prepare(struct conn *c)
     return 0;
 }
 
-/* Reads and discards what is left of the request body, if it is small;
- * otherwise the connection will close. */
-static void conn_skip_body(struct conn *c)
-{
-    struct conn_mem *m = c->mem;
-    struct http_exchange *x = &m->x;
-    uint64_t budget = 64 * 1024;
-    const char *data;
-    ssize_t n;
-
-    if (m->body_done)
-        return;
-    if (m->req.expect_continue && !m->continue_sent) {
-        x->keep_alive = false; /* the client may or may not send it: close */
-        return;
-    }
-    if (m->req.content_length > 0 && (uint64_t)m->req.content_length > budget + 16 * 1024)
-        budget = 0;
-    while (budget > 0 && (n = http_body_read(x, &data)) > 0)
-        budget = (uint64_t)n > budget ? 0 : budget - (uint64_t)n;
-    if (!m->body_done)
-        x->keep_alive = false;
-}
-
 static void conn_count(struct conn *c, const struct http_exchange *x)
 {
     struct http_stats *st = &c->srv->stats;
@@ -194,8 +170,6 @@ static enum serve_result conn_serve(struct conn *c)
     }
     if (x->state != HTTP_RESP_DONE)
         x->keep_alive = false; /* a response cut short: the framing is lost */
-    if (x->keep_alive)
-        conn_skip_body(c);
     conn_count(c, x);
     if (!x->keep_alive || !m->body_done)
         return SERVE_CLOSE;

@@ -34,14 +34,69 @@ static int out_append(struct http_exchange *x, const void *data, size_t len)
     return 0;
 }
 
+/* Before the first byte of a response: a request body the handler left is
+ * read and dropped if it is small, so the connection can stay open; a body
+ * that turns out malformed or too large becomes the answer (400, 413, 431).
+ * Returns 0 or that status. A body the client was told to wait for (100
+ * Continue not sent) or a large one is left, and the connection closes. */
+static int settle_body(struct http_exchange *x)
+{
+    struct conn_mem *m = xmem(x);
+    uint64_t budget = 64 * 1024;
+    const char *data;
+    ssize_t n;
+
+    if (m->body_done)
+        return 0;
+    if ((x->req->expect_continue && !m->continue_sent) ||
+        (x->req->content_length > 0 && (uint64_t)x->req->content_length > budget)) {
+        x->keep_alive = false;
+        return 0;
+    }
+    while ((n = http_body_read(x, &data)) > 0) {
+        if ((uint64_t)n >= budget) {
+            x->keep_alive = false;
+            return 0;
+        }
+        budget -= (uint64_t)n;
+    }
+    if (n == -400 || n == -413 || n == -431)
+        return (int)-n;
+    if (n < 0)
+        x->keep_alive = false;
+    return 0;
+}
+
+static int resp_open(struct http_exchange *x, int status);
+
 int http_resp_begin(struct http_exchange *x, int status)
+{
+    int bad;
+
+    if (x->state != HTTP_RESP_NONE)
+        return -ENOSPC;
+    bad = settle_body(x);
+    if (bad) {
+        /* The request was bad after all: that is the answer. */
+        size_t len;
+        const char *body = http_status_body(bad, &len);
+
+        x->keep_alive = false;
+        if (resp_open(x, bad) == 0) {
+            http_resp_header(x, "Content-Type", 12, "text/plain; charset=utf-8", 25);
+            http_resp_body(x, body, len);
+        }
+        return -EPROTO;
+    }
+    return resp_open(x, status);
+}
+
+static int resp_open(struct http_exchange *x, int status)
 {
     struct conn_mem *m = xmem(x);
     const char *reason = http_status_reason(status);
     int n;
 
-    if (x->state != HTTP_RESP_NONE)
-        return -ENOSPC;
     /* A head must fit whole in the queue: make room first. */
     if (CONN_OBUF_SIZE - m->olen < CONN_OBUF_SIZE / 2) {
         int r = conn_flush(x->conn, 0);
