@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Integration: the command line of the real binary (-t, -T, --route, -r, -V,
+# -h, usage errors) and two virtual hosts on one listener.
+# Usage: cli.sh COHTTPD SOURCE_DIR
+set -uo pipefail
+bin=$1 src=$2
+tmp=$(mktemp -d /tmp/cohttpd-cli-XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+pass=0 fail=0
+check() { # name, then a command that must succeed
+    local name=$1; shift
+    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
+}
+
+# Starts the daemon with the given args on an ephemeral port; sets $port.
+start() {
+    "$bin" "$@" 2>"$tmp/log.$$" &
+    pids+=($!)
+    port=""
+    for _ in $(seq 1 200); do
+        port=$(sed -n 's/.*serving on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/log.$$" | head -n1)
+        [ -n "$port" ] && return 0
+        sleep 0.05
+    done
+    echo "daemon did not start: $(cat "$tmp/log.$$")"
+    return 1
+}
+
+mkdir -p "$tmp/site/sub" "$tmp/a" "$tmp/b"
+echo "site index" >"$tmp/site/index.html"
+echo "sub file" >"$tmp/site/sub/f.txt"
+echo "host A" >"$tmp/a/index.html"
+echo "host B" >"$tmp/b/index.html"
+
+# -t on a valid file
+cat >"$tmp/ok.ini" <<INI
+[server]
+listen = 127.0.0.1:0
+[static /]
+root = site
+INI
+out=$("$bin" -t -c "$tmp/ok.ini" 2>&1); rc=$?
+check "-t valid exits 0" test $rc -eq 0
+check "-t valid says OK" grep -q "configuration OK" <<<"$out"
+
+# -t on a broken file: every error, file:line, a hint, exit 1
+cat >"$tmp/bad.ini" <<INI
+[server]
+listen = 127.0.0.1:0
+workers = many
+[static /]
+rot = site
+[nosuch]
+INI
+out=$("$bin" -t -c "$tmp/bad.ini" 2>&1); rc=$?
+check "-t broken exits 1" test $rc -eq 1
+check "-t names line 3" grep -q "bad.ini:3:" <<<"$out"
+check "-t suggests root" grep -q "did you mean 'root'" <<<"$out"
+check "-t reports the unknown section" grep -q "bad.ini:6:" <<<"$out"
+check "-t reports several errors" test "$(grep -c 'bad.ini:' <<<"$out")" -ge 3
+
+# -T prints the effective config, which -t accepts again
+"$bin" -T -c "$tmp/ok.ini" >"$tmp/dump.ini" 2>"$tmp/dump.err"; rc=$?
+check "-T exits 0" test $rc -eq 0
+check "-T fills in defaults" grep -q "keepalive_timeout" "$tmp/dump.ini"
+check "-T output passes -t" bash -c "'$bin' -t -c '$tmp/dump.ini' >/dev/null"
+"$bin" -T -c "$tmp/dump.ini" >"$tmp/dump2.ini" 2>/dev/null
+# the same configuration again, but for the comment naming the source file
+check "-T is stable" cmp -s <(grep -v '^;' "$tmp/dump.ini") <(grep -v '^;' "$tmp/dump2.ini")
+
+# --route
+out=$("$bin" --route 'GET http://localhost/sub/f.txt' -c "$tmp/ok.ini" 2>&1); rc=$?
+check "--route exits 0" test $rc -eq 0
+check "--route names the handler" grep -q "handler: static" <<<"$out"
+check "--route names the file" grep -q "site/sub/f.txt" <<<"$out"
+"$bin" --route 'nonsense' -c "$tmp/ok.ini" >/dev/null 2>&1; rc=$?
+check "--route malformed exits 2" test $rc -eq 2
+
+# usage errors and -V / -h
+"$bin" --no-such-option >/dev/null 2>&1; rc=$?
+check "unknown option exits 2" test $rc -eq 2
+"$bin" -l 127.0.0.1:1 >/dev/null 2>&1; rc=$?
+check "-l without -r exits 2" test $rc -eq 2
+check "-V prints the version" bash -c "'$bin' -V | grep -q '^cohttpd '"
+check "-h prints usage" bash -c "'$bin' -h | grep -q 'Usage:'"
+"$bin" -c "$tmp/missing.ini" >/dev/null 2>&1; rc=$?
+check "a missing config exits 1" test $rc -eq 1
+
+# -r serves a directory without a file
+if start -r "$tmp/site" -l 127.0.0.1:0; then
+    check "-r serves the index" bash -c "curl -sS --fail http://127.0.0.1:$port/ | grep -q 'site index'"
+    check "-r serves a sub file" bash -c "curl -sS --fail http://127.0.0.1:$port/sub/f.txt | grep -q 'sub file'"
+else
+    fail=$((fail + 1))
+fi
+
+# two virtual hosts on one listener, and the any-host fallback
+cat >"$tmp/vhosts.ini" <<INI
+[server]
+listen = 127.0.0.1:0
+[static a.example/]
+root = a
+[static *.b.example/]
+root = b
+[static /]
+root = site
+INI
+if start -c "$tmp/vhosts.ini"; then
+    check "host a" bash -c "curl -sS -H 'Host: a.example' http://127.0.0.1:$port/ | grep -qx 'host A'"
+    check "host a with a port" bash -c "curl -sS -H 'Host: A.Example:$port' http://127.0.0.1:$port/ | grep -qx 'host A'"
+    check "wildcard host b" bash -c "curl -sS -H 'Host: www.b.example' http://127.0.0.1:$port/ | grep -qx 'host B'"
+    check "any host" bash -c "curl -sS -H 'Host: other.example' http://127.0.0.1:$port/ | grep -qx 'site index'"
+else
+    fail=$((fail + 1))
+fi
+
+echo "$pass passed, $fail failed"
+test $fail -eq 0
