@@ -56,6 +56,23 @@ fail:
     return -err;
 }
 
+int net_probe(const struct sockaddr *addr, socklen_t addr_len)
+{
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1, r = 0;
+
+    if (fd < 0)
+        return -errno;
+    /* SO_REUSEADDR only lets TIME_WAIT leftovers through, not listeners. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (addr->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, addr, addr_len) < 0)
+        r = -errno;
+    close(fd);
+    return r;
+}
+
 void net_addr_text(const struct sockaddr *addr, socklen_t addr_len, char *out, size_t cap)
 {
     char host[INET6_ADDRSTRLEN];
