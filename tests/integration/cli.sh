@@ -116,5 +116,36 @@ else
     fail=$((fail + 1))
 fi
 
+# redirect routes: status, absolute and relative targets, path and query kept
+cat >"$tmp/redirect.ini" <<INI
+[server]
+listen = 127.0.0.1:0
+[redirect old.example/]
+to = https://new.example/
+status = 308
+[redirect /moved]
+to = /sub/f.txt
+status = 302
+[redirect /perm]
+to = https://example.com/fixed
+[static /]
+root = site
+INI
+if start -c "$tmp/redirect.ini"; then
+    hdr() { curl -sS -o /dev/null -D - "$@" | tr -d '\r'; }
+    out=$(hdr -H 'Host: old.example' "http://127.0.0.1:$port/a/b?x=1")
+    check "redirect 308" grep -q '^HTTP/1.1 308' <<<"$out"
+    check "redirect keeps path and query" grep -qx 'Location: https://new.example/a/b?x=1' <<<"$out"
+    out=$(hdr "http://127.0.0.1:$port/moved")
+    check "redirect 302" grep -q '^HTTP/1.1 302' <<<"$out"
+    check "relative target" grep -qx "Location: /sub/f.txt" <<<"$out"
+    out=$(hdr "http://127.0.0.1:$port/perm/x")
+    check "redirect default 301" grep -q '^HTTP/1.1 301' <<<"$out"
+    check "fixed target" grep -qx 'Location: https://example.com/fixed' <<<"$out"
+    check "curl follows to the site" bash -c "curl -sSL http://127.0.0.1:$port/moved | grep -qx 'sub file'"
+else
+    fail=$((fail + 1))
+fi
+
 echo "$pass passed, $fail failed"
 test $fail -eq 0
