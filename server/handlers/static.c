@@ -1,21 +1,28 @@
-/* static.c - the static file handler (minimal: GET/HEAD of regular files). */
+/* static.c - the static file handler: methods, paths below the root, directories, fallback. */
 #include "handlers/static.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "http/mime.h"
+#include "handlers/static_cache.h"
+#include "handlers/static_index.h"
+#include "handlers/static_internal.h"
+#include "handlers/static_serve.h"
+#include "http/status.h"
+#include "http/url.h"
 
-struct static_root {
-    const struct static_conf *conf;
-    int dirfd;
-};
+/* Retries of openat2 when the kernel reports a concurrent rename (EAGAIN). */
+#define OPEN_RETRIES 4
+
+static _Atomic uint64_t next_root_id = 1;
 
 struct static_root *static_root_open(const struct static_conf *conf)
 {
@@ -24,6 +31,7 @@ struct static_root *static_root_open(const struct static_conf *conf)
     if (!root)
         return NULL;
     root->conf = conf;
+    root->id = atomic_fetch_add_explicit(&next_root_id, 1, memory_order_relaxed);
     root->dirfd = open(conf->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root->dirfd < 0) {
         free(root);
@@ -40,55 +48,203 @@ void static_root_close(struct static_root *root)
     free(root);
 }
 
-static int open_beneath(int dirfd, const char *path)
+int static_open_beneath(const struct static_root *root, const char *rel, int flags)
 {
     struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+        .flags = (uint64_t)(flags | O_CLOEXEC | O_NOCTTY),
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
     };
+    long fd = -1;
 
-    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    for (int i = 0; i < OPEN_RETRIES; i++) {
+        fd = syscall(SYS_openat2, root->dirfd, rel, &how, sizeof how);
+        if (fd >= 0 || (errno != EAGAIN && errno != EINTR))
+            break;
+    }
+    return fd < 0 ? -errno : (int)fd;
+}
+
+void static_add_conf_headers(struct http_exchange *x, const struct static_conf *conf)
+{
+    for (size_t i = 0; i < conf->n_headers; i++)
+        http_resp_header(x, conf->headers[i].name, conf->headers[i].name_len,
+                         conf->headers[i].value, conf->headers[i].value_len);
+}
+
+void static_reply_status(struct http_exchange *x, const struct static_conf *conf, int status,
+                         const char *allow)
+{
+    size_t len;
+    const char *body = http_status_body(status, &len);
+
+    if (http_resp_begin(x, status) < 0)
+        return;
+    if (allow)
+        http_resp_header(x, "Allow", 5, allow, strlen(allow));
+    static_add_conf_headers(x, conf);
+    if (!http_status_allows_body(status)) {
+        http_resp_body(x, NULL, 0);
+        return;
+    }
+    http_resp_header(x, "Content-Type", 12, "text/plain; charset=utf-8", 25);
+    http_resp_body(x, body, len);
+}
+
+/* True for GET and HEAD; answers every other method itself. */
+static bool method_ok(struct http_exchange *x, const struct static_conf *conf)
+{
+    switch (x->req->method) {
+    case HTTP_GET:
+    case HTTP_HEAD: return true;
+    case HTTP_OPTIONS: static_reply_status(x, conf, 204, STATIC_ALLOW); return false;
+    default: static_reply_status(x, conf, 405, STATIC_ALLOW); return false;
+    }
+}
+
+/* True when a segment of path starts with '.' (".git", ".env", ".htpasswd"). */
+static bool has_dotfile(const char *path, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (path[i] == '.' && (i == 0 || path[i - 1] == '/'))
+            return true;
+    return false;
+}
+
+/* 301 to the request's path with a slash added, query kept. */
+static void redirect_slash(struct http_exchange *x, const struct static_conf *conf)
+{
+    const struct http_span *q = &x->req->query;
+    size_t cap = url_percent_encode_path(x->path, x->path_len, NULL, 0) + 3 + q->len, n;
+    char *location = malloc(cap);
+    const char *body;
+    size_t body_len;
+
+    if (!location) {
+        static_reply_status(x, conf, 503, NULL);
+        return;
+    }
+    n = url_percent_encode_path(x->path, x->path_len, location, cap);
+    location[n++] = '/';
+    if (q->len > 0) {
+        location[n++] = '?';
+        memcpy(location + n, q->p, q->len);
+        n += q->len;
+    }
+    body = http_status_body(301, &body_len);
+    if (http_resp_begin(x, 301) == 0) {
+        http_resp_header(x, "Location", 8, location, n);
+        static_add_conf_headers(x, conf);
+        http_resp_header(x, "Content-Type", 12, "text/plain; charset=utf-8", 25);
+        http_resp_body(x, body, body_len);
+    }
+    free(location);
+}
+
+/* Serves the file at rel (in a buffer of STATIC_PATH_MAX + STATIC_SUFFIX_ROOM
+ * bytes). Returns 0 once answered, else what static_file_get said. */
+static int serve_rel(struct http_exchange *x, const struct static_root *root, char *rel, size_t len)
+{
+    struct static_file *f;
+    int r = static_file_get(root, len ? rel : ".", len ? len : 1, loop_now(x->loop), &f);
+
+    if (r < 0)
+        return r;
+    static_serve_file(x, root, f, rel, len);
+    static_file_release(f);
+    return 0;
+}
+
+/* SPA fallback: conf->fallback below the root, served with 200; rel is
+ * the request's path buffer, reused. */
+static void serve_fallback(struct http_exchange *x, const struct static_root *root, char *rel)
+{
+    const char *fallback = root->conf->fallback;
+    size_t len = fallback ? strlen(fallback) : 0;
+
+    if (len < 2 || len > STATIC_PATH_MAX) {
+        static_reply_status(x, root->conf, 404, NULL);
+        return;
+    }
+    memcpy(rel, fallback + 1, len); /* the NUL too */
+    if (serve_rel(x, root, rel, len - 1) < 0)
+        static_reply_status(x, root->conf, 404, NULL);
+}
+
+/* Answers a path that could not be served (rel: its buffer, reused). A
+ * path leaving the root is answered like a missing file (404) but without
+ * the fallback, so that nothing outside is disclosed. */
+static void answer_failure(struct http_exchange *x, const struct static_root *root, char *rel,
+                           int err)
+{
+    switch (err) {
+    case -ENOENT:
+    case -ENOTDIR:
+    case -ENAMETOOLONG: serve_fallback(x, root, rel); return;
+    case -EACCES: static_reply_status(x, root->conf, 403, NULL); return;
+    case -EMFILE:
+    case -ENFILE:
+    case -ENOMEM: static_reply_status(x, root->conf, 503, NULL); return;
+    default: static_reply_status(x, root->conf, 404, NULL); return;
+    }
+}
+
+/* A path ending in '/': the first index file that exists, else a listing
+ * (autoindex), else the fallback or 404. */
+static void serve_directory(struct http_exchange *x, const struct static_root *root, char *rel,
+                            size_t len)
+{
+    const struct static_conf *conf = root->conf;
+    int r, why = -ENOENT;
+
+    for (size_t i = 0; i < conf->n_index; i++) {
+        size_t n = strlen(conf->index[i]);
+
+        if (len + n > STATIC_PATH_MAX)
+            continue;
+        memcpy(rel + len, conf->index[i], n + 1);
+        r = serve_rel(x, root, rel, len + n);
+        if (r == 0)
+            return;
+        if (r == -EMFILE || r == -ENFILE || r == -ENOMEM) {
+            answer_failure(x, root, rel, r);
+            return;
+        }
+        if (r == -EXDEV || r == -ELOOP)
+            why = r; /* the directory leads out of the root */
+    }
+    rel[len] = '\0';
+    r = conf->autoindex ? static_index_serve(x, root, len ? rel : ".") : why;
+    if (r < 0)
+        answer_failure(x, root, rel, r == -EISDIR ? -ENOENT : r);
 }
 
 void static_handle(struct http_exchange *x, struct static_root *root, const char *rest,
                    size_t rest_len)
 {
-    char path[4096];
-    struct stat st;
-    const char *type;
-    size_t type_len;
-    int fd;
+    const struct static_conf *conf = root->conf;
+    char rel[STATIC_PATH_MAX + STATIC_SUFFIX_ROOM];
+    size_t len = rest_len > 0 ? rest_len - 1 : 0;
+    int r;
 
-    if (x->req->method != HTTP_GET && x->req->method != HTTP_HEAD) {
-        http_resp_error(x, 405, "GET, HEAD, OPTIONS");
+    if (!method_ok(x, conf))
+        return;
+    if (conf->dotfiles == STATIC_DOTFILES_DENY && has_dotfile(rest, rest_len)) {
+        static_reply_status(x, conf, 404, NULL);
         return;
     }
-    if (rest_len + 16 > sizeof path) {
-        http_resp_error(x, 414, NULL);
+    if (len > STATIC_PATH_MAX) {
+        answer_failure(x, root, rel, -ENAMETOOLONG);
         return;
     }
-    path[0] = '.';
-    memcpy(path + 1, rest, rest_len);
-    path[rest_len + 1] = '\0';
-    if (rest[rest_len - 1] == '/' && root->conf->n_index > 0) {
-        size_t il = strlen(root->conf->index[0]);
-
-        if (rest_len + 1 + il >= sizeof path) {
-            http_resp_error(x, 414, NULL);
-            return;
-        }
-        memcpy(path + rest_len + 1, root->conf->index[0], il + 1);
-    }
-    fd = open_beneath(root->dirfd, path);
-    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        if (fd >= 0)
-            close(fd);
-        http_resp_error(x, 404, NULL);
+    memcpy(rel, rest + 1, len);
+    rel[len] = '\0';
+    if (x->path_trailing_slash) {
+        serve_directory(x, root, rel, len);
         return;
     }
-    type = mime_lookup(x->site->mime, path, strlen(path), &type_len);
-    http_resp_begin(x, 200);
-    http_resp_header(x, "Content-Type", 12, type, type_len);
-    http_resp_sendfile(x, fd, 0, (size_t)st.st_size);
-    close(fd);
+    r = serve_rel(x, root, rel, len);
+    if (r == -EISDIR)
+        redirect_slash(x, conf);
+    else if (r < 0)
+        answer_failure(x, root, rel, r);
 }

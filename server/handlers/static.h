@@ -12,15 +12,34 @@ struct static_root;
 /*
  * Opens conf->root as a directory fd for one configuration generation, so
  * that every file is opened beneath it with openat2(RESOLVE_BENEATH |
- * RESOLVE_NO_MAGICLINKS). Returns NULL (errno). Shared by all workers.
+ * RESOLVE_NO_MAGICLINKS). Returns NULL (errno). Shared by all workers;
+ * conf must outlive it. Call it at startup or reload, not from a worker.
  */
 struct static_root *static_root_open(const struct static_conf *conf);
+
+/* Closes root (NULL is fine). No request may be using it any more. */
 void static_root_close(struct static_root *root);
 
 /*
  * Serves x from the route's root: rest is the normalised path below the
- * route's prefix (starts with '/'). Answers every outcome itself (200, 206,
- * 301 to add a slash, 304, 403, 404, 405, 412, 416 ...). May yield.
+ * route's prefix (starts with '/'). Answers every outcome itself. May yield.
+ *   - GET and HEAD are served; OPTIONS gets 204 and every other method 405,
+ *     both with Allow: GET, HEAD, OPTIONS.
+ *   - A path with a segment starting with '.' is 404 unless dotfiles =
+ *     allow. A path that leaves the root (through "..", an absolute or
+ *     outward symlink, a magic link) is 404 too, never the fallback.
+ *   - A directory asked for without its trailing slash is 301 to the path
+ *     with one (query kept). With the slash: the first index file that
+ *     exists, else the listing when autoindex is on, else (like a missing
+ *     file) the fallback or 404 -- not 403, so that a directory's existence
+ *     is not disclosed.
+ *   - A file: a precompressed sibling when configured and accepted, then
+ *     the preconditions (304, 412), then Range for GET (206, multipart,
+ *     416), else 200; see static_serve.h. Files are kept open per worker
+ *     (static_cache.h): a change on disk shows within about a second.
+ *   - The route's `header =` lines go on every response, Cache-Control on
+ *     those that describe a file (200, 206, 304).
+ * EACCES gives 403; running out of descriptors or memory gives 503.
  */
 void static_handle(struct http_exchange *x, struct static_root *root, const char *rest,
                    size_t rest_len);

@@ -1,0 +1,151 @@
+/* static_encoding.c - Accept-Encoding (RFC 9110 §12.5.3) for precompressed siblings. */
+#include "handlers/static_encoding.h"
+
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+/* A cursor over the header value. */
+struct ae_scan {
+    const char *s;
+    size_t len, i;
+};
+
+static bool is_tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static void skip_ows(struct ae_scan *sc)
+{
+    while (sc->i < sc->len && (sc->s[sc->i] == ' ' || sc->s[sc->i] == '\t'))
+        sc->i++;
+}
+
+static size_t scan_token(struct ae_scan *sc)
+{
+    size_t start = sc->i;
+
+    while (sc->i < sc->len && is_tchar((unsigned char)sc->s[sc->i]))
+        sc->i++;
+    return sc->i - start;
+}
+
+/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ); -1 when not. */
+static int parse_q(const char *s, size_t len)
+{
+    int q = 0, scale = 100;
+
+    if (len == 0 || (s[0] != '0' && s[0] != '1') || (len > 1 && s[1] != '.') || len > 5)
+        return -1;
+    for (size_t i = 2; i < len; i++, scale /= 10) {
+        if (s[i] < '0' || s[i] > '9' || (s[0] == '1' && s[i] != '0'))
+            return -1;
+        q += (s[i] - '0') * scale;
+    }
+    return s[0] == '1' ? 1000 : q;
+}
+
+/* The parameters after a coding: only the weight means something. Returns
+ * the weight, or -1 when a parameter is malformed. */
+static int scan_weight(struct ae_scan *sc)
+{
+    int q = 1000;
+
+    while (sc->i < sc->len && sc->s[sc->i] == ';') {
+        const char *name, *value;
+        size_t name_len, value_len;
+
+        sc->i++;
+        skip_ows(sc);
+        name = sc->s + sc->i;
+        name_len = scan_token(sc);
+        if (name_len == 0 || sc->i >= sc->len || sc->s[sc->i] != '=')
+            return -1;
+        sc->i++;
+        value = sc->s + sc->i;
+        value_len = scan_token(sc);
+        if (name_len == 1 && (name[0] == 'q' || name[0] == 'Q') &&
+            (q = parse_q(value, value_len)) < 0)
+            return -1;
+        skip_ows(sc);
+    }
+    return q;
+}
+
+static void take(int *slot, int q)
+{
+    if (q > *slot)
+        *slot = q;
+}
+
+static void record(const char *name, size_t len, int q, int *br, int *gzip, int *identity,
+                   int *star)
+{
+    if (len == 2 && strncasecmp(name, "br", 2) == 0)
+        take(br, q);
+    else if ((len == 4 && strncasecmp(name, "gzip", 4) == 0) ||
+             (len == 6 && strncasecmp(name, "x-gzip", 6) == 0))
+        take(gzip, q);
+    else if (len == 8 && strncasecmp(name, "identity", 8) == 0)
+        take(identity, q);
+    else if (len == 1 && name[0] == '*')
+        take(star, q);
+}
+
+void static_accept_parse(const char *value, size_t len, struct static_accept *out)
+{
+    struct ae_scan sc = {.s = value, .len = value ? len : 0};
+    int br = -1, gzip = -1, identity = -1, star = -1;
+
+    while (sc.i < sc.len) {
+        const char *name;
+        size_t name_len;
+        int q;
+
+        while (sc.i < sc.len && (sc.s[sc.i] == ',' || sc.s[sc.i] == ' ' || sc.s[sc.i] == '\t'))
+            sc.i++;
+        name = sc.s + sc.i;
+        name_len = scan_token(&sc);
+        skip_ows(&sc);
+        q = scan_weight(&sc);
+        if (sc.i < sc.len && sc.s[sc.i] != ',') {
+            q = -1; /* garbage after the element: skip it whole */
+            while (sc.i < sc.len && sc.s[sc.i] != ',')
+                sc.i++;
+        }
+        if (name_len > 0 && q >= 0)
+            record(name, name_len, q, &br, &gzip, &identity, &star);
+    }
+    out->q[STATIC_ENCODING_BR] = br >= 0 ? br : star >= 0 ? star : 0;
+    out->q[STATIC_ENCODING_GZIP] = gzip >= 0 ? gzip : star >= 0 ? star : 0;
+    out->identity = identity >= 0 ? identity : star >= 0 ? star : 1000;
+}
+
+int static_accept_pick(const struct static_accept *a, const enum static_encoding *configured,
+                       size_t n, unsigned skip)
+{
+    int best = -1, best_q = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        enum static_encoding enc = configured[i];
+        int q = a->q[enc];
+
+        if ((skip & (1u << enc)) || q <= 0 || q < a->identity || q <= best_q)
+            continue;
+        best = (int)enc;
+        best_q = q;
+    }
+    return best;
+}
+
+const char *static_encoding_name(enum static_encoding enc)
+{
+    return enc == STATIC_ENCODING_BR ? "br" : "gzip";
+}
+
+const char *static_encoding_suffix(enum static_encoding enc)
+{
+    return enc == STATIC_ENCODING_BR ? ".br" : ".gz";
+}
