@@ -1,4 +1,4 @@
-/* log.c - the error log: one write per line, to stderr or a file. */
+/* log.c - the error log: one write per line, to stderr or a file, or a sink (the journal). */
 #include "core/log.h"
 
 #include <errno.h>
@@ -11,9 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The longest message kept; longer ones are cut. */
+#define LOG_LINE_MAX 2000
+
 static _Atomic int log_level = LOG_LVL_INFO;
 static _Atomic int log_fd = STDERR_FILENO;
 static _Atomic bool log_journal_prefix = false;
+static _Atomic(log_sink_fn) log_sink = NULL;
+
+void log_set_sink(log_sink_fn sink) { atomic_store(&log_sink, sink); }
 
 void log_set_level(enum log_level level) { atomic_store(&log_level, (int)level); }
 
@@ -59,27 +65,42 @@ static const char *level_name(enum log_level level)
     }
 }
 
-void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+/* Writes "prefix message\n" to the log fd in one write(2). */
+static void log_write_line(enum log_level level, const char *msg, size_t len)
 {
-    char line[2048];
-    int n, m;
+    char line[LOG_LINE_MAX + 64];
+    int n;
 
-    if ((int)level > atomic_load(&log_level))
-        return;
     if (atomic_load(&log_journal_prefix))
         n = snprintf(line, sizeof line, "<%d>", (int)level);
     else
         n = snprintf(line, sizeof line, "cohttpd[%ld]: %s: ", (long)getpid(), level_name(level));
-    m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    if (m < 0)
-        m = 0;
-    if ((size_t)m > sizeof line - (size_t)n - 2)
-        m = (int)(sizeof line - (size_t)n - 2);
-    n += m;
+    if (n < 0)
+        n = 0;
+    memcpy(line + n, msg, len);
+    n += (int)len;
     line[n++] = '\n';
     if (write(atomic_load(&log_fd), line, (size_t)n) < 0) {
         /* Nowhere left to report it. */
     }
+}
+
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+    char msg[LOG_LINE_MAX];
+    log_sink_fn sink = atomic_load(&log_sink);
+    int m;
+
+    if ((int)level > atomic_load(&log_level))
+        return;
+    m = vsnprintf(msg, sizeof msg, fmt, ap);
+    if (m < 0)
+        m = 0;
+    if ((size_t)m >= sizeof msg)
+        m = (int)sizeof msg - 1;
+    if (sink && sink(level, msg, (size_t)m) == 0)
+        return;
+    log_write_line(level, msg, (size_t)m);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

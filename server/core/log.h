@@ -3,6 +3,7 @@
 #define COHTTPD_CORE_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_level { LOG_LVL_ERROR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
 
@@ -14,6 +15,18 @@ enum log_level log_get_level(void);
  * JOURNAL_STREAM says stderr is the journal) or a file opened for append.
  * path NULL means stderr. Returns 0 or -errno. */
 int log_open(const char *path);
+
+/*
+ * A sink takes each message in place of the fd (the daemon installs one that
+ * sends to the journal): the level, the message without prefix or newline,
+ * and its length. Called from any thread, so it must be thread-safe. It
+ * returns 0, or -errno when the message could not be delivered; the line
+ * then goes to the fd after all.
+ */
+typedef int (*log_sink_fn)(enum log_level level, const char *msg, size_t len);
+
+/* Sends messages to sink from now on; NULL: back to the fd of log_open. */
+void log_set_sink(log_sink_fn sink);
 
 /* Writes one line "cohttpd[pid]: LEVEL: message" (no prefix but "<N>" under
  * the journal). One write(2) per line, so lines from threads never mix. */

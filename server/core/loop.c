@@ -314,6 +314,22 @@ int loop_watch_add(struct loop *loop, struct loop_watch *w)
     return 0;
 }
 
+int loop_watch_add_exclusive(struct loop *loop, struct loop_watch *w)
+{
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLET | EPOLLEXCLUSIVE,
+        .data.ptr = w,
+    };
+
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0)
+        return -errno;
+    w->loop = loop;
+    w->ready = LOOP_READ;
+    w->wait = 0;
+    w->waiter = NULL;
+    return 0;
+}
+
 int loop_watch_del(struct loop_watch *w)
 {
     struct loop *loop = w->loop;

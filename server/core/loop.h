@@ -78,6 +78,12 @@ struct timer_wheel *loop_timers(struct loop *loop);
  * -errno. */
 int loop_watch_add(struct loop *loop, struct loop_watch *w);
 
+/* Like loop_watch_add, for a listening socket that the loops of several
+ * workers share: registered edge-triggered for input with EPOLLEXCLUSIVE, so
+ * a new connection wakes one waiting loop instead of all of them. Returns 0
+ * or -errno. */
+int loop_watch_add_exclusive(struct loop *loop, struct loop_watch *w);
+
 /* Unregisters w (call before closing w->fd). A waiting coroutine is woken
  * with LOOP_WAKE_IO and will find the fd gone. Returns 0 or -errno. */
 int loop_watch_del(struct loop_watch *w);

@@ -24,7 +24,7 @@ struct worker;
 struct listener {
     struct loop_watch w; /* first: the loop hands back this pointer */
     struct worker *wk;
-    bool watching; /* registered with the loop */
+    struct listener *next;
 };
 
 struct worker {
@@ -34,26 +34,26 @@ struct worker {
     struct loop *loop;
     struct http_server *http;
     struct access_log *access_log;
-    struct listener *listeners;
-    size_t n_listeners;
+    struct listener *listeners; /* the sockets this loop watches */
     size_t max_conns;
-    bool accept_paused;  /* at max_connections or out of fds */
+    bool accept_paused; /* at max_connections or out of fds */
     bool stopping;
     struct timer accept_timer;
     struct timer stop_timer;
     struct timer heartbeat_timer; /* keeps an idle loop turning for the watchdog */
     uint64_t stop_deadline;
-    struct app *app;     /* the app this worker's server holds */
     int start_error;
+    /* The command the main thread runs on this loop (workers_run_all). */
+    int (*cmd_fn)(struct worker *wk, const void *arg);
+    const void *cmd_arg;
+    int cmd_result;
 };
 
 struct workers {
     struct worker *w;
     unsigned n;
-    sem_t started;
-    struct app *app;
-    const struct workers_listener *listeners;
-    size_t n_listeners;
+    sem_t done;      /* a worker finished its setup or a command */
+    struct app *app; /* the app the workers start with */
     int access_fd;
     unsigned max_connections;
 };
@@ -111,8 +111,8 @@ static bool listener_accept(struct listener *l, unsigned *budget)
         }
         (*budget)--;
         getsockname(fd, (struct sockaddr *)&local, &llen);
-        http_server_accept(wk->http, fd, (struct sockaddr *)&peer, plen,
-                           (struct sockaddr *)&local, llen);
+        http_server_accept(wk->http, fd, (struct sockaddr *)&peer, plen, (struct sockaddr *)&local,
+                           llen);
     }
     /* Budget spent with connections maybe still queued: come back next turn. */
     timer_arm(loop_timers(wk->loop), &wk->accept_timer, loop_now(wk->loop));
@@ -125,10 +125,10 @@ static void worker_accept(struct worker *wk)
 
     if (wk->accept_paused || wk->stopping)
         return;
-    for (size_t i = 0; i < wk->n_listeners; i++) {
-        if (!(wk->listeners[i].w.ready & LOOP_READ))
+    for (struct listener *l = wk->listeners; l; l = l->next) {
+        if (!(l->w.ready & LOOP_READ))
             continue;
-        if (!listener_accept(&wk->listeners[i], &budget)) {
+        if (!listener_accept(l, &budget)) {
             wk->accept_paused = true;
             return;
         }
@@ -143,28 +143,48 @@ static void listener_on_event(struct loop_watch *w, uint32_t events)
     worker_accept(l->wk);
 }
 
-static int worker_listen(struct worker *wk)
+static int listener_fd(const struct workers_listener *wl, unsigned worker_id)
 {
-    struct workers *ws = wk->all;
+    return wl->per_worker ? wl->fds[worker_id] : wl->fds[0];
+}
 
-    wk->listeners = calloc(ws->n_listeners, sizeof *wk->listeners);
-    if (!wk->listeners)
+/* Command: watch one more listening socket (shared ones with EPOLLEXCLUSIVE). */
+static int worker_add_listener(struct worker *wk, const void *arg)
+{
+    const struct workers_listener *wl = arg;
+    struct listener *l = calloc(1, sizeof *l);
+    int r;
+
+    if (!l)
         return -ENOMEM;
-    for (size_t i = 0; i < ws->n_listeners; i++) {
-        const struct workers_listener *wl = &ws->listeners[i];
-        struct listener *l = &wk->listeners[i];
-        int r;
+    l->wk = wk;
+    l->w = (struct loop_watch){.fd = listener_fd(wl, wk->id), .on_event = listener_on_event};
+    r = wl->per_worker ? loop_watch_add(wk->loop, &l->w)
+                       : loop_watch_add_exclusive(wk->loop, &l->w);
+    if (r < 0) {
+        free(l);
+        return r;
+    }
+    l->next = wk->listeners;
+    wk->listeners = l;
+    worker_accept(wk); /* connections queued before the socket was watched */
+    return 0;
+}
 
-        l->wk = wk;
-        l->w = (struct loop_watch){
-            .fd = wl->per_worker ? wl->fds[wk->id] : wl->fds[0],
-            .on_event = listener_on_event,
-        };
-        wk->n_listeners = i + 1;
-        r = loop_watch_add(wk->loop, &l->w);
-        if (r < 0)
-            return r;
-        l->watching = true;
+/* Command: stop watching a listening socket (the caller closes it after). */
+static int worker_del_listener(struct worker *wk, const void *arg)
+{
+    int fd = listener_fd(arg, wk->id);
+
+    for (struct listener **pl = &wk->listeners; *pl; pl = &(*pl)->next) {
+        struct listener *l = *pl;
+
+        if (l->w.fd == fd) {
+            loop_watch_del(&l->w);
+            *pl = l->next;
+            free(l);
+            return 0;
+        }
     }
     return 0;
 }
@@ -185,10 +205,10 @@ static int worker_setup(struct worker *wk)
     if (!wk->loop)
         return -errno;
     if (ws->access_fd >= 0) {
-        wk->access_log = access_log_new(wk->loop, ws->access_fd,
-                                        cfg->server.access_log_format == CONFIG_ACCESS_JSON
-                                            ? HTTP_LOG_JSON
-                                            : HTTP_LOG_COMBINED);
+        wk->access_log =
+            access_log_new(wk->loop, ws->access_fd,
+                           cfg->server.access_log_format == CONFIG_ACCESS_JSON ? HTTP_LOG_JSON
+                                                                               : HTTP_LOG_COMBINED);
         if (!wk->access_log)
             return -ENOMEM;
     }
@@ -200,15 +220,17 @@ static int worker_setup(struct worker *wk)
     timer_init(&wk->stop_timer, NULL);
     timer_init(&wk->heartbeat_timer, heartbeat);
     heartbeat(&wk->heartbeat_timer);
-    return worker_listen(wk);
+    return 0;
 }
 
 static void worker_unlisten(struct worker *wk)
 {
-    for (size_t i = 0; i < wk->n_listeners; i++) {
-        if (wk->listeners[i].watching)
-            loop_watch_del(&wk->listeners[i].w);
-        wk->listeners[i].watching = false;
+    while (wk->listeners) {
+        struct listener *l = wk->listeners;
+
+        loop_watch_del(&l->w);
+        wk->listeners = l->next;
+        free(l);
     }
 }
 
@@ -229,26 +251,27 @@ static void worker_teardown(struct worker *wk)
     access_log_free(wk->access_log);
     loop_free(wk->loop);
     http_server_free(wk->http);
-    free(wk->listeners);
 }
-
 
 static void *worker_main(void *arg)
 {
     struct worker *wk = arg;
 
     wk->start_error = worker_setup(wk);
-    sem_post(&wk->all->started);
-    if (wk->start_error == 0) {
-        worker_accept(wk); /* connections queued before the loop started */
+    sem_post(&wk->all->done);
+    if (wk->start_error == 0)
         loop_run(wk->loop);
-    }
     worker_teardown(wk);
     return NULL;
 }
 
-int workers_start(struct workers **out, unsigned n, struct app *app,
-                  const struct workers_listener *listeners, size_t n_listeners, int access_fd)
+static void sem_wait_intr(sem_t *sem)
+{
+    while (sem_wait(sem) < 0 && errno == EINTR)
+        ;
+}
+
+int workers_start(struct workers **out, unsigned n, struct app *app, int access_fd)
 {
     struct workers *ws = calloc(1, sizeof *ws);
     sigset_t all, old;
@@ -262,11 +285,9 @@ int workers_start(struct workers **out, unsigned n, struct app *app,
         return -ENOMEM;
     }
     ws->app = app;
-    ws->listeners = listeners;
-    ws->n_listeners = n_listeners;
     ws->access_fd = access_fd;
     ws->max_connections = app_config(app)->server.max_connections;
-    sem_init(&ws->started, 0, 0);
+    sem_init(&ws->done, 0, 0);
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     for (unsigned i = 0; i < n; i++) {
@@ -282,10 +303,8 @@ int workers_start(struct workers **out, unsigned n, struct app *app,
         ws->n = i + 1;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    for (unsigned i = 0; i < ws->n; i++) {
-        while (sem_wait(&ws->started) < 0 && errno == EINTR)
-            ;
-    }
+    for (unsigned i = 0; i < ws->n; i++)
+        sem_wait_intr(&ws->done);
     for (unsigned i = 0; i < ws->n && r == 0; i++)
         r = ws->w[i].start_error;
     if (r < 0) {
@@ -294,6 +313,58 @@ int workers_start(struct workers **out, unsigned n, struct app *app,
     }
     *out = ws;
     return 0;
+}
+
+/* Runs on the worker's thread: the command, then the acknowledgement. */
+static void worker_run_cmd(void *arg)
+{
+    struct worker *wk = arg;
+
+    wk->cmd_result = wk->cmd_fn(wk, wk->cmd_arg);
+    sem_post(&wk->all->done);
+}
+
+/* Runs fn(worker, arg) on every worker's loop and waits until all are done.
+ * Returns 0 or the first -errno a worker returned. Main thread only. */
+static int workers_run_all(struct workers *ws, int (*fn)(struct worker *wk, const void *arg),
+                           const void *arg)
+{
+    unsigned posted = 0;
+    int r = 0;
+
+    for (unsigned i = 0; i < ws->n; i++) {
+        struct worker *wk = &ws->w[i];
+
+        wk->cmd_fn = fn;
+        wk->cmd_arg = arg;
+        wk->cmd_result = 0;
+        if (loop_post(wk->loop, worker_run_cmd, wk) < 0)
+            wk->cmd_result = -ENOMEM;
+        else
+            posted++;
+    }
+    for (unsigned i = 0; i < posted; i++)
+        sem_wait_intr(&ws->done);
+    for (unsigned i = 0; i < ws->n && r == 0; i++)
+        r = ws->w[i].cmd_result;
+    return r;
+}
+
+int workers_listen(struct workers *ws, const struct workers_listener *wl)
+{
+    int r;
+
+    if (wl->n_fds == 0 || (wl->per_worker && wl->n_fds < ws->n))
+        return -EINVAL;
+    r = workers_run_all(ws, worker_add_listener, wl);
+    if (r < 0)
+        workers_unlisten(ws, wl);
+    return r;
+}
+
+void workers_unlisten(struct workers *ws, const struct workers_listener *wl)
+{
+    workers_run_all(ws, worker_del_listener, wl);
 }
 
 static void worker_check_done(struct timer *t)
@@ -329,46 +400,39 @@ void workers_stop(struct workers *ws, uint64_t timeout_ms)
             struct timespec ts;
 
             clock_gettime(CLOCK_MONOTONIC, &ts);
-            wk->stop_deadline = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
-                                timeout_ms;
+            wk->stop_deadline =
+                (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + timeout_ms;
             loop_post(wk->loop, worker_begin_stop, wk);
         }
     }
     for (unsigned i = 0; i < ws->n; i++)
         pthread_join(ws->w[i].thread, NULL);
-    sem_destroy(&ws->started);
+    sem_destroy(&ws->done);
     free(ws->w);
     free(ws);
 }
 
-struct set_app {
-    struct worker *wk;
-    struct app *app;
-};
-
-static void worker_set_app(void *arg)
+static int worker_set_app(struct worker *wk, const void *arg)
 {
-    struct set_app *sa = arg;
-
-    http_server_set_site(sa->wk->http, app_site(sa->app));
-    app_release(sa->app); /* the server holds its own reference now */
-    free(sa);
+    http_server_set_site(wk->http, app_site(arg)); /* the server takes a reference */
+    return 0;
 }
 
 void workers_set_app(struct workers *ws, struct app *app)
 {
-    for (unsigned i = 0; i < ws->n; i++) {
-        struct set_app *sa = malloc(sizeof *sa);
+    workers_run_all(ws, worker_set_app, app);
+}
 
-        if (!sa)
-            continue;
-        *sa = (struct set_app){.wk = &ws->w[i], .app = app};
-        app_hold(app);
-        if (loop_post(ws->w[i].loop, worker_set_app, sa) < 0) {
-            app_release(app);
-            free(sa);
-        }
-    }
+static int worker_set_access_fd(struct worker *wk, const void *arg)
+{
+    if (wk->access_log)
+        access_log_set_fd(wk->access_log, *(const int *)arg);
+    return 0;
+}
+
+void workers_set_access_fd(struct workers *ws, int fd)
+{
+    workers_run_all(ws, worker_set_access_fd, &fd);
 }
 
 uint64_t workers_connections(const struct workers *ws)
@@ -386,8 +450,8 @@ uint64_t workers_requests(const struct workers *ws)
     uint64_t n = 0;
 
     for (unsigned i = 0; i < ws->n; i++)
-        n += atomic_load_explicit(&http_server_stats(ws->w[i].http)->requests,
-                                  memory_order_relaxed);
+        n +=
+            atomic_load_explicit(&http_server_stats(ws->w[i].http)->requests, memory_order_relaxed);
     return n;
 }
 

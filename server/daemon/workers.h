@@ -10,7 +10,8 @@
 struct workers;
 
 /* A listening socket handed to the workers. per_worker: fds[i] belongs to
- * worker i (SO_REUSEPORT); otherwise fds[0] is shared by all. */
+ * worker i (SO_REUSEPORT); otherwise fds[0] is shared by all of them, each
+ * loop watching it with EPOLLEXCLUSIVE (socket activation, unix sockets). */
 struct workers_listener {
     int *fds;
     size_t n_fds;
@@ -18,17 +19,34 @@ struct workers_listener {
 };
 
 /*
- * Starts n worker threads serving app (each takes a reference) on the
- * listeners, and returns once every worker listens. access_fd is the access
- * log's fd (-1: off), not owned. Signals are blocked in the workers. Returns
- * 0 or -errno. The listener fds stay owned by the caller.
+ * Starts n worker threads serving app (each takes a reference), and returns
+ * once every worker's loop is ready; they listen on nothing until
+ * workers_listen. access_fd is the access log's fd (-1: off, for the
+ * daemon's whole life), not owned; the format comes from app's config.
+ * Signals are blocked in the workers. Returns 0 or -errno.
  */
-int workers_start(struct workers **out, unsigned n, struct app *app,
-                  const struct workers_listener *listeners, size_t n_listeners, int access_fd);
+int workers_start(struct workers **out, unsigned n, struct app *app, int access_fd);
+
+/*
+ * Every worker starts watching the listener and accepting on it; returns 0
+ * once all of them do, or -errno (then none does). The fds stay owned by
+ * the caller. Main thread only.
+ */
+int workers_listen(struct workers *ws, const struct workers_listener *wl);
+
+/* Every worker stops watching the listener; when this returns no worker
+ * uses its fds, and the caller may close them. Main thread only. */
+void workers_unlisten(struct workers *ws, const struct workers_listener *wl);
 
 /* Serves new requests with app from now on (each worker takes a reference;
- * running requests finish under the one they began with). */
+ * running requests finish under the one they began with). Returns once
+ * every worker switched. Main thread only. */
 void workers_set_app(struct workers *ws, struct app *app);
+
+/* Points every worker's access log at fd (after a reopen: the old fd may be
+ * closed when this returns). No effect when the access log is off. Main
+ * thread only. */
+void workers_set_access_fd(struct workers *ws, int fd);
 
 /*
  * Graceful stop: workers stop accepting, close idle connections and let
