@@ -250,6 +250,16 @@ static int listener_bind(struct daemon *d, const struct config_listen *cl)
     if (!l->wl.fds)
         return -ENOMEM;
     d->n_listeners++;
+    /* Another server on the address would share it through SO_REUSEPORT
+     * without a word: refuse, as a plain bind would. */
+    if (!unix_socket) {
+        int r = net_probe((const struct sockaddr *)&addr, addr_len);
+
+        if (r < 0) {
+            log_error("cannot listen on %s: %s", cl->text, strerror(-r));
+            return r;
+        }
+    }
     for (size_t j = 0; j < n; j++) {
         int fd = net_listen((const struct sockaddr *)&addr, addr_len, !unix_socket, LISTEN_BACKLOG);
 

@@ -96,6 +96,15 @@ else
     fail=$((fail + 1))
 fi
 
+# a second server on the same port is refused, not silently sharing it
+if start -r "$tmp/site" -l 127.0.0.1:0; then
+    out=$("$bin" -r "$tmp/site" -l "127.0.0.1:$port" 2>&1); rc=$?
+    check "a taken port exits 1" test $rc -eq 1
+    check "a taken port is named" grep -q "Address already in use" <<<"$out"
+else
+    fail=$((fail + 1))
+fi
+
 # two virtual hosts on one listener, and the any-host fallback
 cat >"$tmp/vhosts.ini" <<INI
 [server]
