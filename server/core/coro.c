@@ -425,30 +425,48 @@ void coro_defer_fire(struct coro *co, int handle)
     d.fn(d.data);
 }
 
-/* Gives the stack back to the pool: kept as is, trimmed, or unmapped. */
+/* Gives the stack back to the pool: kept warm for the next coroutine, or
+ * unmapped when the pool holds keep_max already. */
 static void coro_release_stack(struct coro_pool *pool, struct coro *co)
 {
 #ifdef CORO_ASAN
     /* A cancelled coroutine leaves its frames' redzones poisoned. */
     ASAN_UNPOISON_MEMORY_REGION(coro_stack_bottom(co, pool), coro_stack_len(co, pool));
 #endif
-    if (pool->nhot < pool->keep_hot) {
-        co->next_free = pool->hot;
-        pool->hot = co;
-        pool->nhot++;
-    } else if (pool->ncold < pool->keep_max - pool->keep_hot) {
+    if (pool->nhot + pool->ncold >= pool->keep_max) {
+        coro_unmap(co);
+        return;
+    }
+    co->next_free = pool->hot;
+    pool->hot = co;
+    pool->nhot++;
+}
+
+size_t coro_pool_trim(struct coro_pool *pool)
+{
+    struct coro **link = &pool->hot;
+    size_t kept = 0, trimmed = 0;
+
+    while (*link && kept < pool->keep_hot) {
+        link = &(*link)->next_free;
+        kept++;
+    }
+    while (*link) {
+        struct coro *co = *link;
         /* Everything below the page holding the struct goes back. */
         char *lo = coro_stack_bottom(co, pool);
         char *hi = (char *)((uintptr_t)co & ~(uintptr_t)(pool->page - 1));
 
+        *link = co->next_free;
+        pool->nhot--;
         if (hi > lo)
             madvise(lo, (size_t)(hi - lo), MADV_DONTNEED);
         co->next_free = pool->cold;
         pool->cold = co;
         pool->ncold++;
-    } else {
-        coro_unmap(co);
+        trimmed++;
     }
+    return trimmed;
 }
 
 void coro_free(struct coro *co)

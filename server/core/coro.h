@@ -16,11 +16,18 @@ typedef void (*coro_fn)(struct coro *co, void *arg);
 
 /* A stack pool owned by one worker thread (not thread-safe). Each stack is
  * stack_size usable bytes (rounded up to pages) above a guard page, mapped
- * with MAP_NORESERVE so it is faulted in lazily. Up to keep_hot released
- * stacks are kept ready as they are; further released stacks, up to
- * keep_max, have their pages returned to the kernel (MADV_DONTNEED) and stay
- * mapped; beyond that they are unmapped. Returns NULL with errno set. */
+ * with MAP_NORESERVE so it is faulted in lazily. Released stacks are kept,
+ * up to keep_max, for the next coroutine (most recently used first, so
+ * they are warm); beyond keep_max they are unmapped. coro_pool_trim()
+ * returns the pages of all but keep_hot of the kept stacks to the kernel
+ * (MADV_DONTNEED): call it now and then (the loop does, once a second), so
+ * that a burst leaves no resident memory behind and a steady load costs no
+ * syscall. Returns NULL with errno set. */
 struct coro_pool *coro_pool_new(size_t stack_size, size_t keep_hot, size_t keep_max);
+
+/* Gives back the pages of the kept stacks beyond the keep_hot most recently
+ * used ones. Returns how many stacks it trimmed. */
+size_t coro_pool_trim(struct coro_pool *pool);
 
 /* Unmaps every pooled stack. All coroutines of the pool must be freed first. */
 void coro_pool_free(struct coro_pool *pool);

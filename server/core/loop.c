@@ -15,6 +15,7 @@ enum {
     LOOP_MAX_SLEEP_MS = 1000, /* an idle loop still beats its heartbeat */
     LOOP_POOL_HOT = 64,       /* coroutine stacks kept ready */
     LOOP_POOL_MAX = 1024,     /* coroutine stacks kept mapped */
+    LOOP_TRIM_MS = 1000,      /* how often idle stacks give their pages back */
 };
 
 /* A circular doubly linked list node. */
@@ -52,6 +53,7 @@ struct loop {
     uint64_t now_ms, now_ns;
     int64_t wall;
     _Atomic uint64_t heartbeat;
+    uint64_t trimmed_at; /* loop time of the last coroutine stack trim */
     struct loop_link tasks; /* live coroutines, in spawn order */
     size_t ntasks;
     struct loop_link runq;        /* coroutines to resume at the end of the iteration */
@@ -284,6 +286,10 @@ static int loop_iterate(struct loop *loop)
     loop_dispatch_events(loop, n);
     timer_wheel_advance(&loop->timers, loop->now_ms);
     loop_run_queue(loop);
+    if (loop->now_ms - loop->trimmed_at >= LOOP_TRIM_MS) {
+        coro_pool_trim(loop->pool);
+        loop->trimmed_at = loop->now_ms;
+    }
     return 0;
 }
 

@@ -15,6 +15,8 @@ static void net_tcp_options(int fd)
     int one = 1, secs = 1, qlen = 256;
 
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* Accepted sockets inherit it: no setsockopt per connection. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     /* Wake the server only when the request has arrived. */
     setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
     setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, &qlen, sizeof qlen);

@@ -10,7 +10,8 @@
  * Creates a non-blocking, close-on-exec listening socket bound to addr.
  * reuseport sets SO_REUSEPORT (one socket per worker; the kernel spreads
  * connections). For AF_UNIX a stale socket file is replaced. TCP sockets get
- * SO_REUSEADDR, TCP_DEFER_ACCEPT and TCP_FASTOPEN where available.
+ * SO_REUSEADDR, TCP_NODELAY (inherited by accepted sockets), TCP_DEFER_ACCEPT
+ * and TCP_FASTOPEN where available.
  * Returns the fd or -errno.
  */
 int net_listen(const struct sockaddr *addr, socklen_t addr_len, bool reuseport, int backlog);

@@ -25,6 +25,10 @@ struct listener {
     struct loop_watch w; /* first: the loop hands back this pointer */
     struct worker *wk;
     struct listener *next;
+    /* The address the socket is bound to, handed to each connection as its
+     * local address (no getsockname per accept; a wildcard stays one). */
+    struct sockaddr_storage local;
+    socklen_t local_len;
 };
 
 struct worker {
@@ -86,8 +90,8 @@ static bool listener_accept(struct listener *l, unsigned *budget)
     struct worker *wk = l->wk;
 
     while (*budget > 0) {
-        struct sockaddr_storage peer, local;
-        socklen_t plen = sizeof peer, llen = sizeof local;
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
         int fd;
 
         if (http_server_connections(wk->http) >= wk->max_conns)
@@ -110,9 +114,8 @@ static bool listener_accept(struct listener *l, unsigned *budget)
             return true;
         }
         (*budget)--;
-        getsockname(fd, (struct sockaddr *)&local, &llen);
-        http_server_accept(wk->http, fd, (struct sockaddr *)&peer, plen, (struct sockaddr *)&local,
-                           llen);
+        http_server_accept(wk->http, fd, (struct sockaddr *)&peer, plen,
+                           (struct sockaddr *)&l->local, l->local_len);
     }
     /* Budget spent with connections maybe still queued: come back next turn. */
     timer_arm(loop_timers(wk->loop), &wk->accept_timer, loop_now(wk->loop));
@@ -159,6 +162,9 @@ static int worker_add_listener(struct worker *wk, const void *arg)
         return -ENOMEM;
     l->wk = wk;
     l->w = (struct loop_watch){.fd = listener_fd(wl, wk->id), .on_event = listener_on_event};
+    l->local_len = sizeof l->local;
+    if (getsockname(l->w.fd, (struct sockaddr *)&l->local, &l->local_len) < 0)
+        l->local_len = 0;
     r = wl->per_worker ? loop_watch_add(wk->loop, &l->w)
                        : loop_watch_add_exclusive(wk->loop, &l->w);
     if (r < 0) {

@@ -196,7 +196,7 @@ Test(coro, stacks_are_reused_and_usable_to_their_size)
     coro_resume(a, 0);
     cr_assert_eq(n, 0x5a);
     coro_free(a);
-    /* The pool hands the same stack back (hot list), then trims the extras. */
+    /* The pool hands the same stack back, warm. */
     b = coro_new(pool, body_deep, &n);
     cr_assert_eq(a, b);
     n = 60000;
@@ -224,7 +224,9 @@ Test(coro, trimmed_and_unmapped_stacks_still_work)
     for (int i = 0; i < 4; i++)
         cos[i] = coro_new(pool, body_trimmed, &out);
     for (int i = 0; i < 4; i++)
-        coro_free(cos[i]); /* one kept hot, one trimmed, two unmapped */
+        coro_free(cos[i]); /* two kept, two unmapped */
+    cr_assert_eq(coro_pool_trim(pool), 1, "one kept warm, one trimmed");
+    cr_assert_eq(coro_pool_trim(pool), 0);
     for (int i = 0; i < 4; i++) {
         cos[i] = coro_new(pool, body_trimmed, &out);
         out = 0;
