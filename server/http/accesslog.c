@@ -147,30 +147,30 @@ void access_log_record(struct access_log *log, const struct http_exchange *x)
     char line[LOG_LINE_MAX], peer[64], req[2048], ref[1024], ua[1024];
     const struct http_request *r = x->req;
     bool json = log->format == HTTP_LOG_JSON;
+    unsigned long long bytes = x->head_only ? 0 : (unsigned long long)x->body_bytes;
     size_t n = 0;
     int w;
 
     peer_text(x, peer, sizeof peer);
     if (r) {
-        n = esc(req, sizeof req, r->method_name.p, r->method_name.len, json);
+        /* A long target is cut so that the version always fits. */
+        n = esc(req, sizeof req - 16, r->method_name.p, r->method_name.len, json);
         req[n++] = ' ';
-        n += esc(req + n, sizeof req - n, r->target.p, r->target.len, json);
-        n += (size_t)snprintf(req + n, sizeof req - n, " HTTP/%u.%u", r->version_major,
-                              r->version_minor);
+        n += esc(req + n, sizeof req - 16 - n, r->target.p, r->target.len, json);
+        snprintf(req + n, sizeof req - n, " HTTP/%u.%u", r->version_major, r->version_minor);
     } else {
-        n = (size_t)snprintf(req, sizeof req, "-");
+        snprintf(req, sizeof req, "-");
     }
-    req[n] = '\0';
     ref[field(ref, sizeof ref - 1, x, "Referer", json)] = '\0';
     ua[field(ua, sizeof ua - 1, x, "User-Agent", json)] = '\0';
     if (json)
         w = snprintf(line, sizeof line,
                      "{\"time\":\"%s\",\"remote_addr\":\"%s\",\"request\":\"%s\",\"status\":%d,"
                      "\"body_bytes\":%llu,\"referer\":\"%s\",\"user_agent\":\"%s\"}\n",
-                     stamp(log), peer, req, x->status, (unsigned long long)x->body_bytes, ref, ua);
+                     stamp(log), peer, req, x->status, bytes, ref, ua);
     else
         w = snprintf(line, sizeof line, "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\"\n", peer,
-                     stamp(log), req, x->status, (unsigned long long)x->body_bytes, ref, ua);
+                     stamp(log), req, x->status, bytes, ref, ua);
     if (w < 0)
         return;
     if ((size_t)w >= sizeof line)

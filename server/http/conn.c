@@ -15,7 +15,8 @@
 
 enum serve_result {
     SERVE_NEXT,  /* the request is answered; the connection persists */
-    SERVE_CLOSE, /* close the connection */
+    SERVE_CLOSE, /* close the connection once the answer is out */
+    SERVE_ABORT, /* a write failed: close at once, nothing more can be sent */
 };
 
 const char *conn_date(struct conn *c)
@@ -37,8 +38,10 @@ int conn_flush(struct conn *c, int flags)
     if (m->olen == 0)
         return 0;
     n = co_sendmsg(&c->w, &iov, 1, flags, conn_send_deadline(c));
-    if (n < 0)
+    if (n < 0) {
+        m->broken = true;
         return (int)n;
+    }
     atomic_fetch_add_explicit(&c->srv->stats.bytes_out, m->olen, memory_order_relaxed);
     m->olen = 0;
     return 0;
@@ -58,8 +61,9 @@ static void conn_reply_error(struct conn *c, int status)
     n = snprintf(m->obuf + m->olen, CONN_OBUF_SIZE - m->olen,
                  "HTTP/1.1 %03d %s\r\nDate: %s\r\n%s%s%sContent-Type: text/plain; "
                  "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                 status, http_status_reason(status), conn_date(c), server && *server ? "Server: " : "",
-                 server && *server ? server : "", server && *server ? "\r\n" : "", len, body);
+                 status, http_status_reason(status), conn_date(c),
+                 server && *server ? "Server: " : "", server && *server ? server : "",
+                 server && *server ? "\r\n" : "", len, body);
     if (n > 0 && (size_t)n < CONN_OBUF_SIZE - m->olen)
         m->olen += (size_t)n;
     x->status = status;
@@ -91,6 +95,10 @@ static int conn_read_head(struct conn *c)
             m->rlen = avail;
             m->rstart = 0;
         }
+        /* Answers to pipelined requests leave before waiting for more: the
+         * client may wait for them before it sends the rest. */
+        if (conn_flush(c, 0) < 0)
+            return 0;
         n = co_read(&c->w, m->rbuf + m->rlen, m->rcap - m->rlen, deadline);
         if (n == -ETIMEDOUT)
             return avail > 0 || c->requests == 0 ? -408 : 0;
@@ -121,8 +129,9 @@ static int conn_prepare(struct conn *c)
         .local = (const struct sockaddr *)&c->local,
         .local_len = c->local_len,
     };
+    /* The last request a connection may make is answered with close. */
     if (c->site->limits.max_keepalive_requests &&
-        c->requests >= c->site->limits.max_keepalive_requests)
+        c->requests + 1 >= c->site->limits.max_keepalive_requests)
         x->keep_alive = false;
     m->bpos = m->rstart + req->head_len;
     m->body_done = !http_request_has_body(req);
@@ -164,13 +173,20 @@ static enum serve_result conn_serve(struct conn *c)
         http_resp_error(x, 204, NULL); /* OPTIONS * */
     else
         c->site->dispatch(x, c->site->app);
-    if (x->state == HTTP_RESP_NONE) {
+    if (x->state == HTTP_RESP_HEAD && !m->broken) {
+        /* A head begun and never finished (it did not fit): replace it. */
+        m->olen = x->head_start;
+        x->state = HTTP_RESP_NONE;
+    }
+    if (x->state == HTTP_RESP_NONE && !m->broken) {
         log_error("%s: the handler sent no response", x->path);
         http_resp_error(x, 500, NULL);
     }
     if (x->state != HTTP_RESP_DONE)
         x->keep_alive = false; /* a response cut short: the framing is lost */
     conn_count(c, x);
+    if (m->broken)
+        return SERVE_ABORT;
     if (!x->keep_alive || !m->body_done)
         return SERVE_CLOSE;
     m->rstart = m->bpos;
@@ -317,9 +333,10 @@ void conn_main(struct coro *co, void *arg)
             conn_linger(c);
             goto close;
         }
-        if (conn_serve(c) == SERVE_CLOSE) {
-            conn_linger(c);
-            goto close;
+        switch (conn_serve(c)) {
+        case SERVE_NEXT: break;
+        case SERVE_CLOSE: conn_linger(c); goto close;
+        case SERVE_ABORT: goto close;
         }
         if (!m_empty(c))
             continue; /* pipelined: answer it before writing */

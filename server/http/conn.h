@@ -31,10 +31,11 @@ struct conn_mem {
     size_t rlen;   /* bytes in rbuf */
     size_t bpos;   /* next raw body byte to decode */
     size_t rcap;
-    size_t olen;   /* bytes queued in obuf */
+    size_t olen;       /* bytes queued in obuf */
     size_t block_size; /* bytes of this block, space included */
     bool body_done;
     bool continue_sent;
+    bool broken; /* a write failed or timed out: the stream is lost */
     char *rbuf;
     char *obuf;
     char *pathbuf; /* the normalised path, rcap bytes */
@@ -46,11 +47,11 @@ struct conn_mem {
 struct conn {
     struct loop_watch w;
     struct http_server *srv;
-    struct conn *prev, *next; /* the server's list of connections */
-    struct coro *co;          /* the coroutine serving it, or NULL when idle */
-    struct conn_mem *mem;     /* NULL when idle */
+    struct conn *prev, *next;     /* the server's list of connections */
+    struct coro *co;              /* the coroutine serving it, or NULL when idle */
+    struct conn_mem *mem;         /* NULL when idle */
     const struct http_site *site; /* held while co runs */
-    struct timer idle_timer;  /* keep-alive timeout while idle */
+    struct timer idle_timer;      /* keep-alive timeout while idle */
     unsigned requests;
     socklen_t peer_len, local_len;
     struct sockaddr_storage peer;
@@ -65,7 +66,7 @@ struct http_server {
     size_t nconns;
     struct conn_mem *free_mem;
     size_t nfree_mem;
-    size_t mem_size;  /* bytes of one conn_mem block for the current site */
+    size_t mem_size; /* bytes of one conn_mem block for the current site */
     bool draining;
     struct http_stats stats;
     struct http_date_cache date;

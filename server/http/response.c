@@ -14,7 +14,21 @@
  * length, Connection and the final CRLF). */
 #define HEAD_TAIL_ROOM 256
 
+/* Bytes of a file given to one sendfile call: each slice gets a fresh
+ * send_timeout, so a slow reader that keeps taking data is not cut off
+ * while a stalled one is, within send_timeout of its last progress. */
+#define SENDFILE_SLICE (512 * 1024)
+
 static struct conn_mem *xmem(struct http_exchange *x) { return x->conn->mem; }
+
+/* A write failed: what was sent is lost to the client, so the connection
+ * can only be closed. Returns n (-errno). */
+static int write_failed(struct http_exchange *x, ssize_t n)
+{
+    xmem(x)->broken = true;
+    x->keep_alive = false;
+    return (int)n;
+}
 
 /* Appends raw bytes to the output queue, flushing it when full. */
 static int out_append(struct http_exchange *x, const void *data, size_t len)
@@ -36,7 +50,8 @@ static int out_append(struct http_exchange *x, const void *data, size_t len)
 
 /* Before the first byte of a response: a request body the handler left is
  * read and dropped if it is small, so the connection can stay open; a body
- * that turns out malformed or too large becomes the answer (400, 413, 431).
+ * that turns out malformed, too large or stalled becomes the answer (400,
+ * 413, 431, 408).
  * Returns 0 or that status. A body the client was told to wait for (100
  * Continue not sent) or a large one is left, and the connection closes. */
 static int settle_body(struct http_exchange *x)
@@ -60,7 +75,7 @@ static int settle_body(struct http_exchange *x)
         }
         budget -= (uint64_t)n;
     }
-    if (n == -400 || n == -413 || n == -431)
+    if (n == -400 || n == -408 || n == -413 || n == -431)
         return (int)-n;
     if (n < 0)
         x->keep_alive = false;
@@ -115,8 +130,8 @@ static int resp_open(struct http_exchange *x, int status)
     return 0;
 }
 
-int http_resp_header(struct http_exchange *x, const char *name, size_t name_len,
-                     const char *value, size_t value_len)
+int http_resp_header(struct http_exchange *x, const char *name, size_t name_len, const char *value,
+                     size_t value_len)
 {
     struct conn_mem *m = xmem(x);
     char *p;
@@ -233,7 +248,7 @@ int http_resp_body(struct http_exchange *x, const void *body, size_t len)
         ssize_t n = co_writev(&x->conn->w, iov, 2, conn_send_deadline(x->conn));
 
         if (n < 0)
-            return (int)n;
+            return write_failed(x, n);
         m->olen = 0;
     }
     return 0;
@@ -291,7 +306,7 @@ int http_resp_write(struct http_exchange *x, const void *data, size_t len)
         ssize_t w = co_writev(&x->conn->w, iov, 2, conn_send_deadline(x->conn));
 
         if (w < 0)
-            return (int)w;
+            return write_failed(x, w);
         m->olen = 0;
         return 0;
     }
@@ -306,7 +321,7 @@ int http_resp_write(struct http_exchange *x, const void *data, size_t len)
         ssize_t w = co_writev(&x->conn->w, iov, 4, conn_send_deadline(x->conn));
 
         if (w < 0)
-            return (int)w;
+            return write_failed(x, w);
         m->olen = 0;
     }
     return 0;
@@ -334,12 +349,11 @@ int http_resp_write_file(struct http_exchange *x, int fd, off_t offset, size_t l
     if (r < 0)
         return r;
     while (len > 0) {
-        /* One deadline per slice: send_timeout bounds the gap between writes. */
-        size_t slice = len > (64u << 20) ? (64u << 20) : len;
+        size_t slice = len > SENDFILE_SLICE ? SENDFILE_SLICE : len;
 
         n = co_sendfile(&x->conn->w, fd, &offset, slice, conn_send_deadline(x->conn));
         if (n < 0)
-            return (int)n;
+            return write_failed(x, n);
         len -= slice;
     }
     return 0;
@@ -350,18 +364,40 @@ int http_resp_finish(struct http_exchange *x)
     if (x->state != HTTP_RESP_STREAMING)
         return -EINVAL;
     x->state = HTTP_RESP_DONE;
-    if (x->chunked && !x->head_only)
-        return out_append(x, "0\r\n\r\n", 5);
+    if (x->chunked)
+        return x->head_only ? 0 : out_append(x, "0\r\n\r\n", 5);
     if (!x->has_length)
-        x->keep_alive = false;
+        x->keep_alive = false; /* close-delimited: head_finish said close */
     return 0;
+}
+
+/* Statuses that say the request itself is unusable: the client may be out
+ * of step with us, so the connection closes after the answer (as nginx
+ * does). 404, 405, 412, 416 ... answer sound requests and keep it. */
+static bool status_ends_connection(int status)
+{
+    switch (status) {
+    case 400:
+    case 408:
+    case 411:
+    case 413:
+    case 414:
+    case 431:
+    case 501:
+    case 505: return true;
+    default: return false;
+    }
 }
 
 int http_resp_error(struct http_exchange *x, int status, const char *allow)
 {
     size_t len;
     const char *body = http_status_body(status, &len);
-    int r = http_resp_begin(x, status);
+    int r;
+
+    if (status_ends_connection(status))
+        x->keep_alive = false;
+    r = http_resp_begin(x, status);
 
     if (r < 0)
         return r;
@@ -418,7 +454,10 @@ ssize_t http_body_read(struct http_exchange *x, const char **data)
 
     if (m->body_done)
         return 0;
-    if (x->req->expect_continue && !m->continue_sent && m->bpos == m->rlen) {
+    /* 100 Continue only before any response: once a final answer is under
+     * way, the client learns from it instead. */
+    if (x->req->expect_continue && !m->continue_sent && x->state == HTTP_RESP_NONE &&
+        m->bpos == m->rlen) {
         int r = send_continue(x);
 
         if (r < 0)
@@ -427,8 +466,8 @@ ssize_t http_body_read(struct http_exchange *x, const char **data)
     for (;;) {
         size_t consumed = 0, out_len = 0;
         const char *out = NULL;
-        int r = http_parse_body(&m->parser, m->rbuf + m->bpos, m->rlen - m->bpos, &consumed,
-                                &out, &out_len);
+        int r = http_parse_body(&m->parser, m->rbuf + m->bpos, m->rlen - m->bpos, &consumed, &out,
+                                &out_len);
 
         m->bpos += consumed;
         if (r < 0)
@@ -448,6 +487,9 @@ ssize_t http_body_read(struct http_exchange *x, const char **data)
         body_compact(m);
         if (m->rlen == m->rcap)
             return -400; /* a chunk line longer than the buffer */
+        /* Queued answers (to pipelined requests) leave before a wait. */
+        if (x->state != HTTP_RESP_HEAD && (r = conn_flush(x->conn, 0)) < 0)
+            return r;
         ssize_t n = co_read(&x->conn->w, m->rbuf + m->rlen, m->rcap - m->rlen,
                             loop_now(x->loop) + lim->body_timeout_ms);
         if (n == -ETIMEDOUT)

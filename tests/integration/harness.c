@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -369,12 +370,17 @@ int responses_complete(const char *buf, size_t len, bool head_only)
 
 char *read_responses(int fd, int n, int wait_ms, size_t *out_len)
 {
+    return read_responses_to(fd, n, false, wait_ms, out_len);
+}
+
+char *read_responses_to(int fd, int n, bool head_only, int wait_ms, size_t *out_len)
+{
     size_t cap = 1 << 16, got = 0;
     char *buf = malloc(cap + 1);
     long deadline = now_ms() + wait_ms;
 
     cr_assert_not_null(buf);
-    while (responses_complete(buf, got, false) < n && now_ms() < deadline) {
+    while (responses_complete(buf, got, head_only) < n && now_ms() < deadline) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         ssize_t r;
 
@@ -393,4 +399,122 @@ char *read_responses(int fd, int n, int wait_ms, size_t *out_len)
     buf[got] = '\0';
     *out_len = got;
     return buf;
+}
+
+bool tcp_send_all(int fd, const void *buf, size_t len)
+{
+    size_t off = 0;
+
+    while (off < len) {
+        ssize_t n = send(fd, (const char *)buf + off, len - off, MSG_NOSIGNAL);
+
+        if (n <= 0)
+            return false;
+        off += (size_t)n;
+    }
+    return true;
+}
+
+bool wait_closed(int fd, int wait_ms)
+{
+    char sink[4096];
+
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        ssize_t r;
+
+        if (poll(&pfd, 1, wait_ms) <= 0)
+            return false;
+        r = recv(fd, sink, sizeof sink, 0);
+        if (r <= 0)
+            return true;
+    }
+}
+
+const char *response_body(const char *buf, size_t len, size_t *body_len)
+{
+    const char *end = memmem(buf, len, "\r\n\r\n", 4);
+    char head[8192], value[32];
+    size_t head_len, avail;
+
+    *body_len = 0;
+    if (!end)
+        return NULL;
+    head_len = (size_t)(end - buf) + 4;
+    avail = len - head_len;
+    memcpy(head, buf, head_len < sizeof head ? head_len : sizeof head - 1);
+    head[head_len < sizeof head ? head_len : sizeof head - 1] = '\0';
+    if (response_header(head, "Content-Length", value, sizeof value)) {
+        size_t cl = (size_t)strtoull(value, NULL, 10);
+
+        avail = cl < avail ? cl : avail;
+    }
+    *body_len = avail;
+    return end + 4;
+}
+
+/* True when every thread of pid has a tracer. */
+static bool all_threads_traced(pid_t pid)
+{
+    char path[320], status[4096];
+    struct dirent *e;
+    DIR *dir;
+    bool all = true;
+
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    dir = opendir(path);
+    if (!dir)
+        return false;
+    while (all && (e = readdir(dir))) {
+        const char *tracer;
+        FILE *f;
+        size_t n = 0;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%s/status", (int)pid, e->d_name);
+        f = fopen(path, "r");
+        if (f) {
+            n = fread(status, 1, sizeof status - 1, f);
+            fclose(f);
+        }
+        status[n] = '\0';
+        tracer = strstr(status, "TracerPid:");
+        all = tracer && strtol(tracer + 10, NULL, 10) != 0;
+    }
+    closedir(dir);
+    return all;
+}
+
+pid_t strace_attach(pid_t pid, const char *syscalls, const char *out)
+{
+    char target[16], filter[256];
+    long deadline = now_ms() + 5000;
+    pid_t tracer;
+
+    if (run_cmd(NULL, 0, "command -v strace >/dev/null") != 0)
+        return 0;
+    snprintf(target, sizeof target, "%d", (int)pid);
+    snprintf(filter, sizeof filter, "trace=%s", syscalls);
+    tracer = fork();
+    cr_assert_geq(tracer, 0);
+    if (tracer == 0) {
+        execlp("strace", "strace", "-f", "-qq", "-e", filter, "-o", out, "-p", target,
+               (char *)NULL);
+        _exit(127);
+    }
+    while (!all_threads_traced(pid) && now_ms() < deadline)
+        usleep(10000);
+    if (!all_threads_traced(pid)) {
+        kill(tracer, SIGKILL);
+        waitpid(tracer, NULL, 0);
+        return 0;
+    }
+    return tracer;
+}
+
+void strace_detach(pid_t tracer)
+{
+    kill(tracer, SIGINT);
+    waitpid(tracer, NULL, 0);
 }

@@ -73,11 +73,36 @@ int responses_complete(const char *buf, size_t len, bool head_only);
  * wait_ms passed. Returns a malloc'd NUL-terminated buffer. */
 char *read_responses(int fd, int n, int wait_ms, size_t *out_len);
 
+/* Like read_responses; head_only: the responses answer HEAD (no bodies). */
+char *read_responses_to(int fd, int n, bool head_only, int wait_ms, size_t *out_len);
+
 /* Runs a shell command and returns its exit status; its stdout (up to cap
  * bytes) goes to out when out is not NULL. */
 int run_cmd(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Resident set size of a process in KiB (from /proc/PID/status). */
 long proc_rss_kib(pid_t pid);
+
+/* Sends all of buf[0..len) on fd; false when the peer stopped taking it
+ * (it may close early on bad input). */
+bool tcp_send_all(int fd, const void *buf, size_t len);
+
+/* Reads and drops what fd receives until the peer closes (true) or wait_ms
+ * pass without any data (false). */
+bool wait_closed(int fd, int wait_ms);
+
+/* The body of the first response in buf[0..len) (after its blank line), or
+ * NULL when the head is incomplete; *body_len gets the bytes after the head
+ * up to its Content-Length (or to len when it has none). */
+const char *response_body(const char *buf, size_t len, size_t *body_len);
+
+/* Starts `strace -f` on every thread of pid, recording the syscalls of
+ * `syscalls` (a -e trace= list) to the file out, and waits until it is
+ * attached to all of them. Returns strace's pid, or 0 when strace is not
+ * installed or cannot attach (ptrace refused): the caller skips its check. */
+pid_t strace_attach(pid_t pid, const char *syscalls, const char *out);
+
+/* Detaches strace (SIGINT) and waits until it has written its file. */
+void strace_detach(pid_t tracer);
 
 #endif

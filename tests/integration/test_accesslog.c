@@ -1,0 +1,254 @@
+/* Integration: the access log in a file, combined and JSON, written in batches. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* Longer than the log's one-second flush timer, with room for a loaded machine. */
+#define LOG_WAIT_MS 3000
+
+static struct daemon d;
+static char logdir[64]; /* outside the daemon's directory: it outlives daemon_stop */
+static char logpath[128];
+static const char index_html[] = "<h1>logged</h1>\n";
+
+static void start_with(const char *format)
+{
+    char ini[512];
+
+    snprintf(logdir, sizeof logdir, "/tmp/cohttpd-log-XXXXXX");
+    cr_assert_not_null(mkdtemp(logdir));
+    snprintf(logpath, sizeof logpath, "%s/access.log", logdir);
+    snprintf(ini, sizeof ini,
+             "[server]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = %s\n"
+             "access_log_format = %s\n[static /]\nroot = %%ROOT%%\n",
+             logpath, format);
+    daemon_start(&d, ini);
+    site_write(&d, "index.html", index_html, sizeof index_html - 1);
+}
+
+static void start_combined(void) { start_with("combined"); }
+static void start_json(void) { start_with("json"); }
+
+static void stop(void)
+{
+    int status = d.pid > 0 ? daemon_stop(&d) : 0;
+
+    run_cmd(NULL, 0, "rm -rf '%s'", logdir);
+    cr_assert_eq(status, 0);
+}
+
+TestSuite(combined, .init = start_combined, .fini = stop, .timeout = 60);
+TestSuite(json, .init = start_json, .fini = stop, .timeout = 60);
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The log's content (malloc'd), once it holds at least `lines` lines or
+ * wait_ms passed. */
+static char *read_log(int lines, int wait_ms)
+{
+    long deadline = now_ms() + wait_ms;
+
+    for (;;) {
+        FILE *f = fopen(logpath, "r");
+        char *text = calloc(1, 1 << 20);
+        size_t n = 0;
+        int count = 0;
+
+        cr_assert_not_null(text);
+        if (f) {
+            n = fread(text, 1, (1 << 20) - 1, f);
+            fclose(f);
+        }
+        for (size_t i = 0; i < n; i++)
+            count += text[i] == '\n';
+        if (count >= lines || now_ms() >= deadline)
+            return text;
+        free(text);
+        usleep(20000);
+    }
+}
+
+/* Sends raw requests on one connection and waits for n responses. */
+static void request(const char *raw, int n)
+{
+    int fd = tcp_connect(d.port);
+    size_t got;
+    char *out;
+
+    cr_assert(tcp_send_all(fd, raw, strlen(raw)));
+    out = read_responses(fd, n, 5000, &got);
+    cr_assert_eq(responses_complete(out, got, false), n, "%s", out);
+    free(out);
+    close(fd);
+}
+
+/* Line number `index` (0-based) of text, copied to out. */
+static const char *line_of(const char *text, int index, char *out, size_t cap)
+{
+    const char *p = text, *end;
+
+    for (int i = 0; i < index && p; i++)
+        p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
+    cr_assert(p && *p, "no line %d in the log:\n%s", index + 1, text);
+    end = strchr(p, '\n');
+    cr_assert_not_null(end, "line %d is not whole", index + 1);
+    cr_assert_lt((size_t)(end - p), cap);
+    memcpy(out, p, (size_t)(end - p));
+    out[end - p] = '\0';
+    return out;
+}
+
+static const char ua_req[] = "GET /index.html?q=1 HTTP/1.1\r\nHost: x\r\n"
+                             "User-Agent: say \"hi\" \\ back\ttab caf\xe9\r\n"
+                             "Referer: http://ref.example/\r\n\r\n";
+
+Test(combined, a_line_per_request_with_its_fields)
+{
+    char line[4096];
+    char *text;
+
+    request(ua_req, 1);
+    request("GET /missing HTTP/1.1\r\nHost: x\r\n\r\nHEAD / HTTP/1.1\r\nHost: x\r\n\r\n", 1);
+    text = read_log(3, LOG_WAIT_MS);
+    line_of(text, 0, line, sizeof line);
+    cr_assert_eq(strncmp(line, "127.0.0.1 - - [", 15), 0, "%s", line);
+    cr_assert(strstr(line, "] \"GET /index.html?q=1 HTTP/1.1\" 200 16 "), "%s", line);
+    cr_assert(strstr(line, " \"http://ref.example/\" "), "%s", line);
+    cr_assert(strstr(line, "\"say \\\"hi\\\" \\\\ back\\x09tab caf\xe9\"") != NULL, "%s", line);
+    line_of(text, 1, line, sizeof line);
+    cr_assert(strstr(line, "\"GET /missing HTTP/1.1\" 404 "), "%s", line);
+    cr_assert(strstr(line, " \"-\" \"-\""), "absent fields are '-': %s", line);
+    line_of(text, 2, line, sizeof line);
+    cr_assert(strstr(line, "\"HEAD / HTTP/1.1\" 200 0 "), "HEAD sends no body bytes: %s", line);
+    free(text);
+}
+
+Test(combined, a_request_that_cannot_be_parsed_is_logged)
+{
+    char line[4096];
+    char *text;
+
+    request("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 1);
+    text = read_log(1, LOG_WAIT_MS);
+    line_of(text, 0, line, sizeof line);
+    cr_assert(strstr(line, " \"-\" 400 "), "%s", line);
+    free(text);
+}
+
+Test(combined, a_long_target_is_cut_and_the_line_stays_whole)
+{
+    size_t len = 6000;
+    char *req = malloc(len + 64), line[8192];
+    char *text;
+    int n = snprintf(req, len + 64, "GET /");
+
+    memset(req + n, 'a', len);
+    n += (int)len;
+    snprintf(req + n, 64, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    request(req, 1);
+    free(req);
+    text = read_log(1, LOG_WAIT_MS);
+    line_of(text, 0, line, sizeof line);
+    cr_assert(strstr(line, "aaaa HTTP/1.1\" 404 "), "%.200s...", line);
+    cr_assert_lt(strlen(line), 4096);
+    free(text);
+}
+
+Test(combined, lines_are_written_without_waiting_for_more_traffic)
+{
+    long t0 = now_ms();
+    char *text;
+
+    request("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 1);
+    text = read_log(1, LOG_WAIT_MS);
+    cr_assert(strchr(text, '\n'), "no line within %d ms of the request", LOG_WAIT_MS);
+    cr_log_info("the line appeared after %ld ms", now_ms() - t0);
+    free(text);
+}
+
+Test(combined, buffered_lines_are_written_at_shutdown)
+{
+    char *text;
+
+    request("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n", 2);
+    cr_assert_eq(daemon_stop(&d), 0);
+    text = read_log(2, 0);
+    cr_assert(strstr(text, "\"GET / HTTP/1.1\" 200 "), "%s", text);
+    cr_assert(strstr(text, "\"GET /a HTTP/1.1\" 404 "), "%s", text);
+    free(text);
+}
+
+Test(json, a_line_per_request_with_its_fields)
+{
+    char line[4096];
+    char *text;
+
+    request(ua_req, 1);
+    request("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 1);
+    text = read_log(2, LOG_WAIT_MS);
+    line_of(text, 0, line, sizeof line);
+    cr_assert_eq(strncmp(line, "{\"time\":\"", 9), 0, "%s", line);
+    cr_assert_eq(line[strlen(line) - 1], '}', "%s", line);
+    cr_assert(strstr(line, "\"remote_addr\":\"127.0.0.1\""), "%s", line);
+    cr_assert(strstr(line, "\"request\":\"GET /index.html?q=1 HTTP/1.1\""), "%s", line);
+    cr_assert(strstr(line, "\"status\":200,"), "%s", line);
+    cr_assert(strstr(line, "\"body_bytes\":16,"), "%s", line);
+    cr_assert(strstr(line, "\"referer\":\"http://ref.example/\""), "%s", line);
+    cr_assert(strstr(line, "\"user_agent\":\"say \\\"hi\\\" \\\\ back\\u0009tab caf\\u00e9\""),
+              "%s", line);
+    line_of(text, 1, line, sizeof line);
+    cr_assert(strstr(line, "\"status\":400,"), "%s", line);
+    free(text);
+}
+
+/* Lines in text. */
+static int count_lines(const char *text)
+{
+    int lines = 0;
+
+    for (const char *p = text; (p = strchr(p, '\n')); p++)
+        lines++;
+    return lines;
+}
+
+Test(combined, a_thousand_requests_take_far_fewer_log_writes)
+{
+    char trace[128], cmd_out[64], pipeline[50 * 40];
+    size_t len = 0;
+    pid_t tracer;
+    int writes, lines;
+    char *text;
+
+    for (int i = 0; i < 50; i++)
+        len += (size_t)snprintf(pipeline + len, sizeof pipeline - len,
+                                "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    snprintf(trace, sizeof trace, "%s/strace.out", logdir);
+    tracer = strace_attach(d.pid, "write", trace);
+    for (int round = 0; round < 20; round++)
+        request(pipeline, 50);
+    text = read_log(1000, LOG_WAIT_MS);
+    lines = count_lines(text);
+    free(text);
+    cr_assert_eq(lines, 1000, "one line per request, got %d", lines);
+    if (tracer == 0)
+        cr_skip_test("strace is missing or cannot attach (ptrace refused): the 1000 lines "
+                     "arrived, their write(2) calls were not counted");
+    strace_detach(tracer);
+    run_cmd(cmd_out, sizeof cmd_out, "grep -c 'write(' '%s'", trace);
+    writes = (int)strtol(cmd_out, NULL, 10);
+    cr_log_info("1000 requests, %d write(2) calls", writes);
+    printf("access log: 1000 requests took %d write(2) calls\n", writes);
+    cr_assert_gt(writes, 0, "strace saw no write at all: the log was not traced");
+    cr_assert_leq(writes, 50, "%d writes for 1000 log lines: the log is not batched", writes);
+}

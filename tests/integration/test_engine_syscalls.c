@@ -1,0 +1,137 @@
+/* Integration: syscall economy under strace: pipelined writes coalesced, no epoll_ctl per request.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define PIPELINED 16
+#define CONNS     10
+#define ROUNDS    50
+
+static struct daemon d;
+static char trace[400];
+static const char small[] = "a small file\n";
+
+static void start(void)
+{
+    daemon_start(&d, "[server]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
+                     "[static /]\nroot = %ROOT%\n");
+    site_write(&d, "a.txt", small, sizeof small - 1);
+    snprintf(trace, sizeof trace, "%s/strace.out", d.dir);
+}
+
+static void stop(void) { cr_assert_eq(daemon_stop(&d), 0); }
+
+TestSuite(syscalls, .init = start, .fini = stop, .timeout = 60);
+
+/* The whole strace output (malloc'd). */
+static char *read_trace(void)
+{
+    FILE *f = fopen(trace, "r");
+    char *text = calloc(1, 1 << 20);
+    size_t n;
+
+    cr_assert_not_null(f);
+    cr_assert_not_null(text);
+    n = fread(text, 1, (1 << 20) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* The fd the daemon read the requests from: "read(FD, "GET /a.txt...". */
+static int request_fd(const char *text)
+{
+    for (const char *p = text; (p = strstr(p, "read(")); p += 5) {
+        char *end;
+        long fd = strtol(p + 5, &end, 10);
+
+        if (end != p + 5 && strncmp(end, ", \"GET /a.txt", 13) == 0)
+            return (int)fd;
+    }
+    return -1;
+}
+
+/* Syscalls in text that write to fd. */
+static int writes_to(const char *text, int fd)
+{
+    static const char *calls[] = {"sendmsg", "sendto", "write", "writev", "sendfile"};
+    int n = 0;
+
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        char call[32];
+        size_t len = (size_t)snprintf(call, sizeof call, " %s(%d,", calls[i], fd);
+
+        for (const char *p = text; (p = strstr(p, call)); p += len)
+            n++;
+    }
+    return n;
+}
+
+Test(syscalls, sixteen_pipelined_gets_leave_in_one_write)
+{
+    char req[PIPELINED * 40], *out, *text;
+    size_t len = 0, got;
+    pid_t tracer = strace_attach(d.pid, "read,sendmsg,sendto,write,writev,sendfile", trace);
+    int fd = tcp_connect(d.port), rfd, writes;
+
+    for (int i = 0; i < PIPELINED; i++)
+        len +=
+            (size_t)snprintf(req + len, sizeof req - len, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert(tcp_send_all(fd, req, len)); /* one send: one segment on loopback */
+    out = read_responses(fd, PIPELINED, 5000, &got);
+    cr_assert_eq(responses_complete(out, got, false), PIPELINED, "%s", out);
+    free(out);
+    close(fd);
+    if (tracer == 0)
+        cr_skip_test("strace is missing or cannot attach (ptrace refused): writes not counted");
+    strace_detach(tracer);
+    text = read_trace();
+    rfd = request_fd(text);
+    cr_assert_geq(rfd, 0, "strace did not see the requests read:\n%.2000s", text);
+    writes = writes_to(text, rfd);
+    printf("%d pipelined responses: %d write syscalls\n", PIPELINED, writes);
+    cr_assert_eq(writes, 1, "%d pipelined responses took %d writes:\n%.4000s", PIPELINED, writes,
+                 text);
+    free(text);
+}
+
+Test(syscalls, keepalive_requests_cost_no_epoll_ctl)
+{
+    static const char req[] = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    pid_t tracer = strace_attach(d.pid, "epoll_ctl", trace);
+    int fds[CONNS], calls = 0;
+    char *text;
+
+    for (int i = 0; i < CONNS; i++)
+        fds[i] = tcp_connect(d.port);
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < CONNS; i++)
+            cr_assert(tcp_send_all(fds[i], req, sizeof req - 1));
+        for (int i = 0; i < CONNS; i++) {
+            size_t got;
+            char *out = read_responses(fds[i], 1, 5000, &got);
+
+            cr_assert_eq(response_status(out), 200, "%s", out);
+            free(out);
+        }
+    }
+    for (int i = 0; i < CONNS; i++)
+        close(fds[i]);
+    if (tracer == 0)
+        cr_skip_test("strace is missing or cannot attach (ptrace refused): epoll_ctl not counted");
+    strace_detach(tracer);
+    text = read_trace();
+    for (const char *p = text; (p = strstr(p, "epoll_ctl(")); p += 10)
+        calls++;
+    printf("%d requests on %d connections: %d epoll_ctl calls\n", CONNS * ROUNDS, CONNS, calls);
+    /* One registration per connection (and at most one removal at close). */
+    cr_assert_geq(calls, CONNS, "strace missed the registrations:\n%s", text);
+    cr_assert_leq(calls, 2 * CONNS, "%d epoll_ctl calls for %d requests on %d connections:\n%s",
+                  calls, CONNS * ROUNDS, CONNS, text);
+    free(text);
+}
