@@ -102,6 +102,7 @@ static size_t coro_stack_len(const struct coro *co, const struct coro_pool *pool
     return (size_t)((const char *)co - coro_stack_bottom(co, pool));
 }
 
+#if defined(CORO_ASAN) || defined(CORO_SWITCH_UCONTEXT)
 /* The sanitizer must know which stack runs next (see asan_interface.h). */
 static inline void coro_asan_enter(struct coro *co)
 {
@@ -112,6 +113,16 @@ static inline void coro_asan_enter(struct coro *co)
     (void)co;
 #endif
 }
+
+static inline void coro_asan_left(struct coro *co)
+{
+#ifdef CORO_ASAN
+    __sanitizer_finish_switch_fiber(co->caller_fake_stack, NULL, NULL);
+#else
+    (void)co;
+#endif
+}
+#endif
 
 static inline void coro_asan_entered(struct coro *co)
 {
@@ -128,15 +139,6 @@ static inline void coro_asan_leave(struct coro *co)
     /* A finished coroutine will not come back: let ASan drop its fake stack. */
     __sanitizer_start_switch_fiber(co->state == CORO_DONE ? NULL : &co->fake_stack, co->caller_bottom,
                                    co->caller_size);
-#else
-    (void)co;
-#endif
-}
-
-static inline void coro_asan_left(struct coro *co)
-{
-#ifdef CORO_ASAN
-    __sanitizer_finish_switch_fiber(co->caller_fake_stack, NULL, NULL);
 #else
     (void)co;
 #endif

@@ -17,7 +17,7 @@
 static _Atomic int log_level = LOG_LVL_INFO;
 static _Atomic int log_fd = STDERR_FILENO;
 static _Atomic bool log_journal_prefix = false;
-static _Atomic(log_sink_fn) log_sink = NULL;
+static _Atomic(log_sink_fn) log_sink; /* NULL: no sink */
 
 void log_set_sink(log_sink_fn sink) { atomic_store(&log_sink, sink); }
 

@@ -31,7 +31,8 @@ void log_set_sink(log_sink_fn sink);
 /* Writes one line "cohttpd[pid]: LEVEL: message" (no prefix but "<N>" under
  * the journal). One write(2) per line, so lines from threads never mix. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void log_vmsg(enum log_level level, const char *fmt, va_list ap);
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
