@@ -336,14 +336,15 @@ int loop_watch_add_exclusive(struct loop *loop, struct loop_watch *w)
     return 0;
 }
 
-int loop_watch_del(struct loop_watch *w)
+/* Forgets w: later events of this batch are voided, its waiter woken. */
+static int loop_watch_drop(struct loop_watch *w, bool ctl)
 {
     struct loop *loop = w->loop;
     int rc = 0;
 
     if (!loop)
         return -EINVAL;
-    if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL) < 0)
+    if (ctl && epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL) < 0)
         rc = -errno;
     for (int i = loop->ev_next; i < loop->ev_count; i++) {
         if (loop->events[i].data.ptr == w)
@@ -357,6 +358,18 @@ int loop_watch_del(struct loop_watch *w)
     }
     w->loop = NULL;
     w->ready = 0;
+    return rc;
+}
+
+int loop_watch_del(struct loop_watch *w) { return loop_watch_drop(w, true); }
+
+int loop_watch_close(struct loop_watch *w)
+{
+    int rc = loop_watch_drop(w, false);
+
+    /* The last descriptor of the socket goes: epoll forgets it by itself. */
+    if (close(w->fd) < 0 && rc == 0)
+        rc = -errno;
     return rc;
 }
 

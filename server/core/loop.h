@@ -88,6 +88,11 @@ int loop_watch_add_exclusive(struct loop *loop, struct loop_watch *w);
  * with LOOP_WAKE_IO and will find the fd gone. Returns 0 or -errno. */
 int loop_watch_del(struct loop_watch *w);
 
+/* Unregisters w and closes w->fd, without the EPOLL_CTL_DEL syscall: for
+ * an fd that has no duplicate (an accepted socket), closing it removes it
+ * from epoll. Returns 0 or -errno. */
+int loop_watch_close(struct loop_watch *w);
+
 /* Starts a coroutine running fn(co, arg) at once; it runs until it first
  * blocks. When it finishes the loop frees it. Returns it (it may already be
  * finished and freed when this returns: use the pointer only to compare) or

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
@@ -14,9 +17,14 @@
 
 #define SYSLOG_IDENTIFIER "SYSLOG_IDENTIFIER=cohttpd"
 
+/* Readies an inherited listening socket as cohttpd's own: non-blocking,
+ * close-on-exec, and TCP_NODELAY for the connections it accepts. */
 static int set_nonblocking_cloexec(int fd)
 {
-    int fl = fcntl(fd, F_GETFL);
+    int fl = fcntl(fd, F_GETFL), one = 1;
+
+    if (sd_is_socket(fd, AF_INET, SOCK_STREAM, 1) > 0 || sd_is_socket(fd, AF_INET6, SOCK_STREAM, 1) > 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return -errno;

@@ -29,23 +29,26 @@ uint64_t conn_send_deadline(const struct conn *c)
     return loop_now(c->srv->loop) + c->site->limits.send_timeout_ms;
 }
 
-int conn_flush(struct conn *c, int flags)
+int conn_flush_prefix(struct conn *c, size_t len, int flags)
 {
     struct conn_mem *m = c->mem;
-    struct iovec iov = {.iov_base = m->obuf, .iov_len = m->olen};
+    struct iovec iov = {.iov_base = m->obuf, .iov_len = len};
     ssize_t n;
 
-    if (m->olen == 0)
+    if (len == 0)
         return 0;
     n = co_sendmsg(&c->w, &iov, 1, flags, conn_send_deadline(c));
     if (n < 0) {
         m->broken = true;
         return (int)n;
     }
-    atomic_fetch_add_explicit(&c->srv->stats.bytes_out, m->olen, memory_order_relaxed);
-    m->olen = 0;
+    atomic_fetch_add_explicit(&c->srv->stats.bytes_out, len, memory_order_relaxed);
+    memmove(m->obuf, m->obuf + len, m->olen - len);
+    m->olen -= len;
     return 0;
 }
+
+int conn_flush(struct conn *c, int flags) { return conn_flush_prefix(c, c->mem->olen, flags); }
 
 /* An error answered before any handler ran: the head is unusable, so the
  * reply is written from scratch and the connection closes after it. */
@@ -233,27 +236,30 @@ static void conn_linger(struct conn *c)
 /* True when no byte of a next request is buffered. */
 static bool m_empty(const struct conn *c) { return c->mem->rlen == c->mem->rstart; }
 
-/* True when the socket may hold unread bytes (no short read or EAGAIN seen
- * since the last edge); then a read is tried at once. */
-static bool conn_input_pending(struct conn *c)
+enum input { INPUT_NONE, INPUT_DATA, INPUT_GONE };
+
+/* When the socket may hold unread bytes (no short read or EAGAIN seen since
+ * the last edge), one read is tried at once: data, nothing (go idle), or
+ * the peer gone (end of file or an error: close). */
+static enum input conn_input_pending(struct conn *c)
 {
     struct conn_mem *m = c->mem;
     ssize_t n;
 
     if (!(c->w.ready & LOOP_READ))
-        return false;
+        return INPUT_NONE;
     n = read(c->w.fd, m->rbuf, m->rcap);
     if (n > 0) {
         m->rlen = (size_t)n;
         if ((size_t)n < m->rcap)
             c->w.ready &= ~(uint32_t)LOOP_READ;
-        return true;
+        return INPUT_DATA;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         c->w.ready &= ~(uint32_t)LOOP_READ;
-        return false;
+        return INPUT_NONE;
     }
-    return true; /* end of file or error: the next read reports it */
+    return INPUT_GONE;
 }
 
 /* The keep-alive timeout, or the header timeout of a connection that never
@@ -322,8 +328,14 @@ void conn_main(struct coro *co, void *arg)
         int r;
 
         /* Nothing buffered and nothing to read: wait idle, holding nothing. */
-        if (m_empty(c) && (c->srv->draining || !conn_input_pending(c)))
-            break;
+        if (m_empty(c)) {
+            enum input in = c->srv->draining ? INPUT_NONE : conn_input_pending(c);
+
+            if (in == INPUT_GONE)
+                goto close;
+            if (in == INPUT_NONE)
+                break;
+        }
         conn_hold_site(c);
         r = conn_read_head(c);
         if (r == 0)

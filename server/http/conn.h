@@ -90,6 +90,9 @@ void conn_mem_put(struct http_server *srv, struct conn_mem *m);
 /* Writes everything queued in obuf (may yield). 0 or -errno. */
 int conn_flush(struct conn *c, int flags);
 
+/* Writes the first len queued bytes and keeps the rest (may yield). */
+int conn_flush_prefix(struct conn *c, size_t len, int flags);
+
 /* The Date header value for now. */
 const char *conn_date(struct conn *c);
 

@@ -92,7 +92,8 @@ int http_resp_stream(struct http_exchange *x, int64_t total);
 int http_resp_write(struct http_exchange *x, const void *data, size_t len);
 
 /* Sends part of fd with sendfile inside a streamed response with a known
- * length (e.g. one part of multipart/byteranges). May yield. */
+ * length (e.g. one part of multipart/byteranges); -EINVAL in a chunked one.
+ * May yield. */
 int http_resp_write_file(struct http_exchange *x, int fd, off_t offset, size_t len);
 
 /* Ends a streamed response (the last chunk when chunked). 0 or -errno. */

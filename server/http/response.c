@@ -13,6 +13,8 @@
 /* Room kept for what the engine appends to every head (Date, Server,
  * length, Connection and the final CRLF). */
 #define HEAD_TAIL_ROOM 256
+/* Free queue space below which a new response flushes the queue first. */
+#define HEAD_TYPICAL 2048
 
 /* Bytes of a file given to one sendfile call: each slice gets a fresh
  * send_timeout, so a slow reader that keeps taking data is not cut off
@@ -112,8 +114,8 @@ static int resp_open(struct http_exchange *x, int status)
     const char *reason = http_status_reason(status);
     int n;
 
-    /* A head must fit whole in the queue: make room first. */
-    if (CONN_OBUF_SIZE - m->olen < CONN_OBUF_SIZE / 2) {
+    /* Room for a typical head; a larger one flushes what precedes it. */
+    if (CONN_OBUF_SIZE - m->olen < HEAD_TYPICAL) {
         int r = conn_flush(x->conn, 0);
 
         if (r < 0)
@@ -138,6 +140,15 @@ int http_resp_header(struct http_exchange *x, const char *name, size_t name_len,
 
     if (x->state != HTTP_RESP_HEAD)
         return -EINVAL;
+    if (CONN_OBUF_SIZE - m->olen < name_len + value_len + 4 + HEAD_TAIL_ROOM &&
+        x->head_start > 0) {
+        /* Send the responses queued before this head, keep the head. */
+        int r = conn_flush_prefix(x->conn, x->head_start, 0);
+
+        if (r < 0)
+            return r;
+        x->head_start = 0;
+    }
     if (CONN_OBUF_SIZE - m->olen < name_len + value_len + 4 + HEAD_TAIL_ROOM)
         return -ENOSPC;
     p = m->obuf + m->olen;
@@ -333,6 +344,8 @@ int http_resp_write_file(struct http_exchange *x, int fd, off_t offset, size_t l
     ssize_t n;
     int r;
 
+    if (x->state == HTTP_RESP_STREAMING && x->chunked)
+        return -EINVAL; /* file bytes would go out without chunk framing */
     if (x->head_only)
         return 0;
     if (x->state == HTTP_RESP_STREAMING)

@@ -128,14 +128,12 @@ int http_server_accept(struct http_server *srv, int fd, const struct sockaddr *p
                        socklen_t peer_len, const struct sockaddr *local, socklen_t local_len)
 {
     struct conn *c = calloc(1, sizeof *c);
-    int one = 1, r;
+    int r;
 
     if (!c) {
         close(fd);
         return -ENOMEM;
     }
-    if (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->w = (struct loop_watch){.fd = fd, .on_event = conn_on_event};
     c->srv = srv;
     if (peer_len > sizeof c->peer)
@@ -169,8 +167,7 @@ void conn_close(struct conn *c)
     struct http_server *srv = c->srv;
 
     timer_cancel(loop_timers(srv->loop), &c->idle_timer);
-    loop_watch_del(&c->w);
-    close(c->w.fd);
+    loop_watch_close(&c->w);
     conn_mem_put(srv, c->mem);
     if (c->prev)
         c->prev->next = c->next;
