@@ -61,7 +61,7 @@ struct coro {
                             last switch stored without a forwarding stall */
     unsigned ndefer;
     struct coro_defer_slot defer[CORO_MAX_DEFER];
-    char *map;   /* the whole mapping, guard page first */
+    char *map; /* the whole mapping, guard page first */
     size_t map_len;
     struct coro *next_free;
 #ifdef CORO_ASAN
@@ -137,8 +137,8 @@ static inline void coro_asan_leave(struct coro *co)
 {
 #ifdef CORO_ASAN
     /* A finished coroutine will not come back: let ASan drop its fake stack. */
-    __sanitizer_start_switch_fiber(co->state == CORO_DONE ? NULL : &co->fake_stack, co->caller_bottom,
-                                   co->caller_size);
+    __sanitizer_start_switch_fiber(co->state == CORO_DONE ? NULL : &co->fake_stack,
+                                   co->caller_bottom, co->caller_size);
 #else
     (void)co;
 #endif

@@ -20,9 +20,9 @@
  * reader is gone, and sendfile() to a closed socket, raise SIGPIPE: the
  * daemon ignores that signal.
  */
-#define IO_NOT_SOCKET  (1u << 31)
-#define IO_MAX_EINTR   100
-#define IO_POLL_MAX    31
+#define IO_NOT_SOCKET (1u << 31)
+#define IO_MAX_EINTR  100
+#define IO_POLL_MAX   31
 
 #ifndef IOV_MAX
 #define IOV_MAX 1024

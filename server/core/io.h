@@ -45,8 +45,7 @@ ssize_t co_sendfile(struct loop_watch *w, int in_fd, off_t *offset, size_t count
                     uint64_t deadline);
 
 /* Accepts a connection (accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC). */
-int co_accept(struct loop_watch *w, struct sockaddr *addr, socklen_t *addrlen,
-              uint64_t deadline);
+int co_accept(struct loop_watch *w, struct sockaddr *addr, socklen_t *addrlen, uint64_t deadline);
 
 /* Connects the non-blocking socket w->fd to addr; returns 0 or -errno. */
 int co_connect(struct loop_watch *w, const struct sockaddr *addr, socklen_t addrlen,
@@ -56,8 +55,7 @@ int co_connect(struct loop_watch *w, const struct sockaddr *addr, socklen_t addr
  * LOOP_WRITE). Returns a bit mask of the ready indexes (bit i for watches[i],
  * n <= 31; more is -EINVAL), -ETIMEDOUT or -ECANCELED. A watch already marked ready returns at
  * once without yielding. */
-int co_poll(struct loop_watch *const *watches, const uint32_t *events, size_t n,
-            uint64_t deadline);
+int co_poll(struct loop_watch *const *watches, const uint32_t *events, size_t n, uint64_t deadline);
 
 /* Sleeps until the loop's clock reaches deadline. Returns 0, or -ECANCELED. */
 int co_sleep(struct loop *loop, uint64_t deadline);

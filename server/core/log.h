@@ -35,12 +35,12 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
-#define log_debug(...)                                                                 \
-    do {                                                                               \
-        if (log_get_level() >= LOG_LVL_DEBUG)                                          \
-            log_msg(LOG_LVL_DEBUG, __VA_ARGS__);                                       \
+#define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...)                                                                             \
+    do {                                                                                           \
+        if (log_get_level() >= LOG_LVL_DEBUG)                                                      \
+            log_msg(LOG_LVL_DEBUG, __VA_ARGS__);                                                   \
     } while (0)
 
 #endif

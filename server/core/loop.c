@@ -53,7 +53,7 @@ struct loop {
     uint64_t now_ms, now_ns;
     int64_t wall;
     _Atomic uint64_t heartbeat;
-    uint64_t trimmed_at; /* loop time of the last coroutine stack trim */
+    uint64_t trimmed_at;    /* loop time of the last coroutine stack trim */
     struct loop_link tasks; /* live coroutines, in spawn order */
     size_t ntasks;
     struct loop_link runq;        /* coroutines to resume at the end of the iteration */

@@ -36,10 +36,10 @@ enum {
  * EAGAIN (or a short read). */
 struct loop_watch {
     int fd;
-    uint32_t ready;           /* LOOP_* edges not yet consumed */
-    uint32_t wait;            /* what waiter waits for; 0 when none */
-    struct coro *waiter;      /* coroutine blocked on this fd, or NULL */
-    struct loop *loop;        /* set by loop_watch_add */
+    uint32_t ready;      /* LOOP_* edges not yet consumed */
+    uint32_t wait;       /* what waiter waits for; 0 when none */
+    struct coro *waiter; /* coroutine blocked on this fd, or NULL */
+    struct loop *loop;   /* set by loop_watch_add */
     /* Called from the loop when an event arrives and no coroutine waits on
      * the fd (a listener, an idle keep-alive connection). May be NULL. */
     void (*on_event)(struct loop_watch *w, uint32_t events);
@@ -106,8 +106,8 @@ struct coro *loop_current(const struct loop *loop);
  * the mask wait[i] (a LOOP_HUP always ends the wait), until deadline (an
  * absolute loop_now() time; 0: none), or until loop_wakeup(). Returns a
  * LOOP_WAKE_* reason. Must run inside a coroutine of this loop. */
-int loop_wait(struct loop *loop, struct loop_watch *const *watches, const uint32_t *wait,
-              size_t n, uint64_t deadline);
+int loop_wait(struct loop *loop, struct loop_watch *const *watches, const uint32_t *wait, size_t n,
+              uint64_t deadline);
 
 /* Makes the coroutine co, blocked in loop_wait(), return LOOP_WAKE_WAKEUP at
  * the next iteration. Loop thread only. */

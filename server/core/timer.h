@@ -16,16 +16,16 @@ struct timer {
     timer_cb cb;
 };
 
-#define TIMER_LEVELS 4
+#define TIMER_LEVELS    4
 #define TIMER_SLOT_BITS 8
-#define TIMER_SLOTS (1u << TIMER_SLOT_BITS)
+#define TIMER_SLOTS     (1u << TIMER_SLOT_BITS)
 
 /* Four levels of 256 slots: 1 ms, 256 ms, ~65 s and ~4.6 h per slot, so any
  * deadline up to ~49 days is placed in O(1); later ones wait at the top level
  * and are re-placed as time goes by. */
 struct timer_wheel {
-    uint64_t now;                /* last time passed to timer_wheel_advance */
-    uint64_t count;              /* armed timers */
+    uint64_t now;   /* last time passed to timer_wheel_advance */
+    uint64_t count; /* armed timers */
     struct timer *slots[TIMER_LEVELS][TIMER_SLOTS];
 };
 

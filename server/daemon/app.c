@@ -15,8 +15,8 @@
 /* What a route needs while serving; the router's conf points here. */
 struct app_route {
     enum route_kind kind;
-    const void *conf;           /* the configuration's typed conf */
-    struct static_root *root;   /* ROUTE_STATIC */
+    const void *conf;         /* the configuration's typed conf */
+    struct static_root *root; /* ROUTE_STATIC */
 };
 
 struct app {
@@ -46,15 +46,9 @@ static void app_dispatch(struct http_exchange *x, void *arg)
     ar = route->conf;
     rest = route_rest(route, x->path, x->path_len, &rest_len);
     switch (ar->kind) {
-    case ROUTE_STATIC:
-        static_handle(x, ar->root, rest, rest_len);
-        break;
-    case ROUTE_REDIRECT:
-        redirect_handle(x, ar->conf, rest, rest_len);
-        break;
-    default:
-        http_resp_error(x, 501, NULL);
-        break;
+    case ROUTE_STATIC: static_handle(x, ar->root, rest, rest_len); break;
+    case ROUTE_REDIRECT: redirect_handle(x, ar->conf, rest, rest_len); break;
+    default: http_resp_error(x, 501, NULL); break;
     }
 }
 

@@ -1,4 +1,5 @@
-/* cli.c - the command line: argv into a struct, config lookup, and the -h -V -t -T --route output. */
+/* cli.c - the command line: argv into a struct, config lookup, and the -h -V -t -T --route output.
+ */
 #include "daemon/cli.h"
 
 #include <getopt.h>
@@ -15,7 +16,7 @@
 #endif
 
 #define CLI_OPT_ROUTE 1000 /* --route has no short form */
-#define CLI_URL_MAX 8192
+#define CLI_URL_MAX   8192
 
 static const struct option cli_options[] = {
     {.name = "config", .has_arg = required_argument, .val = 'c'},
@@ -113,8 +114,7 @@ static int cli_set_mode(struct cli *cli, enum cli_mode mode, const char *name,
 }
 
 /* One option from getopt_long; name is its spelling for messages. */
-static int cli_option(struct cli *cli, int opt, const char *name, const char **mode_name,
-                      FILE *err)
+static int cli_option(struct cli *cli, int opt, const char *name, const char **mode_name, FILE *err)
 {
     switch (opt) {
     case 'c': return cli_set_arg(&cli->config, name, err);
@@ -230,8 +230,8 @@ int cli_execute(const struct cli *cli, struct config *cfg, FILE *out, FILE *err)
     }
     rc = cli_load_config(cli, cfg, &errs);
     if (cli->mode == CLI_TEST) {
-        rc = cli_print_check(cli->root ? "command line" : cli_config_path(cli), rc, &errs, out,
-                             err);
+        rc =
+            cli_print_check(cli->root ? "command line" : cli_config_path(cli), rc, &errs, out, err);
     } else if (rc < 0) {
         config_errors_print(&errs, err);
         rc = CLI_EXIT_CONFIG;
@@ -355,8 +355,8 @@ int cli_print_route(const struct config *cfg, const char *request, FILE *out, FI
         return CLI_EXIT_CONFIG;
     }
     fprintf(out, "path: %s\n", path);
-    route = cfg->router ? router_match(cfg->router, req.host, req.host_len, path, (size_t)len)
-                        : NULL;
+    route =
+        cfg->router ? router_match(cfg->router, req.host, req.host_len, path, (size_t)len) : NULL;
     if (!route) {
         fputs("route: none (404 Not Found)\n", out);
         return CLI_EXIT_CONFIG;

@@ -1,4 +1,5 @@
-/* cli.h - the command line: argv into a struct, config lookup, and the -h -V -t -T --route output. */
+/* cli.h - the command line: argv into a struct, config lookup, and the -h -V -t -T --route output.
+ */
 #ifndef COHTTPD_DAEMON_CLI_H
 #define COHTTPD_DAEMON_CLI_H
 
@@ -7,13 +8,13 @@
 #include "daemon/config.h"
 
 /* Exit codes (DESIGN.md §3). CLI_CONTINUE is not one: it tells main to go on. */
-#define CLI_EXIT_OK 0
+#define CLI_EXIT_OK     0
 #define CLI_EXIT_CONFIG 1
-#define CLI_EXIT_USAGE 2
-#define CLI_CONTINUE (-1)
+#define CLI_EXIT_USAGE  2
+#define CLI_CONTINUE    (-1)
 
 #define CLI_SYSTEM_CONFIG "/etc/cohttpd/cohttpd.ini"
-#define CLI_LOCAL_CONFIG "config/cohttpd.ini"
+#define CLI_LOCAL_CONFIG  "config/cohttpd.ini"
 
 enum cli_mode {
     CLI_RUN,     /* serve */

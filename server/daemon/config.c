@@ -13,7 +13,7 @@
 #include "daemon/config_internal.h"
 
 #define CONFIG_MSG_MAX 768
-#define HINT_WORD_MAX 64
+#define HINT_WORD_MAX  64
 
 struct config_block {
     struct config_block *next;
@@ -22,8 +22,7 @@ struct config_block {
 
 /* ---- errors -------------------------------------------------------------- */
 
-static void errors_add(struct config_errors *errs, const char *file, unsigned line,
-                       const char *msg)
+static void errors_add(struct config_errors *errs, const char *file, unsigned line, const char *msg)
 {
     char text[CONFIG_MSG_MAX + PATH_MAX];
     char *copy;
@@ -228,8 +227,10 @@ static const char *match_host(struct loader *ld, const char *host, size_t len)
              (c == '.' && i > skip && host[i - 1] != '.');
     }
     if (!ok || len <= skip || host[len - 1] == '.') {
-        ld_error(ld, ld->line, "invalid host '%.*s' in %s (a name such as example.com or "
-                 "*.example.com, no port)", (int)len, host, ld->sec.name);
+        ld_error(ld, ld->line,
+                 "invalid host '%.*s' in %s (a name such as example.com or "
+                 "*.example.com, no port)",
+                 (int)len, host, ld->sec.name);
         return NULL;
     }
     lower = ld_strndup(ld, host, len);
@@ -252,8 +253,10 @@ static int ld_route_add(struct loader *ld, const struct kind_spec *ks, const cha
     if (slash > match && !(host = match_host(ld, match, (size_t)(slash - match))))
         return -1;
     if (!config_url_path_ok(slash)) {
-        ld_error(ld, ld->line, "invalid path prefix '%s' in %s (no '?', '#', '%%', '//', '.' or "
-                 "'..' segments)", slash, ld->sec.name);
+        ld_error(ld, ld->line,
+                 "invalid path prefix '%s' in %s (no '?', '#', '%%', '//', '.' or "
+                 "'..' segments)",
+                 slash, ld->sec.name);
         return -1;
     }
     if (cfg->n_routes == CONFIG_MAX_ROUTES) {
@@ -265,9 +268,13 @@ static int ld_route_add(struct loader *ld, const struct kind_spec *ks, const cha
     if (!conf || !cfg->routes)
         return -1;
     ks->init(conf);
-    cfg->routes[cfg->n_routes++] = (struct route){
-        .kind = ks->kind, .host = host, .prefix = ld_strdup(ld, slash), .conf = conf,
-        .name = ld->sec.name, .file = cfg->path, .line = ld->line};
+    cfg->routes[cfg->n_routes++] = (struct route){.kind = ks->kind,
+                                                  .host = host,
+                                                  .prefix = ld_strdup(ld, slash),
+                                                  .conf = conf,
+                                                  .name = ld->sec.name,
+                                                  .file = cfg->path,
+                                                  .line = ld->line};
     ld->sec.kind = SEC_ROUTE;
     ld->sec.spec = ks->spec;
     ld->sec.obj = conf;
@@ -300,8 +307,10 @@ static void ld_route_section(struct loader *ld, const char *kind, size_t kind_le
         ld_error(ld, ld->line, "unknown route kind '%s' in %s — did you mean '%s'?", word,
                  ld->sec.name, best);
     else
-        ld_error(ld, ld->line, "unknown route kind '%s' in %s (static, redirect, cgi, proxy or "
-                 "status)", word, ld->sec.name);
+        ld_error(ld, ld->line,
+                 "unknown route kind '%s' in %s (static, redirect, cgi, proxy or "
+                 "status)",
+                 word, ld->sec.name);
 }
 
 static void ld_global_section(struct loader *ld, const char *name)
@@ -477,9 +486,10 @@ static void ld_check_routes(struct loader *ld)
     for (size_t i = 0; i < cfg->n_routes; i++) {
         for (size_t j = 0; j < i; j++) {
             if (router_same_match(&cfg->routes[j], &cfg->routes[i])) {
-                ld_error(ld, cfg->routes[i].line, "duplicate route: %s matches the same host and "
-                         "path as %s at line %u", cfg->routes[i].name, cfg->routes[j].name,
-                         cfg->routes[j].line);
+                ld_error(ld, cfg->routes[i].line,
+                         "duplicate route: %s matches the same host and "
+                         "path as %s at line %u",
+                         cfg->routes[i].name, cfg->routes[j].name, cfg->routes[j].line);
                 break;
             }
         }

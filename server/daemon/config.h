@@ -13,10 +13,10 @@
 #include "http/limits.h"
 #include "http/router.h"
 
-#define CONFIG_MAX_LISTEN 64
-#define CONFIG_MAX_ROUTES 1024
-#define CONFIG_MAX_MIME 1024
-#define CONFIG_MAX_ERRORS 100
+#define CONFIG_MAX_LISTEN     64
+#define CONFIG_MAX_ROUTES     1024
+#define CONFIG_MAX_MIME       1024
+#define CONFIG_MAX_ERRORS     100
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
 
 /* One listen address, parsed and ready for socket(2) + bind(2). */
@@ -24,9 +24,9 @@ struct config_listen {
     int family;                   /* AF_INET, AF_INET6 or AF_UNIX */
     struct sockaddr_storage addr; /* the address to bind */
     socklen_t addr_len;
-    unsigned port;                /* 0..65535 (0: the kernel picks one); 0 for unix */
-    const char *path;             /* unix: the socket path (absolute); else NULL */
-    const char *text;             /* canonical text: 127.0.0.1:8080, [::1]:80, *:80, unix:/p */
+    unsigned port;    /* 0..65535 (0: the kernel picks one); 0 for unix */
+    const char *path; /* unix: the socket path (absolute); else NULL */
+    const char *text; /* canonical text: 127.0.0.1:8080, [::1]:80, *:80, unix:/p */
 };
 
 enum config_log_target { CONFIG_LOG_STDERR, CONFIG_LOG_JOURNAL, CONFIG_LOG_OFF, CONFIG_LOG_FILE };
@@ -42,10 +42,10 @@ enum config_access_format { CONFIG_ACCESS_COMBINED, CONFIG_ACCESS_JSON };
 struct config_server {
     struct config_listen *listen; /* at least one: 127.0.0.1:8080 when none is given */
     size_t n_listen;
-    unsigned workers;             /* 0: auto (the CPUs in the affinity mask) */
-    const char *user;             /* as written, or NULL: keep the user */
-    const char *group;            /* as written, or NULL */
-    bool change_uid;              /* user is set: setuid(uid) after binding */
+    unsigned workers;  /* 0: auto (the CPUs in the affinity mask) */
+    const char *user;  /* as written, or NULL: keep the user */
+    const char *group; /* as written, or NULL */
+    bool change_uid;   /* user is set: setuid(uid) after binding */
     uid_t uid;
     bool change_gid;              /* group is set, or user is: setgid(gid) */
     gid_t gid;                    /* group's id, else the user's primary group */
@@ -53,9 +53,9 @@ struct config_server {
     size_t stack_size;            /* coroutine stack, 16k..8m */
     struct config_log access_log; /* stderr | journal | off | file */
     enum config_access_format access_log_format;
-    struct config_log error_log;  /* stderr | journal | file (never off) */
+    struct config_log error_log; /* stderr | journal | file (never off) */
     enum log_level log_level;
-    const char *server_header;    /* Server: value, or NULL for no Server header */
+    const char *server_header; /* Server: value, or NULL for no Server header */
 };
 
 /* A [mime] line: ".ext = type". */
@@ -72,13 +72,13 @@ struct config_block; /* private: the memory a configuration owns */
  * It is read-only once loaded, so workers may share it.
  */
 struct config {
-    const char *path;      /* the file as named by the user, or "command line" for -r */
-    const char *dir;       /* absolute directory relative paths were resolved against */
+    const char *path; /* the file as named by the user, or "command line" for -r */
+    const char *dir;  /* absolute directory relative paths were resolved against */
     struct config_server server;
     struct http_limits limits;
     struct config_mime *mime; /* in file order */
     size_t n_mime;
-    struct route *routes;  /* in file order; route->conf is a static_conf or redirect_conf */
+    struct route *routes; /* in file order; route->conf is a static_conf or redirect_conf */
     size_t n_routes;
     struct router *router; /* built from routes */
     struct config_block *blocks;

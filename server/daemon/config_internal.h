@@ -10,11 +10,11 @@
 #include "daemon/config.h"
 
 #define SECTION_MAX_KEYS 16
-#define KIB 1024ull
-#define MIB (1024ull * 1024)
-#define GIB (1024ull * 1024 * 1024)
-#define HOUR_MS 3600000ull
-#define DAY_MS (24 * HOUR_MS)
+#define KIB              1024ull
+#define MIB              (1024ull * 1024)
+#define GIB              (1024ull * 1024 * 1024)
+#define HOUR_MS          3600000ull
+#define DAY_MS           (24 * HOUR_MS)
 
 enum value_type { VT_SIZE, VT_DURATION, VT_NUMBER, VT_BOOL, VT_ENUM, VT_TEXT, VT_CUSTOM };
 
@@ -64,8 +64,8 @@ enum section_kind { SEC_NONE, SEC_SKIP, SEC_SERVER, SEC_LIMITS, SEC_MIME, SEC_RO
 /* The section being read. */
 struct section {
     enum section_kind kind;
-    const struct section_spec *spec;     /* NULL for SEC_NONE, SEC_SKIP, SEC_MIME */
-    const char *name;                    /* as written, "[static /]" */
+    const struct section_spec *spec; /* NULL for SEC_NONE, SEC_SKIP, SEC_MIME */
+    const char *name;                /* as written, "[static /]" */
     unsigned line;
     void *obj;                           /* the struct its keys land in */
     unsigned key_line[SECTION_MAX_KEYS]; /* where each key was set (0: not yet) */
@@ -78,8 +78,8 @@ struct loader {
     size_t errs_before;
     const char *file; /* for messages */
     FILE *fp;
-    unsigned line;    /* the line being read (0: not from a file) */
-    bool key_line;    /* the line handed to inih should reach the handler */
+    unsigned line; /* the line being read (0: not from a file) */
+    bool key_line; /* the line handed to inih should reach the handler */
     bool key_seen;
     bool oom;
     struct section sec;
@@ -143,10 +143,10 @@ void schema_dump_section(FILE *out, const char *header, const struct section_spe
 /* ---- value syntax (config_value.c) ---- */
 
 /* Each returns false on bad syntax or overflow and leaves *out alone then. */
-bool config_parse_u64(const char *s, uint64_t *out);      /* digits only */
-bool config_parse_size(const char *s, uint64_t *out);     /* 16k, 1m, 2g, bytes */
-bool config_parse_duration(const char *s, uint64_t *ms);  /* 500ms, 30s, 5m, 1h, seconds */
-bool config_parse_bool(const char *s, uint64_t *out);     /* on/off yes/no true/false */
+bool config_parse_u64(const char *s, uint64_t *out);     /* digits only */
+bool config_parse_size(const char *s, uint64_t *out);    /* 16k, 1m, 2g, bytes */
+bool config_parse_duration(const char *s, uint64_t *ms); /* 500ms, 30s, 5m, 1h, seconds */
+bool config_parse_bool(const char *s, uint64_t *out);    /* on/off yes/no true/false */
 
 /* The shortest exact spelling: 16k, 1g, 1000; 500ms, 30s, 5m, 1h. */
 void config_format_size(uint64_t v, char *buf, size_t len);

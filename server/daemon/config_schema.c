@@ -15,7 +15,7 @@
 #include "daemon/config_internal.h"
 
 #define CONFIG_MAX_WORKERS 1024
-#define NAME_MAX_LEN 64
+#define NAME_MAX_LEN       64
 
 /* ---- [server] ----------------------------------------------------------- */
 
@@ -118,16 +118,17 @@ static int listen_parse(struct loader *ld, const char *value, struct config_list
         return listen_unix(ld, value, out);
     if (!colon || colon == value || (v6 && colon[-1] != ']')) {
         ld_error(ld, ld->line,
-                 "invalid listen address '%s' (HOST:PORT, [V6]:PORT, *:PORT or unix:/path)",
-                 value);
+                 "invalid listen address '%s' (HOST:PORT, [V6]:PORT, *:PORT or unix:/path)", value);
         return -1;
     }
     if (listen_port(ld, value, colon + 1, &port) < 0)
         return -1;
     host_len = (size_t)(colon - value) - (v6 ? 2 : 0);
     if (host_len >= sizeof(host) || (!v6 && memchr(value, ':', host_len))) {
-        ld_error(ld, ld->line, "invalid listen address '%s' (an IPv6 address goes in brackets: "
-                 "[::1]:8080)", value);
+        ld_error(ld, ld->line,
+                 "invalid listen address '%s' (an IPv6 address goes in brackets: "
+                 "[::1]:8080)",
+                 value);
         return -1;
     }
     memcpy(host, value + (v6 ? 1 : 0), host_len);
@@ -136,8 +137,10 @@ static int listen_parse(struct loader *ld, const char *value, struct config_list
     if (!v6 && strcmp(host, "localhost") == 0)
         memcpy(host, "127.0.0.1", sizeof("127.0.0.1"));
     if (listen_inet(out, host, port, any) < 0 || (v6 && out->family != AF_INET6)) {
-        ld_error(ld, ld->line, "listen host '%s' is not a numeric address (use an IPv4 "
-                 "address, [IPv6], * or localhost)", v6 ? value : host);
+        ld_error(ld, ld->line,
+                 "listen host '%s' is not a numeric address (use an IPv4 "
+                 "address, [IPv6], * or localhost)",
+                 v6 ? value : host);
         return -1;
     }
     return listen_text(ld, out, any);
@@ -247,8 +250,7 @@ static void parse_account(struct loader *ld, const struct key_spec *key, void *o
 }
 
 /* stderr | journal | off (access_log only) | a file path. */
-static void parse_log(struct loader *ld, const struct key_spec *key, void *obj,
-                      const char *value)
+static void parse_log(struct loader *ld, const struct key_spec *key, void *obj, const char *value)
 {
     struct config_log *log = (struct config_log *)((char *)obj + key->offset);
     bool allow_off = strcmp(key->name, "access_log") == 0;
@@ -310,67 +312,121 @@ static const struct enum_name log_levels[] = {
 };
 
 static const struct key_spec server_keys[] = {
-    {.name = "listen", .type = VT_CUSTOM, .repeatable = true, .parse = parse_listen,
+    {.name = "listen",
+     .type = VT_CUSTOM,
+     .repeatable = true,
+     .parse = parse_listen,
      .dump = dump_listen},
     {.name = "workers", .type = VT_CUSTOM, .parse = parse_workers, .dump = dump_workers},
-    {.name = "user", .type = VT_CUSTOM, .offset = offsetof(struct config_server, user),
-     .parse = parse_account, .dump = dump_string},
-    {.name = "group", .type = VT_CUSTOM, .offset = offsetof(struct config_server, group),
-     .parse = parse_account, .dump = dump_string},
-    {.name = "max_connections", .type = VT_NUMBER,
-     .offset = offsetof(struct config_server, max_connections), .width = sizeof(unsigned),
-     .min = 1, .max = 16777216},
-    {.name = "stack_size", .type = VT_SIZE, .offset = offsetof(struct config_server, stack_size),
-     .width = sizeof(size_t), .min = 16 * KIB, .max = 8 * MIB},
-    {.name = "access_log", .type = VT_CUSTOM,
-     .offset = offsetof(struct config_server, access_log), .parse = parse_log, .dump = dump_log},
-    {.name = "access_log_format", .type = VT_ENUM,
+    {.name = "user",
+     .type = VT_CUSTOM,
+     .offset = offsetof(struct config_server, user),
+     .parse = parse_account,
+     .dump = dump_string},
+    {.name = "group",
+     .type = VT_CUSTOM,
+     .offset = offsetof(struct config_server, group),
+     .parse = parse_account,
+     .dump = dump_string},
+    {.name = "max_connections",
+     .type = VT_NUMBER,
+     .offset = offsetof(struct config_server, max_connections),
+     .width = sizeof(unsigned),
+     .min = 1,
+     .max = 16777216},
+    {.name = "stack_size",
+     .type = VT_SIZE,
+     .offset = offsetof(struct config_server, stack_size),
+     .width = sizeof(size_t),
+     .min = 16 * KIB,
+     .max = 8 * MIB},
+    {.name = "access_log",
+     .type = VT_CUSTOM,
+     .offset = offsetof(struct config_server, access_log),
+     .parse = parse_log,
+     .dump = dump_log},
+    {.name = "access_log_format",
+     .type = VT_ENUM,
      .offset = offsetof(struct config_server, access_log_format),
-     .width = sizeof(enum config_access_format), .names = access_formats},
-    {.name = "error_log", .type = VT_CUSTOM, .offset = offsetof(struct config_server, error_log),
-     .parse = parse_log, .dump = dump_log},
-    {.name = "log_level", .type = VT_ENUM, .offset = offsetof(struct config_server, log_level),
-     .width = sizeof(enum log_level), .names = log_levels},
-    {.name = "server_header", .type = VT_TEXT,
+     .width = sizeof(enum config_access_format),
+     .names = access_formats},
+    {.name = "error_log",
+     .type = VT_CUSTOM,
+     .offset = offsetof(struct config_server, error_log),
+     .parse = parse_log,
+     .dump = dump_log},
+    {.name = "log_level",
+     .type = VT_ENUM,
+     .offset = offsetof(struct config_server, log_level),
+     .width = sizeof(enum log_level),
+     .names = log_levels},
+    {.name = "server_header",
+     .type = VT_TEXT,
      .offset = offsetof(struct config_server, server_header)},
 };
 
 /* ---- [limits] ------------------------------------------------------------ */
 
 static const struct key_spec limits_keys[] = {
-    {.name = "header_timeout", .type = VT_DURATION,
-     .offset = offsetof(struct http_limits, header_timeout_ms), .width = sizeof(uint64_t),
-     .min = 1, .max = DAY_MS},
-    {.name = "body_timeout", .type = VT_DURATION,
-     .offset = offsetof(struct http_limits, body_timeout_ms), .width = sizeof(uint64_t),
-     .min = 1, .max = DAY_MS},
-    {.name = "keepalive_timeout", .type = VT_DURATION,
-     .offset = offsetof(struct http_limits, keepalive_timeout_ms), .width = sizeof(uint64_t),
-     .min = 1, .max = DAY_MS},
-    {.name = "send_timeout", .type = VT_DURATION,
-     .offset = offsetof(struct http_limits, send_timeout_ms), .width = sizeof(uint64_t),
-     .min = 1, .max = DAY_MS},
-    {.name = "max_header_size", .type = VT_SIZE,
-     .offset = offsetof(struct http_limits, max_header_size), .width = sizeof(size_t),
-     .min = 1 * KIB, .max = 1 * MIB},
-    {.name = "max_headers", .type = VT_NUMBER,
-     .offset = offsetof(struct http_limits, max_headers), .width = sizeof(unsigned), .min = 1,
+    {.name = "header_timeout",
+     .type = VT_DURATION,
+     .offset = offsetof(struct http_limits, header_timeout_ms),
+     .width = sizeof(uint64_t),
+     .min = 1,
+     .max = DAY_MS},
+    {.name = "body_timeout",
+     .type = VT_DURATION,
+     .offset = offsetof(struct http_limits, body_timeout_ms),
+     .width = sizeof(uint64_t),
+     .min = 1,
+     .max = DAY_MS},
+    {.name = "keepalive_timeout",
+     .type = VT_DURATION,
+     .offset = offsetof(struct http_limits, keepalive_timeout_ms),
+     .width = sizeof(uint64_t),
+     .min = 1,
+     .max = DAY_MS},
+    {.name = "send_timeout",
+     .type = VT_DURATION,
+     .offset = offsetof(struct http_limits, send_timeout_ms),
+     .width = sizeof(uint64_t),
+     .min = 1,
+     .max = DAY_MS},
+    {.name = "max_header_size",
+     .type = VT_SIZE,
+     .offset = offsetof(struct http_limits, max_header_size),
+     .width = sizeof(size_t),
+     .min = 1 * KIB,
+     .max = 1 * MIB},
+    {.name = "max_headers",
+     .type = VT_NUMBER,
+     .offset = offsetof(struct http_limits, max_headers),
+     .width = sizeof(unsigned),
+     .min = 1,
      .max = 10000},
-    {.name = "max_body_size", .type = VT_SIZE,
-     .offset = offsetof(struct http_limits, max_body_size), .width = sizeof(uint64_t), .min = 0,
+    {.name = "max_body_size",
+     .type = VT_SIZE,
+     .offset = offsetof(struct http_limits, max_body_size),
+     .width = sizeof(uint64_t),
+     .min = 0,
      .max = 1024 * GIB},
-    {.name = "max_keepalive_requests", .type = VT_NUMBER,
-     .offset = offsetof(struct http_limits, max_keepalive_requests), .width = sizeof(unsigned),
-     .min = 0, .max = UINT_MAX},
-    {.name = "shutdown_timeout", .type = VT_DURATION,
-     .offset = offsetof(struct http_limits, shutdown_timeout_ms), .width = sizeof(uint64_t),
-     .min = 0, .max = DAY_MS},
+    {.name = "max_keepalive_requests",
+     .type = VT_NUMBER,
+     .offset = offsetof(struct http_limits, max_keepalive_requests),
+     .width = sizeof(unsigned),
+     .min = 0,
+     .max = UINT_MAX},
+    {.name = "shutdown_timeout",
+     .type = VT_DURATION,
+     .offset = offsetof(struct http_limits, shutdown_timeout_ms),
+     .width = sizeof(uint64_t),
+     .min = 0,
+     .max = DAY_MS},
 };
 
 /* ---- [static MATCH] ------------------------------------------------------ */
 
-static void parse_root(struct loader *ld, const struct key_spec *key, void *obj,
-                       const char *value)
+static void parse_root(struct loader *ld, const struct key_spec *key, void *obj, const char *value)
 {
     struct stat st;
     char *path;
@@ -434,8 +490,7 @@ static int index_word(struct loader *ld, void *obj, const char *w, size_t len)
     return 0;
 }
 
-static void parse_index(struct loader *ld, const struct key_spec *key, void *obj,
-                        const char *value)
+static void parse_index(struct loader *ld, const struct key_spec *key, void *obj, const char *value)
 {
     struct static_conf *sc = obj;
 
@@ -469,8 +524,7 @@ static int precompressed_word(struct loader *ld, void *obj, const char *w, size_
     }
     for (size_t i = 0; i < sc->n_precompressed; i++) {
         if (sc->precompressed[i] == enc) {
-            ld_error(ld, ld->line, "encoding '%.*s' is listed twice in precompressed", (int)len,
-                     w);
+            ld_error(ld, ld->line, "encoding '%.*s' is listed twice in precompressed", (int)len, w);
             return -1;
         }
     }
@@ -515,9 +569,10 @@ static void parse_fallback(struct loader *ld, const struct key_spec *key, void *
 /* Headers the HTTP engine writes itself; configuring them would break framing. */
 static bool header_reserved(const char *name, size_t len)
 {
-    static const char *const reserved[] = {
-        "connection", "content-length", "date", "keep-alive", "proxy-connection",
-        "server", "te", "trailer", "transfer-encoding", "upgrade"};
+    static const char *const reserved[] = {"connection", "content-length",   "date",
+                                           "keep-alive", "proxy-connection", "server",
+                                           "te",         "trailer",          "transfer-encoding",
+                                           "upgrade"};
 
     for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
         size_t j = 0;
@@ -558,9 +613,10 @@ static void parse_header(struct loader *ld, const struct key_spec *key, void *ob
     } else if (sc->n_headers == STATIC_MAX_HEADERS) {
         ld_error(ld, ld->line, "too many headers (at most %d per route)", STATIC_MAX_HEADERS);
     } else {
-        sc->headers[sc->n_headers++] = (struct conf_header){
-            .name = ld_strndup(ld, value, name_len), .name_len = name_len,
-            .value = ld_strdup(ld, v), .value_len = strlen(v)};
+        sc->headers[sc->n_headers++] = (struct conf_header){.name = ld_strndup(ld, value, name_len),
+                                                            .name_len = name_len,
+                                                            .value = ld_strdup(ld, v),
+                                                            .value_len = strlen(v)};
     }
 }
 
@@ -579,20 +635,38 @@ static const struct enum_name dotfiles_names[] = {
 };
 
 static const struct key_spec static_keys[] = {
-    {.name = "root", .type = VT_CUSTOM, .offset = offsetof(struct static_conf, root),
-     .required = true, .parse = parse_root, .dump = dump_string},
+    {.name = "root",
+     .type = VT_CUSTOM,
+     .offset = offsetof(struct static_conf, root),
+     .required = true,
+     .parse = parse_root,
+     .dump = dump_string},
     {.name = "index", .type = VT_CUSTOM, .parse = parse_index, .dump = dump_index},
-    {.name = "autoindex", .type = VT_BOOL, .offset = offsetof(struct static_conf, autoindex),
+    {.name = "autoindex",
+     .type = VT_BOOL,
+     .offset = offsetof(struct static_conf, autoindex),
      .width = sizeof(bool)},
-    {.name = "dotfiles", .type = VT_ENUM, .offset = offsetof(struct static_conf, dotfiles),
-     .width = sizeof(enum static_dotfiles), .names = dotfiles_names},
-    {.name = "precompressed", .type = VT_CUSTOM, .parse = parse_precompressed,
+    {.name = "dotfiles",
+     .type = VT_ENUM,
+     .offset = offsetof(struct static_conf, dotfiles),
+     .width = sizeof(enum static_dotfiles),
+     .names = dotfiles_names},
+    {.name = "precompressed",
+     .type = VT_CUSTOM,
+     .parse = parse_precompressed,
      .dump = dump_precompressed},
-    {.name = "cache_control", .type = VT_TEXT,
+    {.name = "cache_control",
+     .type = VT_TEXT,
      .offset = offsetof(struct static_conf, cache_control)},
-    {.name = "fallback", .type = VT_CUSTOM, .offset = offsetof(struct static_conf, fallback),
-     .parse = parse_fallback, .dump = dump_string},
-    {.name = "header", .type = VT_CUSTOM, .repeatable = true, .parse = parse_header,
+    {.name = "fallback",
+     .type = VT_CUSTOM,
+     .offset = offsetof(struct static_conf, fallback),
+     .parse = parse_fallback,
+     .dump = dump_string},
+    {.name = "header",
+     .type = VT_CUSTOM,
+     .repeatable = true,
+     .parse = parse_header,
      .dump = dump_headers},
 };
 
@@ -639,8 +713,10 @@ static void parse_to(struct loader *ld, const struct key_spec *key, void *obj, c
         return;
     }
     if (!redirect_target_ok(value)) {
-        ld_error(ld, ld->line, "redirect target '%s' must be an http(s) URL or a path starting "
-                 "with '/'", value);
+        ld_error(ld, ld->line,
+                 "redirect target '%s' must be an http(s) URL or a path starting "
+                 "with '/'",
+                 value);
         return;
     }
     set_string(obj, key, ld_strdup(ld, value));
@@ -655,10 +731,17 @@ static const struct enum_name redirect_statuses[] = {
 };
 
 static const struct key_spec redirect_keys[] = {
-    {.name = "to", .type = VT_CUSTOM, .offset = offsetof(struct redirect_conf, to),
-     .required = true, .parse = parse_to, .dump = dump_string},
-    {.name = "status", .type = VT_ENUM, .offset = offsetof(struct redirect_conf, status),
-     .width = sizeof(unsigned), .names = redirect_statuses},
+    {.name = "to",
+     .type = VT_CUSTOM,
+     .offset = offsetof(struct redirect_conf, to),
+     .required = true,
+     .parse = parse_to,
+     .dump = dump_string},
+    {.name = "status",
+     .type = VT_ENUM,
+     .offset = offsetof(struct redirect_conf, status),
+     .width = sizeof(unsigned),
+     .names = redirect_statuses},
 };
 
 static void redirect_defaults(void *conf)
@@ -668,20 +751,26 @@ static void redirect_defaults(void *conf)
 
 /* ---- sections ------------------------------------------------------------ */
 
-const struct section_spec schema_server = {
-    .keys = server_keys, .n_keys = sizeof(server_keys) / sizeof(server_keys[0])};
-const struct section_spec schema_limits = {
-    .keys = limits_keys, .n_keys = sizeof(limits_keys) / sizeof(limits_keys[0])};
+const struct section_spec schema_server = {.keys = server_keys,
+                                           .n_keys = sizeof(server_keys) / sizeof(server_keys[0])};
+const struct section_spec schema_limits = {.keys = limits_keys,
+                                           .n_keys = sizeof(limits_keys) / sizeof(limits_keys[0])};
 static const struct section_spec schema_static = {
     .keys = static_keys, .n_keys = sizeof(static_keys) / sizeof(static_keys[0])};
 static const struct section_spec schema_redirect = {
     .keys = redirect_keys, .n_keys = sizeof(redirect_keys) / sizeof(redirect_keys[0])};
 
 const struct kind_spec schema_kinds[] = {
-    {.name = "static", .kind = ROUTE_STATIC, .spec = &schema_static,
-     .conf_size = sizeof(struct static_conf), .init = static_defaults},
-    {.name = "redirect", .kind = ROUTE_REDIRECT, .spec = &schema_redirect,
-     .conf_size = sizeof(struct redirect_conf), .init = redirect_defaults},
+    {.name = "static",
+     .kind = ROUTE_STATIC,
+     .spec = &schema_static,
+     .conf_size = sizeof(struct static_conf),
+     .init = static_defaults},
+    {.name = "redirect",
+     .kind = ROUTE_REDIRECT,
+     .spec = &schema_redirect,
+     .conf_size = sizeof(struct redirect_conf),
+     .init = redirect_defaults},
     {.name = "cgi", .kind = ROUTE_CGI},
     {.name = "proxy", .kind = ROUTE_PROXY},
     {.name = "status", .kind = ROUTE_STATUS},
@@ -763,7 +852,10 @@ static void enum_choices(const struct key_spec *key, char *buf, size_t len)
         n++;
     buf[0] = '\0';
     for (size_t i = 0; i < n && used < len; i++) {
-        int w = snprintf(buf + used, len - used, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+        int w = snprintf(buf + used, len - used, "%s%s",
+                         i == 0       ? ""
+                         : i + 1 == n ? " or "
+                                      : ", ",
                          key->names[i].name);
         used += w > 0 ? (size_t)w : 0;
     }
@@ -775,12 +867,16 @@ static void value_error(struct loader *ld, const struct key_spec *key, const cha
 
     switch (key->type) {
     case VT_SIZE:
-        ld_error(ld, ld->line, "invalid size '%s' for '%s' (a number with an optional k, m or g "
-                 "suffix)", value, key->name);
+        ld_error(ld, ld->line,
+                 "invalid size '%s' for '%s' (a number with an optional k, m or g "
+                 "suffix)",
+                 value, key->name);
         break;
     case VT_DURATION:
-        ld_error(ld, ld->line, "invalid duration '%s' for '%s' (a number with ms, s, m or h; a "
-                 "bare number is seconds)", value, key->name);
+        ld_error(ld, ld->line,
+                 "invalid duration '%s' for '%s' (a number with ms, s, m or h; a "
+                 "bare number is seconds)",
+                 value, key->name);
         break;
     case VT_BOOL:
         ld_error(ld, ld->line, "invalid boolean '%s' for '%s' (on/off, yes/no, true/false)", value,
@@ -791,14 +887,11 @@ static void value_error(struct loader *ld, const struct key_spec *key, const cha
         ld_error(ld, ld->line, "invalid value '%s' for '%s' (expected %s)", value, key->name,
                  choices);
         break;
-    default:
-        ld_error(ld, ld->line, "invalid number '%s' for '%s'", value, key->name);
-        break;
+    default: ld_error(ld, ld->line, "invalid number '%s' for '%s'", value, key->name); break;
     }
 }
 
-static void parse_text(struct loader *ld, const struct key_spec *key, void *obj,
-                       const char *value)
+static void parse_text(struct loader *ld, const struct key_spec *key, void *obj, const char *value)
 {
     if (!config_header_value_ok(value)) {
         ld_error(ld, ld->line, "'%s' contains a control character", key->name);
@@ -1028,4 +1121,3 @@ void schema_dump_section(FILE *out, const char *header, const struct section_spe
     for (size_t i = 0; i < spec->n_keys; i++)
         dump_key(out, &spec->keys[i], obj);
 }
-

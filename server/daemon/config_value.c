@@ -141,7 +141,6 @@ bool config_header_value_ok(const char *s)
     return true;
 }
 
-
 /* ---- did you mean -------------------------------------------------------- */
 
 static size_t edit_distance(const char *a, const char *b)
@@ -181,8 +180,6 @@ void config_hint(const char *word, const char *cand, const char **best, size_t *
     }
 }
 
-
-
 /* A URL path: starts with '/', no blanks or controls, no '?', '#', '%', no
  * empty, "." or ".." segment (except one trailing '/'). */
 bool config_url_path_ok(const char *p)
@@ -202,4 +199,3 @@ bool config_url_path_ok(const char *p)
     }
     return true;
 }
-

@@ -23,7 +23,8 @@ static int set_nonblocking_cloexec(int fd)
 {
     int fl = fcntl(fd, F_GETFL), one = 1;
 
-    if (sd_is_socket(fd, AF_INET, SOCK_STREAM, 1) > 0 || sd_is_socket(fd, AF_INET6, SOCK_STREAM, 1) > 0)
+    if (sd_is_socket(fd, AF_INET, SOCK_STREAM, 1) > 0 ||
+        sd_is_socket(fd, AF_INET6, SOCK_STREAM, 1) > 0)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)

@@ -130,8 +130,7 @@ static bool own_etag(const char *etag, size_t etag_len, struct etag *t)
 
 /* True when the If-Match / If-None-Match value v is "*" or lists a tag
  * matching etag: If-Match holds, If-None-Match fails. */
-static bool matches_any(const char *v, size_t len, const char *etag, size_t etag_len,
-                        bool strong)
+static bool matches_any(const char *v, size_t len, const char *etag, size_t etag_len, bool strong)
 {
     struct etag ours;
 
@@ -164,15 +163,13 @@ enum cond_result cond_evaluate(const struct cond_request *r, const char *etag, s
         if (matches_any(r->if_none_match, r->if_none_match_len, etag, etag_len, false))
             return r->get_or_head ? COND_NOT_MODIFIED : COND_PRECONDITION_FAILED;
     } else if (r->get_or_head &&
-               field_date(r->if_modified_since, r->if_modified_since_len, &date) &&
-               mtime <= date) {
+               field_date(r->if_modified_since, r->if_modified_since_len, &date) && mtime <= date) {
         return COND_NOT_MODIFIED;
     }
     return COND_PROCEED;
 }
 
-bool cond_if_range(const char *value, size_t len, const char *etag, size_t etag_len,
-                   int64_t mtime)
+bool cond_if_range(const char *value, size_t len, const char *etag, size_t etag_len, int64_t mtime)
 {
     struct etag theirs, ours;
     size_t i = 0;

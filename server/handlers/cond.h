@@ -60,7 +60,6 @@ enum cond_result cond_evaluate(const struct cond_request *r, const char *etag, s
  * strong etag, or an HTTP-date, true when it equals mtime exactly. A weak
  * or malformed entity-tag and an invalid date give false (send the whole
  * representation). An absent If-Range (value NULL or len 0) gives true. */
-bool cond_if_range(const char *value, size_t len, const char *etag, size_t etag_len,
-                   int64_t mtime);
+bool cond_if_range(const char *value, size_t len, const char *etag, size_t etag_len, int64_t mtime);
 
 #endif

@@ -13,7 +13,7 @@
  * they came with is in use.
  */
 
-#define STATIC_MAX_INDEX 8   /* index = at most this many names */
+#define STATIC_MAX_INDEX   8  /* index = at most this many names */
 #define STATIC_MAX_HEADERS 32 /* header = at most this many times per route */
 
 enum static_dotfiles {
@@ -37,16 +37,16 @@ struct conf_header {
 
 /* [static MATCH] */
 struct static_conf {
-    const char *root;                      /* absolute path of an existing directory */
-    const char *index[STATIC_MAX_INDEX];   /* file names tried in order for a directory */
-    size_t n_index;                        /* default 1: "index.html"; 0: no index files */
-    bool autoindex;                        /* HTML listing of a directory without index */
+    const char *root;                    /* absolute path of an existing directory */
+    const char *index[STATIC_MAX_INDEX]; /* file names tried in order for a directory */
+    size_t n_index;                      /* default 1: "index.html"; 0: no index files */
+    bool autoindex;                      /* HTML listing of a directory without index */
     enum static_dotfiles dotfiles;
-    enum static_encoding precompressed[2]; /* siblings looked for, in preference order */
-    size_t n_precompressed;                /* default 2: br then gz; 0: none */
-    const char *cache_control;             /* Cache-Control value, or NULL for none */
-    const char *fallback;                  /* path below root served when no file matches
-                                              (e.g. "/index.html"), or NULL */
+    enum static_encoding precompressed[2];          /* siblings looked for, in preference order */
+    size_t n_precompressed;                         /* default 2: br then gz; 0: none */
+    const char *cache_control;                      /* Cache-Control value, or NULL for none */
+    const char *fallback;                           /* path below root served when no file matches
+                                                       (e.g. "/index.html"), or NULL */
     struct conf_header headers[STATIC_MAX_HEADERS]; /* added to every response */
     size_t n_headers;
 };

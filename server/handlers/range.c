@@ -107,8 +107,8 @@ static size_t sort_merge(struct http_range *r, size_t n)
 }
 
 /* Scans the range-set into sat[]; returns the number of specs or -1 when malformed. */
-static int scan_set(struct range_scan *sc, uint64_t size, struct http_range *sat,
-                    size_t *n_sat, bool *empty_suffix)
+static int scan_set(struct range_scan *sc, uint64_t size, struct http_range *sat, size_t *n_sat,
+                    bool *empty_suffix)
 {
     int specs = 0;
 
@@ -200,8 +200,7 @@ static void fmt_range(struct fmt *f, const struct http_range *r, uint64_t size)
     fmt_u64(f, size);
 }
 
-size_t range_format_content_range(char *out, size_t cap, const struct http_range *r,
-                                  uint64_t size)
+size_t range_format_content_range(char *out, size_t cap, const struct http_range *r, uint64_t size)
 {
     struct fmt f = {.out = out, .cap = cap};
 

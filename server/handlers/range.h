@@ -49,8 +49,7 @@ int range_parse(const char *value, size_t len, uint64_t size, struct http_range 
  * otherwise out (if cap > 0) holds an empty string. */
 
 /* "bytes FIRST-LAST/SIZE", the Content-Range of a single-range 206. */
-size_t range_format_content_range(char *out, size_t cap, const struct http_range *r,
-                                  uint64_t size);
+size_t range_format_content_range(char *out, size_t cap, const struct http_range *r, uint64_t size);
 
 /* "bytes *" then "/SIZE": the Content-Range of a 416. */
 size_t range_format_unsatisfied(char *out, size_t cap, uint64_t size);

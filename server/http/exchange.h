@@ -30,16 +30,16 @@ enum http_resp_state {
 struct http_exchange {
     struct conn *conn;
     struct loop *loop;
-    const struct http_site *site;    /* the configuration this request runs under */
-    const struct http_request *req;  /* the parsed head; spans valid until the end */
-    const char *path;                /* normalised, decoded path (NUL-terminated) */
+    const struct http_site *site;   /* the configuration this request runs under */
+    const struct http_request *req; /* the parsed head; spans valid until the end */
+    const char *path;               /* normalised, decoded path (NUL-terminated) */
     size_t path_len;
-    bool path_trailing_slash;        /* the decoded path ended with '/' */
-    bool head_only;                  /* HEAD: bodies are counted, not sent */
-    bool keep_alive;                 /* a handler may clear it to close after */
-    int status;                      /* status of the response begun */
+    bool path_trailing_slash; /* the decoded path ended with '/' */
+    bool head_only;           /* HEAD: bodies are counted, not sent */
+    bool keep_alive;          /* a handler may clear it to close after */
+    int status;               /* status of the response begun */
     enum http_resp_state state;
-    uint64_t body_bytes;             /* body bytes of the response (for the log) */
+    uint64_t body_bytes; /* body bytes of the response (for the log) */
     const struct sockaddr *peer;
     socklen_t peer_len;
     const struct sockaddr *local;
@@ -59,8 +59,8 @@ int http_resp_begin(struct http_exchange *x, int status);
 
 /* Adds "name: value". Returns 0 or -ENOSPC when the head would exceed its
  * buffer (the response then becomes a 500). */
-int http_resp_header(struct http_exchange *x, const char *name, size_t name_len,
-                     const char *value, size_t value_len);
+int http_resp_header(struct http_exchange *x, const char *name, size_t name_len, const char *value,
+                     size_t value_len);
 
 /* Adds a header whose value is formatted like printf. */
 int http_resp_headerf(struct http_exchange *x, const char *name, const char *fmt, ...)

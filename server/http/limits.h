@@ -8,14 +8,14 @@
 /* Durations in milliseconds, sizes in bytes. 0 for max_keepalive_requests
  * means unlimited. Defaults are those of DESIGN.md §4 (http_limits_default). */
 struct http_limits {
-    uint64_t header_timeout_ms;    /* 10 s */
-    uint64_t body_timeout_ms;      /* 30 s */
-    uint64_t keepalive_timeout_ms; /* 15 s */
-    uint64_t send_timeout_ms;      /* 30 s */
-    uint64_t shutdown_timeout_ms;  /* 30 s */
-    size_t max_header_size;        /* 16 KiB: request line + headers */
-    unsigned max_headers;          /* 100 */
-    uint64_t max_body_size;        /* 16 MiB */
+    uint64_t header_timeout_ms;      /* 10 s */
+    uint64_t body_timeout_ms;        /* 30 s */
+    uint64_t keepalive_timeout_ms;   /* 15 s */
+    uint64_t send_timeout_ms;        /* 30 s */
+    uint64_t shutdown_timeout_ms;    /* 30 s */
+    size_t max_header_size;          /* 16 KiB: request line + headers */
+    unsigned max_headers;            /* 100 */
+    uint64_t max_body_size;          /* 16 MiB */
     unsigned max_keepalive_requests; /* 0 */
 };
 

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MIME_DEFAULT "application/octet-stream"
-#define MIME_CHARSET "; charset=utf-8"
-#define MIME_TYPE_MAX 255 /* longest type accepted, parameters included */
+#define MIME_DEFAULT  "application/octet-stream"
+#define MIME_CHARSET  "; charset=utf-8"
+#define MIME_TYPE_MAX 255  /* longest type accepted, parameters included */
 #define MIME_LINE_MAX 1024 /* longest mime.types line; longer ones are skipped */
 
 struct mime_builtin {
@@ -210,7 +210,7 @@ static bool type_is_text(const char *type, size_t len)
 {
     static const char *const text_types[] = {
         "application/javascript", "application/ecmascript", "application/x-javascript",
-        "application/json", "application/xml", "application/x-sh",
+        "application/json",       "application/xml",        "application/x-sh",
     };
 
     if (memchr(type, ';', len))
@@ -276,8 +276,8 @@ static int table_set(struct mime_table *t, const char *ext, const char *type, si
         free(e->type);
     else
         t->count++;
-    *e = (struct mime_entry){.type = copy, .type_len = type_len + extra, .hash = hash,
-                             .ext_len = (uint8_t)ext_len};
+    *e = (struct mime_entry){
+        .type = copy, .type_len = type_len + extra, .hash = hash, .ext_len = (uint8_t)ext_len};
     memcpy(e->ext, ext, ext_len + 1);
     return 0;
 }
@@ -422,8 +422,7 @@ const char *mime_lookup(const struct mime_table *t, const char *filename, size_t
     size_t ext_len, n = strlen(MIME_DEFAULT);
     char canon[MIME_EXT_MAX + 1];
 
-    if (t && t->cap && find_ext(filename, len, &ext, &ext_len) &&
-        ext_canon(ext, ext_len, canon)) {
+    if (t && t->cap && find_ext(filename, len, &ext, &ext_len) && ext_canon(ext, ext_len, canon)) {
         const struct mime_entry *e =
             slot_for(t->slots, t->cap, canon, ext_len, ext_hash(canon, ext_len));
 

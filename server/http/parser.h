@@ -28,21 +28,21 @@ struct http_header {
 struct http_request {
     llhttp_method_t method;
     struct http_span method_name;
-    struct http_span target;  /* request-target as received */
-    struct http_span path;    /* target up to '?' or '#' (origin-form), or the
-                                 path of an absolute-form target ("/", a
-                                 static string, when it has none); "*" for
-                                 OPTIONS *; empty for CONNECT */
-    struct http_span query;   /* after '?', without it; len 0 when none */
+    struct http_span target; /* request-target as received */
+    struct http_span path;   /* target up to '?' or '#' (origin-form), or the
+                                path of an absolute-form target ("/", a
+                                static string, when it has none); "*" for
+                                OPTIONS *; empty for CONNECT */
+    struct http_span query;  /* after '?', without it; len 0 when none */
     uint8_t version_major, version_minor;
-    struct http_span host;    /* Host header (or the authority of an
-                                 absolute-form target); len 0 when absent */
-    int64_t content_length;   /* -1 when no Content-Length */
-    bool chunked;             /* Transfer-Encoding: chunked */
-    bool keep_alive;          /* RFC 9112 §9.3: the connection may persist */
-    bool expect_continue;     /* Expect: 100-continue */
-    bool upgrade;             /* Connection: upgrade with an Upgrade header */
-    size_t head_len;          /* bytes of the head, final CRLFCRLF included */
+    struct http_span host;  /* Host header (or the authority of an
+                               absolute-form target); len 0 when absent */
+    int64_t content_length; /* -1 when no Content-Length */
+    bool chunked;           /* Transfer-Encoding: chunked */
+    bool keep_alive;        /* RFC 9112 §9.3: the connection may persist */
+    bool expect_continue;   /* Expect: 100-continue */
+    bool upgrade;           /* Connection: upgrade with an Upgrade header */
+    size_t head_len;        /* bytes of the head, final CRLFCRLF included */
     unsigned header_count;
     struct http_header headers[HTTP_MAX_HEADERS];
 };
@@ -54,24 +54,24 @@ struct http_request {
 struct http_parser {
     llhttp_t llhttp;
     const struct http_limits *limits;
-    struct http_request *req;   /* the request being parsed */
+    struct http_request *req; /* the request being parsed */
     /* head scanning (offsets into the buffer given to http_parse_head) */
-    size_t scanned;             /* head bytes already scanned for the end */
-    size_t head_start;          /* first byte of the request line */
-    size_t line_end;            /* just past the request line; 0 until seen */
-    bool head_started;          /* a byte other than a leading CRLF was seen */
-    bool head_done;             /* http_parse_head() accepted the head */
+    size_t scanned;    /* head bytes already scanned for the end */
+    size_t head_start; /* first byte of the request line */
+    size_t line_end;   /* just past the request line; 0 until seen */
+    bool head_started; /* a byte other than a leading CRLF was seen */
+    bool head_done;    /* http_parse_head() accepted the head */
     /* body decoding state */
-    uint64_t body_received;     /* decoded body bytes so far */
-    const char *body_out;       /* set by llhttp's on_body */
+    uint64_t body_received; /* decoded body bytes so far */
+    const char *body_out;   /* set by llhttp's on_body */
     size_t body_out_len;
     bool message_complete;
     int error_status;
     /* private scratch for the llhttp callbacks */
     int hdr_state;
-    int body_phase;             /* chunked: size line, data or trailer */
-    size_t frame_bytes;         /* bytes of the current chunk line or trailer */
-    bool frame_prev_cr;         /* the last framing byte was a CR */
+    int body_phase;     /* chunked: size line, data or trailer */
+    size_t frame_bytes; /* bytes of the current chunk line or trailer */
+    bool frame_prev_cr; /* the last framing byte was a CR */
 };
 
 /* Prepares p for a connection; limits must outlive it. */
@@ -98,8 +98,7 @@ void http_parser_init(struct http_parser *p, const struct http_limits *limits);
  * Leading empty lines (CRLF) before a request line are skipped as RFC 9112
  * §2.2 allows, and counted in head_len. After an error the same status is
  * returned until reset. Never yields. */
-int http_parse_head(struct http_parser *p, const char *buf, size_t len,
-                    struct http_request *req);
+int http_parse_head(struct http_parser *p, const char *buf, size_t len, struct http_request *req);
 
 /* Decodes body bytes of the request whose head http_parse_head() accepted
  * (Content-Length or chunked). in[0..in_len) are raw bytes that follow what
@@ -123,8 +122,8 @@ int http_parse_body(struct http_parser *p, const char *in, size_t in_len, size_t
 bool http_request_has_body(const struct http_request *req);
 
 /* Finds a header by name, case-insensitively; NULL when absent. */
-const struct http_header *http_request_header(const struct http_request *req,
-                                              const char *name, size_t name_len);
+const struct http_header *http_request_header(const struct http_request *req, const char *name,
+                                              size_t name_len);
 
 /* Ready for the next request on the same connection. */
 void http_parser_reset(struct http_parser *p);

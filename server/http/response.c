@@ -140,8 +140,7 @@ int http_resp_header(struct http_exchange *x, const char *name, size_t name_len,
 
     if (x->state != HTTP_RESP_HEAD)
         return -EINVAL;
-    if (CONN_OBUF_SIZE - m->olen < name_len + value_len + 4 + HEAD_TAIL_ROOM &&
-        x->head_start > 0) {
+    if (CONN_OBUF_SIZE - m->olen < name_len + value_len + 4 + HEAD_TAIL_ROOM && x->head_start > 0) {
         /* Send the responses queued before this head, keep the head. */
         int r = conn_flush_prefix(x->conn, x->head_start, 0);
 

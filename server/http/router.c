@@ -11,9 +11,9 @@
 
 /* The routes that share one host pattern, longest prefix first. */
 struct router_group {
-    char *host;      /* lowercase, no trailing dot; for a wildcard the suffix ".example.com" */
+    char *host; /* lowercase, no trailing dot; for a wildcard the suffix ".example.com" */
     size_t host_len;
-    size_t first;    /* slice of router->order */
+    size_t first; /* slice of router->order */
     size_t count;
 };
 
@@ -23,7 +23,7 @@ struct router {
     const struct route **order; /* grouped: exact hosts, wildcards, any; longest prefix first */
     struct router_group *exact; /* sorted by host (bytewise) for binary search */
     size_t n_exact;
-    struct router_group *wild;  /* sorted by suffix length, longest first */
+    struct router_group *wild; /* sorted by suffix length, longest first */
     size_t n_wild;
     struct router_group any;
 };
@@ -125,8 +125,8 @@ static int host_cmp(const char *host, size_t host_len, const char *lower, size_t
 /* A route's place while the router is built: its host class and lowercase key. */
 struct router_entry {
     const struct route *route;
-    int class;  /* 0 exact host, 1 wildcard, 2 any host */
-    char *key;  /* "example.com", ".example.com" (wildcard suffix), NULL */
+    int class; /* 0 exact host, 1 wildcard, 2 any host */
+    char *key; /* "example.com", ".example.com" (wildcard suffix), NULL */
     size_t key_len;
 };
 

@@ -30,10 +30,7 @@ static int decode_escape(const char *in, size_t len, size_t i)
     return hi << 4 | lo;
 }
 
-static bool path_byte_refused(unsigned char c)
-{
-    return c < 0x20 || c == 0x7f || c == '\\';
-}
+static bool path_byte_refused(unsigned char c) { return c < 0x20 || c == 0x7f || c == '\\'; }
 
 /* How a normalisation treats an encoded slash. */
 struct norm_state {
@@ -72,8 +69,8 @@ static int decode_segment(const char *path, size_t len, size_t *i, char *out, si
     return 0;
 }
 
-static int normalize(const char *path, size_t len, char *out, size_t out_cap,
-                     bool *trailing_slash, struct norm_state *st)
+static int normalize(const char *path, size_t len, char *out, size_t out_cap, bool *trailing_slash,
+                     struct norm_state *st)
 {
     size_t i = 1, o = 1;
 
@@ -172,18 +169,12 @@ static void append_piece(char *out, size_t out_cap, size_t *o, bool *full, const
 static const char *html_entity(char c)
 {
     switch (c) {
-    case '&':
-        return "&amp;";
-    case '<':
-        return "&lt;";
-    case '>':
-        return "&gt;";
-    case '"':
-        return "&quot;";
-    case '\'':
-        return "&#39;";
-    default:
-        return NULL;
+    case '&': return "&amp;";
+    case '<': return "&lt;";
+    case '>': return "&gt;";
+    case '"': return "&quot;";
+    case '\'': return "&#39;";
+    default: return NULL;
     }
 }
 
@@ -206,8 +197,8 @@ size_t url_html_escape(const char *in, size_t len, char *out, size_t out_cap)
 
 static bool path_byte_unreserved(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '/';
 }
 
 size_t url_percent_encode_path(const char *in, size_t len, char *out, size_t out_cap)

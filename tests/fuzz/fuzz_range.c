@@ -73,8 +73,8 @@ static void check_multipart(const struct http_range *r, int n, uint64_t size)
     uint64_t total = 0;
 
     for (int i = 0; i < n; i++) {
-        size_t h = range_format_part_header(buf, sizeof buf, boundary, sizeof boundary - 1,
-                                            type, sizeof type - 1, &r[i], size);
+        size_t h = range_format_part_header(buf, sizeof buf, boundary, sizeof boundary - 1, type,
+                                            sizeof type - 1, &r[i], size);
 
         check(h < sizeof buf && strlen(buf) == h);
         total += h + (r[i].last - r[i].first + 1);

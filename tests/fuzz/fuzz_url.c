@@ -34,8 +34,8 @@ static void check_normalized(const char *out, int n, bool slash)
         check(out[i + 1] != '/'); /* no empty segment */
         /* no "." or ".." segment */
         check(!(out[i + 1] == '.' && (out[i + 2] == '/' || out[i + 2] == '\0')));
-        check(!(out[i + 1] == '.' && out[i + 2] == '.' &&
-                (out[i + 3] == '/' || out[i + 3] == '\0')));
+        check(
+            !(out[i + 1] == '.' && out[i + 2] == '.' && (out[i + 3] == '/' || out[i + 3] == '\0')));
     }
 }
 

@@ -9,11 +9,11 @@
 /* A running daemon with its own temporary directory. */
 struct daemon {
     pid_t pid;
-    unsigned port;       /* the TCP port it listens on (127.0.0.1) */
-    char dir[256];       /* temporary directory: config, site, logs */
-    char root[300];      /* dir/www: the default static root */
-    char config[300];    /* dir/cohttpd.ini */
-    char log[300];       /* dir/stderr.log: everything the daemon wrote to stderr */
+    unsigned port;    /* the TCP port it listens on (127.0.0.1) */
+    char dir[256];    /* temporary directory: config, site, logs */
+    char root[300];   /* dir/www: the default static root */
+    char config[300]; /* dir/cohttpd.ini */
+    char log[300];    /* dir/stderr.log: everything the daemon wrote to stderr */
 };
 
 /*

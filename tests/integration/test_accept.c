@@ -28,9 +28,8 @@ static long cpu_ticks(pid_t pid)
     p = strrchr(buf, ')');
     cr_assert_not_null(p);
     /* fields after the name: state(3) ... utime(14) stime(15) */
-    cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime,
-                        &stime),
-                 2);
+    cr_assert_eq(
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime), 2);
     return utime + stime;
 }
 

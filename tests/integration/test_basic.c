@@ -45,8 +45,7 @@ Test(basic, head_has_length_and_no_body)
     out = raw_exchange(d.port, req, (size_t)n, 300, &len, &closed);
     cr_assert_eq(response_status(out), 200, "%s", out);
     cr_assert(strstr(out, "Content-Length: 5\r\n"), "%s", out);
-    cr_assert(len >= 4 && strcmp(out + len - 4, "\r\n\r\n") == 0, "no body after a HEAD: %s",
-              out);
+    cr_assert(len >= 4 && strcmp(out + len - 4, "\r\n\r\n") == 0, "no body after a HEAD: %s", out);
     cr_assert_not(closed, "HTTP/1.1 keeps the connection open");
     free(out);
 }

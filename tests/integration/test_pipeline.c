@@ -117,7 +117,8 @@ Test(pipeline, a_request_split_at_every_byte_boundary)
 
 Test(pipeline, a_pipeline_sent_one_byte_at_a_time)
 {
-    const char *req = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char *req =
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n";
     int fd = tcp_connect(d.port);
     size_t got;
     char *out;

@@ -152,7 +152,11 @@ Test(cli, each_option_short_and_long)
         {{"-T"}, CLI_DUMP, NULL, NULL, NULL, NULL},
         {{"--dump", "-r", "site"}, CLI_DUMP, NULL, "site", NULL, NULL},
         {{"--route", "GET http://x/"}, CLI_ROUTE, NULL, NULL, NULL, "GET http://x/"},
-        {{"--route=HEAD http://y/a", "-c", "z.ini"}, CLI_ROUTE, "z.ini", NULL, NULL,
+        {{"--route=HEAD http://y/a", "-c", "z.ini"},
+         CLI_ROUTE,
+         "z.ini",
+         NULL,
+         NULL,
          "HEAD http://y/a"},
         {{"-V"}, CLI_VERSION, NULL, NULL, NULL, NULL},
         {{"--version"}, CLI_VERSION, NULL, NULL, NULL, NULL},
@@ -405,11 +409,16 @@ Test(cli, dump_mode_prints_a_loadable_config)
 Test(cli, help_and_version)
 {
     struct cli help = {.mode = CLI_HELP}, version = {.mode = CLI_VERSION};
-    static const char *const options[] = {"-c, --config FILE", "-r, --root DIR",
-                                          "-l, --listen ADDR", "-t, --test",
-                                          "-T, --dump",        "--route 'METHOD http://host/path'",
-                                          "-V, --version",     "-h, --help",
-                                          "COHTTPD_CONFIG",    "config/cohttpd.ini",
+    static const char *const options[] = {"-c, --config FILE",
+                                          "-r, --root DIR",
+                                          "-l, --listen ADDR",
+                                          "-t, --test",
+                                          "-T, --dump",
+                                          "--route 'METHOD http://host/path'",
+                                          "-V, --version",
+                                          "-h, --help",
+                                          "COHTTPD_CONFIG",
+                                          "config/cohttpd.ini",
                                           "/etc/cohttpd/cohttpd.ini"};
     struct config cfg;
     struct capture out, err;
@@ -428,16 +437,16 @@ Test(cli, help_and_version)
 
 /* ---- --route --------------------------------------------------------------- */
 
-static const char site_ini[] = "[static /]\n"                  /* 1 */
-                               "root = www\n"                  /* 2 */
-                               "[static example.com/docs/]\n"  /* 3 */
-                               "root = docs\n"                 /* 4 */
-                               "fallback = /index.html\n"      /* 5 */
-                               "[redirect old.test/]\n"        /* 6 */
-                               "to = https://new.test/\n"      /* 7 */
-                               "[redirect /gone]\n"            /* 8 */
-                               "to = /here\n"                  /* 9 */
-                               "status = 302\n";               /* 10 */
+static const char site_ini[] = "[static /]\n"                 /* 1 */
+                               "root = www\n"                 /* 2 */
+                               "[static example.com/docs/]\n" /* 3 */
+                               "root = docs\n"                /* 4 */
+                               "fallback = /index.html\n"     /* 5 */
+                               "[redirect old.test/]\n"       /* 6 */
+                               "to = https://new.test/\n"     /* 7 */
+                               "[redirect /gone]\n"           /* 8 */
+                               "to = /here\n"                 /* 9 */
+                               "status = 302\n";              /* 10 */
 
 /* Loads site.ini and runs --route request: returns the exit code, the
  * output in *out_text (caller frees). */
@@ -495,7 +504,7 @@ Test(cli, route_static_directory_and_normalised_path)
     free(err);
     cr_expect_eq(route("GET http://example.com/docsx", &out, &err), 0);
     cr_expect(strstr(out, "route: [static /] at site.ini:1\n") != NULL,
-                     "/docsx is not below /docs/: %s", out);
+              "/docsx is not below /docs/: %s", out);
     free(out);
     free(err);
 }
@@ -546,9 +555,9 @@ Test(cli, route_none)
 
 Test(cli, route_malformed_requests_exit_2)
 {
-    static const char *const bad[] = {"GET",           "http://x/",          "GET ftp://x/",
-                                      "GET http:///a", "GET http://x/ extra", "G(T http://x/",
-                                      ""};
+    static const char *const bad[] = {
+        "GET",           "http://x/", "GET ftp://x/", "GET http:///a", "GET http://x/ extra",
+        "G(T http://x/", ""};
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *out, *err;

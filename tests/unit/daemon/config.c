@@ -575,7 +575,8 @@ Test(config, mime)
                  "[mime] keys are file extensions such as '.webmanifest', not 'webmanifest'");
     expect_error("[mime]\n.tar.gz = a/b\n", 2,
                  "[mime] keys are file extensions such as '.webmanifest', not '.tar.gz'");
-    expect_error("[mime]\n.x = nonsense\n", 2, "invalid MIME type 'nonsense' for '.x' (type/subtype)");
+    expect_error("[mime]\n.x = nonsense\n", 2,
+                 "invalid MIME type 'nonsense' for '.x' (type/subtype)");
     expect_error("[mime]\n.x = text/\n", 2, "invalid MIME type 'text/' for '.x' (type/subtype)");
     expect_error("[mime]\n.a = a/b\n.A = c/d\n", 3, "'.A' is set twice in [mime]");
 }
@@ -751,8 +752,9 @@ Test(config, unsupported_route_kinds)
     struct want w[] = {
         {.line = 1, .msg = "[cgi /cgi-bin/]: route kind 'cgi' is not supported yet by this build"},
         {.line = 4, .msg = "[proxy /api/]: route kind 'proxy' is not supported yet by this build"},
-        {.line = 6, .msg = "[status /.well-known/cohttpd]: route kind 'status' is not supported "
-                           "yet by this build"},
+        {.line = 6,
+         .msg = "[status /.well-known/cohttpd]: route kind 'status' is not supported "
+                "yet by this build"},
     };
 
     expect_errors("[cgi /cgi-bin/]\nroot = ../www/cgi-bin\ntimeout = 30s\n"
@@ -830,7 +832,8 @@ Test(config, unknown_keys_have_hints)
     expect_error("[limits]\nheader_timout = 1s\n", 2,
                  "unknown key 'header_timout' in [limits] — did you mean 'header_timeout'?");
     expect_error("[server]\ncolour = blue\n", 2, "unknown key 'colour' in [server]");
-    expect_error("[redirect /a]\nto = /b\ntarget = /c\n", 3, "unknown key 'target' in "
+    expect_error("[redirect /a]\nto = /b\ntarget = /c\n", 3,
+                 "unknown key 'target' in "
                  "[redirect /a]");
 }
 
@@ -839,7 +842,8 @@ Test(config, structural_errors)
     expect_error("workers = 2\n[server]\n", 1, "key 'workers' is outside any section");
     expect_error("[server]\nworkers = 2\nworkers = 3\n", 3,
                  "'workers' is set twice in [server] (first at line 2)");
-    expect_error("[server]\n[limits]\n[server]\n", 3, "section [server] is repeated (first at line 1)");
+    expect_error("[server]\n[limits]\n[server]\n", 3,
+                 "section [server] is repeated (first at line 1)");
     expect_error("[server]\njust some words\n", 2,
                  "expected 'key = value', a [section] or a comment");
     expect_error("[server]\n= value\n", 2, "missing key name before '='");
@@ -858,10 +862,12 @@ Test(config, line_too_long)
 Test(config, duplicate_routes)
 {
     struct want w[] = {
-        {.line = 5, .msg = "duplicate route: [redirect /api/] matches the same host and path as "
-                           "[static /api] at line 3"},
-        {.line = 7, .msg = "duplicate route: [static example.COM./] matches the same host and "
-                           "path as [static Example.com/] at line 1"},
+        {.line = 5,
+         .msg = "duplicate route: [redirect /api/] matches the same host and path as "
+                "[static /api] at line 3"},
+        {.line = 7,
+         .msg = "duplicate route: [static example.COM./] matches the same host and "
+                "path as [static Example.com/] at line 1"},
     };
 
     expect_errors("[static Example.com/]\nroot = www\n"
@@ -876,32 +882,35 @@ Test(config, every_error_at_once_in_line_order)
     struct want w[] = {
         {.line = 2, .msg = "invalid value 'lots' for 'workers' (auto or a number from 1 to 1024)"},
         {.line = 3, .msg = "stack_size = 1k is out of range (16k to 8m)"},
-        {.line = 5, .msg = "invalid duration '10x' for 'header_timeout' (a number with ms, s, m "
-                           "or h; a bare number is seconds)"},
+        {.line = 5,
+         .msg = "invalid duration '10x' for 'header_timeout' (a number with ms, s, m "
+                "or h; a bare number is seconds)"},
         {.line = 6, .msg = "unknown key 'max_header' in [limits] — did you mean 'max_headers'?"},
         {.line = 7, .msg = "unknown section [mim] — did you mean [mime]?"},
         {.line = 9, .msg = "[static /] needs 'root'"},
-        {.line = 10, .msg = "invalid boolean 'sometimes' for 'autoindex' (on/off, yes/no, "
-                            "true/false)"},
-        {.line = 11, .msg = "[cgi /cgi-bin/]: route kind 'cgi' is not supported yet by this "
-                            "build"},
+        {.line = 10,
+         .msg = "invalid boolean 'sometimes' for 'autoindex' (on/off, yes/no, "
+                "true/false)"},
+        {.line = 11,
+         .msg = "[cgi /cgi-bin/]: route kind 'cgi' is not supported yet by this "
+                "build"},
         {.line = 14, .msg = "invalid value '300' for 'status' (expected 301, 302, 307 or 308)"},
     };
 
-    expect_errors("[server]\n"                /* 1 */
-                  "workers = lots\n"          /* 2 */
-                  "stack_size = 1k\n"         /* 3 */
-                  "[limits]\n"                /* 4 */
-                  "header_timeout = 10x\n"    /* 5 */
-                  "max_header = 10\n"         /* 6 */
-                  "[mim]\n"                   /* 7 */
-                  ".x = a/b\n"                /* 8 */
-                  "[static /]\n"              /* 9 */
-                  "autoindex = sometimes\n"   /* 10 */
-                  "[cgi /cgi-bin/]\n"         /* 11 */
-                  "[redirect /old]\n"        /* 12 */
-                  "to = /\n"                 /* 13 */
-                  "status = 300\n",          /* 14 */
+    expect_errors("[server]\n"              /* 1 */
+                  "workers = lots\n"        /* 2 */
+                  "stack_size = 1k\n"       /* 3 */
+                  "[limits]\n"              /* 4 */
+                  "header_timeout = 10x\n"  /* 5 */
+                  "max_header = 10\n"       /* 6 */
+                  "[mim]\n"                 /* 7 */
+                  ".x = a/b\n"              /* 8 */
+                  "[static /]\n"            /* 9 */
+                  "autoindex = sometimes\n" /* 10 */
+                  "[cgi /cgi-bin/]\n"       /* 11 */
+                  "[redirect /old]\n"       /* 12 */
+                  "to = /\n"                /* 13 */
+                  "status = 300\n",         /* 14 */
                   w, sizeof(w) / sizeof(w[0]));
 }
 

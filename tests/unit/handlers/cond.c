@@ -5,10 +5,10 @@
 #include "handlers/cond.h"
 
 #define MTIME 784111777 /* Sun, 06 Nov 1994 08:49:37 GMT */
-#define SAME "Sun, 06 Nov 1994 08:49:37 GMT"
+#define SAME  "Sun, 06 Nov 1994 08:49:37 GMT"
 #define OLDER "Sun, 06 Nov 1994 08:49:36 GMT"
 #define NEWER "Sun, 06 Nov 1994 08:49:38 GMT"
-#define ETAG "\"abc\""
+#define ETAG  "\"abc\""
 
 Test(cond, etag_format)
 {
@@ -70,19 +70,22 @@ static const struct cond_case cases[] = {
     {.name = "IM own weak", .im = ETAG, .etag = "W/\"abc\"", .want = COND_PRECONDITION_FAILED},
     {.name = "IM no own etag", .im = ETAG, .etag = "-", .want = COND_PRECONDITION_FAILED},
     {.name = "IM unquoted", .im = "abc", .want = COND_PRECONDITION_FAILED},
-    {.name = "IM junk before match", .im = "\"x\" junk, \"abc\"",
-     .want = COND_PRECONDITION_FAILED},
+    {.name = "IM junk before match", .im = "\"x\" junk, \"abc\"", .want = COND_PRECONDITION_FAILED},
     {.name = "IM match before junk", .im = "\"abc\", junk", .want = COND_PROCEED},
     {.name = "IM star in a list", .im = "\"x\", *", .want = COND_PRECONDITION_FAILED},
     {.name = "IM POST equal", .other_method = true, .im = ETAG, .want = COND_PROCEED},
-    {.name = "IM POST differs", .other_method = true, .im = "\"x\"",
+    {.name = "IM POST differs",
+     .other_method = true,
+     .im = "\"x\"",
      .want = COND_PRECONDITION_FAILED},
     /* 2. If-Unmodified-Since, only without If-Match */
     {.name = "IUS same", .ius = SAME, .want = COND_PROCEED},
     {.name = "IUS newer", .ius = NEWER, .want = COND_PROCEED},
     {.name = "IUS older", .ius = OLDER, .want = COND_PRECONDITION_FAILED},
     {.name = "IUS invalid", .ius = "yesterday", .want = COND_PROCEED},
-    {.name = "IUS older, POST", .other_method = true, .ius = OLDER,
+    {.name = "IUS older, POST",
+     .other_method = true,
+     .ius = OLDER,
      .want = COND_PRECONDITION_FAILED},
     {.name = "IUS ignored with IM", .im = ETAG, .ius = OLDER, .want = COND_PROCEED},
     {.name = "IUS before INM", .ius = OLDER, .inm = ETAG, .want = COND_PRECONDITION_FAILED},
@@ -94,15 +97,15 @@ static const struct cond_case cases[] = {
     {.name = "INM list", .inm = "\"x\",W/\"abc\"", .want = COND_NOT_MODIFIED},
     {.name = "INM list no match", .inm = "\"x\", \"y\"", .want = COND_PROCEED},
     {.name = "INM empty elements", .inm = " , \"abc\" ,", .want = COND_NOT_MODIFIED},
-    {.name = "INM comma inside tag", .inm = "\"a,b\"", .etag = "\"a,b\"",
+    {.name = "INM comma inside tag",
+     .inm = "\"a,b\"",
+     .etag = "\"a,b\"",
      .want = COND_NOT_MODIFIED},
     {.name = "INM prefix only", .inm = "\"ab\"", .want = COND_PROCEED},
     {.name = "INM star", .inm = "*", .want = COND_NOT_MODIFIED},
     {.name = "INM no own etag", .inm = ETAG, .etag = "-", .want = COND_PROCEED},
-    {.name = "INM POST equal", .other_method = true, .inm = ETAG,
-     .want = COND_PRECONDITION_FAILED},
-    {.name = "INM POST star", .other_method = true, .inm = "*",
-     .want = COND_PRECONDITION_FAILED},
+    {.name = "INM POST equal", .other_method = true, .inm = ETAG, .want = COND_PRECONDITION_FAILED},
+    {.name = "INM POST star", .other_method = true, .inm = "*", .want = COND_PRECONDITION_FAILED},
     {.name = "INM POST differs", .other_method = true, .inm = "\"x\"", .want = COND_PROCEED},
     {.name = "IM before INM", .im = "\"x\"", .inm = ETAG, .want = COND_PRECONDITION_FAILED},
     {.name = "IM and INM pass", .im = ETAG, .inm = "\"x\"", .want = COND_PROCEED},

@@ -9,8 +9,8 @@
 struct range_case {
     const char *value;
     uint64_t size;
-    int want;                   /* count, 0 (ignore) or -416 */
-    struct http_range r[4];     /* the first ranges expected */
+    int want;               /* count, 0 (ignore) or -416 */
+    struct http_range r[4]; /* the first ranges expected */
 };
 
 #define K 10000 /* the representation size of RFC 9110's examples */
@@ -22,7 +22,9 @@ static const struct range_case cases[] = {
     {.value = "bytes=-500", .size = K, .want = 1, .r = {{9500, 9999}}},
     {.value = "bytes=9500-", .size = K, .want = 1, .r = {{9500, 9999}}},
     {.value = "bytes=0-0,-1", .size = K, .want = 2, .r = {{0, 0}, {9999, 9999}}},
-    {.value = "bytes= 0-999, 4500-5499, -1000", .size = K, .want = 3,
+    {.value = "bytes= 0-999, 4500-5499, -1000",
+     .size = K,
+     .want = 3,
      .r = {{0, 999}, {4500, 5499}, {9000, 9999}}},
     {.value = "bytes=500-600,601-999", .size = K, .want = 1, .r = {{500, 999}}},
     {.value = "bytes=500-700,601-999", .size = K, .want = 1, .r = {{500, 999}}},
@@ -73,7 +75,10 @@ static const struct range_case cases[] = {
     {.value = "items=0-1", .size = K, .want = 0},
     {.value = "bytes =0-1", .size = K, .want = 0},
     {.value = "byte=0-1", .size = K, .want = 0},
-    {.value = "bytes\x1d" "0-1", .size = K, .want = 0},
+    {.value = "bytes\x1d"
+              "0-1",
+     .size = K,
+     .want = 0},
     {.value = "bytes=1-0", .size = K, .want = 0},
     {.value = "bytes=a-b", .size = K, .want = 0},
     {.value = "bytes=0-1;x", .size = K, .want = 0},
@@ -108,10 +113,10 @@ Test(range, parse_table)
         cr_expect_eq(n, c->want, "case %zu \"%s\" size %llu: got %d, want %d", i, c->value,
                      (unsigned long long)c->size, n, c->want);
         for (int k = 0; n == c->want && k < n && k < 4; k++) {
-            cr_expect_eq(out[k].first, c->r[k].first, "case %zu \"%s\" range %d first", i,
-                         c->value, k);
-            cr_expect_eq(out[k].last, c->r[k].last, "case %zu \"%s\" range %d last", i,
-                         c->value, k);
+            cr_expect_eq(out[k].first, c->r[k].first, "case %zu \"%s\" range %d first", i, c->value,
+                         k);
+            cr_expect_eq(out[k].last, c->r[k].last, "case %zu \"%s\" range %d last", i, c->value,
+                         k);
         }
     }
 }
@@ -181,7 +186,9 @@ Test(range, many_specs_that_merge)
 Test(range, total_never_exceeds_size)
 {
     static const char *const values[] = {
-        "bytes=0-,0-,-10000,500-", "bytes=-1,-2,-3,-9999", "bytes=0-9999,1-9998,2-9997",
+        "bytes=0-,0-,-10000,500-",
+        "bytes=-1,-2,-3,-9999",
+        "bytes=0-9999,1-9998,2-9997",
     };
 
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
@@ -253,8 +260,7 @@ Test(range, part_header_and_closing_text)
 
 /* Produces the whole multipart body the way the static handler streams it. */
 static size_t produce(char *buf, size_t cap, const char *body, uint64_t size,
-                      const struct http_range *r, size_t n, const char *boundary,
-                      const char *type)
+                      const struct http_range *r, size_t n, const char *boundary, const char *type)
 {
     size_t len = 0;
 
@@ -276,7 +282,7 @@ Test(range, multipart_length_equals_produced_bytes)
 {
     static const char *const values[] = {
         "bytes=0-0,-1", "bytes=0-99,200-299,-50", "bytes=1-1,3-3,5-5,7-7,9-9,11-11",
-        "bytes=0-", "bytes=100-,0-9", "bytes=990-,-5,0-0",
+        "bytes=0-",     "bytes=100-,0-9",         "bytes=990-,-5,0-0",
     };
     const uint64_t size = 1000;
     char body[1000];

@@ -111,17 +111,16 @@ static char *temp_file(const char *text)
     return path;
 }
 
-static const char system_file[] =
-    "# mime.types for the test\n"
-    "\n"
-    "text/x-custom\t\tcust  CUST2\n"
-    "application/x-foo foo # a trailing comment bar\n"
-    "no-slash-type zzz\n"
-    "image/x-override jpg\n"
-    "application/x-noexts\n"
-    "   application/x-indented   ind\r\n"
-    "application/x-dots bad.ext ok1\n"
-    "application/x-last last";
+static const char system_file[] = "# mime.types for the test\n"
+                                  "\n"
+                                  "text/x-custom\t\tcust  CUST2\n"
+                                  "application/x-foo foo # a trailing comment bar\n"
+                                  "no-slash-type zzz\n"
+                                  "image/x-override jpg\n"
+                                  "application/x-noexts\n"
+                                  "   application/x-indented   ind\r\n"
+                                  "application/x-dots bad.ext ok1\n"
+                                  "application/x-last last";
 
 Test(mime, system_file_parsing_and_precedence)
 {
@@ -138,7 +137,7 @@ Test(mime, system_file_parsing_and_precedence)
     cr_expect_str_eq(lookup(t, "a.jpeg"), "image/jpeg");              /* built-in kept */
     cr_expect_str_eq(lookup(t, "a.ind"), "application/x-indented");
     cr_expect_str_eq(lookup(t, "a.ok1"), "application/x-dots");
-    cr_expect_str_eq(lookup(t, "a.last"), "application/x-last");      /* no final newline */
+    cr_expect_str_eq(lookup(t, "a.last"), "application/x-last"); /* no final newline */
     cr_expect_str_eq(lookup(t, "a.html"), "text/html; charset=utf-8");
     mime_table_free(t);
     unlink(path);
@@ -183,8 +182,11 @@ Test(mime, overrides_win)
     char *path = temp_file("image/x-override jpg\ntext/x-custom cust\n");
     static const char *const ext[] = {".jpg", "cust", ".WebManifest", ".latin", ".new"};
     static const char *const type[] = {
-        "image/jpeg", "application/x-cust", "application/x-manifest",
-        "text/plain; charset=iso-8859-1", "application/vnd.new+json",
+        "image/jpeg",
+        "application/x-cust",
+        "application/x-manifest",
+        "text/plain; charset=iso-8859-1",
+        "application/vnd.new+json",
     };
     struct mime_table *t = mime_table_new(path, ext, type, 5);
 

@@ -100,8 +100,8 @@ Test(router, table_driven_matching)
     cr_assert_eq(router_count(r), N_TABLE);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const struct match_case *c = &cases[i];
-        const struct route *got = router_match(r, c->host, c->host ? strlen(c->host) : 0, c->path,
-                                               strlen(c->path));
+        const struct route *got =
+            router_match(r, c->host, c->host ? strlen(c->host) : 0, c->path, strlen(c->path));
         const char *rest;
         size_t rest_len;
 
@@ -193,8 +193,8 @@ Test(router, duplicates_are_refused)
 
 Test(router, malformed_patterns_are_refused)
 {
-    static const char *const bad_hosts[] = {"*.", "*", "a..b", "exa mple.com", "host:80",
-                                            "*example.com", ".example.com", "a.*.com"};
+    static const char *const bad_hosts[] = {
+        "*.", "*", "a..b", "exa mple.com", "host:80", "*example.com", ".example.com", "a.*.com"};
     struct router *r = NULL;
     struct router_error err = {.index = 99};
     struct route bad = {.kind = ROUTE_STATIC, .prefix = "api"};
@@ -230,8 +230,12 @@ Test(router, route_keeps_name_file_line_and_conf)
 {
     int conf = 42;
     struct route routes[] = {
-        {.kind = ROUTE_REDIRECT, .prefix = "/old", .conf = &conf, .name = "[redirect /old]",
-         .file = "site.ini", .line = 7},
+        {.kind = ROUTE_REDIRECT,
+         .prefix = "/old",
+         .conf = &conf,
+         .name = "[redirect /old]",
+         .file = "site.ini",
+         .line = 7},
     };
     struct router *r = build(routes, 1);
     const struct route *got = router_match(r, NULL, 0, "/old/page", 9);

@@ -6,9 +6,9 @@
 
 struct norm_case {
     const char *in;
-    int want;         /* expected length, or -400 */
-    const char *out;  /* expected path when accepted */
-    bool slash;       /* expected trailing slash flag */
+    int want;        /* expected length, or -400 */
+    const char *out; /* expected path when accepted */
+    bool slash;      /* expected trailing slash flag */
 };
 
 static const struct norm_case norm_cases[] = {
@@ -167,8 +167,8 @@ Test(url, route_variant_keeps_encoded_slash)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[64];
         bool slash, enc = !cases[i].encoded_slash;
-        int n = url_normalize_path_route(cases[i].in, strlen(cases[i].in), out, sizeof out,
-                                         &slash, &enc);
+        int n = url_normalize_path_route(cases[i].in, strlen(cases[i].in), out, sizeof out, &slash,
+                                         &enc);
 
         cr_expect_eq(n, cases[i].want, "case %zu \"%s\": got %d", i, cases[i].in, n);
         if (n >= 0 && n == cases[i].want)
@@ -198,8 +198,7 @@ Test(url, percent_decode)
 Test(url, html_escape)
 {
     static const char in[] = "<a href=\"x\">Tom & Jerry's</a>";
-    static const char want[] =
-        "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;";
+    static const char want[] = "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;";
     char out[128];
 
     cr_assert_eq(url_html_escape(in, sizeof in - 1, out, sizeof out), sizeof want - 1);
@@ -228,8 +227,7 @@ Test(url, html_escape_measures_and_truncates_on_entities)
 Test(url, percent_encode_path)
 {
     static const char in[] = "/dir/a b&c?d#e%f\"<>\\é~._-/";
-    static const char want[] =
-        "/dir/a%20b%26c%3Fd%23e%25f%22%3C%3E%5C%C3%A9~._-/";
+    static const char want[] = "/dir/a%20b%26c%3Fd%23e%25f%22%3C%3E%5C%C3%A9~._-/";
     char out[128];
 
     cr_assert_eq(url_percent_encode_path(in, sizeof in - 1, out, sizeof out), sizeof want - 1);
