@@ -229,9 +229,31 @@ static bool status_has_no_body(int status)
     return status == 204 || status == 304 || (status >= 100 && status < 200);
 }
 
-int http_resp_body(struct http_exchange *x, const void *body, size_t len)
+/* Queues data behind what is queued when it fits; otherwise writes the
+ * queue and data together in one writev. */
+static int out_queue_or_write(struct http_exchange *x, const void *data, size_t len)
 {
     struct conn_mem *m = xmem(x);
+    struct iovec iov[2] = {
+        {.iov_base = m->obuf, .iov_len = m->olen},
+        {.iov_base = (void *)data, .iov_len = len},
+    };
+    ssize_t n;
+
+    if (CONN_OBUF_SIZE - m->olen >= len) {
+        memcpy(m->obuf + m->olen, data, len);
+        m->olen += len;
+        return 0;
+    }
+    n = co_writev(&x->conn->w, iov, 2, conn_send_deadline(x->conn));
+    if (n < 0)
+        return write_failed(x, n);
+    m->olen = 0;
+    return 0;
+}
+
+int http_resp_body(struct http_exchange *x, const void *body, size_t len)
+{
     bool nobody = status_has_no_body(x->status);
     int r;
 
@@ -244,24 +266,7 @@ int http_resp_body(struct http_exchange *x, const void *body, size_t len)
     x->body_bytes = nobody ? 0 : len;
     if (x->head_only || nobody || len == 0)
         return 0;
-    if (CONN_OBUF_SIZE - m->olen >= len) {
-        memcpy(m->obuf + m->olen, body, len);
-        m->olen += len;
-        return 0;
-    }
-    /* Too big to queue: head (and anything queued) and body in one writev. */
-    {
-        struct iovec iov[2] = {
-            {.iov_base = m->obuf, .iov_len = m->olen},
-            {.iov_base = (void *)body, .iov_len = len},
-        };
-        ssize_t n = co_writev(&x->conn->w, iov, 2, conn_send_deadline(x->conn));
-
-        if (n < 0)
-            return write_failed(x, n);
-        m->olen = 0;
-    }
-    return 0;
+    return out_queue_or_write(x, body, len);
 }
 
 int http_resp_sendfile(struct http_exchange *x, int fd, off_t offset, size_t len)
@@ -306,20 +311,8 @@ int http_resp_write(struct http_exchange *x, const void *data, size_t len)
     x->body_bytes += len;
     if (x->head_only)
         return 0;
-    if (!x->chunked) {
-        if (CONN_OBUF_SIZE - m->olen >= len)
-            return out_append(x, data, len);
-        struct iovec iov[2] = {
-            {.iov_base = m->obuf, .iov_len = m->olen},
-            {.iov_base = (void *)data, .iov_len = len},
-        };
-        ssize_t w = co_writev(&x->conn->w, iov, 2, conn_send_deadline(x->conn));
-
-        if (w < 0)
-            return write_failed(x, w);
-        m->olen = 0;
-        return 0;
-    }
+    if (!x->chunked)
+        return out_queue_or_write(x, data, len);
     n = snprintf(size, sizeof size, "%zx\r\n", len);
     {
         struct iovec iov[4] = {
