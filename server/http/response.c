@@ -1,5 +1,6 @@
 /* response.c - building and sending responses, and reading request bodies. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -108,11 +109,34 @@ int http_resp_begin(struct http_exchange *x, int status)
     return resp_open(x, status);
 }
 
+/* Appends n bytes of s at p; returns the end. The caller checked the room. */
+static char *put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* Appends v in decimal at p; returns the end (at most 20 digits). */
+static char *put_u64(char *p, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = digits[--n];
+    return p;
+}
+
 static int resp_open(struct http_exchange *x, int status)
 {
     struct conn_mem *m = xmem(x);
     const char *reason = http_status_reason(status);
-    int n;
+    size_t reason_len = strlen(reason);
+    char *p;
 
     /* Room for a typical head; a larger one flushes what precedes it. */
     if (CONN_OBUF_SIZE - m->olen < HEAD_TYPICAL) {
@@ -121,12 +145,17 @@ static int resp_open(struct http_exchange *x, int status)
         if (r < 0)
             return r;
     }
-    x->head_start = m->olen;
-    n = snprintf(m->obuf + m->olen, CONN_OBUF_SIZE - m->olen, "HTTP/1.1 %03d %s\r\n", status,
-                 reason);
-    if (n < 0 || (size_t)n >= CONN_OBUF_SIZE - m->olen)
+    if (status < 100 || status > 999 || CONN_OBUF_SIZE - m->olen < reason_len + 16)
         return -ENOSPC;
-    m->olen += (size_t)n;
+    x->head_start = m->olen;
+    p = put(m->obuf + m->olen, "HTTP/1.1 ", 9);
+    *p++ = (char)('0' + status / 100);
+    *p++ = (char)('0' + status / 10 % 10);
+    *p++ = (char)('0' + status % 10);
+    *p++ = ' ';
+    p = put(p, reason, reason_len);
+    p = put(p, "\r\n", 2);
+    m->olen = (size_t)(p - m->obuf);
     x->status = status;
     x->state = HTTP_RESP_HEAD;
     return 0;
@@ -182,12 +211,11 @@ int http_resp_headerf(struct http_exchange *x, const char *name, const char *fmt
 static int head_finish(struct http_exchange *x, int64_t length, bool no_length)
 {
     struct conn_mem *m = xmem(x);
-    const struct http_site *site = x->site;
+    const char *server = x->site->server_header;
+    size_t server_len = server ? strlen(server) : 0;
     char *p = m->obuf + m->olen;
-    size_t room = CONN_OBUF_SIZE - m->olen;
-    int n;
 
-    if (!x->keep_alive || x->conn->srv->draining)
+    if (x->conn->srv->draining)
         x->keep_alive = false;
     if (length < 0 && !no_length) {
         if (x->req->version_minor >= 1 && x->req->version_major == 1)
@@ -195,30 +223,27 @@ static int head_finish(struct http_exchange *x, int64_t length, bool no_length)
         else
             x->keep_alive = false;
     }
-    n = snprintf(p, room, "Date: %s\r\n%s%s%s", conn_date(x->conn),
-                 site->server_header && *site->server_header ? "Server: " : "",
-                 site->server_header && *site->server_header ? site->server_header : "",
-                 site->server_header && *site->server_header ? "\r\n" : "");
-    if (n < 0 || (size_t)n >= room)
+    /* Date, Server, the length, Connection and the blank line. */
+    if (CONN_OBUF_SIZE - m->olen < 128 + server_len)
         return -ENOSPC;
-    p += n;
-    room -= (size_t)n;
-    if (no_length)
-        n = 0;
-    else if (length >= 0)
-        n = snprintf(p, room, "Content-Length: %lld\r\n", (long long)length);
-    else if (x->chunked)
-        n = snprintf(p, room, "Transfer-Encoding: chunked\r\n");
-    else
-        n = 0;
-    if (n < 0 || (size_t)n >= room)
-        return -ENOSPC;
-    p += n;
-    room -= (size_t)n;
-    n = snprintf(p, room, "%s\r\n", x->keep_alive ? "" : "Connection: close\r\n");
-    if (n < 0 || (size_t)n >= room)
-        return -ENOSPC;
-    p += n;
+    p = put(p, "Date: ", 6);
+    p = put(p, conn_date(x->conn), HTTP_DATE_LEN);
+    p = put(p, "\r\n", 2);
+    if (server_len) {
+        p = put(p, "Server: ", 8);
+        p = put(p, server, server_len);
+        p = put(p, "\r\n", 2);
+    }
+    if (!no_length && length >= 0) {
+        p = put(p, "Content-Length: ", 16);
+        p = put_u64(p, (uint64_t)length);
+        p = put(p, "\r\n", 2);
+    } else if (!no_length && x->chunked) {
+        p = put(p, "Transfer-Encoding: chunked\r\n", 28);
+    }
+    if (!x->keep_alive)
+        p = put(p, "Connection: close\r\n", 19);
+    p = put(p, "\r\n", 2);
     m->olen = (size_t)(p - m->obuf);
     x->has_length = length >= 0;
     return 0;
