@@ -28,7 +28,7 @@ const char *cohttpd_bin(void)
     return env && *env ? env : COHTTPD_BIN_DEFAULT;
 }
 
-static long now_ms(void)
+long now_ms(void)
 {
     struct timespec ts;
 
@@ -173,6 +173,38 @@ int daemon_stop(struct daemon *d)
     run_cmd(NULL, 0, "rm -rf '%s'", d->dir);
     d->pid = 0;
     return code;
+}
+
+void daemon_kill(struct daemon *d)
+{
+    if (d->pid > 0) {
+        kill(d->pid, SIGKILL);
+        waitpid(d->pid, NULL, 0);
+        d->pid = 0;
+    }
+    if (d->dir[0])
+        run_cmd(NULL, 0, "rm -rf '%s'", d->dir);
+}
+
+char *file_slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    size_t cap = 1 << 16, n = 0, r;
+    char *buf = malloc(cap + 1);
+
+    cr_assert_not_null(buf);
+    while (f && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            cr_assert_not_null(buf);
+        }
+    }
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    return buf;
 }
 
 void site_write(const struct daemon *d, const char *rel, const void *data, size_t len)

@@ -37,6 +37,16 @@ int daemon_stop(struct daemon *d);
 /* Writes a file below d->root (creating directories) with len bytes. */
 void site_write(const struct daemon *d, const char *rel, const void *data, size_t len);
 
+/* Kills the daemon (SIGKILL) and removes its directory, for a suite's fini
+ * after a failed test; harmless when daemon_stop already ran. */
+void daemon_kill(struct daemon *d);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+long now_ms(void);
+
+/* The whole file at path (malloc'd, NUL-terminated), or "" when missing. */
+char *file_slurp(const char *path);
+
 /* Path of the cohttpd binary under test. */
 const char *cohttpd_bin(void);
 

@@ -45,14 +45,6 @@ static void stop(void)
 TestSuite(combined, .init = start_combined, .fini = stop, .timeout = 60);
 TestSuite(json, .init = start_json, .fini = stop, .timeout = 60);
 
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The log's content (malloc'd), once it holds at least `lines` lines or
  * wait_ms passed. */
 static char *read_log(int lines, int wait_ms)

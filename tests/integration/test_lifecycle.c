@@ -21,47 +21,9 @@
 
 static struct daemon d;
 
-static void cleanup(void)
-{
-    if (d.pid > 0) {
-        kill(d.pid, SIGKILL);
-        waitpid(d.pid, NULL, 0);
-    }
-    if (d.dir[0])
-        run_cmd(NULL, 0, "rm -rf '%s'", d.dir);
-}
+static void cleanup(void) { daemon_kill(&d); }
 
 TestSuite(lifecycle, .fini = cleanup);
-
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The whole file at path (NUL-terminated, malloc'd), or "" when missing. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    size_t cap = 1 << 16, n = 0, r;
-    char *buf = malloc(cap + 1);
-
-    cr_assert_not_null(buf);
-    while (f && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-            cr_assert_not_null(buf);
-        }
-    }
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
 
 /* Waits (at most ms) until the file at path contains needle. */
 static bool wait_file(const char *path, const char *needle, long ms)
@@ -69,7 +31,7 @@ static bool wait_file(const char *path, const char *needle, long ms)
     long deadline = now_ms() + ms;
 
     do {
-        char *text = slurp(path);
+        char *text = file_slurp(path);
         bool found = strstr(text, needle) != NULL;
 
         free(text);
@@ -269,7 +231,7 @@ Test(lifecycle, reload_under_load_loses_no_request)
     cr_assert_eq(get_status(port2, "/a.txt"), 200, "the new address serves");
     cr_assert(wait_file(path, "GET /new/n.txt HTTP/1.1\" 200", 5000),
               "the reopened access log gets the lines after the reload");
-    log = slurp(rotated);
+    log = file_slurp(rotated);
     cr_assert(strstr(log, "GET /new/n.txt HTTP/1.1\" 404"), "the old file has the earlier lines");
     cr_assert_null(strstr(log, "GET /new/n.txt HTTP/1.1\" 200"), "and none after the reload");
     free(log);
@@ -287,7 +249,7 @@ Test(lifecycle, reload_under_load_loses_no_request)
     cr_assert_eq(rename(error_log, rotated), 0);
     snprintf(ini, sizeof ini, INI_BASE, d.dir, d.dir, d.root);
     reload(ini, error_log, "(config generation 3)");
-    log = slurp(rotated);
+    log = file_slurp(rotated);
     cr_assert_null(strstr(log, "(config generation 3)"), "the rotated error log is left alone");
     free(log);
     cr_assert_eq(get_status(d.port, "/new/n.txt"), 404, "the removed route is gone");

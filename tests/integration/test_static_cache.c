@@ -26,14 +26,6 @@ static void stop(void) { cr_assert_eq(daemon_stop(&d), 0); }
 
 TestSuite(static_cache, .init = start, .fini = stop);
 
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void site_path(const char *rel, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s", d.root, rel);

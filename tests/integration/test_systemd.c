@@ -25,42 +25,10 @@
  * suites' fini kills it and removes its directory even after a failure. */
 static struct daemon d;
 
-static void cleanup(void)
-{
-    if (d.pid > 0) {
-        kill(d.pid, SIGKILL);
-        waitpid(d.pid, NULL, 0);
-    }
-    if (d.dir[0])
-        run_cmd(NULL, 0, "rm -rf '%s'", d.dir);
-}
+static void cleanup(void) { daemon_kill(&d); }
 
 TestSuite(socket_activation, .fini = cleanup);
 TestSuite(notify, .fini = cleanup);
-
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The whole file at path (NUL-terminated, malloc'd), or "" when missing. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-
-    cr_assert_not_null(buf);
-    if (f) {
-        n = fread(buf, 1, cap, f);
-        fclose(f);
-    }
-    buf[n] = '\0';
-    return buf;
-}
 
 /* Waits (at most ms) until the daemon's stderr contains needle. */
 static bool wait_log(const struct daemon *dm, const char *needle, long ms)
@@ -68,7 +36,7 @@ static bool wait_log(const struct daemon *dm, const char *needle, long ms)
     long deadline = now_ms() + ms;
 
     do {
-        char *log = slurp(dm->log);
+        char *log = file_slurp(dm->log);
         bool found = strstr(log, needle) != NULL;
 
         free(log);
@@ -204,7 +172,7 @@ static unsigned long fd_flags(pid_t pid, int fd)
     unsigned long flags;
 
     snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)pid, fd);
-    info = slurp(path);
+    info = file_slurp(path);
     p = strstr(info, "flags:");
     cr_assert_not_null(p, "no fdinfo for fd %d", fd);
     flags = strtoul(p + 6, NULL, 8);
@@ -230,7 +198,7 @@ static int exclusive_watchers(pid_t pid, int fd)
         if (e->d_name[0] == '.')
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        info = slurp(path);
+        info = file_slurp(path);
         p = strstr(info, pattern);
         if (p && (strtoul(p + strlen(pattern), NULL, 16) & (1u << 28))) /* EPOLLEXCLUSIVE */
             n++;
@@ -288,7 +256,7 @@ Test(socket_activation, a_listen_line_takes_the_socket_with_its_address)
     /* The line it matched was not bound again (that would fail: the port is
      * taken); the other line was bound by the daemon and serves too. */
     cr_assert(wait_log(&d, "serving on ", 3000));
-    log = slurp(d.log);
+    log = file_slurp(d.log);
     cr_assert_null(strstr(log, "matches no listen line"), "%s", log);
     cr_assert_null(strstr(log, "no inherited socket matches"), "%s", log);
     d.port = 0;
@@ -326,7 +294,7 @@ Test(socket_activation, a_listen_line_takes_the_socket_named_after_it)
     cr_assert_eq(response_status(out), 200, "%s", out);
     free(out);
     cr_assert(wait_log(&d, "serving on ", 3000));
-    log = slurp(d.log);
+    log = file_slurp(d.log);
     cr_assert_null(strstr(log, "no inherited socket matches"), "%s", log);
     free(log);
     cr_assert_eq(try_connect(named), ECONNREFUSED, "the named line was not bound again");

@@ -24,25 +24,9 @@
 
 static struct daemon d;
 
-static void cleanup(void)
-{
-    if (d.pid > 0) {
-        kill(d.pid, SIGKILL);
-        waitpid(d.pid, NULL, 0);
-    }
-    if (d.dir[0])
-        run_cmd(NULL, 0, "rm -rf '%s'", d.dir);
-}
+static void cleanup(void) { daemon_kill(&d); }
 
 TestSuite(journal, .fini = cleanup);
-
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* This process (and what it forks) gets its own /run with an empty journal
  * socket the test reads; the host's /run is untouched. */
