@@ -47,6 +47,7 @@ static int io_reason(int reason)
     switch (reason) {
     case LOOP_WAKE_TIMEOUT: return -ETIMEDOUT;
     case LOOP_WAKE_WAKEUP: return -ECANCELED;
+    case LOOP_WAKE_ERROR: return -ENOMEM;
     default: return 0;
     }
 }

@@ -317,6 +317,33 @@ int loop_watch_add(struct loop *loop, struct loop_watch *w)
     w->ready = LOOP_READ | LOOP_WRITE;
     w->wait = 0;
     w->waiter = NULL;
+    w->deferred = false;
+    return 0;
+}
+
+void loop_watch_add_lazy(struct loop *loop, struct loop_watch *w)
+{
+    w->loop = loop;
+    w->ready = LOOP_READ | LOOP_WRITE;
+    w->wait = 0;
+    w->waiter = NULL;
+    w->deferred = true;
+}
+
+int loop_watch_arm(struct loop_watch *w)
+{
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .data.ptr = w,
+    };
+
+    if (!w->loop)
+        return -EBADF;
+    if (!w->deferred)
+        return 0;
+    if (epoll_ctl(w->loop->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0)
+        return -errno;
+    w->deferred = false;
     return 0;
 }
 
@@ -333,6 +360,7 @@ int loop_watch_add_exclusive(struct loop *loop, struct loop_watch *w)
     w->ready = LOOP_READ;
     w->wait = 0;
     w->waiter = NULL;
+    w->deferred = false;
     return 0;
 }
 
@@ -344,7 +372,7 @@ static int loop_watch_drop(struct loop_watch *w, bool ctl)
 
     if (!loop)
         return -EINVAL;
-    if (ctl && epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL) < 0)
+    if (ctl && !w->deferred && epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL) < 0)
         rc = -errno;
     for (int i = loop->ev_next; i < loop->ev_count; i++) {
         if (loop->events[i].data.ptr == w)
@@ -427,6 +455,10 @@ int loop_wait(struct loop *loop, struct loop_watch *const *watches, const uint32
     }
     if (deadline && deadline <= loop->now_ms)
         return LOOP_WAKE_TIMEOUT;
+    for (size_t i = 0; i < n; i++) {
+        if (loop_watch_arm(watches[i]) < 0)
+            return LOOP_WAKE_ERROR;
+    }
     for (size_t i = 0; i < n; i++) {
         watches[i]->waiter = co;
         watches[i]->wait = wait[i];

@@ -27,6 +27,7 @@ enum {
     LOOP_WAKE_IO = 1,      /* a watched fd became ready */
     LOOP_WAKE_TIMEOUT = 2, /* the deadline passed */
     LOOP_WAKE_WAKEUP = 3,  /* loop_wakeup() */
+    LOOP_WAKE_ERROR = 4,   /* a watch could not be registered with epoll */
 };
 
 /* A file descriptor known to the loop, embedded in its owner. It is
@@ -38,6 +39,7 @@ struct loop_watch {
     int fd;
     uint32_t ready;      /* LOOP_* edges not yet consumed */
     uint32_t wait;       /* what waiter waits for; 0 when none */
+    bool deferred;       /* added lazily and not yet registered with epoll */
     struct coro *waiter; /* coroutine blocked on this fd, or NULL */
     struct loop *loop;   /* set by loop_watch_add */
     /* Called from the loop when an event arrives and no coroutine waits on
@@ -78,6 +80,16 @@ struct timer_wheel *loop_timers(struct loop *loop);
  * -errno. */
 int loop_watch_add(struct loop *loop, struct loop_watch *w);
 
+/* Like loop_watch_add, but the epoll_ctl is put off until something has
+ * to wait for the fd (loop_wait(), loop_watch_arm()): a connection served
+ * and closed without ever blocking costs no epoll_ctl at all. Edge-triggered
+ * registration reports readiness that arose before it, so no edge is lost. */
+void loop_watch_add_lazy(struct loop *loop, struct loop_watch *w);
+
+/* Registers a watch added with loop_watch_add_lazy() now, if it is not yet:
+ * before relying on w->on_event. Returns 0 or -errno. */
+int loop_watch_arm(struct loop_watch *w);
+
 /* Like loop_watch_add, for a listening socket that the loops of several
  * workers share: registered edge-triggered for input with EPOLLEXCLUSIVE, so
  * a new connection wakes one waiting loop instead of all of them. Returns 0
@@ -105,7 +117,8 @@ struct coro *loop_current(const struct loop *loop);
 /* Blocks the running coroutine until one of n watches shows an event in
  * the mask wait[i] (a LOOP_HUP always ends the wait), until deadline (an
  * absolute loop_now() time; 0: none), or until loop_wakeup(). Returns a
- * LOOP_WAKE_* reason. Must run inside a coroutine of this loop. */
+ * LOOP_WAKE_* reason (LOOP_WAKE_ERROR at once when a lazily added watch
+ * cannot be registered). Must run inside a coroutine of this loop. */
 int loop_wait(struct loop *loop, struct loop_watch *const *watches, const uint32_t *wait, size_t n,
               uint64_t deadline);
 

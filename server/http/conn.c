@@ -236,6 +236,22 @@ static void conn_linger(struct conn *c)
 /* True when no byte of a next request is buffered. */
 static bool m_empty(const struct conn *c) { return c->mem->rlen == c->mem->rstart; }
 
+/* Ends a connection whose last request is answered. When the client asked
+ * for the close and sent nothing past its request (the body read, nothing
+ * buffered, the socket drained), it will send nothing more: the close
+ * follows the response at once, without waiting for the client's FIN.
+ * Anything else may still be on its way and gets the lingering close. */
+static void conn_finish(struct conn *c)
+{
+    struct conn_mem *m = c->mem;
+
+    if (!m->req.keep_alive && m->body_done && m->bpos == m->rlen && !(c->w.ready & LOOP_READ)) {
+        conn_flush(c, 0);
+        return;
+    }
+    conn_linger(c);
+}
+
 enum input { INPUT_NONE, INPUT_DATA, INPUT_GONE };
 
 /* When the socket may hold unread bytes (no short read or EAGAIN seen since
@@ -271,15 +287,23 @@ static void conn_idle_expired(struct timer *t)
     conn_close(c);
 }
 
-/* Gives the working memory back and waits, with no coroutine, for input. */
-static void conn_go_idle(struct conn *c)
+/* Gives the working memory back and waits, with no coroutine, for input.
+ * Returns false when the socket cannot be watched (then close it). */
+static bool conn_go_idle(struct conn *c)
 {
+    int r = loop_watch_arm(&c->w);
+
+    if (r < 0) {
+        log_error("cannot watch a connection: %s", strerror(-r));
+        return false;
+    }
     conn_mem_put(c->srv, c->mem);
     c->mem = NULL;
     timer_init(&c->idle_timer, conn_idle_expired);
     timer_arm(loop_timers(c->srv->loop), &c->idle_timer,
               loop_now(c->srv->loop) + (c->requests ? c->srv->site->limits.keepalive_timeout_ms
                                                     : c->srv->site->limits.header_timeout_ms));
+    return true;
 }
 
 static void conn_release_site(struct conn *c)
@@ -347,7 +371,7 @@ void conn_main(struct coro *co, void *arg)
         }
         switch (conn_serve(c)) {
         case SERVE_NEXT: break;
-        case SERVE_CLOSE: conn_linger(c); goto close;
+        case SERVE_CLOSE: conn_finish(c); goto close;
         case SERVE_ABORT: goto close;
         }
         if (!m_empty(c))
@@ -355,11 +379,10 @@ void conn_main(struct coro *co, void *arg)
         if (conn_flush(c, 0) < 0)
             goto close;
     }
-    if (c->srv->draining)
+    if (c->srv->draining || !conn_go_idle(c))
         goto close;
     coro_defer_disarm(co, cancel);
     conn_release_site(c);
-    conn_go_idle(c);
     c->co = NULL;
     return;
 close:

@@ -128,7 +128,6 @@ int http_server_accept(struct http_server *srv, int fd, const struct sockaddr *p
                        socklen_t peer_len, const struct sockaddr *local, socklen_t local_len)
 {
     struct conn *c = calloc(1, sizeof *c);
-    int r;
 
     if (!c) {
         close(fd);
@@ -145,12 +144,7 @@ int http_server_accept(struct http_server *srv, int fd, const struct sockaddr *p
     if (local)
         memcpy(&c->local, local, local_len);
     c->local_len = local ? local_len : 0;
-    r = loop_watch_add(srv->loop, &c->w);
-    if (r < 0) {
-        close(fd);
-        free(c);
-        return r;
-    }
+    loop_watch_add_lazy(srv->loop, &c->w);
     c->next = srv->conns;
     if (srv->conns)
         srv->conns->prev = c;

@@ -137,3 +137,46 @@ Test(syscalls, keepalive_requests_cost_no_epoll_ctl)
                   calls, CONNS * ROUNDS, CONNS, text);
     free(text);
 }
+
+/* A client that asks to close and sends nothing more gets its answer and
+ * the close at once: no epoll registration (the request is there when the
+ * connection is accepted), no shutdown and no wait for the client's FIN. */
+Test(syscalls, close_requests_cost_no_epoll_ctl_and_no_linger)
+{
+    static const char req[] = "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    pid_t tracer = strace_attach(d.pid, "accept4,epoll_ctl,shutdown,close", trace);
+    int accepts = 0, ctls = 0, shutdowns = 0;
+    char *text;
+
+    for (int i = 0; i < CONNS; i++) {
+        int fd = tcp_connect(d.port);
+        size_t got;
+        char *out;
+
+        cr_assert(tcp_send_all(fd, req, sizeof req - 1));
+        out = read_responses(fd, 1, 5000, &got);
+        cr_assert_eq(response_status(out), 200, "%s", out);
+        cr_assert_str_eq(response_body(out, got, &got), small);
+        free(out);
+        /* The daemon closes while this end stays open. */
+        cr_assert(wait_closed(fd, 5000), "the daemon did not close after Connection: close");
+        close(fd);
+    }
+    if (tracer == 0)
+        cr_assert_fail("strace could not attach (packaging/install-deps --test installs it; "
+                       "ptrace must be allowed): syscalls not counted");
+    strace_detach(tracer);
+    text = read_trace();
+    for (const char *p = text; (p = strstr(p, "accept4(")); p += 8)
+        accepts++;
+    for (const char *p = text; (p = strstr(p, "epoll_ctl(")); p += 10)
+        ctls++;
+    for (const char *p = text; (p = strstr(p, "shutdown(")); p += 9)
+        shutdowns++;
+    printf("%d closed connections: %d accept4, %d epoll_ctl, %d shutdown\n", CONNS, accepts, ctls,
+           shutdowns);
+    cr_assert_geq(accepts, CONNS, "strace missed the accepts:\n%s", text);
+    cr_assert_eq(ctls, 0, "%d epoll_ctl calls for %d closed connections:\n%s", ctls, CONNS, text);
+    cr_assert_eq(shutdowns, 0, "a lingering close where none was needed:\n%s", text);
+    free(text);
+}

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -262,6 +263,121 @@ Test(loop, hangup_ends_a_wait_for_something_else)
     cr_assert(fw.ready & LOOP_READ);
     cr_assert_eq(loop_watch_del(&fw.w), 0);
     close(sv[0]);
+    loop_free(loop);
+}
+
+/* ---- lazily added watches ---- */
+
+/* True when an epoll instance of this process has fd registered: its
+ * /proc/self/fdinfo lists a "tfd:" line per registered descriptor. */
+static bool epoll_has(int fd)
+{
+    char path[64], link[64], line[256];
+    bool found = false;
+
+    for (int e = 0; e < 1024 && !found; e++) {
+        ssize_t n;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/self/fd/%d", e);
+        n = readlink(path, link, sizeof link - 1);
+        if (n < 0)
+            continue;
+        link[n] = '\0';
+        if (strcmp(link, "anon_inode:[eventpoll]") != 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/self/fdinfo/%d", e);
+        f = fopen(path, "r");
+        cr_assert_not_null(f);
+        while (!found && fgets(line, sizeof line, f)) {
+            int tfd;
+
+            if (sscanf(line, "tfd: %d", &tfd) == 1 && tfd == fd)
+                found = true;
+        }
+        fclose(f);
+    }
+    return found;
+}
+
+Test(loop, lazy_watch_is_registered_only_when_a_coroutine_waits)
+{
+    struct loop *loop = loop_new(STACK);
+    struct fd_waiter fw = {.loop = loop};
+    int sv[2];
+
+    make_pair(sv);
+    fw.w.fd = sv[0];
+    loop_watch_add_lazy(loop, &fw.w);
+    cr_assert_eq(fw.w.ready, LOOP_READ | LOOP_WRITE, "assumed ready until a syscall says no");
+    cr_assert_not(epoll_has(sv[0]), "nothing waits yet: no epoll_ctl");
+    loop_spawn(loop, fd_wait_body, &fw);
+    cr_assert(epoll_has(sv[0]), "the wait registered it");
+    cr_assert_eq(write(sv[1], "x", 1), 1);
+    run(loop);
+    cr_assert_eq(fw.reason, LOOP_WAKE_IO);
+    cr_assert(fw.ready & LOOP_READ);
+    cr_assert_eq(loop_watch_close(&fw.w), 0);
+    cr_assert_not(epoll_has(sv[0]));
+    close(sv[1]);
+    loop_free(loop);
+}
+
+Test(loop, lazy_watch_sees_input_that_came_before_its_registration)
+{
+    struct loop *loop = loop_new(STACK);
+    struct fd_waiter fw = {.loop = loop};
+    int sv[2];
+
+    make_pair(sv);
+    fw.w.fd = sv[0];
+    loop_watch_add_lazy(loop, &fw.w);
+    cr_assert_eq(write(sv[1], "x", 1), 1, "the edge happens while unregistered");
+    loop_spawn(loop, fd_wait_body, &fw);
+    run(loop);
+    cr_assert(fw.done);
+    cr_assert_eq(fw.reason, LOOP_WAKE_IO);
+    cr_assert(fw.ready & LOOP_READ);
+    cr_assert_eq(loop_watch_del(&fw.w), 0);
+    close(sv[0]);
+    close(sv[1]);
+    loop_free(loop);
+}
+
+Test(loop, lazy_watch_never_waited_for_closes_without_registration)
+{
+    struct loop *loop = loop_new(STACK);
+    struct loop_watch w = {.fd = -1};
+    int sv[2];
+
+    make_pair(sv);
+    w.fd = sv[0];
+    loop_watch_add_lazy(loop, &w);
+    cr_assert_eq(loop_watch_del(&w), 0, "no EPOLL_CTL_DEL of an fd epoll never had");
+    cr_assert_null(w.loop);
+    close(sv[0]);
+    close(sv[1]);
+    loop_free(loop);
+}
+
+Test(loop, armed_lazy_watch_calls_on_event_with_no_waiter)
+{
+    struct loop *loop = loop_new(STACK);
+    struct loop_watch w = {.fd = -1, .on_event = stray_event};
+    int sv[2];
+
+    make_pair(sv);
+    w.fd = sv[0];
+    loop_watch_add_lazy(loop, &w);
+    cr_assert_eq(loop_watch_arm(&w), 0);
+    cr_assert_eq(loop_watch_arm(&w), 0, "arming twice is harmless");
+    cr_assert(epoll_has(sv[0]));
+    stray_events = 0;
+    cr_assert_eq(write(sv[1], "x", 1), 1);
+    run_briefly(loop);
+    cr_assert_gt(stray_events, 0, "the readable edge reached on_event");
+    cr_assert_eq(loop_watch_close(&w), 0);
+    close(sv[1]);
     loop_free(loop);
 }
 
