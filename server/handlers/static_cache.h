@@ -43,6 +43,12 @@ struct static_file {
     /* what FILE.br and FILE.gz are, indexed by enum static_encoding; reset
      * to unknown each time the entry is checked */
     enum static_sibling sibling[2];
+    /* The entity header lines of a 200 for this file (Content-Type through
+     * the configured headers), kept by the first one sent; NULL until then.
+     * An entry belongs to one root of one configuration, whose settings and
+     * MIME table do not change: a reload makes new roots, hence new entries. */
+    char *head;
+    size_t head_len;
     /* private to static_cache.c */
     struct static_file *hnext, *prev, *next;
     uint64_t root_id, checked_ms, used_ms;
@@ -71,6 +77,10 @@ struct static_file {
  */
 int static_file_get(const struct static_root *root, const char *rel, size_t rel_len,
                     uint64_t now_ms, struct static_file **out);
+
+/* Keeps lines[0..len) as f's preformatted entity headers (nothing is kept
+ * when memory is short). */
+void static_file_keep_head(struct static_file *f, const char *lines, size_t len);
 
 /* Gives back a reference from static_file_get. */
 void static_file_release(struct static_file *f);

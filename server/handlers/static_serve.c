@@ -84,6 +84,25 @@ static void add_entity(struct http_exchange *x, const struct static_conf *conf,
     add_validators(x, conf, rp);
 }
 
+/* The entity headers of a 200: the lines the file's cache entry keeps, or
+ * made now and kept for the next requests. */
+static void send_entity_head(struct http_exchange *x, const struct static_conf *conf,
+                             const struct repr *rp)
+{
+    struct static_file *f = rp->f;
+    const char *lines;
+    size_t len;
+
+    if (f->head) {
+        http_resp_header_lines(x, f->head, f->head_len);
+        return;
+    }
+    add_entity(x, conf, rp);
+    lines = http_resp_head_lines(x, &len);
+    if (lines)
+        static_file_keep_head(f, lines, len);
+}
+
 /* Sends bytes [first, first + len) of the representation as the body. */
 static void send_slice(struct http_exchange *x, const struct static_file *f, uint64_t first,
                        uint64_t len)
@@ -228,7 +247,7 @@ static void serve_repr(struct http_exchange *x, const struct static_conf *conf,
         return;
     if (http_resp_begin(x, 200) < 0)
         return;
-    add_entity(x, conf, rp);
+    send_entity_head(x, conf, rp);
     send_slice(x, rp->f, 0, rp->f->size);
 }
 

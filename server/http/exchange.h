@@ -46,6 +46,8 @@ struct http_exchange {
     socklen_t local_len;
     /* private to response.c */
     size_t head_start;
+    size_t lines_start; /* the first header line, from head_start */
+    bool head_overflow; /* a header did not fit: the head cannot be sent */
     bool chunked;
     bool has_length;
 };
@@ -58,9 +60,20 @@ struct http_exchange {
 int http_resp_begin(struct http_exchange *x, int status);
 
 /* Adds "name: value". Returns 0 or -ENOSPC when the head would exceed its
- * buffer (the response then becomes a 500). */
+ * buffer (the response then becomes a 500: no head goes out without a
+ * header its handler added). */
 int http_resp_header(struct http_exchange *x, const char *name, size_t name_len, const char *value,
                      size_t value_len);
+
+/* Header lines added so far to the head begun (after its status line),
+ * "name: value\r\n" each: a handler may keep them and send the same lines
+ * again with http_resp_header_lines(). NULL (len 0) with no head begun or
+ * when a header did not fit. */
+const char *http_resp_head_lines(const struct http_exchange *x, size_t *len);
+
+/* Adds header lines made by http_resp_head_lines() for an earlier head.
+ * Returns 0 or -ENOSPC, as http_resp_header(). */
+int http_resp_header_lines(struct http_exchange *x, const char *lines, size_t len);
 
 /* Adds a header whose value is formatted like printf. */
 int http_resp_headerf(struct http_exchange *x, const char *name, const char *fmt, ...)

@@ -156,8 +156,58 @@ static int resp_open(struct http_exchange *x, int status)
     p = put(p, reason, reason_len);
     p = put(p, "\r\n", 2);
     m->olen = (size_t)(p - m->obuf);
+    x->lines_start = m->olen - x->head_start;
+    x->head_overflow = false;
     x->status = status;
     x->state = HTTP_RESP_HEAD;
+    return 0;
+}
+
+/* Makes room for len more bytes of head: the responses queued before it
+ * are sent if need be. Returns 0 or -errno, -ENOSPC when it cannot fit. */
+static int head_room(struct http_exchange *x, size_t len)
+{
+    struct conn_mem *m = xmem(x);
+
+    if (CONN_OBUF_SIZE - m->olen < len + HEAD_TAIL_ROOM && x->head_start > 0) {
+        /* Send the responses queued before this head, keep the head. */
+        int r = conn_flush_prefix(x->conn, x->head_start, 0);
+
+        if (r < 0)
+            return r;
+        x->head_start = 0;
+    }
+    if (CONN_OBUF_SIZE - m->olen < len + HEAD_TAIL_ROOM) {
+        x->head_overflow = true;
+        return -ENOSPC;
+    }
+    return 0;
+}
+
+const char *http_resp_head_lines(const struct http_exchange *x, size_t *len)
+{
+    const struct conn_mem *m = x->conn->mem;
+
+    if (x->state != HTTP_RESP_HEAD || x->head_overflow) {
+        *len = 0;
+        return NULL;
+    }
+    *len = m->olen - x->head_start - x->lines_start;
+    return m->obuf + x->head_start + x->lines_start;
+}
+
+int http_resp_header_lines(struct http_exchange *x, const char *lines, size_t len)
+{
+    struct conn_mem *m = xmem(x);
+    int r;
+
+    if (x->state != HTTP_RESP_HEAD)
+        return -EINVAL;
+    r = head_room(x, len);
+    if (r < 0)
+        return r;
+    memcpy(m->obuf + m->olen, lines, len);
+    m->olen += len;
     return 0;
 }
 
@@ -166,19 +216,13 @@ int http_resp_header(struct http_exchange *x, const char *name, size_t name_len,
 {
     struct conn_mem *m = xmem(x);
     char *p;
+    int r;
 
     if (x->state != HTTP_RESP_HEAD)
         return -EINVAL;
-    if (CONN_OBUF_SIZE - m->olen < name_len + value_len + 4 + HEAD_TAIL_ROOM && x->head_start > 0) {
-        /* Send the responses queued before this head, keep the head. */
-        int r = conn_flush_prefix(x->conn, x->head_start, 0);
-
-        if (r < 0)
-            return r;
-        x->head_start = 0;
-    }
-    if (CONN_OBUF_SIZE - m->olen < name_len + value_len + 4 + HEAD_TAIL_ROOM)
-        return -ENOSPC;
+    r = head_room(x, name_len + value_len + 4);
+    if (r < 0)
+        return r;
     p = m->obuf + m->olen;
     memcpy(p, name, name_len);
     p += name_len;
@@ -224,7 +268,7 @@ static int head_finish(struct http_exchange *x, int64_t length, bool no_length)
             x->keep_alive = false;
     }
     /* Date, Server, the length, Connection and the blank line. */
-    if (CONN_OBUF_SIZE - m->olen < 128 + server_len)
+    if (x->head_overflow || CONN_OBUF_SIZE - m->olen < 128 + server_len)
         return -ENOSPC;
     p = put(p, "Date: ", 6);
     p = put(p, conn_date(x->conn), HTTP_DATE_LEN);

@@ -1,5 +1,6 @@
 /* Integration: the per-worker open-file cache notices changed, replaced and deleted files. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,37 @@ Test(static_cache, a_file_rewritten_in_place_is_noticed)
     ms = poll_until("/f.txt", "", is_v2, NULL);
     cr_assert_geq(ms, 0, "the change was not noticed within %d ms", NOTICE_WITHIN_MS);
     cr_log_info("in-place change noticed after %ld ms", ms);
+}
+
+/* The entity headers a cache entry keeps preformatted follow the file. */
+static char v1_etag[128];
+static bool is_v2_with_its_headers(const struct st_resp *r)
+{
+    char etag[128], modified[64], length[32];
+
+    return is_v2(r) && st_header(r, "ETag", etag, sizeof etag) && strcmp(etag, v1_etag) != 0 &&
+           st_header(r, "Last-Modified", modified, sizeof modified) &&
+           strcmp(modified, "Tue, 14 Nov 2023 22:13:20 GMT") == 0 &&
+           st_header(r, "Content-Length", length, sizeof length) &&
+           (size_t)atoi(length) == strlen(V2);
+}
+
+Test(static_cache, the_headers_of_a_rewritten_file_are_its_new_ones)
+{
+    struct st_resp r;
+    long ms;
+
+    site_write(&d, "h.txt", V1, strlen(V1));
+    set_mtime("h.txt", 1600000000);
+    warm("/h.txt", V1, strlen(V1));
+    r = st_get(d.port, "/h.txt", "");
+    cr_assert_not_null(st_header(&r, "ETag", v1_etag, sizeof v1_etag), "%s", r.raw);
+    st_free(&r);
+    site_write(&d, "h.txt", V2, strlen(V2));
+    set_mtime("h.txt", 1700000000);
+    ms = poll_until("/h.txt", "", is_v2_with_its_headers, NULL);
+    cr_assert_geq(ms, 0, "new ETag, Last-Modified and length not all seen within %d ms",
+                  NOTICE_WITHIN_MS);
 }
 
 Test(static_cache, a_file_replaced_by_rename_is_noticed)
@@ -305,4 +337,44 @@ Test(static_cache_held, a_slow_download_survives_the_file_being_replaced)
         cr_assert_eq((unsigned char)body[i], old_byte(i), "byte %zu of the old file", i);
     free(out);
     free(buf);
+}
+
+/* A reload that changes what static answers carry: the headers kept with
+ * the cached files of the old configuration are not reused. */
+static void start_with_cache_control(void)
+{
+    daemon_start(&d, "[static /]\nroot = %ROOT%\ncache_control = max-age=60\n");
+}
+
+TestSuite(static_cache_reload, .init = start_with_cache_control, .fini = stop);
+
+static bool has_no_cache(const struct st_resp *r)
+{
+    char cc[64];
+
+    return r->status == 200 && st_header(r, "Cache-Control", cc, sizeof cc) &&
+           strcmp(cc, "no-cache") == 0;
+}
+
+Test(static_cache_reload, a_reload_changes_the_headers_of_cached_files)
+{
+    char cc[64];
+    struct st_resp r;
+    FILE *f;
+    long ms;
+
+    site_write(&d, "c.txt", V1, strlen(V1));
+    warm("/c.txt", V1, strlen(V1));
+    r = st_get(d.port, "/c.txt", "");
+    cr_assert_str_eq(st_header(&r, "Cache-Control", cc, sizeof cc), "max-age=60", "%s", r.raw);
+    st_free(&r);
+    f = fopen(d.config, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "[server]\nlisten = 127.0.0.1:0\n[static /]\nroot = %s\ncache_control = no-cache\n",
+            d.root);
+    fclose(f);
+    cr_assert_eq(kill(d.pid, SIGHUP), 0);
+    ms = poll_until("/c.txt", "", has_no_cache, NULL);
+    cr_assert_geq(ms, 0, "Cache-Control: no-cache not served within %d ms of the reload",
+                  NOTICE_WITHIN_MS);
 }

@@ -100,6 +100,31 @@ Test(static_cache, a_fresh_entry_is_reused_with_its_metadata)
     static_file_release(f);
 }
 
+Test(static_cache, kept_head_lines_stay_with_the_entry_until_the_file_changes)
+{
+    static const char lines[] = "Content-Type: text/plain\r\nETag: \"x\"\r\n";
+    struct static_file *f;
+
+    put("h.txt", "one");
+    set_mtime("h.txt", 1000000);
+    f = get_ok("h.txt", 1000);
+    cr_assert_null(f->head, "nothing kept before a response made it");
+    static_file_keep_head(f, lines, sizeof lines - 1);
+    static_file_keep_head(f, lines, sizeof lines - 1); /* replaced, the old copy freed */
+    static_file_release(f);
+    f = get_ok("h.txt", 1500);
+    cr_assert_not_null(f->head);
+    cr_assert_eq(f->head_len, sizeof lines - 1);
+    cr_assert_eq(memcmp(f->head, lines, sizeof lines - 1), 0);
+    static_file_release(f);
+    put("h.txt", "three");
+    set_mtime("h.txt", 1000001);
+    f = get_ok("h.txt", 1000 + STATIC_CACHE_VALID_MS);
+    cr_assert_eq(f->size, 5);
+    cr_assert_null(f->head, "a changed file starts without the old file's headers");
+    static_file_release(f);
+}
+
 Test(static_cache, a_changed_file_is_seen_once_the_entry_is_checked_again)
 {
     struct static_file *f;
