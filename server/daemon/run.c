@@ -278,16 +278,17 @@ static int listener_bind(struct daemon *d, const struct config_listen *cl)
     return 0;
 }
 
-/* Names the socket as bound: "127.0.0.1:8080" (a port 0 shows the port). */
+/* Names the socket as bound: "127.0.0.1:8080" (a port 0 shows the port);
+ * its configured text when the kernel cannot say. out may be l->text. */
 static void listener_address(const struct listener *l, char *out, size_t cap)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
 
-    if (getsockname(l->wl.fds[0], (struct sockaddr *)&ss, &len) < 0)
-        snprintf(out, cap, "%s", l->text);
-    else
+    if (getsockname(l->wl.fds[0], (struct sockaddr *)&ss, &len) == 0)
         net_addr_text((struct sockaddr *)&ss, len, out, cap);
+    else if (out != l->text)
+        snprintf(out, cap, "%s", l->text);
 }
 
 static int adopt_inherited(struct daemon *d)
