@@ -180,3 +180,72 @@ Test(syscalls, close_requests_cost_no_epoll_ctl_and_no_linger)
     cr_assert_eq(shutdowns, 0, "a lingering close where none was needed:\n%s", text);
     free(text);
 }
+
+/* Per keep-alive request the daemon makes one read and one send, plus its
+ * share of epoll_wait: no clock, no stat or open of a cached file, no memory
+ * from the kernel. The file cache re-checks an entry once a second, so a
+ * stat now and then is allowed. */
+Test(syscalls, a_keepalive_request_costs_one_read_and_one_send)
+{
+    static const char req[] = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    enum { N = 50 };
+    int fd = tcp_connect(d.port), reads = 0, sends = 0, waits = 0, stats = 0, other = 0;
+    char *text, *line, *save = NULL;
+    pid_t tracer;
+
+    for (int i = 0; i < 2; i++) { /* warm the file cache */
+        size_t got;
+        char *out;
+
+        cr_assert(tcp_send_all(fd, req, sizeof req - 1));
+        out = read_responses(fd, 1, 5000, &got);
+        cr_assert_eq(response_status(out), 200, "%s", out);
+        free(out);
+    }
+    tracer = strace_attach(d.pid, "all", trace);
+    if (tracer == 0)
+        cr_assert_fail("strace could not attach (packaging/install-deps --test installs it; "
+                       "ptrace must be allowed): syscalls not counted");
+    for (int i = 0; i < N; i++) {
+        size_t got;
+        char *out;
+
+        cr_assert(tcp_send_all(fd, req, sizeof req - 1));
+        out = read_responses(fd, 1, 5000, &got);
+        cr_assert_eq(response_status(out), 200, "%s", out);
+        cr_assert_str_eq(response_body(out, got, &got), small);
+        free(out);
+    }
+    strace_detach(tracer);
+    close(fd);
+    text = read_trace();
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        const char *call = strchr(line, ' ');
+
+        if (!call || strstr(line, "resumed>") || strstr(line, "+++") || strstr(line, "---"))
+            continue;
+        call += strspn(call, " ");
+        if (strncmp(call, "read(", 5) == 0)
+            reads++;
+        else if (strncmp(call, "sendmsg(", 8) == 0)
+            sends++;
+        else if (strncmp(call, "epoll_wait(", 11) == 0)
+            waits++;
+        else if (strncmp(call, "newfstatat(", 11) == 0 || strncmp(call, "statx(", 6) == 0)
+            stats++;
+        else if (strncmp(call, "restart_syscall(", 16) == 0)
+            continue; /* the main thread's wait, interrupted by the attach */
+        else {
+            other++;
+            printf("unexpected: %s\n", line);
+        }
+    }
+    printf("%d keep-alive requests: %d read, %d sendmsg, %d epoll_wait, %d stat, %d other\n", N,
+           reads, sends, waits, stats, other);
+    cr_assert_eq(reads, N, "%d reads for %d requests", reads, N);
+    cr_assert_eq(sends, N, "%d sends for %d requests", sends, N);
+    cr_assert_leq(waits, N + 2, "%d epoll_wait for %d requests", waits, N);
+    cr_assert_leq(stats, 4, "%d stats of a cached file in %d requests", stats, N);
+    cr_assert_eq(other, 0, "%d other syscalls on the keep-alive path (printed above)", other);
+    free(text);
+}
