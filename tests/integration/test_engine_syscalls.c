@@ -72,6 +72,19 @@ static int writes_to(const char *text, int fd)
     return n;
 }
 
+/* Sends req on fd and checks that the answer is a.txt. */
+static void get_small(int fd, const char *req)
+{
+    size_t got;
+    char *out;
+
+    cr_assert(tcp_send_all(fd, req, strlen(req)));
+    out = read_responses(fd, 1, 5000, &got);
+    cr_assert_eq(response_status(out), 200, "%s", out);
+    cr_assert_str_eq(response_body(out, got, &got), small);
+    free(out);
+}
+
 Test(syscalls, sixteen_pipelined_gets_leave_in_one_write)
 {
     char req[PIPELINED * 40], *out, *text;
@@ -150,14 +163,8 @@ Test(syscalls, close_requests_cost_no_epoll_ctl_and_no_linger)
 
     for (int i = 0; i < CONNS; i++) {
         int fd = tcp_connect(d.port);
-        size_t got;
-        char *out;
 
-        cr_assert(tcp_send_all(fd, req, sizeof req - 1));
-        out = read_responses(fd, 1, 5000, &got);
-        cr_assert_eq(response_status(out), 200, "%s", out);
-        cr_assert_str_eq(response_body(out, got, &got), small);
-        free(out);
+        get_small(fd, req);
         /* The daemon closes while this end stays open. */
         cr_assert(wait_closed(fd, 5000), "the daemon did not close after Connection: close");
         close(fd);
@@ -193,29 +200,14 @@ Test(syscalls, a_keepalive_request_costs_one_read_and_one_send)
     char *text, *line, *save = NULL;
     pid_t tracer;
 
-    for (int i = 0; i < 2; i++) { /* warm the file cache */
-        size_t got;
-        char *out;
-
-        cr_assert(tcp_send_all(fd, req, sizeof req - 1));
-        out = read_responses(fd, 1, 5000, &got);
-        cr_assert_eq(response_status(out), 200, "%s", out);
-        free(out);
-    }
+    for (int i = 0; i < 2; i++) /* warm the file cache */
+        get_small(fd, req);
     tracer = strace_attach(d.pid, "all", trace);
     if (tracer == 0)
         cr_assert_fail("strace could not attach (packaging/install-deps --test installs it; "
                        "ptrace must be allowed): syscalls not counted");
-    for (int i = 0; i < N; i++) {
-        size_t got;
-        char *out;
-
-        cr_assert(tcp_send_all(fd, req, sizeof req - 1));
-        out = read_responses(fd, 1, 5000, &got);
-        cr_assert_eq(response_status(out), 200, "%s", out);
-        cr_assert_str_eq(response_body(out, got, &got), small);
-        free(out);
-    }
+    for (int i = 0; i < N; i++)
+        get_small(fd, req);
     strace_detach(tracer);
     close(fd);
     text = read_trace();
