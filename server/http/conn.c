@@ -177,11 +177,14 @@ static enum serve_result conn_serve(struct conn *c)
     else
         c->site->dispatch(x, c->site->app);
     if (x->state == HTTP_RESP_HEAD && !m->broken) {
-        /* A head begun and never finished (it did not fit): replace it. */
+        /* A head begun and never finished: replace it. */
+        log_error(x->head_overflow ? "%s: the response head is too large"
+                                   : "%s: the handler left its response head unfinished",
+                  x->path);
         m->olen = x->head_start;
         x->state = HTTP_RESP_NONE;
-    }
-    if (x->state == HTTP_RESP_NONE && !m->broken) {
+        http_resp_error(x, 500, NULL);
+    } else if (x->state == HTTP_RESP_NONE && !m->broken) {
         log_error("%s: the handler sent no response", x->path);
         http_resp_error(x, 500, NULL);
     }
