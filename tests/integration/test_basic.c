@@ -1,6 +1,8 @@
 /* Integration: the daemon serves files to curl and libcurl, with keep-alive. */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,4 +141,46 @@ Test(basic, a_large_file_arrives_whole)
                          d.port, d.root),
                  0);
     cr_assert_str_eq(out, "same\n");
+}
+
+/* A client that asks to close but sends a body the daemon does not read
+ * (it arrives after the answer began) still gets the whole large response:
+ * the close lingers, reading the body, instead of letting the body's
+ * arrival reset the connection while the response is still queued. */
+Test(basic, an_unread_body_does_not_cut_the_response_short)
+{
+    static const char head[] = "GET /slow.bin HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                               "Content-Length: 1000000\r\n\r\n";
+    size_t size = 256 * 1024, body_len, got;
+    char *file = malloc(size), *chunk = calloc(1, 200000), *out;
+    const char *body;
+    int fd, rcvbuf = 16384;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d.port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+    cr_assert_not_null(file);
+    cr_assert_not_null(chunk);
+    for (size_t i = 0; i < size; i++)
+        file[i] = (char)('A' + i % 23);
+    site_write(&d, "slow.bin", file, size);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    /* A small receive window: most of the response waits in the daemon's
+     * socket when it closes, where a reset would throw it away. */
+    cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert(tcp_send_all(fd, head, sizeof head - 1));
+    usleep(200 * 1000); /* the daemon answers and fills its socket meanwhile */
+    cr_assert(tcp_send_all(fd, chunk, 200000), "part of the body, never used by the daemon");
+    usleep(200 * 1000);
+    out = read_responses(fd, 1, 10000, &got);
+    close(fd);
+    cr_assert_eq(response_status(out), 200, "%.300s", out);
+    body = response_body(out, got, &body_len);
+    cr_assert_not_null(body);
+    cr_assert_eq(body_len, size, "%zu of %zu bytes arrived", body_len, size);
+    cr_assert_eq(memcmp(body, file, size), 0);
+    free(out);
+    free(chunk);
+    free(file);
 }
