@@ -43,8 +43,9 @@ struct static_file {
     /* what FILE.br and FILE.gz are, indexed by enum static_encoding; reset
      * to unknown each time the entry is checked */
     enum static_sibling sibling[2];
-    /* The entity header lines of a 200 for this file (Content-Type through
-     * the configured headers), kept by the first one sent; NULL until then.
+    /* The entity header lines of a 200 for this file sent as itself (from
+     * Content-Type through the configured headers), kept by the first one
+     * sent; NULL until then.
      * An entry belongs to one root of one configuration, whose settings and
      * MIME table do not change: a reload makes new roots, hence new entries. */
     char *head;

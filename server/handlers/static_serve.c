@@ -85,7 +85,10 @@ static void add_entity(struct http_exchange *x, const struct static_conf *conf,
 }
 
 /* The entity headers of a 200: the lines the file's cache entry keeps, or
- * made now and kept for the next requests. */
+ * made now and kept for the next requests. Only a file sent as itself keeps
+ * them: a precompressed sibling sent for its original carries the
+ * original's type and a Content-Encoding, while the same entry asked for by
+ * its own name carries neither. */
 static void send_entity_head(struct http_exchange *x, const struct static_conf *conf,
                              const struct repr *rp)
 {
@@ -93,6 +96,10 @@ static void send_entity_head(struct http_exchange *x, const struct static_conf *
     const char *lines;
     size_t len;
 
+    if (rp->encoding) {
+        add_entity(x, conf, rp);
+        return;
+    }
     if (f->head) {
         http_resp_header_lines(x, f->head, f->head_len);
         return;

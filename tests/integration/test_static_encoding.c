@@ -241,3 +241,28 @@ Test(static_encoding_conf, precompressed_off_sends_identity_without_vary)
     cr_assert(st_body_is(&r, PAGE, strlen(PAGE)));
     st_free(&r);
 }
+
+/* A sibling served for its original (with Content-Encoding and the
+ * original's type) and the same file asked for by its own name (as itself)
+ * keep their own headers, in either order, on every worker. */
+Test(static_encoding, a_sibling_and_the_same_file_by_name_keep_their_own_headers)
+{
+    for (int i = 0; i < 8; i++) {
+        char v[128];
+        struct st_resp r = st_get(d.port, "/page.html", "Accept-Encoding: gzip\r\n");
+
+        cr_assert_eq(r.status, 200, "%s", r.raw);
+        cr_assert_str_eq(st_header(&r, "Content-Encoding", v, sizeof v), "gzip", "%s", r.raw);
+        cr_assert_not_null(strstr(st_header(&r, "Content-Type", v, sizeof v), "text/html"),
+                           "%s", r.raw);
+        cr_assert(st_body_is(&r, gz, gz_len));
+        st_free(&r);
+        r = st_get(d.port, "/page.html.gz", "");
+        cr_assert_eq(r.status, 200, "%s", r.raw);
+        cr_assert_null(st_header(&r, "Content-Encoding", v, sizeof v), "%s", r.raw);
+        cr_assert_null(strstr(st_header(&r, "Content-Type", v, sizeof v), "text/html"), "%s",
+                       r.raw);
+        cr_assert(st_body_is(&r, gz, gz_len));
+        st_free(&r);
+    }
+}
