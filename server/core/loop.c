@@ -304,23 +304,6 @@ int loop_run(struct loop *loop)
     return rc;
 }
 
-int loop_watch_add(struct loop *loop, struct loop_watch *w)
-{
-    struct epoll_event ev = {
-        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-        .data.ptr = w,
-    };
-
-    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0)
-        return -errno;
-    w->loop = loop;
-    w->ready = LOOP_READ | LOOP_WRITE;
-    w->wait = 0;
-    w->waiter = NULL;
-    w->deferred = false;
-    return 0;
-}
-
 void loop_watch_add_lazy(struct loop *loop, struct loop_watch *w)
 {
     w->loop = loop;
@@ -345,6 +328,17 @@ int loop_watch_arm(struct loop_watch *w)
         return -errno;
     w->deferred = false;
     return 0;
+}
+
+int loop_watch_add(struct loop *loop, struct loop_watch *w)
+{
+    int r;
+
+    loop_watch_add_lazy(loop, w);
+    r = loop_watch_arm(w);
+    if (r < 0)
+        w->loop = NULL;
+    return r;
 }
 
 int loop_watch_add_exclusive(struct loop *loop, struct loop_watch *w)

@@ -28,6 +28,18 @@ static void stop(void) { cr_assert_eq(daemon_stop(&d), 0); }
 
 TestSuite(syscalls, .init = start, .fini = stop, .timeout = 60);
 
+/* Starts strace on the daemon for the syscalls listed (a -e trace= list),
+ * writing to trace; fails the test when it cannot attach. */
+static pid_t trace_start(const char *syscalls)
+{
+    pid_t tracer = strace_attach(d.pid, syscalls, trace);
+
+    if (tracer == 0)
+        cr_assert_fail("strace could not attach (packaging/install-deps --test installs it; "
+                       "ptrace must be allowed): syscalls not counted");
+    return tracer;
+}
+
 /* The whole strace output (malloc'd). */
 static char *read_trace(void)
 {
@@ -89,7 +101,7 @@ Test(syscalls, sixteen_pipelined_gets_leave_in_one_write)
 {
     char req[PIPELINED * 40], *out, *text;
     size_t len = 0, got;
-    pid_t tracer = strace_attach(d.pid, "read,sendmsg,sendto,write,writev,sendfile", trace);
+    pid_t tracer = trace_start("read,sendmsg,sendto,write,writev,sendfile");
     int fd = tcp_connect(d.port), rfd, writes;
 
     for (int i = 0; i < PIPELINED; i++)
@@ -100,9 +112,6 @@ Test(syscalls, sixteen_pipelined_gets_leave_in_one_write)
     cr_assert_eq(responses_complete(out, got, false), PIPELINED, "%s", out);
     free(out);
     close(fd);
-    if (tracer == 0)
-        cr_assert_fail("strace could not attach (packaging/install-deps --test installs it; "
-                       "ptrace must be allowed): writes not counted");
     strace_detach(tracer);
     text = read_trace();
     rfd = request_fd(text);
@@ -117,7 +126,7 @@ Test(syscalls, sixteen_pipelined_gets_leave_in_one_write)
 Test(syscalls, keepalive_requests_cost_no_epoll_ctl)
 {
     static const char req[] = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
-    pid_t tracer = strace_attach(d.pid, "epoll_ctl", trace);
+    pid_t tracer = trace_start("epoll_ctl");
     int fds[CONNS], calls = 0;
     char *text;
 
@@ -136,9 +145,6 @@ Test(syscalls, keepalive_requests_cost_no_epoll_ctl)
     }
     for (int i = 0; i < CONNS; i++)
         close(fds[i]);
-    if (tracer == 0)
-        cr_assert_fail("strace could not attach (packaging/install-deps --test installs it; "
-                       "ptrace must be allowed): epoll_ctl not counted");
     strace_detach(tracer);
     text = read_trace();
     for (const char *p = text; (p = strstr(p, "epoll_ctl(")); p += 10)
@@ -157,7 +163,7 @@ Test(syscalls, keepalive_requests_cost_no_epoll_ctl)
 Test(syscalls, close_requests_cost_no_epoll_ctl_and_no_linger)
 {
     static const char req[] = "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    pid_t tracer = strace_attach(d.pid, "accept4,epoll_ctl,shutdown,close", trace);
+    pid_t tracer = trace_start("accept4,epoll_ctl,shutdown,close");
     int accepts = 0, ctls = 0, shutdowns = 0;
     char *text;
 
@@ -169,9 +175,6 @@ Test(syscalls, close_requests_cost_no_epoll_ctl_and_no_linger)
         cr_assert(wait_closed(fd, 5000), "the daemon did not close after Connection: close");
         close(fd);
     }
-    if (tracer == 0)
-        cr_assert_fail("strace could not attach (packaging/install-deps --test installs it; "
-                       "ptrace must be allowed): syscalls not counted");
     strace_detach(tracer);
     text = read_trace();
     for (const char *p = text; (p = strstr(p, "accept4(")); p += 8)
@@ -202,10 +205,7 @@ Test(syscalls, a_keepalive_request_costs_one_read_and_one_send)
 
     for (int i = 0; i < 2; i++) /* warm the file cache */
         get_small(fd, req);
-    tracer = strace_attach(d.pid, "all", trace);
-    if (tracer == 0)
-        cr_assert_fail("strace could not attach (packaging/install-deps --test installs it; "
-                       "ptrace must be allowed): syscalls not counted");
+    tracer = trace_start("all");
     for (int i = 0; i < N; i++)
         get_small(fd, req);
     strace_detach(tracer);

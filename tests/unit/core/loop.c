@@ -217,14 +217,24 @@ static void fd_wait_body(struct coro *co, void *arg)
     loop_stop(fw->loop);
 }
 
-Test(loop, readable_fd_resumes_its_waiter_with_io)
+/* A new loop and fw waiting on sv[0], one end of a new socketpair. */
+static struct loop *waiter_setup(struct fd_waiter *fw, int sv[2])
 {
     struct loop *loop = loop_new(STACK);
-    struct fd_waiter fw = {.loop = loop};
-    int sv[2];
 
+    cr_assert_not_null(loop);
+    *fw = (struct fd_waiter){.loop = loop};
     make_pair(sv);
-    fw.w.fd = sv[0];
+    fw->w.fd = sv[0];
+    return loop;
+}
+
+Test(loop, readable_fd_resumes_its_waiter_with_io)
+{
+    struct fd_waiter fw;
+    int sv[2];
+    struct loop *loop = waiter_setup(&fw, sv);
+
     cr_assert_eq(loop_watch_add(loop, &fw.w), 0);
     cr_assert_eq(fw.w.ready, LOOP_READ | LOOP_WRITE, "assumed ready until a syscall says no");
     fw.w.on_event = stray_event;
@@ -249,12 +259,10 @@ Test(loop, readable_fd_resumes_its_waiter_with_io)
 
 Test(loop, hangup_ends_a_wait_for_something_else)
 {
-    struct loop *loop = loop_new(STACK);
-    struct fd_waiter fw = {.loop = loop};
+    struct fd_waiter fw;
     int sv[2];
+    struct loop *loop = waiter_setup(&fw, sv);
 
-    make_pair(sv);
-    fw.w.fd = sv[0];
     cr_assert_eq(loop_watch_add(loop, &fw.w), 0);
     loop_spawn(loop, fd_wait_body, &fw);
     close(sv[1]);
@@ -302,12 +310,10 @@ static bool epoll_has(int fd)
 
 Test(loop, lazy_watch_is_registered_only_when_a_coroutine_waits)
 {
-    struct loop *loop = loop_new(STACK);
-    struct fd_waiter fw = {.loop = loop};
+    struct fd_waiter fw;
     int sv[2];
+    struct loop *loop = waiter_setup(&fw, sv);
 
-    make_pair(sv);
-    fw.w.fd = sv[0];
     loop_watch_add_lazy(loop, &fw.w);
     cr_assert_eq(fw.w.ready, LOOP_READ | LOOP_WRITE, "assumed ready until a syscall says no");
     cr_assert_not(epoll_has(sv[0]), "nothing waits yet: no epoll_ctl");
@@ -325,12 +331,10 @@ Test(loop, lazy_watch_is_registered_only_when_a_coroutine_waits)
 
 Test(loop, lazy_watch_sees_input_that_came_before_its_registration)
 {
-    struct loop *loop = loop_new(STACK);
-    struct fd_waiter fw = {.loop = loop};
+    struct fd_waiter fw;
     int sv[2];
+    struct loop *loop = waiter_setup(&fw, sv);
 
-    make_pair(sv);
-    fw.w.fd = sv[0];
     loop_watch_add_lazy(loop, &fw.w);
     cr_assert_eq(write(sv[1], "x", 1), 1, "the edge happens while unregistered");
     loop_spawn(loop, fd_wait_body, &fw);
@@ -391,12 +395,10 @@ static void del_watch_body(struct coro *co, void *arg)
 
 Test(loop, deleting_a_watch_wakes_its_waiter)
 {
-    struct loop *loop = loop_new(STACK);
-    struct fd_waiter fw = {.loop = loop};
+    struct fd_waiter fw;
     int sv[2];
+    struct loop *loop = waiter_setup(&fw, sv);
 
-    make_pair(sv);
-    fw.w.fd = sv[0];
     cr_assert_eq(loop_watch_add(loop, &fw.w), 0);
     loop_spawn(loop, fd_wait_body, &fw);
     loop_spawn(loop, del_watch_body, &fw);
