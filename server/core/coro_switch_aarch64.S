@@ -27,8 +27,8 @@ coro_switch:
     stp d10, d11, [sp, #112]
     stp d12, d13, [sp, #128]
     stp d14, d15, [sp, #144]
-    mov x2, sp
-    str x2, [x0]
+    mov x9, sp              /* x9: a scratch register; w2 still holds value */
+    str x9, [x0]
     mov sp, x1
     ldp x19, x20, [sp, #0]
     ldp x21, x22, [sp, #16]
