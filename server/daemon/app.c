@@ -106,7 +106,10 @@ static int app_build_routes(struct app *app)
         if (ar->kind == ROUTE_STATIC && !(ar->root = static_root_open(ar->conf))) {
             r = -errno;
             log_error("%s:%u: cannot open root %s: %s", copy[i].file, copy[i].line,
-                      ((const struct static_conf *)ar->conf)->root, strerror(errno));
+                      ((const struct static_conf *)ar->conf)->root,
+                      errno == ENOSYS ? "openat2 is not allowed here (it needs Linux 5.6 or "
+                                        "later, and any seccomp filter must allow it)"
+                                      : strerror(errno));
             goto out;
         }
     }

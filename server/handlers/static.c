@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "handlers/static_cache.h"
 #include "handlers/static_index.h"
 #include "handlers/static_internal.h"
@@ -24,9 +25,24 @@
 
 static _Atomic uint64_t next_root_id = 1;
 
+/* Every file is opened with openat2. Where the kernel lacks it (before
+ * Linux 5.6) or a seccomp filter refuses it, say so once, at startup,
+ * rather than answer every request with an error. */
+static int probe_openat2(int dirfd)
+{
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH};
+    long fd = syscall(SYS_openat2, dirfd, ".", &how, sizeof how);
+
+    if (fd < 0)
+        return errno == EPERM ? -ENOSYS : -errno;
+    close((int)fd);
+    return 0;
+}
+
 struct static_root *static_root_open(const struct static_conf *conf)
 {
     struct static_root *root = calloc(1, sizeof *root);
+    int r;
 
     if (!root)
         return NULL;
@@ -35,6 +51,12 @@ struct static_root *static_root_open(const struct static_conf *conf)
     root->dirfd = open(conf->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root->dirfd < 0) {
         free(root);
+        return NULL;
+    }
+    if ((r = probe_openat2(root->dirfd)) < 0) {
+        close(root->dirfd);
+        free(root);
+        errno = -r;
         return NULL;
     }
     return root;
@@ -184,7 +206,15 @@ static void answer_failure(struct http_exchange *x, const struct static_root *ro
     case -EMFILE:
     case -ENFILE:
     case -ENOMEM: static_reply_status(x, root->conf, 503, NULL); return;
-    default: static_reply_status(x, root->conf, 404, NULL); return;
+    case -EXDEV: /* leaves the root */
+    case -ELOOP: /* a magic link, or too many links */
+    case -ENXIO: /* a socket */
+        static_reply_status(x, root->conf, 404, NULL);
+        return;
+    default:
+        log_error("static %s: cannot open %s: %s", root->conf->root, rel, strerror(-err));
+        static_reply_status(x, root->conf, 500, NULL);
+        return;
     }
 }
 

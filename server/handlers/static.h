@@ -12,7 +12,8 @@ struct static_root;
 /*
  * Opens conf->root as a directory fd for one configuration generation, so
  * that every file is opened beneath it with openat2(RESOLVE_BENEATH |
- * RESOLVE_NO_MAGICLINKS). Returns NULL (errno). Shared by all workers;
+ * RESOLVE_NO_MAGICLINKS). Returns NULL (errno; ENOSYS when the kernel or
+ * a seccomp filter refuses openat2). Shared by all workers;
  * conf must outlive it. Call it at startup or reload, not from a worker.
  */
 struct static_root *static_root_open(const struct static_conf *conf);
