@@ -104,12 +104,19 @@ static int app_build_routes(struct app *app)
         ar->conf = app->cfg.routes[i].conf;
         app->n_routes = i + 1;
         if (ar->kind == ROUTE_STATIC && !(ar->root = static_root_open(ar->conf))) {
-            r = -errno;
-            log_error("%s:%u: cannot open root %s: %s", copy[i].file, copy[i].line,
+            int err = errno;
+            char where[300];
+
+            r = -err;
+            if (copy[i].line)
+                snprintf(where, sizeof where, "%s:%u", copy[i].file, copy[i].line);
+            else /* -r: no file */
+                snprintf(where, sizeof where, "%s", copy[i].file);
+            log_error("%s: cannot open root %s: %s", where,
                       ((const struct static_conf *)ar->conf)->root,
-                      errno == ENOSYS ? "openat2 is not allowed here (it needs Linux 5.6 or "
-                                        "later, and any seccomp filter must allow it)"
-                                      : strerror(errno));
+                      err == ENOSYS ? "openat2 is not allowed here (it needs Linux 5.6 or "
+                                      "later, and any seccomp filter must allow it)"
+                                    : strerror(err));
             goto out;
         }
     }

@@ -26,11 +26,13 @@ static void stop(void)
 
 TestSuite(static_open, .fini = stop);
 
-/* Runs cohttpd -c d.config with openat2 failing with err (a seccomp filter,
- * as a container runtime or an older kernel would have it) and returns its
- * exit status; gives up (and fails) after 10 s. */
-static int run_without_openat2(int err)
+/* Runs cohttpd with args (-c d.config when NULL) and openat2 failing with
+ * err (a seccomp filter, as a container runtime or an older kernel would
+ * have it), its stderr in d.log, and returns its exit status; gives up (and
+ * fails) after 10 s. */
+static int run_without_openat2(int err, char *const *args)
 {
+    char *const with_config[] = {"cohttpd", "-c", d.config, NULL};
     long deadline = now_ms() + 10000;
     int status;
     pid_t pid = fork();
@@ -45,7 +47,7 @@ static int run_without_openat2(int err)
             seccomp_load(ctx) < 0)
             _exit(126);
         dup2(fd, STDERR_FILENO);
-        execl(cohttpd_bin(), "cohttpd", "-c", d.config, (char *)NULL);
+        execv(cohttpd_bin(), args ? args : with_config);
         _exit(127);
     }
     while (waitpid(pid, &status, WNOHANG) == 0) {
@@ -69,7 +71,7 @@ Test(static_open, without_openat2_the_daemon_refuses_to_start_and_says_why)
 
         daemon_prepare(&d, "[static /]\nroot = %ROOT%\n");
         site_write(&d, "index.html", "hello\n", 6);
-        status = run_without_openat2(errs[i]);
+        status = run_without_openat2(errs[i], NULL);
         log = file_slurp(d.log);
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) < 126,
                   "openat2 failing with %s: status %d, log: %s", strerror(errs[i]), status, log);
@@ -79,6 +81,25 @@ Test(static_open, without_openat2_the_daemon_refuses_to_start_and_says_why)
         free(log);
         daemon_kill(&d); /* removes the directory; nothing is running */
     }
+}
+
+Test(static_open, serving_a_directory_without_openat2_says_why_too)
+{
+    int status;
+    char *log;
+
+    daemon_prepare(&d, "[static /]\nroot = %ROOT%\n");
+    {
+        char *const args[] = {"cohttpd", "-r", d.root, "-l", "127.0.0.1:0", NULL};
+
+        status = run_without_openat2(ENOSYS, args);
+    }
+    log = file_slurp(d.log);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d, log: %s", status, log);
+    cr_assert(strstr(log, "error: command line: cannot open root") != NULL, "%s", log);
+    cr_assert(strstr(log, "openat2 is not allowed here") != NULL, "%s", log);
+    free(log);
+    daemon_kill(&d);
 }
 
 Test(static_open, a_socket_in_the_root_is_not_found)
