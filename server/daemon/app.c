@@ -2,6 +2,7 @@
 #include "daemon/app.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,13 +106,10 @@ static int app_build_routes(struct app *app)
         app->n_routes = i + 1;
         if (ar->kind == ROUTE_STATIC && !(ar->root = static_root_open(ar->conf))) {
             int err = errno;
-            char where[300];
+            char where[PATH_MAX + 16];
 
             r = -err;
-            if (copy[i].line)
-                snprintf(where, sizeof where, "%s:%u", copy[i].file, copy[i].line);
-            else /* -r: no file */
-                snprintf(where, sizeof where, "%s", copy[i].file);
+            config_where(where, sizeof where, copy[i].file, copy[i].line);
             log_error("%s: cannot open root %s: %s", where,
                       ((const struct static_conf *)ar->conf)->root,
                       err == ENOSYS ? "openat2 is not allowed here (it needs Linux 5.6 or "

@@ -3,6 +3,7 @@
 #include "daemon/cli.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -337,7 +338,7 @@ int cli_print_route(const struct config *cfg, const char *request, FILE *out, FI
 {
     struct cli_request req;
     const struct route *route;
-    char path[CLI_URL_MAX];
+    char path[CLI_URL_MAX], where[PATH_MAX + 16];
     const char *rest;
     size_t rest_len;
     int len;
@@ -361,10 +362,9 @@ int cli_print_route(const struct config *cfg, const char *request, FILE *out, FI
         fputs("route: none (404 Not Found)\n", out);
         return CLI_EXIT_CONFIG;
     }
-    fprintf(out, "route: %s at %s", route->name, route->file);
-    if (route->line)
-        fprintf(out, ":%u", route->line);
-    fprintf(out, "\nhandler: %s\n", route_kind_name(route->kind));
+    config_where(where, sizeof where, route->file, route->line);
+    fprintf(out, "route: %s at %s\nhandler: %s\n", route->name, where,
+             route_kind_name(route->kind));
     rest = route_rest(route, path, (size_t)len, &rest_len);
     if (route->kind == ROUTE_STATIC)
         cli_print_static(route->conf, rest, rest_len, out);

@@ -22,9 +22,17 @@ struct config_block {
 
 /* ---- errors -------------------------------------------------------------- */
 
+void config_where(char *out, size_t cap, const char *file, unsigned line)
+{
+    if (line)
+        snprintf(out, cap, "%s:%u", file, line);
+    else
+        snprintf(out, cap, "%s", file);
+}
+
 static void errors_add(struct config_errors *errs, const char *file, unsigned line, const char *msg)
 {
-    char text[CONFIG_MSG_MAX + PATH_MAX];
+    char where[PATH_MAX + 16], text[CONFIG_MSG_MAX + sizeof where];
     char *copy;
 
     if (errs->n >= CONFIG_MAX_ERRORS) {
@@ -40,10 +48,8 @@ static void errors_add(struct config_errors *errs, const char *file, unsigned li
         errs->items = items;
         errs->cap = cap;
     }
-    if (line)
-        snprintf(text, sizeof(text), "%s:%u: %s", file, line, msg);
-    else
-        snprintf(text, sizeof(text), "%s: %s", file, msg);
+    config_where(where, sizeof where, file, line);
+    snprintf(text, sizeof(text), "%s: %s", where, msg);
     copy = strdup(text);
     if (copy)
         errs->items[errs->n++] = (struct config_error){.line = line, .text = copy};

@@ -125,6 +125,10 @@ int config_from_root(const char *root, const char *listen, struct config *cfg,
 /* Frees everything cfg owns and zeroes it. */
 void config_free(struct config *cfg);
 
+/* Writes where a setting comes from, as errors name it: "FILE:LINE", or
+ * FILE alone when line is 0 (the "command line" of -r). */
+void config_where(char *out, size_t cap, const char *file, unsigned line);
+
 /* Writes each error's text, one per line, to out. */
 void config_errors_print(const struct config_errors *errs, FILE *out);
 
