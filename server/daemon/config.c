@@ -451,12 +451,14 @@ static char *ld_reader(char *buf, int size, void *stream)
         start++;
     memmove(buf, start, strlen(start) + 1);
     if (buf[0] == '[') {
+        ld->content = true;
         ld_section(ld, buf);
         buf[0] = '\0';
         return buf;
     }
     ld->key_line = buf[0] && !strchr(";#\r\n", buf[0]);
     ld->key_seen = false;
+    ld->content |= ld->key_line;
     return buf;
 }
 
@@ -518,6 +520,23 @@ static void ld_sort_errors(struct loader *ld)
     }
 }
 
+/* A configuration that would serve nothing (an empty or truncated file, or
+ * one without a route section) is refused, once its other errors are fixed. */
+static void ld_check_serves(struct loader *ld)
+{
+    if (ld_failed(ld) || ld->cfg->n_routes > 0)
+        return;
+    if (!ld->content)
+        ld_error(ld, 0,
+                 "the file is empty (or holds only comments): nothing would be served; "
+                 "add a route, such as [static /] with root = DIR, and a [server] "
+                 "listen = HOST:PORT");
+    else
+        ld_error(ld, 0,
+                 "no route: nothing would be served; add a route section, such as "
+                 "[static /] with root = DIR, or [redirect /] with to = URL");
+}
+
 static int ld_finish(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
@@ -529,6 +548,7 @@ static int ld_finish(struct loader *ld)
         schema_listen_add(ld, &cfg->server, CONFIG_DEFAULT_LISTEN);
     schema_identity(ld);
     ld_check_routes(ld);
+    ld_check_serves(ld);
     if (!ld_failed(ld) && router_new(&cfg->router, cfg->routes, cfg->n_routes, &rerr) < 0)
         ld_error(ld, cfg->routes[rerr.index].line, "%s cannot be routed",
                  cfg->routes[rerr.index].name);

@@ -81,6 +81,7 @@ struct loader {
     unsigned line; /* the line being read (0: not from a file) */
     bool key_line; /* the line handed to inih should reach the handler */
     bool key_seen;
+    bool content; /* a line other than blanks and comments was read */
     bool oom;
     struct section sec;
     unsigned global_line[3]; /* first [server], [limits], [mime] */

@@ -14,17 +14,29 @@ check() { # name, then a command that must succeed
     if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
 }
 
-# Starts the daemon with the given args on an ephemeral port; sets $port.
+# Starts the daemon with the given args on an ephemeral port; sets $port,
+# $pid and $log (the file its stderr goes to, one per daemon).
 start() {
-    "$bin" "$@" 2>"$tmp/log.$$" &
-    pids+=($!)
+    log=$tmp/log.${#pids[@]}
+    "$bin" "$@" 2>"$log" &
+    pid=$!
+    pids+=($pid)
     port=""
     for _ in $(seq 1 200); do
-        port=$(sed -n 's/.*serving on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/log.$$" | head -n1)
+        port=$(sed -n 's/.*serving on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n1)
         [ -n "$port" ] && return 0
         sleep 0.05
     done
-    echo "daemon did not start: $(cat "$tmp/log.$$")"
+    echo "daemon did not start: $(cat "$log")"
+    return 1
+}
+
+# Waits (10 s at most) until the file $1 contains the text $2.
+wait_log() {
+    for _ in $(seq 1 200); do
+        grep -qF -- "$2" "$1" && return 0
+        sleep 0.05
+    done
     return 1
 }
 
@@ -60,6 +72,35 @@ check "-t names line 3" grep -q "bad.ini:3:" <<<"$out"
 check "-t suggests root" grep -q "did you mean 'root'" <<<"$out"
 check "-t reports the unknown section" grep -q "bad.ini:6:" <<<"$out"
 check "-t reports several errors" test "$(grep -c 'bad.ini:' <<<"$out")" -ge 3
+
+# A file that would serve nothing: -t, startup and reload refuse it
+: >"$tmp/empty.ini"
+out=$("$bin" -t -c "$tmp/empty.ini" 2>&1); rc=$?
+check "-t empty exits 1" test $rc -eq 1
+check "-t empty names the file and says it is empty" grep -q "empty.ini: the file is empty" <<<"$out"
+check "-t empty says what to add" grep -qF "add a route, such as [static /] with root = DIR" <<<"$out"
+check "-t empty does not say OK" test -z "$(grep "configuration OK" <<<"$out")"
+printf '[server]\nlisten = 127.0.0.1:0\n' >"$tmp/noroute.ini"
+out=$("$bin" -t -c "$tmp/noroute.ini" 2>&1); rc=$?
+check "-t without a route exits 1" test $rc -eq 1
+check "-t without a route says so" grep -q "noroute.ini: no route: nothing would be served" <<<"$out"
+out=$(timeout 10 "$bin" -c "$tmp/empty.ini" 2>&1); rc=$?
+check "startup on an empty file exits 1" test $rc -eq 1
+check "startup on an empty file says why" grep -q "empty.ini: the file is empty" <<<"$out"
+check "startup on an empty file serves nothing" test -z "$(grep "serving on" <<<"$out")"
+cp "$tmp/ok.ini" "$tmp/truncated.ini"
+if start -c "$tmp/truncated.ini"; then
+    : >"$tmp/truncated.ini"
+    kill -HUP "$pid"
+    check "a reload of a truncated file fails" wait_log "$log" "reload failed"
+    check "the failed reload says why" grep -q "truncated.ini: the file is empty" "$log"
+    check "the daemon keeps running" kill -0 "$pid"
+    check "the old port still serves files" \
+        bash -c "curl -sS --fail http://127.0.0.1:$port/sub/f.txt | grep -qx 'sub file'"
+    check "no default listener was bound" test -z "$(grep "serving on 127.0.0.1:8080" "$log")"
+else
+    fail=$((fail + 1))
+fi
 
 # -T prints the effective config, which -t accepts again
 "$bin" -T -c "$tmp/ok.ini" >"$tmp/dump.ini" 2>"$tmp/dump.err"; rc=$?

@@ -422,6 +422,16 @@ Test(notify, ready_status_watchdog_reloading_and_stopping)
     cr_assert(notify_wait(fd, "STATUS=", 5000, msg, sizeof msg));
     cr_assert(strstr(msg, "last reload failed"), "later STATUS= lines keep the error: %s", msg);
 
+    /* An empty (truncated) file is refused the same way. */
+    write_config(&d, "");
+    notify_drain(fd);
+    kill(pid, SIGHUP);
+    cr_assert(notify_wait(fd, "RELOADING=1", 5000, msg, sizeof msg));
+    cr_assert(notify_wait(fd, "READY=1", 5000, msg, sizeof msg));
+    cr_assert(strstr(msg, "reload failed"), "%s", msg);
+    cr_assert(strstr(msg, "cohttpd.ini: the file is empty"), "STATUS= names the error: %s", msg);
+    cr_assert(strstr(msg, "config generation 2"), "the old generation still serves: %s", msg);
+
     notify_drain(fd);
     kill(pid, SIGTERM);
     cr_assert(notify_wait(fd, "STOPPING=1", 5000, msg, sizeof msg), "STOPPING=1 on SIGTERM");

@@ -97,6 +97,14 @@ static void load_ok(const char *text, struct config *cfg)
     config_errors_free(&errs);
 }
 
+/* text, a file of global sections only, must load once a route is added
+ * below it (a file without a route is refused). */
+static void load_global_ok(const char *text, struct config *cfg)
+{
+    load_ok(fmt("%s\n[static /]\nroot = www\n", text), cfg);
+    cr_assert_eq(cfg->n_routes, 1);
+}
+
 struct want {
     unsigned line;
     const char *msg;
@@ -157,13 +165,13 @@ static bool limits_equal(const struct http_limits *a, const struct http_limits *
 
 /* ---- defaults ------------------------------------------------------------ */
 
-Test(config, empty_file_gives_every_default)
+Test(config, route_alone_gives_every_default)
 {
     struct config cfg;
     struct http_limits def = http_limits_default();
     const struct sockaddr_in *in;
 
-    load_ok("", &cfg);
+    load_ok("[static /]\nroot = www\n", &cfg);
     cr_assert_eq(cfg.server.n_listen, 1);
     cr_expect_str_eq(cfg.server.listen[0].text, "127.0.0.1:8080");
     cr_expect_eq(cfg.server.listen[0].family, AF_INET);
@@ -184,12 +192,43 @@ Test(config, empty_file_gives_every_default)
     cr_expect_str_eq(cfg.server.server_header, "cohttpd");
     cr_expect(limits_equal(&cfg.limits, &def));
     cr_expect_eq(cfg.n_mime, 0);
-    cr_expect_eq(cfg.n_routes, 0);
+    cr_expect_eq(cfg.n_routes, 1);
     cr_expect_not_null(cfg.router);
     cr_expect_str_eq(cfg.path, ini);
     cr_expect_str_eq(cfg.dir, dir);
     config_free(&cfg);
     cr_expect_null(cfg.router);
+}
+
+/* text must fail with one error that names the file (no line) and says msg. */
+static void expect_file_error(const char *text, const char *msg)
+{
+    struct config cfg;
+    struct config_errors errs = {0};
+
+    cr_assert_eq(load(text, &cfg, &errs), -1, "the config loaded, but should fail");
+    cr_assert_eq(errs.n, 1, "%zu errors, want 1", errs.n);
+    cr_expect_eq(errs.items[0].line, 0);
+    cr_expect_str_eq(errs.items[0].text, fmt("%s: %s", ini, msg));
+    cr_expect_null(cfg.blocks, "a failed load leaves nothing behind");
+    config_errors_free(&errs);
+}
+
+Test(config, file_that_serves_nothing_is_refused)
+{
+    static const char empty[] = "the file is empty (or holds only comments): nothing would be "
+                                "served; add a route, such as [static /] with root = DIR, and "
+                                "a [server] listen = HOST:PORT";
+    static const char no_route[] = "no route: nothing would be served; add a route section, "
+                                   "such as [static /] with root = DIR, or [redirect /] with "
+                                   "to = URL";
+
+    expect_file_error("", empty);
+    expect_file_error("\n  \n\t\n", empty);
+    expect_file_error("; cohttpd.ini\n# nothing yet\n", empty);
+    expect_file_error("[server]\n", no_route);
+    expect_file_error("[server]\nlisten = 127.0.0.1:8081\n[limits]\nheader_timeout = 5s\n",
+                      no_route);
 }
 
 Test(config, static_route_defaults)
@@ -223,13 +262,13 @@ Test(config, listen_forms)
     const struct sockaddr_in *in4;
     struct in6_addr loop6 = IN6ADDR_LOOPBACK_INIT;
 
-    load_ok("[server]\n"
-            "listen = 10.1.2.3:80\n"
-            "listen = [::1]:8443\n"
-            "listen = *:8080\n"
-            "listen = localhost:81\n"
-            "listen = 127.0.0.1:0\n",
-            &cfg);
+    load_global_ok("[server]\n"
+                   "listen = 10.1.2.3:80\n"
+                   "listen = [::1]:8443\n"
+                   "listen = *:8080\n"
+                   "listen = localhost:81\n"
+                   "listen = 127.0.0.1:0\n",
+                   &cfg);
     cr_assert_eq(cfg.server.n_listen, 5);
     l = cfg.server.listen;
     in4 = (const struct sockaddr_in *)&l[0].addr;
@@ -259,7 +298,7 @@ Test(config, listen_unix_path_is_relative_to_the_config)
     const struct config_listen *l;
     const struct sockaddr_un *un;
 
-    load_ok("[server]\nlisten = unix:run/c.sock\nlisten = unix:/run/abs.sock\n", &cfg);
+    load_global_ok("[server]\nlisten = unix:run/c.sock\nlisten = unix:/run/abs.sock\n", &cfg);
     l = cfg.server.listen;
     un = (const struct sockaddr_un *)&l[0].addr;
     cr_expect_eq(l[0].family, AF_UNIX);
@@ -312,10 +351,10 @@ Test(config, workers)
 {
     struct config cfg;
 
-    load_ok("[server]\nworkers = auto\n", &cfg);
+    load_global_ok("[server]\nworkers = auto\n", &cfg);
     cr_expect_eq(cfg.server.workers, 0);
     config_free(&cfg);
-    load_ok("[server]\nworkers = 4\n", &cfg);
+    load_global_ok("[server]\nworkers = 4\n", &cfg);
     cr_expect_eq(cfg.server.workers, 4);
     config_free(&cfg);
     expect_error("[server]\nworkers = 0\n", 2,
@@ -330,19 +369,19 @@ Test(config, user_and_group)
 {
     struct config cfg;
 
-    load_ok("[server]\nuser = root\n", &cfg);
+    load_global_ok("[server]\nuser = root\n", &cfg);
     cr_expect_str_eq(cfg.server.user, "root");
     cr_expect(cfg.server.change_uid);
     cr_expect_eq(cfg.server.uid, 0);
     cr_expect(cfg.server.change_gid, "the user's primary group");
     cr_expect_eq(cfg.server.gid, 0);
     config_free(&cfg);
-    load_ok("[server]\nuser = 54321\n", &cfg);
+    load_global_ok("[server]\nuser = 54321\n", &cfg);
     cr_expect(cfg.server.change_uid);
     cr_expect_eq(cfg.server.uid, 54321);
     cr_expect_not(cfg.server.change_gid, "a bare uid has no primary group");
     config_free(&cfg);
-    load_ok("[server]\ngroup = root\nuser =\n", &cfg);
+    load_global_ok("[server]\ngroup = root\nuser =\n", &cfg);
     cr_expect_not(cfg.server.change_uid);
     cr_expect(cfg.server.change_gid);
     cr_expect_eq(cfg.server.gid, 0);
@@ -359,11 +398,11 @@ Test(config, max_connections_and_stack_size)
 {
     struct config cfg;
 
-    load_ok("[server]\nmax_connections = 5000\nstack_size = 16k\n", &cfg);
+    load_global_ok("[server]\nmax_connections = 5000\nstack_size = 16k\n", &cfg);
     cr_expect_eq(cfg.server.max_connections, 5000);
     cr_expect_eq(cfg.server.stack_size, 16 * 1024);
     config_free(&cfg);
-    load_ok("[server]\nstack_size = 8m\n", &cfg);
+    load_global_ok("[server]\nstack_size = 8m\n", &cfg);
     cr_expect_eq(cfg.server.stack_size, 8 * 1024 * 1024);
     config_free(&cfg);
     expect_error("[server]\nmax_connections = 0\n", 2,
@@ -382,24 +421,24 @@ Test(config, logs)
     struct config cfg;
 
     make_dir("logs");
-    load_ok("[server]\naccess_log = off\naccess_log_format = json\nerror_log = journal\n"
-            "log_level = debug\n",
-            &cfg);
+    load_global_ok("[server]\naccess_log = off\naccess_log_format = json\nerror_log = journal\n"
+                   "log_level = debug\n",
+                   &cfg);
     cr_expect_eq(cfg.server.access_log.target, CONFIG_LOG_OFF);
     cr_expect_eq(cfg.server.access_log_format, CONFIG_ACCESS_JSON);
     cr_expect_eq(cfg.server.error_log.target, CONFIG_LOG_JOURNAL);
     cr_expect_eq(cfg.server.log_level, LOG_LVL_DEBUG);
     config_free(&cfg);
-    load_ok("[server]\naccess_log = logs/access.log\nerror_log = /tmp/cohttpd-error.log\n"
-            "access_log_format = combined\nlog_level = warn\n",
-            &cfg);
+    load_global_ok("[server]\naccess_log = logs/access.log\nerror_log = /tmp/cohttpd-error.log\n"
+                   "access_log_format = combined\nlog_level = warn\n",
+                   &cfg);
     cr_expect_eq(cfg.server.access_log.target, CONFIG_LOG_FILE);
     cr_expect_str_eq(cfg.server.access_log.path, fmt("%s/logs/access.log", dir));
     cr_expect_eq(cfg.server.error_log.target, CONFIG_LOG_FILE);
     cr_expect_str_eq(cfg.server.error_log.path, "/tmp/cohttpd-error.log");
     cr_expect_eq(cfg.server.log_level, LOG_LVL_WARN);
     config_free(&cfg);
-    load_ok("[server]\naccess_log = journal\nerror_log = stderr\nlog_level = error\n", &cfg);
+    load_global_ok("[server]\naccess_log = journal\nerror_log = stderr\nlog_level = error\n", &cfg);
     cr_expect_eq(cfg.server.access_log.target, CONFIG_LOG_JOURNAL);
     cr_expect_eq(cfg.server.error_log.target, CONFIG_LOG_STDERR);
     cr_expect_eq(cfg.server.log_level, LOG_LVL_ERROR);
@@ -420,10 +459,10 @@ Test(config, server_header)
 {
     struct config cfg;
 
-    load_ok("[server]\nserver_header = MyServer/1.0 (test)\n", &cfg);
+    load_global_ok("[server]\nserver_header = MyServer/1.0 (test)\n", &cfg);
     cr_expect_str_eq(cfg.server.server_header, "MyServer/1.0 (test)");
     config_free(&cfg);
-    load_ok("[server]\nserver_header =\n", &cfg);
+    load_global_ok("[server]\nserver_header =\n", &cfg);
     cr_expect_null(cfg.server.server_header, "empty: no Server header");
     config_free(&cfg);
     expect_error("[server]\nserver_header = a\x01z\n", 2,
@@ -436,17 +475,17 @@ Test(config, limits_every_key_and_unit)
 {
     struct config cfg;
 
-    load_ok("[limits]\n"
-            "header_timeout = 500ms\n"
-            "body_timeout = 30s\n"
-            "keepalive_timeout = 5m\n"
-            "send_timeout = 1h\n"
-            "shutdown_timeout = 0\n"
-            "max_header_size = 32k\n"
-            "max_headers = 50\n"
-            "max_body_size = 2g\n"
-            "max_keepalive_requests = 1000\n",
-            &cfg);
+    load_global_ok("[limits]\n"
+                   "header_timeout = 500ms\n"
+                   "body_timeout = 30s\n"
+                   "keepalive_timeout = 5m\n"
+                   "send_timeout = 1h\n"
+                   "shutdown_timeout = 0\n"
+                   "max_header_size = 32k\n"
+                   "max_headers = 50\n"
+                   "max_body_size = 2g\n"
+                   "max_keepalive_requests = 1000\n",
+                   &cfg);
     cr_expect_eq(cfg.limits.header_timeout_ms, 500);
     cr_expect_eq(cfg.limits.body_timeout_ms, 30000);
     cr_expect_eq(cfg.limits.keepalive_timeout_ms, 300000);
@@ -484,7 +523,7 @@ Test(config, units)
         struct config cfg;
         uint64_t got;
 
-        load_ok(fmt("[limits]\n%s = %s\n", cases[i].key, cases[i].value), &cfg);
+        load_global_ok(fmt("[limits]\n%s = %s\n", cases[i].key, cases[i].value), &cfg);
         got = cases[i].key[0] == 'm' ? cfg.limits.max_body_size : cfg.limits.header_timeout_ms;
         cr_expect_eq(got, cases[i].want, "%s = %s gave %llu", cases[i].key, cases[i].value,
                      (unsigned long long)got);
@@ -562,9 +601,9 @@ Test(config, mime)
 {
     struct config cfg;
 
-    load_ok("[mime]\n.WebManifest = application/manifest+json\n"
-            ".md = text/markdown; charset=utf-8\n",
-            &cfg);
+    load_global_ok("[mime]\n.WebManifest = application/manifest+json\n"
+                   ".md = text/markdown; charset=utf-8\n",
+                   &cfg);
     cr_assert_eq(cfg.n_mime, 2);
     cr_expect_str_eq(cfg.mime[0].ext, ".webmanifest");
     cr_expect_str_eq(cfg.mime[0].type, "application/manifest+json");
