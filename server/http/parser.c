@@ -14,7 +14,8 @@
  * ("5, 5" or two "5" lines), are refused with 400 as nginx does; any
  * transfer coding list other than exactly "chunked" answers 501, except
  * "chunked" followed by another coding or repeated, which llhttp refuses as
- * 400 (RFC 9112 §6.3); HTTP/1.x with x other than 0 and 1 answers 505; an
+ * 400 (RFC 9112 §6.3); HTTP/1.x with x above 1 is served as HTTP/1.1
+ * (RFC 9110 §2.5, RFC 9112 §2.3), every other version but 1.0 answers 505; an
  * absolute-form target must be http:// or https:// without userinfo.
  *
  * Bodies go through the same llhttp instance, resumed after the head; every
@@ -280,8 +281,9 @@ static bool method_known(struct http_span name)
     return false;
 }
 
-/* HTTP-version = "HTTP/" DIGIT "." DIGIT; 400 when malformed, 505 when not
- * 1.0 or 1.1. */
+/* HTTP-version = "HTTP/" DIGIT "." DIGIT; 400 when malformed, 505 when the
+ * major version is not 1. A higher minor version than 1 is the highest one
+ * we implement, 1.1 (RFC 9110 §2.5, RFC 9112 §2.3). */
 static int parse_version(struct http_span v, struct http_request *req)
 {
     if (v.len != 8 || memcmp(v.p, "HTTP/", 5) != 0 || !is_digit((unsigned char)v.p[5]) ||
@@ -289,8 +291,10 @@ static int parse_version(struct http_span v, struct http_request *req)
         return 400;
     req->version_major = (uint8_t)(v.p[5] - '0');
     req->version_minor = (uint8_t)(v.p[7] - '0');
-    if (req->version_major != 1 || req->version_minor > 1)
+    if (req->version_major != 1)
         return 505;
+    if (req->version_minor > 1)
+        req->version_minor = 1;
     return 0;
 }
 
@@ -347,11 +351,21 @@ static int check_field_lines(const struct http_parser *p, const char *s, const c
 
 /* ---- pass 3: llhttp over the complete head ---- */
 
-static int run_llhttp_head(struct http_parser *p, const char *s, const char *end)
+/* llhttp over the head from s to end. llhttp 8.1 refuses HTTP/1.x above
+ * 1.1: when minor is not NULL it points at the minor version digit of the
+ * request line, and llhttp reads a '1' there instead (the version the
+ * request is served as); the bytes around it stay where they are. */
+static int run_llhttp_head(struct http_parser *p, const char *s, const char *end, const char *minor)
 {
     llhttp_errno_t err;
 
     p->llhttp.data = p;
+    if (minor != NULL) {
+        if (llhttp_execute(&p->llhttp, s, (size_t)(minor - s)) != HPE_OK ||
+            llhttp_execute(&p->llhttp, "1", 1) != HPE_OK)
+            return p->error_status != 0 ? p->error_status : 400;
+        s = minor + 1;
+    }
     err = llhttp_execute(&p->llhttp, s, (size_t)(end - s));
     if (err != HPE_PAUSED || llhttp_get_error_pos(&p->llhttp) != end)
         return p->error_status != 0 ? p->error_status : 400;
@@ -665,6 +679,7 @@ static int parse_complete_head(struct http_parser *p, const char *buf, size_t he
 {
     const char *line = buf + p->head_start, *end = buf + head_len;
     const char *line_eol = buf + p->line_end - 2;
+    const char *minor = line_eol - 1; /* the version's minor digit */
     int status;
 
     request_clear(req);
@@ -673,7 +688,7 @@ static int parse_complete_head(struct http_parser *p, const char *buf, size_t he
     if (status == 0)
         status = check_field_lines(p, line_eol + 2, end);
     if (status == 0)
-        status = run_llhttp_head(p, line, end);
+        status = run_llhttp_head(p, line, end, *minor - '0' > req->version_minor ? minor : NULL);
     if (status != 0)
         return status;
     req->method = (llhttp_method_t)llhttp_get_method(&p->llhttp);

@@ -28,21 +28,21 @@ struct http_header {
 struct http_request {
     llhttp_method_t method;
     struct http_span method_name;
-    struct http_span target; /* request-target as received */
-    struct http_span path;   /* target up to '?' or '#' (origin-form), or the
-                                path of an absolute-form target ("/", a
-                                static string, when it has none); "*" for
-                                OPTIONS *; empty for CONNECT */
-    struct http_span query;  /* after '?', without it; len 0 when none */
-    uint8_t version_major, version_minor;
-    struct http_span host;  /* Host header (or the authority of an
-                               absolute-form target); len 0 when absent */
-    int64_t content_length; /* -1 when no Content-Length */
-    bool chunked;           /* Transfer-Encoding: chunked */
-    bool keep_alive;        /* RFC 9112 §9.3: the connection may persist */
-    bool expect_continue;   /* Expect: 100-continue */
-    bool upgrade;           /* Connection: upgrade with an Upgrade header */
-    size_t head_len;        /* bytes of the head, final CRLFCRLF included */
+    struct http_span target;              /* request-target as received */
+    struct http_span path;                /* target up to '?' or '#' (origin-form), or the
+                                             path of an absolute-form target ("/", a
+                                             static string, when it has none); "*" for
+                                             OPTIONS *; empty for CONNECT */
+    struct http_span query;               /* after '?', without it; len 0 when none */
+    uint8_t version_major, version_minor; /* 1.0 or 1.1 (1.2 to 1.9 are 1.1) */
+    struct http_span host;                /* Host header (or the authority of an
+                                             absolute-form target); len 0 when absent */
+    int64_t content_length;               /* -1 when no Content-Length */
+    bool chunked;                         /* Transfer-Encoding: chunked */
+    bool keep_alive;                      /* RFC 9112 §9.3: the connection may persist */
+    bool expect_continue;                 /* Expect: 100-continue */
+    bool upgrade;                         /* Connection: upgrade with an Upgrade header */
+    size_t head_len;                      /* bytes of the head, final CRLFCRLF included */
     unsigned header_count;
     struct http_header headers[HTTP_MAX_HEADERS];
 };
@@ -94,7 +94,7 @@ void http_parser_init(struct http_parser *p, const struct http_limits *limits);
  *        417 an Expect other than 100-continue,
  *        431 head over max_header_size or more than max_headers fields,
  *        501 unknown method or a transfer coding other than chunked,
- *        505 an HTTP version other than 1.0 and 1.1.
+ *        505 an HTTP version other than 1.x (1.2 to 1.9 are served as 1.1).
  * Leading empty lines (CRLF) before a request line are skipped as RFC 9112
  * §2.2 allows, and counted in head_len. After an error the same status is
  * returned until reset. Never yields. */

@@ -114,6 +114,40 @@ Test(basic, http10_closes_unless_keep_alive)
     free(out);
 }
 
+/* RFC 9112 §2.3: a higher minor version of HTTP/1 is served as HTTP/1.1,
+ * keep-alive included; a later request on the same connection proves it
+ * stayed open. HTTP/2.0 stays an error. */
+Test(basic, http12_is_served_as_http11)
+{
+    const char *two = "GET /dir/page.txt HTTP/1.2\r\nHost: a\r\n\r\n"
+                      "GET /dir/page.txt HTTP/1.2\r\nHost: a\r\n\r\n";
+    const char *last = "GET /dir/page.txt HTTP/1.2\r\nHost: a\r\nConnection: close\r\n\r\n";
+    const char *h2 = "GET / HTTP/2.0\r\nHost: a\r\n\r\n";
+    int fd = tcp_connect(d.port);
+    size_t len;
+    bool closed;
+    char *out;
+
+    cr_assert(tcp_send_all(fd, two, strlen(two)));
+    out = read_responses(fd, 2, 5000, &len);
+    cr_assert_eq(responses_complete(out, len, false), 2, "%s", out);
+    cr_assert_eq(response_count(out, len), 2, "both answers say HTTP/1.1: %s", out);
+    cr_assert_eq(strncmp(out, "HTTP/1.1 200 ", 13), 0, "%s", out);
+    cr_assert_null(strstr(out, "Connection: close"), "%s", out);
+    cr_assert(strstr(out, "\r\n\r\npage\n"), "%s", out);
+    free(out);
+    cr_assert(tcp_send_all(fd, last, strlen(last)), "the connection stayed open");
+    out = read_until_idle(fd, 5000, &len, &closed);
+    cr_assert_eq(strncmp(out, "HTTP/1.1 200 ", 13), 0, "%s", out);
+    cr_assert(strstr(out, "Connection: close\r\n"), "%s", out);
+    cr_assert(closed, "Connection: close is honoured as in 1.1");
+    free(out);
+    close(fd);
+    out = raw_exchange(d.port, h2, strlen(h2), 2000, &len, &closed);
+    cr_assert_eq(response_status(out), 505, "%s", out);
+    free(out);
+}
+
 Test(basic, connection_close_is_honoured)
 {
     const char *req = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
@@ -155,7 +189,8 @@ Test(basic, an_unread_body_does_not_cut_the_response_short)
     char *file = malloc(size), *chunk = calloc(1, 200000), *out;
     const char *body;
     int fd, rcvbuf = 16384;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d.port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)d.port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 
     cr_assert_not_null(file);

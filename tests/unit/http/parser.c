@@ -678,6 +678,21 @@ static bool span_is(struct http_span s, const char *want)
     return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
 }
 
+Test(parser_fields, a_higher_minor_version_is_http11)
+{
+    const char *s = "GET /v HTTP/1.7\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+    cr_assert_eq(head(s), (int)strlen(s));
+    cr_expect_eq(freq.version_major, 1);
+    cr_expect_eq(freq.version_minor, 1, "served as the highest minor version implemented");
+    cr_expect(freq.keep_alive, "with 1.1's keep-alive by default");
+    cr_expect(freq.chunked);
+    cr_expect(span_is(freq.path, "/v"));
+    cr_expect_eq(head("GET / HTTP/1.0\r\n\r\n"), 18);
+    cr_expect_eq(freq.version_minor, 0);
+    cr_expect_eq(head("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), -505);
+}
+
 Test(parser_fields, origin_form)
 {
     const char *s = "\r\nGET /a/b?x=1&y#frag HTTP/1.1\r\nHost:  example.com:8080 \r\n"
