@@ -8,6 +8,7 @@ tmp=$(mktemp -d /tmp/cohttpd-cli-XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$tmp"; }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 pass=0 fail=0
 check() { # name, then a command that must succeed
     local name=$1; shift
@@ -15,10 +16,11 @@ check() { # name, then a command that must succeed
 }
 
 # Starts the daemon with the given args on an ephemeral port; sets $port,
-# $pid and $log (the file its stderr goes to, one per daemon).
+# $pid and $log (the file its stderr goes to, one per daemon). The kernel
+# kills the daemon if this script dies before its cleanup runs.
 start() {
     log=$tmp/log.${#pids[@]}
-    "$bin" "$@" 2>"$log" &
+    setpriv --pdeathsig KILL "$bin" "$@" 2>"$log" >/dev/null &
     pid=$!
     pids+=($pid)
     port=""

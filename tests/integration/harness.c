@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -34,6 +35,16 @@ long now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+pid_t harness_fork(void)
+{
+    pid_t parent = getpid(), pid = fork();
+
+    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+    if (pid == 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
+        _exit(126);
+    return pid;
 }
 
 static void write_file(const char *path, const void *data, size_t len)
@@ -114,11 +125,12 @@ void daemon_start(struct daemon *d, const char *ini)
     int status;
 
     daemon_prepare(d, ini);
-    d->pid = fork();
-    cr_assert_geq(d->pid, 0);
+    d->pid = harness_fork();
     if (d->pid == 0) {
         int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
+        /* Nothing of the daemon's may hold the test runner's output pipe. */
+        dup2(fd, STDOUT_FILENO);
         dup2(fd, STDERR_FILENO);
         execl(cohttpd_bin(), "cohttpd", "-c", d->config, (char *)NULL);
         _exit(127);
@@ -327,29 +339,49 @@ const char *response_header(const char *buf, const char *name, char *out, size_t
     return NULL;
 }
 
+/* popen(cmd, "r") through harness_fork: /bin/sh runs cmd (and, for a
+ * single command, becomes it) with the parent-death signal set. Returns
+ * the read end of its stdout. */
+static FILE *shell_open(const char *cmd, pid_t *pid)
+{
+    int fds[2];
+    FILE *f;
+
+    cr_assert_eq(pipe2(fds, O_CLOEXEC), 0, "pipe: %s", strerror(errno));
+    *pid = harness_fork();
+    if (*pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    cr_assert_not_null(f);
+    return f;
+}
+
 int run_cmd(char *out, size_t cap, const char *fmt, ...)
 {
-    char cmd[8192];
+    char cmd[8192], sink[4096];
     va_list ap;
     FILE *p;
+    pid_t pid;
     size_t n = 0;
     int status;
 
     va_start(ap, fmt);
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
-    p = popen(cmd, "r");
-    cr_assert_not_null(p);
+    p = shell_open(cmd, &pid);
     if (out && cap > 0) {
         n = fread(out, 1, cap - 1, p);
         out[n] = '\0';
-    } else {
-        char sink[4096];
-
-        while (fread(sink, 1, sizeof sink, p) > 0)
-            ;
     }
-    status = pclose(p);
+    while (fread(sink, 1, sizeof sink, p) > 0)
+        ;
+    fclose(p);
+    while (waitpid(pid, &status, 0) < 0)
+        cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -528,8 +560,7 @@ pid_t strace_attach(pid_t pid, const char *syscalls, const char *out)
         return 0;
     snprintf(target, sizeof target, "%d", (int)pid);
     snprintf(filter, sizeof filter, "trace=%s", syscalls);
-    tracer = fork();
-    cr_assert_geq(tracer, 0);
+    tracer = harness_fork();
     if (tracer == 0) {
         execlp("strace", "strace", "-f", "-qq", "-e", filter, "-o", out, "-p", target,
                (char *)NULL);

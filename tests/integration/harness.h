@@ -47,6 +47,19 @@ long now_ms(void);
 /* The whole file at path (malloc'd, NUL-terminated), or "" when missing. */
 char *file_slurp(const char *path);
 
+/*
+ * fork(2) for every process a test starts (the daemon, a shell, strace):
+ * the child gets PR_SET_PDEATHSIG(SIGKILL), so the kernel kills it when the
+ * calling thread's process ends, however it ends (an assertion that fails
+ * in a suite's init, a crash, Criterion's timeout); a child whose parent is
+ * already gone exits at once. Call it from the test's own thread (the
+ * signal follows the thread that forked). Returns 0 in the child and the
+ * pid in the parent; fails the test when fork fails. A child that changes
+ * its user or group ids loses the signal (the kernel clears it): tests
+ * that make the daemon drop privileges keep their own fini cleanup too.
+ */
+pid_t harness_fork(void);
+
 /* Path of the cohttpd binary under test. */
 const char *cohttpd_bin(void);
 
@@ -86,8 +99,10 @@ char *read_responses(int fd, int n, int wait_ms, size_t *out_len);
 /* Like read_responses; head_only: the responses answer HEAD (no bodies). */
 char *read_responses_to(int fd, int n, bool head_only, int wait_ms, size_t *out_len);
 
-/* Runs a shell command and returns its exit status; its stdout (up to cap
- * bytes) goes to out when out is not NULL. */
+/* Runs a shell command (through harness_fork) and returns its exit status;
+ * its stdout (up to cap bytes) goes to out when out is not NULL. A command
+ * that may keep running, such as the daemon, starts with "exec" so that the
+ * parent-death signal reaches it (/bin/sh does not exec it by itself). */
 int run_cmd(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Resident set size of a process in KiB (from /proc/PID/status). */

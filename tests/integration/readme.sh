@@ -11,6 +11,7 @@ tmp=$(mktemp -d /tmp/cohttpd-readme-XXXXXX)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 pass=0 fail=0
 
 # The README's sh blocks, one command a line, without the first two blocks.
@@ -44,7 +45,8 @@ while read -r line; do
             fail=$((fail + 1)); echo "FAIL: $line: $(cat "$tmp/err")"
         fi ;;
     build/cohttpd*)
-        eval "exec ${line/build\/cohttpd/$bin}" 2>"$tmp/log" &
+        # The kernel kills the daemon if this script dies before its cleanup.
+        eval "exec setpriv --pdeathsig KILL ${line/build\/cohttpd/$bin}" 2>"$tmp/log" >/dev/null &
         pid=$!
         for _ in $(seq 1 200); do grep -q "serving on" "$tmp/log" && break; sleep 0.05; done
         if grep -q "serving on" "$tmp/log"; then

@@ -35,17 +35,17 @@ static int run_without_openat2(int err, char *const *args)
     char *const with_config[] = {"cohttpd", "-c", d.config, NULL};
     long deadline = now_ms() + 10000;
     int status;
-    pid_t pid = fork();
+    pid_t pid = harness_fork();
 
-    cr_assert_geq(pid, 0);
     if (pid == 0) {
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
         int fd = open(d.log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
-        if (!ctx || fd < 0 || seccomp_rule_add(ctx, SCMP_ACT_ERRNO((unsigned)err),
-                                               SCMP_SYS(openat2), 0) < 0 ||
+        if (!ctx || fd < 0 ||
+            seccomp_rule_add(ctx, SCMP_ACT_ERRNO((unsigned)err), SCMP_SYS(openat2), 0) < 0 ||
             seccomp_load(ctx) < 0)
             _exit(126);
+        dup2(fd, STDOUT_FILENO);
         dup2(fd, STDERR_FILENO);
         execv(cohttpd_bin(), args ? args : with_config);
         _exit(127);

@@ -90,11 +90,12 @@ static char *get(unsigned port, const char *path)
  * terminated; "WATCHDOG_PID=self" stands for the child's own pid). */
 static pid_t spawn(struct daemon *dm, char *const argv[], const char *const env[])
 {
-    pid_t pid = fork();
+    pid_t pid = harness_fork();
 
-    cr_assert_geq(pid, 0);
     if (pid == 0) {
         int fd = open(dm->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        dup2(fd, STDOUT_FILENO);
 
         dup2(fd, STDERR_FILENO);
         for (size_t i = 0; env && env[i]; i++) {

@@ -146,10 +146,11 @@ Test(journal, error_and_access_logs_become_structured_entries)
     daemon_prepare(&d, "[server]\nlisten = 127.0.0.1:0\nworkers = 2\nerror_log = journal\n"
                        "access_log = journal\n[static /]\nroot = %ROOT%\n");
     site_write(&d, "page.txt", "page\n", 5);
-    d.pid = fork();
-    cr_assert_geq(d.pid, 0);
+    d.pid = harness_fork();
     if (d.pid == 0) {
         int fd = open(d.log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        dup2(fd, STDOUT_FILENO);
 
         dup2(fd, STDERR_FILENO);
         execl(cohttpd_bin(), "cohttpd", "-c", d.config, (char *)NULL);
