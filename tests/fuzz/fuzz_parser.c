@@ -174,10 +174,21 @@ static int run_body(struct http_parser *p, struct fuzz_feed *f, size_t *pos, str
     }
 }
 
+/*
+ * req is an automatic variable on purpose. As a function-local static, GCC
+ * 12.2 (Debian 12) at -O2 and -O3 placed it in .rodata and the first write
+ * of http_parse_head faulted: IPA-CP specializes run_head for req == &req
+ * and the clone no longer records that req's address escapes to
+ * http_parse_head, so the static-variable pass (ipa-reference-addressable)
+ * takes req for never written. A compiler bug, not undefined behaviour: no
+ * const object is written and no function is declared const or pure; a
+ * 60-line reproduction outside cohttpd faults the same way and runs with
+ * -fno-ipa-cp, -fno-ipa-reference-addressable, -O1 or clang.
+ */
 static void run_stream(const struct http_limits *lim, const uint8_t *data, size_t size,
                        uint64_t rng, struct fuzz_run *run)
 {
-    static struct http_request req;
+    struct http_request req;
     struct http_parser p;
     struct fuzz_feed f = {.data = (const char *)data, .size = size, .rng = rng};
     size_t pos = 0;
