@@ -364,7 +364,7 @@ int cli_print_route(const struct config *cfg, const char *request, FILE *out, FI
     }
     config_where(where, sizeof where, route->file, route->line);
     fprintf(out, "route: %s at %s\nhandler: %s\n", route->name, where,
-             route_kind_name(route->kind));
+            route_kind_name(route->kind));
     rest = route_rest(route, path, (size_t)len, &rest_len);
     if (route->kind == ROUTE_STATIC)
         cli_print_static(route->conf, rest, rest_len, out);

@@ -208,9 +208,7 @@ static void answer_failure(struct http_exchange *x, const struct static_root *ro
     case -ENOMEM: static_reply_status(x, root->conf, 503, NULL); return;
     case -EXDEV: /* leaves the root */
     case -ELOOP: /* a magic link, or too many links */
-    case -ENXIO: /* a socket */
-        static_reply_status(x, root->conf, 404, NULL);
-        return;
+    case -ENXIO: /* a socket */ static_reply_status(x, root->conf, 404, NULL); return;
     default:
         log_error("static %s: cannot open %s: %s", root->conf->root, rel, strerror(-err));
         static_reply_status(x, root->conf, 500, NULL);

@@ -52,9 +52,9 @@ static volatile double reals_coro[8] = {-1e10, -2e10, -3e10, -4e10, -5e10, -6e10
 
 #define LIVE_MATCHES(in, re)                                                                       \
     (v0 == in[0] && v1 == in[1] && v2 == in[2] && v3 == in[3] && v4 == in[4] && v5 == in[5] &&     \
-     v6 == in[6] && v7 == in[7] && v8 == in[8] && v9 == in[9] && v10 == in[10] &&                  \
-     v11 == in[11] && f0 == re[0] && f1 == re[1] && f2 == re[2] && f3 == re[3] && f4 == re[4] &&   \
-     f5 == re[5] && f6 == re[6] && f7 == re[7])
+     v6 == in[6] && v7 == in[7] && v8 == in[8] && v9 == in[9] && v10 == in[10] && v11 == in[11] && \
+     f0 == re[0] && f1 == re[1] && f2 == re[2] && f3 == re[3] && f4 == re[4] && f5 == re[5] &&     \
+     f6 == re[6] && f7 == re[7])
 
 enum { ROUNDS = 1000 };
 

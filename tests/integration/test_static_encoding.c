@@ -253,8 +253,8 @@ Test(static_encoding, a_sibling_and_the_same_file_by_name_keep_their_own_headers
 
         cr_assert_eq(r.status, 200, "%s", r.raw);
         cr_assert_str_eq(st_header(&r, "Content-Encoding", v, sizeof v), "gzip", "%s", r.raw);
-        cr_assert_not_null(strstr(st_header(&r, "Content-Type", v, sizeof v), "text/html"),
-                           "%s", r.raw);
+        cr_assert_not_null(strstr(st_header(&r, "Content-Type", v, sizeof v), "text/html"), "%s",
+                           r.raw);
         cr_assert(st_body_is(&r, gz, gz_len));
         st_free(&r);
         r = st_get(d.port, "/page.html.gz", "");
