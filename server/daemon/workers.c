@@ -2,6 +2,7 @@
 #include "daemon/workers.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -45,6 +46,8 @@ struct worker {
     struct timer accept_timer;
     struct timer stop_timer;
     struct timer heartbeat_timer; /* keeps an idle loop turning for the watchdog */
+    uint64_t activity;            /* connections + requests at the last heartbeat */
+    bool release_due;             /* busy since memory was last given back */
     uint64_t stop_deadline;
     int start_error;
     /* The command the main thread runs on this loop (workers_run_all). */
@@ -195,10 +198,37 @@ static int worker_del_listener(struct worker *wk, const void *arg)
     return 0;
 }
 
+/*
+ * Once a worker that was busy has served nothing for a whole heartbeat, it
+ * gives back what the load took: its pool of connection buffers, then, with
+ * malloc_trim, the free pages of every malloc arena (glibc keeps a freed
+ * chunk's pages while the chunk is not at the top of its heap, so a flood
+ * of bad requests left its peak RSS behind for good). Runs once per busy
+ * period, from the heartbeat: never on a request's path.
+ */
+static void release_memory_when_quiet(struct worker *wk)
+{
+    const struct http_stats *st = http_server_stats(wk->http);
+    uint64_t activity = atomic_load_explicit(&st->connections_total, memory_order_relaxed) +
+                        atomic_load_explicit(&st->requests, memory_order_relaxed);
+
+    if (activity != wk->activity) {
+        wk->activity = activity;
+        wk->release_due = true;
+        return;
+    }
+    if (!wk->release_due)
+        return;
+    wk->release_due = false;
+    http_server_release_memory(wk->http);
+    malloc_trim(0);
+}
+
 static void heartbeat(struct timer *t)
 {
     struct worker *wk = (struct worker *)((char *)t - offsetof(struct worker, heartbeat_timer));
 
+    release_memory_when_quiet(wk);
     timer_arm(loop_timers(wk->loop), t, loop_now(wk->loop) + 1000);
 }
 

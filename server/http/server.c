@@ -61,16 +61,23 @@ void conn_mem_put(struct http_server *srv, struct conn_mem *m)
     srv->nfree_mem++;
 }
 
-static void mem_pool_clear(struct http_server *srv)
+/* Frees every pooled block; returns the bytes freed. */
+static size_t mem_pool_clear(struct http_server *srv)
 {
+    size_t bytes = 0;
+
     while (srv->free_mem) {
         struct conn_mem *m = srv->free_mem;
 
         srv->free_mem = m->next_free;
+        bytes += m->block_size;
         free(m);
     }
     srv->nfree_mem = 0;
+    return bytes;
 }
+
+size_t http_server_release_memory(struct http_server *srv) { return mem_pool_clear(srv); }
 
 struct http_server *http_server_new(struct loop *loop, const struct http_site *site,
                                     struct access_log *access_log)

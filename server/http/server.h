@@ -82,4 +82,10 @@ void http_server_on_close(struct http_server *srv, void (*fn)(void *arg), void *
 
 const struct http_stats *http_server_stats(const struct http_server *srv);
 
+/* Frees the working memory kept for the next busy connections (a busy
+ * connection's buffers, pooled when it goes idle or closes); the pool fills
+ * again as connections need it. For a worker that has gone quiet, never on
+ * a request's path. Returns the bytes freed. Loop thread only. */
+size_t http_server_release_memory(struct http_server *srv);
+
 #endif
