@@ -377,6 +377,23 @@ static void write_config(const struct daemon *dm, const char *text)
     fclose(f);
 }
 
+/* Writes ini, sends SIGHUP to pid and expects RELOADING=1, then READY=1
+ * with a STATUS= that says the reload failed, why (error), and that
+ * generation 2 still serves. */
+static void expect_failed_reload(int fd, pid_t pid, const char *ini, const char *error)
+{
+    char msg[4096];
+
+    write_config(&d, ini);
+    notify_drain(fd);
+    kill(pid, SIGHUP);
+    cr_assert(notify_wait(fd, "RELOADING=1", 5000, msg, sizeof msg));
+    cr_assert(notify_wait(fd, "READY=1", 5000, msg, sizeof msg));
+    cr_assert(strstr(msg, "reload failed"), "%s", msg);
+    cr_assert(strstr(msg, error), "STATUS= names the error: %s", msg);
+    cr_assert(strstr(msg, "config generation 2"), "the old generation still serves: %s", msg);
+}
+
 Test(notify, ready_status_watchdog_reloading_and_stopping)
 {
     char path[320], msg[4096], ini[512], *p;
@@ -412,26 +429,12 @@ Test(notify, ready_status_watchdog_reloading_and_stopping)
     cr_assert(strstr(msg, "config generation 2"), "%s", msg);
 
     /* An invalid one: still RELOADING=1 then READY=1, and STATUS= says why. */
-    write_config(&d, "[server]\nlisten = 127.0.0.1:0\nworkerz = 2\n");
-    notify_drain(fd);
-    kill(pid, SIGHUP);
-    cr_assert(notify_wait(fd, "RELOADING=1", 5000, msg, sizeof msg));
-    cr_assert(notify_wait(fd, "READY=1", 5000, msg, sizeof msg));
-    cr_assert(strstr(msg, "reload failed"), "%s", msg);
-    cr_assert(strstr(msg, "cohttpd.ini:3:"), "STATUS= names the error: %s", msg);
-    cr_assert(strstr(msg, "config generation 2"), "the old generation still serves: %s", msg);
+    expect_failed_reload(fd, pid, "[server]\nlisten = 127.0.0.1:0\nworkerz = 2\n",
+                         "cohttpd.ini:3:");
     cr_assert(notify_wait(fd, "STATUS=", 5000, msg, sizeof msg));
     cr_assert(strstr(msg, "last reload failed"), "later STATUS= lines keep the error: %s", msg);
-
     /* An empty (truncated) file is refused the same way. */
-    write_config(&d, "");
-    notify_drain(fd);
-    kill(pid, SIGHUP);
-    cr_assert(notify_wait(fd, "RELOADING=1", 5000, msg, sizeof msg));
-    cr_assert(notify_wait(fd, "READY=1", 5000, msg, sizeof msg));
-    cr_assert(strstr(msg, "reload failed"), "%s", msg);
-    cr_assert(strstr(msg, "cohttpd.ini: the file is empty"), "STATUS= names the error: %s", msg);
-    cr_assert(strstr(msg, "config generation 2"), "the old generation still serves: %s", msg);
+    expect_failed_reload(fd, pid, "", "cohttpd.ini: the file is empty");
 
     notify_drain(fd);
     kill(pid, SIGTERM);
