@@ -99,7 +99,8 @@ if start -c "$tmp/truncated.ini"; then
     check "the daemon keeps running" kill -0 "$pid"
     check "the old port still serves files" \
         bash -c "curl -sS --fail http://127.0.0.1:$port/sub/f.txt | grep -qx 'sub file'"
-    check "no default listener was bound" test -z "$(grep "serving on 127.0.0.1:8080" "$log")"
+    ports=$(ss -Hltnp | grep "pid=$pid," | awk '{ sub(/.*:/, "", $4); print $4 }' | sort -u)
+    check "it listens on its old port only" test "$ports" = "$port"
 else
     fail=$((fail + 1))
 fi

@@ -159,8 +159,9 @@ Test(memory, rss_comes_back_after_a_flood)
         cr_assert_eq(daemon_stop(&d), 0);
         return;
     }
-    /* The flood must have taken memory, or the check below proves nothing. */
-    cr_assert_gt(peak - base, 20 * 1024, "the flood took %ld KiB (RSS %ld KiB)", peak - base, peak);
+    /* The flood must have taken twice the margin below, or that check
+     * proves nothing. */
+    cr_assert_gt(peak - base, 16 * 1024, "the flood took %ld KiB (RSS %ld KiB)", peak - base, peak);
     after = rss_settles(d.pid, base + 8 * 1024);
     cr_log_info("RSS %ld KiB before the flood, %ld KiB right after, %ld KiB once idle", base, peak,
                 after);
