@@ -274,7 +274,8 @@ static int ld_route_add(struct loader *ld, const struct handler_kind *ks, const 
     cfg->routes = ld_grow(ld, cfg->routes, cfg->n_routes, &ld->routes_cap, sizeof(*cfg->routes));
     if (!conf || !cfg->routes)
         return -1;
-    ks->conf_init(conf);
+    if (ks->conf_init)
+        ks->conf_init(conf);
     cfg->routes[cfg->n_routes++] = (struct route){.kind = ks,
                                                   .host = host,
                                                   .prefix = ld_strdup(ld, slash),

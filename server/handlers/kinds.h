@@ -42,7 +42,8 @@ struct handler_kind {
     const char *name;                  /* the KIND of [KIND MATCH] */
     const struct section_spec *schema; /* the section's keys (conf_keys.h) */
     size_t conf_size;                  /* bytes of the typed conf the keys fill */
-    /* Fills a new conf with the kind's defaults (the keys come after). */
+    /* Fills a new conf with the kind's defaults (the keys come after);
+     * NULL: the conf starts zeroed. */
     void (*conf_init)(void *conf);
 
     /*
@@ -90,7 +91,9 @@ struct handler_kind {
 const struct handler_kind *handler_kind_find(const char *name, size_t len);
 
 /* Kinds in the table: handler_kind_at(0 .. handler_kind_count() - 1). The
- * order is fixed for the process's life (a kind's index names it). */
+ * order is fixed for the process's life (a kind's index names it). A test
+ * build of the daemon (tests/support/) adds one kind after the shipped ones
+ * by defining `const struct handler_kind handler_test_kind`. */
 size_t handler_kind_count(void);
 const struct handler_kind *handler_kind_at(size_t i);
 

@@ -28,6 +28,13 @@ const char *cohttpd_bin(void)
     return env && *env ? env : COHTTPD_BIN_DEFAULT;
 }
 
+const char *cohttpd_test_bin(void)
+{
+    const char *env = getenv("COHTTPD_TEST_BIN");
+
+    return env && *env ? env : COHTTPD_TEST_BIN_DEFAULT;
+}
+
 long now_ms(void)
 {
     struct timespec ts;
@@ -108,7 +115,9 @@ static unsigned find_port(const char *log)
     return port;
 }
 
-void daemon_start(struct daemon *d, const char *ini)
+void daemon_start(struct daemon *d, const char *ini) { daemon_start_bin(d, cohttpd_bin(), ini); }
+
+void daemon_start_bin(struct daemon *d, const char *bin, const char *ini)
 {
     long deadline;
     int status;
@@ -120,7 +129,7 @@ void daemon_start(struct daemon *d, const char *ini)
         int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
         dup2(fd, STDERR_FILENO);
-        execl(cohttpd_bin(), "cohttpd", "-c", d->config, (char *)NULL);
+        execl(bin, "cohttpd", "-c", d->config, (char *)NULL);
         _exit(127);
     }
     deadline = now_ms() + 10000;
