@@ -1,14 +1,17 @@
 /* Integration: reloads leak no descriptor; the previous generation's open files are closed. */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -198,6 +201,51 @@ Test(reload_fds, a_file_deleted_after_a_reload_is_closed_when_asked_for_again)
     cr_assert_eq(status, 404, "the deleted file is noticed");
     cr_assert_eq(wait_closed_file(path, &deleted), 0, "%d deleted descriptors of %s", deleted,
                  path);
+}
+
+Test(reload_fds, a_download_running_across_a_reload_completes_then_its_file_closes)
+{
+    size_t size = 16 * 1024 * 1024, got = 0, head_len = 0;
+    char *file = malloc(size), path[600], buf[65536];
+    const char *req = "GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)d.port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int rcvbuf = 4096, fd, deleted = 0;
+    const char *end;
+    ssize_t n;
+
+    cr_assert_not_null(file);
+    for (size_t i = 0; i < size; i++)
+        file[i] = (char)('a' + i % 19);
+    site_write(&d, "big.bin", file, size);
+    snprintf(path, sizeof path, "%s/big.bin", d.root);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    /* A small window keeps most of the file in the daemon while it reloads. */
+    cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert(tcp_send_all(fd, req, strlen(req)));
+    n = recv(fd, buf, sizeof buf, 0);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(response_status(buf), 200, "%.200s", buf);
+    end = memmem(buf, (size_t)n, "\r\n\r\n", 4);
+    cr_assert_not_null(end, "the head came in the first read");
+    head_len = (size_t)(end - buf) + 4;
+    cr_assert_eq(memcmp(buf + head_len, file, (size_t)n - head_len), 0);
+    reload();
+    cr_assert_eq(daemon_fds(path, NULL), 1, "the running download keeps its generation's file");
+    got = (size_t)n - head_len;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
+        cr_assert_leq(got + (size_t)n, size);
+        cr_assert_eq(memcmp(buf, file + got, (size_t)n), 0, "byte %zu differs", got);
+        got += (size_t)n;
+    }
+    close(fd);
+    free(file);
+    cr_assert_eq(got, size, "%zu of %zu bytes arrived", got, size);
+    /* Its generation's last request ended: the worker closed that cache. */
+    cr_assert_eq(wait_closed_file(path, &deleted), 0);
 }
 
 /* ---- 200 reloads under load --------------------------------------------- */
