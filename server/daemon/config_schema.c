@@ -1,4 +1,4 @@
-/* config_schema.c - the keys of cohttpd.ini: types, bounds, defaults, parsers and dumpers. */
+/* config_schema.c - the keys of [server] and [limits], and how every key is parsed and dumped. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
