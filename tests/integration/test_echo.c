@@ -11,7 +11,7 @@ static struct daemon d;
 
 static void start(void) { daemon_start_bin(&d, cohttpd_test_bin(), "[echo /echo]\n"); }
 
-static void stop(void) { daemon_kill(&d); }
+static void stop(void) { cr_assert_eq(daemon_stop(&d), 0, "the daemon exits cleanly"); }
 
 TestSuite(echo, .init = start, .fini = stop);
 

@@ -36,7 +36,7 @@ static void start(const char *server_keys)
 static void start_one_worker(void) { start("workers = 1\n"); }
 static void start_two_workers(void) { start("workers = 2\n"); }
 
-static void stop(void) { daemon_kill(&d); }
+static void stop(void) { cr_assert_eq(daemon_stop(&d), 0, "the daemon exits cleanly"); }
 
 TestSuite(reload_fds, .init = start_one_worker, .fini = stop);
 
