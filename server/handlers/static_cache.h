@@ -15,11 +15,13 @@
 struct static_root;
 struct static_cache;
 
-/* Entries one worker keeps open at most. */
+/* Entries one cache (one worker, one generation) keeps open at most. While
+ * a reload is under way a worker may briefly hold two: the old one until
+ * its last request ends. */
 #define STATIC_CACHE_MAX 256
 /* Files up to this size are also kept in memory, sent with one write. */
 #define STATIC_CACHE_SMALL_MAX (16 * 1024)
-/* The most file bytes one worker keeps in memory. */
+/* The most file bytes one cache keeps in memory. */
 #define STATIC_CACHE_DATA_MAX (4u * 1024 * 1024)
 /* An entry is checked against the file system at most this often (ms):
  * a changed, replaced or deleted file is noticed within this time. */
