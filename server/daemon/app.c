@@ -1,4 +1,4 @@
-/* app.c - one configuration generation at run time, and the request dispatcher. */
+/* app.c - a configuration generation at run time, each worker's use of it, the dispatcher. */
 #include "daemon/app.h"
 
 #include <errno.h>
@@ -8,16 +8,16 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "handlers/redirect.h"
-#include "handlers/static.h"
+#include "handlers/kinds.h"
 #include "http/mime.h"
 #include "http/router.h"
 
 /* What a route needs while serving; the router's conf points here. */
 struct app_route {
-    enum route_kind kind;
-    const void *conf;         /* the configuration's typed conf */
-    struct static_root *root; /* ROUTE_STATIC */
+    const struct handler_kind *kind;
+    void *state;       /* from kind->open, else the configuration's typed conf */
+    size_t kind_index; /* the kind's index in the handler table */
+    bool opened;       /* state came from kind->open: close it */
 };
 
 struct app {
@@ -26,16 +26,26 @@ struct app {
     struct app_route *routes;
     size_t n_routes;
     struct router *router;
-    struct http_site site;
+    size_t n_kinds;
+    size_t *kind_routes; /* routes of each kind, by kind index */
     _Atomic long refs;
+};
+
+/* One worker's use of one generation: the site its engine serves with and
+ * the kinds' worker states. Lives on that worker's thread only. */
+struct app_worker {
+    struct http_site site; /* first: the engine hands it back */
+    struct app *app;
+    unsigned refs;
+    void *kind_worker[]; /* by kind index; NULL for kinds without routes */
 };
 
 static void app_dispatch(struct http_exchange *x, void *arg)
 {
-    struct app *app = arg;
+    struct app_worker *aw = arg;
     const struct http_request *req = x->req;
     const struct route *route =
-        router_match(app->router, req->host.p, req->host.len, x->path, x->path_len);
+        router_match(aw->app->router, req->host.p, req->host.len, x->path, x->path_len);
     const struct app_route *ar;
     const char *rest;
     size_t rest_len;
@@ -46,29 +56,19 @@ static void app_dispatch(struct http_exchange *x, void *arg)
     }
     ar = route->conf;
     rest = route_rest(route, x->path, x->path_len, &rest_len);
-    switch (ar->kind) {
-    case ROUTE_STATIC: static_handle(x, ar->root, rest, rest_len); break;
-    case ROUTE_REDIRECT: redirect_handle(x, ar->conf, rest, rest_len); break;
-    default: http_resp_error(x, 501, NULL); break;
-    }
-}
-
-static void site_hold(const struct http_site *site)
-{
-    app_hold((struct app *)((char *)site - offsetof(struct app, site)));
-}
-
-static void site_release(const struct http_site *site)
-{
-    app_release((struct app *)((char *)site - offsetof(struct app, site)));
+    x->handler_worker = aw->kind_worker[ar->kind_index];
+    ar->kind->handle(x, ar->state, rest, rest_len);
 }
 
 static void app_free(struct app *app)
 {
-    for (size_t i = 0; i < app->n_routes; i++)
-        static_root_close(app->routes[i].root);
+    for (size_t i = 0; i < app->n_routes; i++) {
+        if (app->routes[i].opened)
+            app->routes[i].kind->close(app->routes[i].state);
+    }
     router_free(app->router);
     free(app->routes);
+    free(app->kind_routes);
     mime_table_free(app->mime);
     config_free(&app->cfg);
     free(app);
@@ -86,14 +86,47 @@ static int app_build_mime(struct app *app)
     return app->mime ? 0 : -ENOMEM;
 }
 
+/* The kind's index in the handler table (every route's kind is in it). */
+static size_t kind_index(const struct handler_kind *kind)
+{
+    size_t i = 0;
+
+    while (i + 1 < handler_kind_count() && handler_kind_at(i) != kind)
+        i++;
+    return i;
+}
+
+/* Opens one route's state through its kind; logs why it cannot. */
+static int app_open_route(struct app *app, const struct route *route, struct app_route *ar)
+{
+    char err[PATH_MAX + 256], where[PATH_MAX + 16];
+    int r;
+
+    ar->kind = route->kind;
+    ar->kind_index = kind_index(route->kind);
+    ar->state = route->conf;
+    if (!ar->kind->open)
+        return 0;
+    r = ar->kind->open(route->conf, app->kind_routes[ar->kind_index], &ar->state, err, sizeof err);
+    if (r < 0) {
+        config_where(where, sizeof where, route->file, route->line);
+        log_error("%s: %s", where, err);
+        return r;
+    }
+    ar->opened = true;
+    return 0;
+}
+
 /* Opens each route's handler state and builds the serving router. */
 static int app_build_routes(struct app *app)
 {
     struct route *copy = calloc(app->cfg.n_routes + 1, sizeof *copy);
     int r = -ENOMEM;
 
+    app->n_kinds = handler_kind_count();
     app->routes = calloc(app->cfg.n_routes + 1, sizeof *app->routes);
-    if (!copy || !app->routes)
+    app->kind_routes = calloc(app->n_kinds, sizeof *app->kind_routes);
+    if (!copy || !app->routes || !app->kind_routes)
         goto out;
     for (size_t i = 0; i < app->cfg.n_routes; i++) {
         struct app_route *ar = &app->routes[i];
@@ -101,22 +134,11 @@ static int app_build_routes(struct app *app)
         copy[i] = app->cfg.routes[i];
         copy[i].prefix_len = 0;
         copy[i].conf = ar;
-        ar->kind = copy[i].kind;
-        ar->conf = app->cfg.routes[i].conf;
-        app->n_routes = i + 1;
-        if (ar->kind == ROUTE_STATIC && !(ar->root = static_root_open(ar->conf))) {
-            int err = errno;
-            char where[PATH_MAX + 16];
-
-            r = -err;
-            config_where(where, sizeof where, copy[i].file, copy[i].line);
-            log_error("%s: cannot open root %s: %s", where,
-                      ((const struct static_conf *)ar->conf)->root,
-                      err == ENOSYS ? "openat2 is not allowed here (it needs Linux 5.6 or "
-                                      "later, and any seccomp filter must allow it)"
-                                    : strerror(err));
+        r = app_open_route(app, &app->cfg.routes[i], ar);
+        if (r < 0)
             goto out;
-        }
+        app->n_routes = i + 1;
+        app->kind_routes[ar->kind_index]++;
     }
     r = router_new(&app->router, copy, app->cfg.n_routes, NULL);
 out:
@@ -139,15 +161,6 @@ struct app *app_new(struct config *cfg)
         app_free(app);
         return NULL;
     }
-    app->site = (struct http_site){
-        .limits = app->cfg.limits,
-        .mime = app->mime,
-        .server_header = app->cfg.server.server_header,
-        .dispatch = app_dispatch,
-        .app = app,
-        .hold = site_hold,
-        .release = site_release,
-    };
     return app;
 }
 
@@ -159,6 +172,73 @@ void app_release(struct app *app)
         app_free(app);
 }
 
-const struct http_site *app_site(const struct app *app) { return &app->site; }
-
 const struct config *app_config(const struct app *app) { return &app->cfg; }
+
+/* ---- one worker's use of a generation ------------------------------------ */
+
+static void app_worker_free(struct app_worker *aw)
+{
+    for (size_t i = 0; i < aw->app->n_kinds; i++) {
+        if (aw->kind_worker[i])
+            handler_kind_at(i)->worker_teardown(aw->kind_worker[i]);
+    }
+    app_release(aw->app);
+    free(aw);
+}
+
+static void site_hold(const struct http_site *site) { ((struct app_worker *)site)->refs++; }
+
+static void site_release(const struct http_site *site)
+{
+    struct app_worker *aw = (struct app_worker *)site;
+
+    if (--aw->refs == 0)
+        app_worker_free(aw);
+}
+
+/* Runs each kind's worker_init for the kinds the generation routes to. */
+static int app_worker_init_kinds(struct app_worker *aw)
+{
+    for (size_t i = 0; i < aw->app->n_kinds; i++) {
+        const struct handler_kind *kind = handler_kind_at(i);
+        int r;
+
+        if (!aw->app->kind_routes[i] || !kind->worker_init)
+            continue;
+        r = kind->worker_init(&aw->kind_worker[i], aw->app->kind_routes[i]);
+        if (r < 0) {
+            log_error("cannot prepare the %s routes of a worker: %s", kind->name, strerror(-r));
+            return r;
+        }
+    }
+    return 0;
+}
+
+struct app_worker *app_worker_new(struct app *app)
+{
+    struct app_worker *aw = calloc(1, sizeof *aw + app->n_kinds * sizeof aw->kind_worker[0]);
+
+    if (!aw)
+        return NULL;
+    app_hold(app);
+    aw->app = app;
+    aw->refs = 1;
+    aw->site = (struct http_site){
+        .limits = app->cfg.limits,
+        .mime = app->mime,
+        .server_header = app->cfg.server.server_header,
+        .dispatch = app_dispatch,
+        .app = aw,
+        .hold = site_hold,
+        .release = site_release,
+    };
+    if (app_worker_init_kinds(aw) < 0) {
+        app_worker_free(aw);
+        return NULL;
+    }
+    return aw;
+}
+
+const struct http_site *app_worker_site(const struct app_worker *aw) { return &aw->site; }
+
+void app_worker_release(struct app_worker *aw) { site_release(&aw->site); }

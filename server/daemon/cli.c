@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "handlers/kinds.h"
 #include "http/url.h"
 
 #ifndef COHTTPD_VERSION
@@ -302,45 +303,12 @@ static bool cli_request_parse(const char *s, struct cli_request *req)
     return req->host_len > 0 && *p == '\0';
 }
 
-static void cli_print_static(const struct static_conf *sc, const char *rest, size_t rest_len,
-                             FILE *out)
-{
-    const char *root = strcmp(sc->root, "/") == 0 ? "" : sc->root;
-
-    fprintf(out, "file: %s%.*s\n", root, (int)rest_len, rest);
-    if (rest[rest_len - 1] == '/') {
-        fputs("index:", out);
-        for (size_t i = 0; i < sc->n_index; i++)
-            fprintf(out, " %s", sc->index[i]);
-        fprintf(out, "%s\nautoindex: %s\n", sc->n_index ? "" : " (none)",
-                sc->autoindex ? "on" : "off");
-    }
-    if (sc->fallback)
-        fprintf(out, "fallback: %s%s (when no file matches)\n", root, sc->fallback);
-}
-
-/* The Location the redirect handler sends: to, plus the path below the prefix
- * when to ends with '/', plus the query. */
-static void cli_print_redirect(const struct redirect_conf *rc, const struct cli_request *req,
-                               const char *rest, size_t rest_len, FILE *out)
-{
-    char encoded[CLI_URL_MAX * 3];
-    size_t to_len = strlen(rc->to);
-
-    encoded[0] = '\0';
-    if (to_len > 0 && rc->to[to_len - 1] == '/' && rest_len > 1)
-        url_percent_encode_path(rest + 1, rest_len - 1, encoded, sizeof(encoded));
-    fprintf(out, "redirect: %u %s%s%s%.*s\n", rc->status, rc->to, encoded,
-            req->query_len ? "?" : "", (int)req->query_len, req->query);
-}
-
 int cli_print_route(const struct config *cfg, const char *request, FILE *out, FILE *err)
 {
     struct cli_request req;
     const struct route *route;
     char path[CLI_URL_MAX], where[PATH_MAX + 16];
-    const char *rest;
-    size_t rest_len;
+    struct handler_target target;
     int len;
 
     if (!request || !cli_request_parse(request, &req))
@@ -363,12 +331,12 @@ int cli_print_route(const struct config *cfg, const char *request, FILE *out, FI
         return CLI_EXIT_CONFIG;
     }
     config_where(where, sizeof where, route->file, route->line);
-    fprintf(out, "route: %s at %s\nhandler: %s\n", route->name, where,
-            route_kind_name(route->kind));
-    rest = route_rest(route, path, (size_t)len, &rest_len);
-    if (route->kind == ROUTE_STATIC)
-        cli_print_static(route->conf, rest, rest_len, out);
-    else if (route->kind == ROUTE_REDIRECT)
-        cli_print_redirect(route->conf, &req, rest, rest_len, out);
+    fprintf(out, "route: %s at %s\nhandler: %s\n", route->name, where, route->kind->name);
+    target = (struct handler_target){.method = req.method,
+                                     .method_len = req.method_len,
+                                     .query = req.query,
+                                     .query_len = req.query_len};
+    target.rest = route_rest(route, path, (size_t)len, &target.rest_len);
+    route->kind->describe(out, route->conf, &target);
     return CLI_EXIT_OK;
 }

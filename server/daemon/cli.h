@@ -86,8 +86,9 @@ int cli_print_check(const char *path, int load_rc, const struct config_errors *e
  * normalises the path as the server does (percent-decoding, dot-segments),
  * finds the route in cfg and prints, one "name: value" per line: the
  * request, the normalised path, the route's section with FILE:LINE, the
- * handler, and for static the file the path maps to (root + the path below
- * the prefix; not opened), for redirect the status and Location. When
+ * handler, and what the handler says it would do (its kind's describe:
+ * for static the file the path maps to, for redirect the status and
+ * Location). When
  * nothing matches: "route: none (404 Not Found)" (or 400 for a path the
  * server refuses). Returns 0 (a route), 1 (no route), 2 (malformed request,
  * message on err).

@@ -78,7 +78,8 @@ struct config {
     struct http_limits limits;
     struct config_mime *mime; /* in file order */
     size_t n_mime;
-    struct route *routes; /* in file order; route->conf is a static_conf or redirect_conf */
+    struct route *routes; /* in file order; route->kind is a handler table entry
+                             (handlers/kinds.h), route->conf its typed conf */
     size_t n_routes;
     struct router *router; /* built from routes */
     struct config_block *blocks;
@@ -102,9 +103,10 @@ struct config_errors {
 
 /*
  * Loads and validates the INI file at path. Every section and key of
- * DESIGN.md §4 (kinds static and redirect; cgi, proxy and status are refused
- * as not supported yet), defaults filled in, relative paths resolved against
- * the file's directory, the router built. Collects every error it finds into
+ * DESIGN.md §4 (the route kinds of the handler table, handlers/kinds.h;
+ * cgi, proxy and status are refused as not supported yet), defaults filled
+ * in, relative paths resolved against the file's directory, the router
+ * built. Collects every error it finds into
  * errs (which must be zero-initialised or empty), not just the first.
  * Returns 0 with *cfg filled (free it with config_free), or -1 with errs
  * non-empty and *cfg left empty (config_free on it is harmless). Lines are

@@ -8,56 +8,13 @@
 #include <stdio.h>
 
 #include "daemon/config.h"
+#include "handlers/conf_keys.h"
 
-#define SECTION_MAX_KEYS 16
-#define KIB              1024ull
-#define MIB              (1024ull * 1024)
-#define GIB              (1024ull * 1024 * 1024)
-#define HOUR_MS          3600000ull
-#define DAY_MS           (24 * HOUR_MS)
-
-enum value_type { VT_SIZE, VT_DURATION, VT_NUMBER, VT_BOOL, VT_ENUM, VT_TEXT, VT_CUSTOM };
-
-struct enum_name {
-    const char *name;
-    int value;
-};
-
-struct loader;
-struct key_spec;
-
-typedef void key_parse_fn(struct loader *ld, const struct key_spec *key, void *obj,
-                          const char *value);
-typedef void key_dump_fn(FILE *out, const struct key_spec *key, const void *obj);
-
-/* One key of a section: its type, where it lands in the section's struct
- * (offset, width), bounds for numbers, and for VT_CUSTOM how to parse and dump. */
-struct key_spec {
-    const char *name;
-    enum value_type type;
-    size_t offset;
-    size_t width;
-    uint64_t min, max;
-    const struct enum_name *names; /* VT_ENUM, ends with a NULL name */
-    bool repeatable;
-    bool required;
-    key_parse_fn *parse;
-    key_dump_fn *dump;
-};
-
-struct section_spec {
-    const struct key_spec *keys;
-    size_t n_keys;
-};
-
-/* A route kind; one without a section spec is known but not built yet. */
-struct kind_spec {
-    const char *name;
-    enum route_kind kind;
-    const struct section_spec *spec;
-    size_t conf_size;
-    void (*init)(void *conf);
-};
+#define KIB     1024ull
+#define MIB     (1024ull * 1024)
+#define GIB     (1024ull * 1024 * 1024)
+#define HOUR_MS 3600000ull
+#define DAY_MS  (24 * HOUR_MS)
 
 enum section_kind { SEC_NONE, SEC_SKIP, SEC_SERVER, SEC_LIMITS, SEC_MIME, SEC_ROUTE };
 
@@ -71,8 +28,10 @@ struct section {
     unsigned key_line[SECTION_MAX_KEYS]; /* where each key was set (0: not yet) */
 };
 
-/* The state of one load: the config being filled and the errors found. */
+/* The state of one load: the config being filled and the errors found.
+ * Key parsers reach it through io (first: a conf_io is a loader). */
 struct loader {
+    struct conf_io io;
     struct config *cfg;
     struct config_errors *errs;
     size_t errs_before;
@@ -120,8 +79,12 @@ char *ld_path(struct loader *ld, const char *key, const char *value);
 
 extern const struct section_spec schema_server;
 extern const struct section_spec schema_limits;
-extern const struct kind_spec schema_kinds[];
-extern const size_t schema_n_kinds;
+/* Route kinds of DESIGN.md §4 that this build does not have yet: their
+ * sections are refused with "not supported yet" (NULL-terminated). */
+extern const char *const schema_planned_kinds[];
+
+/* Points ld->io at the loader's services for the key parsers. */
+void schema_io_init(struct loader *ld);
 
 /* The built-in defaults of [server] and [limits]. */
 void schema_defaults(struct config *cfg);
@@ -134,8 +97,6 @@ void schema_listen_add(struct loader *ld, struct config_server *s, const char *v
 
 /* Resolves [server] user and group into ids once the whole file is read. */
 void schema_identity(struct loader *ld);
-
-const struct kind_spec *schema_kind_find(enum route_kind kind);
 
 /* Writes "\n[header]" and every key of spec with its value in obj. */
 void schema_dump_section(FILE *out, const char *header, const struct section_spec *spec,
@@ -153,18 +114,8 @@ bool config_parse_bool(const char *s, uint64_t *out);    /* on/off yes/no true/f
 void config_format_size(uint64_t v, char *buf, size_t len);
 void config_format_duration(uint64_t ms, char *buf, size_t len);
 
-/* s[0..len) is a non-empty RFC 9110 token. */
-bool config_is_token(const char *s, size_t len);
-
-/* s can be a header field value: no control character but tab. */
-bool config_header_value_ok(const char *s);
-
 /* Keeps cand in *best when it is the closest plausible spelling of word so
  * far (edit distance at most 2); start with *best NULL, *best_d SIZE_MAX. */
 void config_hint(const char *word, const char *cand, const char **best, size_t *best_d);
-
-/* A plain URL path: starts with '/'; no blanks, controls, '?', '#', '%'; no
- * empty, "." or ".." segment (one trailing '/' is fine). */
-bool config_url_path_ok(const char *p);
 
 #endif

@@ -1,4 +1,4 @@
-/* config_schema.c - the keys of cohttpd.ini: types, bounds, defaults, parsers and dumpers. */
+/* config_schema.c - the keys of [server] and [limits], and how every key is parsed and dumped. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
@@ -167,9 +167,10 @@ void schema_listen_add(struct loader *ld, struct config_server *s, const char *v
         s->listen[s->n_listen++] = l;
 }
 
-static void parse_listen(struct loader *ld, const struct key_spec *key, void *obj,
+static void parse_listen(struct conf_io *io, const struct key_spec *key, void *obj,
                          const char *value)
 {
+    struct loader *ld = (struct loader *)io;
     (void)key;
     if (!*value) {
         ld_error(ld, ld->line, "'listen' needs a value");
@@ -186,9 +187,10 @@ static void dump_listen(FILE *out, const struct key_spec *key, const void *obj)
         fprintf(out, "%s = %s\n", key->name, s->listen[i].text);
 }
 
-static void parse_workers(struct loader *ld, const struct key_spec *key, void *obj,
+static void parse_workers(struct conf_io *io, const struct key_spec *key, void *obj,
                           const char *value)
 {
+    struct loader *ld = (struct loader *)io;
     struct config_server *s = obj;
     uint64_t v;
 
@@ -215,27 +217,15 @@ static void dump_workers(FILE *out, const struct key_spec *key, const void *obj)
         fprintf(out, "%s = %u\n", key->name, s->workers);
 }
 
-static void dump_string(FILE *out, const struct key_spec *key, const void *obj)
-{
-    const char *s;
-
-    memcpy(&s, (const char *)obj + key->offset, sizeof(s));
-    fprintf(out, "%s =%s%s\n", key->name, s ? " " : "", s ? s : "");
-}
-
-static void set_string(void *obj, const struct key_spec *key, const char *s)
-{
-    memcpy((char *)obj + key->offset, &s, sizeof(s));
-}
-
 /* user = NAME / group = NAME: checked here, resolved once the file is read. */
-static void parse_account(struct loader *ld, const struct key_spec *key, void *obj,
+static void parse_account(struct conf_io *io, const struct key_spec *key, void *obj,
                           const char *value)
 {
+    struct loader *ld = (struct loader *)io;
     size_t len = strlen(value);
 
     if (len == 0) {
-        set_string(obj, key, NULL);
+        conf_set_string(obj, key, NULL);
         return;
     }
     if (len >= NAME_MAX_LEN || strpbrk(value, " \t:/")) {
@@ -246,12 +236,13 @@ static void parse_account(struct loader *ld, const struct key_spec *key, void *o
         ld->user_line = ld->line;
     else
         ld->group_line = ld->line;
-    set_string(obj, key, ld_strdup(ld, value));
+    conf_set_string(obj, key, ld_strdup(ld, value));
 }
 
 /* stderr | journal | off (access_log only) | a file path. */
-static void parse_log(struct loader *ld, const struct key_spec *key, void *obj, const char *value)
+static void parse_log(struct conf_io *io, const struct key_spec *key, void *obj, const char *value)
 {
+    struct loader *ld = (struct loader *)io;
     struct config_log *log = (struct config_log *)((char *)obj + key->offset);
     bool allow_off = strcmp(key->name, "access_log") == 0;
     char *path, *slash;
@@ -322,12 +313,12 @@ static const struct key_spec server_keys[] = {
      .type = VT_CUSTOM,
      .offset = offsetof(struct config_server, user),
      .parse = parse_account,
-     .dump = dump_string},
+     .dump = conf_dump_string},
     {.name = "group",
      .type = VT_CUSTOM,
      .offset = offsetof(struct config_server, group),
      .parse = parse_account,
-     .dump = dump_string},
+     .dump = conf_dump_string},
     {.name = "max_connections",
      .type = VT_NUMBER,
      .offset = offsetof(struct config_server, max_connections),
@@ -424,367 +415,40 @@ static const struct key_spec limits_keys[] = {
      .max = DAY_MS},
 };
 
-/* ---- [static MATCH] ------------------------------------------------------ */
-
-static void parse_root(struct loader *ld, const struct key_spec *key, void *obj, const char *value)
-{
-    struct stat st;
-    char *path;
-
-    if (!*value) {
-        ld_error(ld, ld->line, "'%s' needs a value", key->name);
-        return;
-    }
-    path = ld_path(ld, key->name, value);
-    if (!path)
-        return;
-    if (stat(path, &st) < 0) {
-        if (errno == ENOENT)
-            ld_error(ld, ld->line, "root '%s' does not exist", path);
-        else
-            ld_error(ld, ld->line, "root '%s': %s", path, strerror(errno));
-        return;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        ld_error(ld, ld->line, "root '%s' is not a directory", path);
-        return;
-    }
-    set_string(obj, key, path);
-}
-
-/* Calls fn on each blank-separated word of value; stops when it returns < 0. */
-static void for_each_word(struct loader *ld, const char *value, void *obj,
-                          int (*fn)(struct loader *ld, void *obj, const char *w, size_t len))
-{
-    const char *p = value;
-
-    while (*p) {
-        const char *w;
-
-        while (config_blank(*p))
-            p++;
-        w = p;
-        while (*p && !config_blank(*p))
-            p++;
-        if (p > w && fn(ld, obj, w, (size_t)(p - w)) < 0)
-            return;
-    }
-}
-
-static int index_word(struct loader *ld, void *obj, const char *w, size_t len)
-{
-    struct static_conf *sc = obj;
-
-    if (memchr(w, '/', len) || (len == 1 && w[0] == '.') || (len == 2 && !memcmp(w, "..", 2))) {
-        ld_error(ld, ld->line, "index name '%.*s' must be a plain file name", (int)len, w);
-        return -1;
-    }
-    if (sc->n_index == STATIC_MAX_INDEX) {
-        ld_error(ld, ld->line, "index lists more than %d names", STATIC_MAX_INDEX);
-        return -1;
-    }
-    sc->index[sc->n_index] = ld_strndup(ld, w, len);
-    if (!sc->index[sc->n_index])
-        return -1;
-    sc->n_index++;
-    return 0;
-}
-
-static void parse_index(struct loader *ld, const struct key_spec *key, void *obj, const char *value)
-{
-    struct static_conf *sc = obj;
-
-    (void)key;
-    sc->n_index = 0;
-    for_each_word(ld, value, obj, index_word);
-}
-
-static void dump_index(FILE *out, const struct key_spec *key, const void *obj)
-{
-    const struct static_conf *sc = obj;
-
-    fprintf(out, "%s =", key->name);
-    for (size_t i = 0; i < sc->n_index; i++)
-        fprintf(out, " %s", sc->index[i]);
-    fputc('\n', out);
-}
-
-static int precompressed_word(struct loader *ld, void *obj, const char *w, size_t len)
-{
-    struct static_conf *sc = obj;
-    enum static_encoding enc;
-
-    if (len == 2 && memcmp(w, "br", 2) == 0)
-        enc = STATIC_ENCODING_BR;
-    else if (len == 2 && memcmp(w, "gz", 2) == 0)
-        enc = STATIC_ENCODING_GZIP;
-    else {
-        ld_error(ld, ld->line, "unknown encoding '%.*s' in precompressed (br, gz)", (int)len, w);
-        return -1;
-    }
-    for (size_t i = 0; i < sc->n_precompressed; i++) {
-        if (sc->precompressed[i] == enc) {
-            ld_error(ld, ld->line, "encoding '%.*s' is listed twice in precompressed", (int)len, w);
-            return -1;
-        }
-    }
-    sc->precompressed[sc->n_precompressed++] = enc;
-    return 0;
-}
-
-static void parse_precompressed(struct loader *ld, const struct key_spec *key, void *obj,
-                                const char *value)
-{
-    struct static_conf *sc = obj;
-
-    (void)key;
-    sc->n_precompressed = 0;
-    for_each_word(ld, value, obj, precompressed_word);
-}
-
-static void dump_precompressed(FILE *out, const struct key_spec *key, const void *obj)
-{
-    const struct static_conf *sc = obj;
-
-    fprintf(out, "%s =", key->name);
-    for (size_t i = 0; i < sc->n_precompressed; i++)
-        fprintf(out, " %s", sc->precompressed[i] == STATIC_ENCODING_BR ? "br" : "gz");
-    fputc('\n', out);
-}
-
-static void parse_fallback(struct loader *ld, const struct key_spec *key, void *obj,
-                           const char *value)
-{
-    if (!*value) {
-        set_string(obj, key, NULL);
-        return;
-    }
-    if (!config_url_path_ok(value)) {
-        ld_error(ld, ld->line, "fallback '%s' must be a plain path starting with '/'", value);
-        return;
-    }
-    set_string(obj, key, ld_strdup(ld, value));
-}
-
-/* Headers the HTTP engine writes itself; configuring them would break framing. */
-static bool header_reserved(const char *name, size_t len)
-{
-    static const char *const reserved[] = {"connection", "content-length",   "date",
-                                           "keep-alive", "proxy-connection", "server",
-                                           "te",         "trailer",          "transfer-encoding",
-                                           "upgrade"};
-
-    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
-        size_t j = 0;
-
-        if (strlen(reserved[i]) != len)
-            continue;
-        while (j < len && config_lower(name[j]) == reserved[i][j])
-            j++;
-        if (j == len)
-            return true;
-    }
-    return false;
-}
-
-static void parse_header(struct loader *ld, const struct key_spec *key, void *obj,
-                         const char *value)
-{
-    struct static_conf *sc = obj;
-    const char *colon = strchr(value, ':'), *v;
-    size_t name_len;
-
-    (void)key;
-    if (!colon) {
-        ld_error(ld, ld->line, "header '%s' is not 'Name: value'", value);
-        return;
-    }
-    name_len = (size_t)(colon - value);
-    for (v = colon + 1; config_blank(*v); v++)
-        ;
-    if (!config_is_token(value, name_len)) {
-        ld_error(ld, ld->line, "header name '%.*s' is not a valid token", (int)name_len, value);
-    } else if (!*v || !config_header_value_ok(v)) {
-        ld_error(ld, ld->line, "header '%.*s' needs a value without control characters",
-                 (int)name_len, value);
-    } else if (header_reserved(value, name_len)) {
-        ld_error(ld, ld->line, "header '%.*s' is set by cohttpd itself and cannot be configured",
-                 (int)name_len, value);
-    } else if (sc->n_headers == STATIC_MAX_HEADERS) {
-        ld_error(ld, ld->line, "too many headers (at most %d per route)", STATIC_MAX_HEADERS);
-    } else {
-        sc->headers[sc->n_headers++] = (struct conf_header){.name = ld_strndup(ld, value, name_len),
-                                                            .name_len = name_len,
-                                                            .value = ld_strdup(ld, v),
-                                                            .value_len = strlen(v)};
-    }
-}
-
-static void dump_headers(FILE *out, const struct key_spec *key, const void *obj)
-{
-    const struct static_conf *sc = obj;
-
-    for (size_t i = 0; i < sc->n_headers; i++)
-        fprintf(out, "%s = %s: %s\n", key->name, sc->headers[i].name, sc->headers[i].value);
-}
-
-static const struct enum_name dotfiles_names[] = {
-    {.name = "deny", .value = STATIC_DOTFILES_DENY},
-    {.name = "allow", .value = STATIC_DOTFILES_ALLOW},
-    {.name = NULL},
-};
-
-static const struct key_spec static_keys[] = {
-    {.name = "root",
-     .type = VT_CUSTOM,
-     .offset = offsetof(struct static_conf, root),
-     .required = true,
-     .parse = parse_root,
-     .dump = dump_string},
-    {.name = "index", .type = VT_CUSTOM, .parse = parse_index, .dump = dump_index},
-    {.name = "autoindex",
-     .type = VT_BOOL,
-     .offset = offsetof(struct static_conf, autoindex),
-     .width = sizeof(bool)},
-    {.name = "dotfiles",
-     .type = VT_ENUM,
-     .offset = offsetof(struct static_conf, dotfiles),
-     .width = sizeof(enum static_dotfiles),
-     .names = dotfiles_names},
-    {.name = "precompressed",
-     .type = VT_CUSTOM,
-     .parse = parse_precompressed,
-     .dump = dump_precompressed},
-    {.name = "cache_control",
-     .type = VT_TEXT,
-     .offset = offsetof(struct static_conf, cache_control)},
-    {.name = "fallback",
-     .type = VT_CUSTOM,
-     .offset = offsetof(struct static_conf, fallback),
-     .parse = parse_fallback,
-     .dump = dump_string},
-    {.name = "header",
-     .type = VT_CUSTOM,
-     .repeatable = true,
-     .parse = parse_header,
-     .dump = dump_headers},
-};
-
-_Static_assert(sizeof(server_keys) / sizeof(server_keys[0]) <= SECTION_MAX_KEYS, "key_line");
-_Static_assert(sizeof(limits_keys) / sizeof(limits_keys[0]) <= SECTION_MAX_KEYS, "key_line");
-_Static_assert(sizeof(static_keys) / sizeof(static_keys[0]) <= SECTION_MAX_KEYS, "key_line");
-
-static void static_defaults(void *conf)
-{
-    *(struct static_conf *)conf = (struct static_conf){
-        .index = {"index.html"},
-        .n_index = 1,
-        .dotfiles = STATIC_DOTFILES_DENY,
-        .precompressed = {STATIC_ENCODING_BR, STATIC_ENCODING_GZIP},
-        .n_precompressed = 2,
-    };
-}
-
-/* ---- [redirect MATCH] ---------------------------------------------------- */
-
-static bool redirect_target_ok(const char *to)
-{
-    const char *rest = NULL;
-
-    if (strncmp(to, "http://", 7) == 0)
-        rest = to + 7;
-    else if (strncmp(to, "https://", 8) == 0)
-        rest = to + 8;
-    if (rest && (*rest == '\0' || *rest == '/'))
-        return false;
-    if (!rest && (to[0] != '/' || to[1] == '/'))
-        return false;
-    for (; *to; to++) {
-        if ((unsigned char)*to <= 0x20 || *to == 0x7f)
-            return false;
-    }
-    return true;
-}
-
-static void parse_to(struct loader *ld, const struct key_spec *key, void *obj, const char *value)
-{
-    if (!*value) {
-        ld_error(ld, ld->line, "'%s' needs a value", key->name);
-        return;
-    }
-    if (!redirect_target_ok(value)) {
-        ld_error(ld, ld->line,
-                 "redirect target '%s' must be an http(s) URL or a path starting "
-                 "with '/'",
-                 value);
-        return;
-    }
-    set_string(obj, key, ld_strdup(ld, value));
-}
-
-static const struct enum_name redirect_statuses[] = {
-    {.name = "301", .value = 301},
-    {.name = "302", .value = 302},
-    {.name = "307", .value = 307},
-    {.name = "308", .value = 308},
-    {.name = NULL},
-};
-
-static const struct key_spec redirect_keys[] = {
-    {.name = "to",
-     .type = VT_CUSTOM,
-     .offset = offsetof(struct redirect_conf, to),
-     .required = true,
-     .parse = parse_to,
-     .dump = dump_string},
-    {.name = "status",
-     .type = VT_ENUM,
-     .offset = offsetof(struct redirect_conf, status),
-     .width = sizeof(unsigned),
-     .names = redirect_statuses},
-};
-
-static void redirect_defaults(void *conf)
-{
-    *(struct redirect_conf *)conf = (struct redirect_conf){.status = 301};
-}
-
 /* ---- sections ------------------------------------------------------------ */
 
 const struct section_spec schema_server = {.keys = server_keys,
                                            .n_keys = sizeof(server_keys) / sizeof(server_keys[0])};
 const struct section_spec schema_limits = {.keys = limits_keys,
                                            .n_keys = sizeof(limits_keys) / sizeof(limits_keys[0])};
-static const struct section_spec schema_static = {
-    .keys = static_keys, .n_keys = sizeof(static_keys) / sizeof(static_keys[0])};
-static const struct section_spec schema_redirect = {
-    .keys = redirect_keys, .n_keys = sizeof(redirect_keys) / sizeof(redirect_keys[0])};
 
-const struct kind_spec schema_kinds[] = {
-    {.name = "static",
-     .kind = ROUTE_STATIC,
-     .spec = &schema_static,
-     .conf_size = sizeof(struct static_conf),
-     .init = static_defaults},
-    {.name = "redirect",
-     .kind = ROUTE_REDIRECT,
-     .spec = &schema_redirect,
-     .conf_size = sizeof(struct redirect_conf),
-     .init = redirect_defaults},
-    {.name = "cgi", .kind = ROUTE_CGI},
-    {.name = "proxy", .kind = ROUTE_PROXY},
-    {.name = "status", .kind = ROUTE_STATUS},
-};
+_Static_assert(sizeof(server_keys) / sizeof(server_keys[0]) <= SECTION_MAX_KEYS, "key_line");
+_Static_assert(sizeof(limits_keys) / sizeof(limits_keys[0]) <= SECTION_MAX_KEYS, "key_line");
 
-const size_t schema_n_kinds = sizeof(schema_kinds) / sizeof(schema_kinds[0]);
+const char *const schema_planned_kinds[] = {"cgi", "proxy", "status", NULL};
 
-const struct kind_spec *schema_kind_find(enum route_kind kind)
+/* ---- the loader's services for key parsers ------------------------------- */
+
+static void io_error(struct conf_io *io, const char *msg)
 {
-    for (size_t i = 0; i < schema_n_kinds; i++) {
-        if (schema_kinds[i].kind == kind)
-            return &schema_kinds[i];
-    }
-    return NULL;
+    struct loader *ld = (struct loader *)io;
+
+    ld_error(ld, ld->line, "%s", msg);
+}
+
+static char *io_strndup(struct conf_io *io, const char *s, size_t n)
+{
+    return ld_strndup((struct loader *)io, s, n);
+}
+
+static char *io_path(struct conf_io *io, const char *key, const char *value)
+{
+    return ld_path((struct loader *)io, key, value);
+}
+
+void schema_io_init(struct loader *ld)
+{
+    ld->io = (struct conf_io){.error = io_error, .strndup = io_strndup, .path = io_path};
 }
 
 /* ---- values -------------------------------------------------------------- */
@@ -891,13 +555,15 @@ static void value_error(struct loader *ld, const struct key_spec *key, const cha
     }
 }
 
-static void parse_text(struct loader *ld, const struct key_spec *key, void *obj, const char *value)
+static void parse_text(struct conf_io *io, const struct key_spec *key, void *obj, const char *value)
 {
-    if (!config_header_value_ok(value)) {
+    struct loader *ld = (struct loader *)io;
+
+    if (!conf_header_value_ok(value)) {
         ld_error(ld, ld->line, "'%s' contains a control character", key->name);
         return;
     }
-    set_string(obj, key, *value ? ld_strdup(ld, value) : NULL);
+    conf_set_string(obj, key, *value ? ld_strdup(ld, value) : NULL);
 }
 
 static void key_parse(struct loader *ld, const struct key_spec *key, void *obj, const char *value)
@@ -907,7 +573,7 @@ static void key_parse(struct loader *ld, const struct key_spec *key, void *obj, 
     bool ok;
 
     if (key->type == VT_CUSTOM || key->type == VT_TEXT) {
-        (key->type == VT_CUSTOM ? key->parse : parse_text)(ld, key, obj, value);
+        (key->type == VT_CUSTOM ? key->parse : parse_text)(&ld->io, key, obj, value);
         return;
     }
     if (!*value) {
@@ -939,7 +605,7 @@ static void dump_key(FILE *out, const struct key_spec *key, const void *obj)
     uint64_t v;
 
     if (key->type == VT_CUSTOM || key->type == VT_TEXT) {
-        (key->type == VT_CUSTOM ? key->dump : dump_string)(out, key, obj);
+        (key->type == VT_CUSTOM ? key->dump : conf_dump_string)(out, key, obj);
         return;
     }
     v = field_get(obj, key);
@@ -963,7 +629,7 @@ static void dump_key(FILE *out, const struct key_spec *key, const void *obj)
 /* ".ext": a dot and a token without '/' or another dot. */
 static bool mime_ext_ok(const char *ext)
 {
-    return ext[0] == '.' && !strpbrk(ext + 1, "/.") && config_is_token(ext + 1, strlen(ext + 1));
+    return ext[0] == '.' && !strpbrk(ext + 1, "/.") && conf_is_token(ext + 1, strlen(ext + 1));
 }
 
 /* "type/subtype" with optional "; parameters". */
@@ -974,9 +640,8 @@ static bool mime_type_ok(const char *type)
     if (!slash)
         return false;
     params = slash + strcspn(slash, ";");
-    return config_is_token(type, (size_t)(slash - type)) &&
-           config_is_token(slash + 1, (size_t)(params - slash - 1)) &&
-           config_header_value_ok(params);
+    return conf_is_token(type, (size_t)(slash - type)) &&
+           conf_is_token(slash + 1, (size_t)(params - slash - 1)) && conf_header_value_ok(params);
 }
 
 /* A [mime] line; extensions are stored lowercase. */

@@ -113,34 +113,6 @@ void config_format_duration(uint64_t ms, char *buf, size_t len)
         snprintf(buf, len, "%llums", (unsigned long long)ms);
 }
 
-/* RFC 9110 tchar. */
-static bool is_tchar(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-bool config_is_token(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (!is_tchar(s[i]))
-            return false;
-    }
-    return len > 0;
-}
-
-/* A header field value: visible characters, blanks, obs-text; no controls. */
-bool config_header_value_ok(const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return false;
-    }
-    return true;
-}
-
 /* ---- did you mean -------------------------------------------------------- */
 
 static size_t edit_distance(const char *a, const char *b)
@@ -178,24 +150,4 @@ void config_hint(const char *word, const char *cand, const char **best, size_t *
         *best = cand;
         *best_d = d;
     }
-}
-
-/* A URL path: starts with '/', no blanks or controls, no '?', '#', '%', no
- * empty, "." or ".." segment (except one trailing '/'). */
-bool config_url_path_ok(const char *p)
-{
-    if (p[0] != '/')
-        return false;
-    for (const char *s = p; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c <= 0x20 || c == 0x7f || c == '?' || c == '#' || c == '%')
-            return false;
-        if (c == '/' && s != p && s[-1] == '/')
-            return false;
-        if (c == '.' && s[-1] == '/' &&
-            (s[1] == '/' || !s[1] || (s[1] == '.' && (s[2] == '/' || !s[2]))))
-            return false;
-    }
-    return true;
 }

@@ -236,6 +236,7 @@ static int worker_setup(struct worker *wk)
 {
     struct workers *ws = wk->all;
     const struct config *cfg = app_config(ws->app);
+    struct app_worker *aw;
 
     wk->loop = loop_new(cfg->server.stack_size);
     if (!wk->loop)
@@ -248,7 +249,11 @@ static int worker_setup(struct worker *wk)
         if (!wk->access_log)
             return -ENOMEM;
     }
-    wk->http = http_server_new(wk->loop, app_site(ws->app), wk->access_log);
+    aw = app_worker_new(ws->app);
+    if (!aw)
+        return -ENOMEM;
+    wk->http = http_server_new(wk->loop, app_worker_site(aw), wk->access_log);
+    app_worker_release(aw); /* the engine holds it now */
     if (!wk->http)
         return -ENOMEM;
     http_server_on_close(wk->http, worker_conn_closed, wk);
@@ -448,9 +453,18 @@ void workers_stop(struct workers *ws, uint64_t timeout_ms)
     free(ws);
 }
 
+/* Command: serve new requests with another generation. The old one's
+ * worker state goes once its last request here ends (app.h). */
 static int worker_set_app(struct worker *wk, const void *arg)
 {
-    http_server_set_site(wk->http, app_site(arg)); /* the server takes a reference */
+    struct app_worker *aw = app_worker_new((struct app *)arg);
+
+    if (!aw) {
+        log_error("worker %u keeps serving the previous configuration", wk->id);
+        return -ENOMEM;
+    }
+    http_server_set_site(wk->http, app_worker_site(aw)); /* the engine takes a reference */
+    app_worker_release(aw);
     return 0;
 }
 

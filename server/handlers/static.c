@@ -167,7 +167,8 @@ static void redirect_slash(struct http_exchange *x, const struct static_conf *co
 static int serve_rel(struct http_exchange *x, const struct static_root *root, char *rel, size_t len)
 {
     struct static_file *f;
-    int r = static_file_get(root, len ? rel : ".", len ? len : 1, loop_now(x->loop), &f);
+    int r = static_file_get(x->handler_worker, root, len ? rel : ".", len ? len : 1,
+                            loop_now(x->loop), &f);
 
     if (r < 0)
         return r;
@@ -246,9 +247,9 @@ static void serve_directory(struct http_exchange *x, const struct static_root *r
         answer_failure(x, root, rel, r == -EISDIR ? -ENOENT : r);
 }
 
-void static_handle(struct http_exchange *x, struct static_root *root, const char *rest,
-                   size_t rest_len)
+static void static_handle(struct http_exchange *x, void *state, const char *rest, size_t rest_len)
 {
+    const struct static_root *root = state;
     const struct static_conf *conf = root->conf;
     char rel[STATIC_PATH_MAX + STATIC_SUFFIX_ROOM];
     size_t len = rest_len > 0 ? rest_len - 1 : 0;
@@ -276,3 +277,67 @@ void static_handle(struct http_exchange *x, struct static_root *root, const char
     else if (r < 0)
         answer_failure(x, root, rel, r);
 }
+
+/* ---- the kind ------------------------------------------------------------ */
+
+static int static_route_open(const void *conf, size_t index, void **state, char *err,
+                             size_t err_len)
+{
+    const struct static_conf *sc = conf;
+    struct static_root *root = static_root_open(sc);
+    int e = errno;
+
+    (void)index;
+    if (!root) {
+        snprintf(err, err_len, "cannot open root %s: %s", sc->root,
+                 e == ENOSYS ? "openat2 is not allowed here (it needs Linux 5.6 or later, and "
+                               "any seccomp filter must allow it)"
+                             : strerror(e));
+        return -e;
+    }
+    *state = root;
+    return 0;
+}
+
+static void static_route_close(void *state) { static_root_close(state); }
+
+static int static_worker_init(void **worker, size_t n_routes)
+{
+    (void)n_routes;
+    *worker = static_cache_new();
+    return *worker ? 0 : -ENOMEM;
+}
+
+static void static_worker_teardown(void *worker) { static_cache_free(worker); }
+
+/* The file a path maps to (root + the path below the prefix; not opened),
+ * and for a directory the index files and listing, then the fallback. */
+static void static_describe(FILE *out, const void *conf, const struct handler_target *t)
+{
+    const struct static_conf *sc = conf;
+    const char *root = strcmp(sc->root, "/") == 0 ? "" : sc->root;
+
+    fprintf(out, "file: %s%.*s\n", root, (int)t->rest_len, t->rest);
+    if (t->rest[t->rest_len - 1] == '/') {
+        fputs("index:", out);
+        for (size_t i = 0; i < sc->n_index; i++)
+            fprintf(out, " %s", sc->index[i]);
+        fprintf(out, "%s\nautoindex: %s\n", sc->n_index ? "" : " (none)",
+                sc->autoindex ? "on" : "off");
+    }
+    if (sc->fallback)
+        fprintf(out, "fallback: %s%s (when no file matches)\n", root, sc->fallback);
+}
+
+const struct handler_kind static_kind = {
+    .name = "static",
+    .schema = &static_schema,
+    .conf_size = sizeof(struct static_conf),
+    .conf_init = static_conf_defaults,
+    .open = static_route_open,
+    .close = static_route_close,
+    .worker_init = static_worker_init,
+    .worker_teardown = static_worker_teardown,
+    .handle = static_handle,
+    .describe = static_describe,
+};

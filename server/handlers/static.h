@@ -5,16 +5,17 @@
 #include <stddef.h>
 
 #include "handlers/conf.h"
-#include "http/exchange.h"
+#include "handlers/kinds.h"
 
 struct static_root;
 
 /*
- * Opens conf->root as a directory fd for one configuration generation, so
- * that every file is opened beneath it with openat2(RESOLVE_BENEATH |
- * RESOLVE_NO_MAGICLINKS). Returns NULL (errno; ENOSYS when the kernel or
- * a seccomp filter refuses openat2). Shared by all workers;
- * conf must outlive it. Call it at startup or reload, not from a worker.
+ * Opens conf->root as a directory fd for one configuration generation (the
+ * kind's open hook), so that every file is opened beneath it with
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS). Returns NULL (errno;
+ * ENOSYS when the kernel or a seccomp filter refuses openat2). Shared by
+ * all workers; conf must outlive it. Call it at startup or reload, not
+ * from a worker.
  */
 struct static_root *static_root_open(const struct static_conf *conf);
 
@@ -22,8 +23,12 @@ struct static_root *static_root_open(const struct static_conf *conf);
 void static_root_close(struct static_root *root);
 
 /*
- * Serves x from the route's root: rest is the normalised path below the
- * route's prefix (starts with '/'). Answers every outcome itself. May yield.
+ * [static MATCH] (struct static_conf). Route state: the root opened by
+ * static_root_open. Worker state: the worker's open-file cache for the
+ * generation (static_cache.h), closed with every file in it once no
+ * request of the generation runs on the worker. The handler serves x from
+ * the route's root: rest is the normalised path below the route's prefix
+ * (starts with '/'). It answers every outcome itself and may yield.
  *   - GET and HEAD are served; OPTIONS gets 204 and every other method 405,
  *     both with Allow: GET, HEAD, OPTIONS.
  *   - A path with a segment starting with '.' is 404 unless dotfiles =
@@ -42,7 +47,6 @@ void static_root_close(struct static_root *root);
  *     those that describe a file (200, 206, 304).
  * EACCES gives 403; running out of descriptors or memory gives 503.
  */
-void static_handle(struct http_exchange *x, struct static_root *root, const char *rest,
-                   size_t rest_len);
+extern const struct handler_kind static_kind;
 
 #endif

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,9 +18,8 @@ struct file_list {
     struct static_file *head, *tail; /* head: most recently used */
 };
 
-/* One worker's cache. Entries in the table are on `lru`; entries taken out
- * of it while a request still holds them wait on `zombies` for their last
- * release. */
+/* One worker's cache for one configuration generation. Entries in the table are on `lru`; entries
+ * taken out of it while a request still holds them wait on `zombies` for their last release. */
 struct static_cache {
     struct static_file *buckets[CACHE_BUCKETS];
     struct file_list lru;
@@ -29,10 +27,6 @@ struct static_cache {
     size_t count;
     size_t data_bytes;
 };
-
-static _Thread_local struct static_cache *tl_cache;
-static pthread_key_t cache_key;
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
 static void list_unlink(struct file_list *l, struct static_file *f)
 {
@@ -90,38 +84,15 @@ static void list_free_all(struct file_list *l)
     l->head = l->tail = NULL;
 }
 
-/* Runs when a worker thread ends: its coroutines are gone, so every entry
- * goes, held or not. */
-static void cache_destroy(void *arg)
-{
-    struct static_cache *c = arg;
+struct static_cache *static_cache_new(void) { return calloc(1, sizeof(struct static_cache)); }
 
+void static_cache_free(struct static_cache *c)
+{
+    if (!c)
+        return;
     list_free_all(&c->lru);
     list_free_all(&c->zombies);
     free(c);
-    tl_cache = NULL;
-}
-
-static void cache_key_create(void) { pthread_key_create(&cache_key, cache_destroy); }
-
-/* The calling thread's cache, created on first use; NULL without memory. */
-static struct static_cache *cache_self(void)
-{
-    struct static_cache *c = tl_cache;
-
-    if (c)
-        return c;
-    if (pthread_once(&cache_once, cache_key_create) != 0)
-        return NULL;
-    c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    if (pthread_setspecific(cache_key, c) != 0) {
-        free(c);
-        return NULL;
-    }
-    tl_cache = c;
-    return c;
 }
 
 static uint32_t cache_hash(uint64_t root_id, const char *rel, size_t len)
@@ -295,17 +266,14 @@ static int file_open(const struct static_root *root, const char *rel, size_t len
     return 0;
 }
 
-int static_file_get(const struct static_root *root, const char *rel, size_t rel_len,
-                    uint64_t now_ms, struct static_file **out)
+int static_file_get(struct static_cache *c, const struct static_root *root, const char *rel,
+                    size_t rel_len, uint64_t now_ms, struct static_file **out)
 {
-    struct static_cache *c = cache_self();
     uint32_t hash = cache_hash(root->id, rel, rel_len);
     struct static_file *f;
     bool may_copy;
     int r;
 
-    if (!c)
-        return -ENOMEM;
     sweep_idle(c, now_ms);
     f = table_find(c, root->id, hash, rel, rel_len);
     if (f && revalidate(root, f, now_ms)) {
@@ -326,6 +294,7 @@ int static_file_get(const struct static_root *root, const char *rel, size_t rel_
     f->hash = hash;
     f->checked_ms = f->used_ms = now_ms;
     f->refs = 1;
+    f->cache = c;
     if (rel_len <= CACHE_REL_MAX)
         table_insert(c, f);
     else
@@ -338,16 +307,14 @@ void static_file_release(struct static_file *f)
 {
     if (--f->refs > 0 || f->linked)
         return;
-    list_unlink(&tl_cache->zombies, f);
+    list_unlink(&f->cache->zombies, f);
     file_free(f);
 }
 
-size_t static_cache_count(void) { return tl_cache ? tl_cache->count : 0; }
+size_t static_cache_count(const struct static_cache *c) { return c->count; }
 
-void static_cache_flush(void)
+void static_cache_flush(struct static_cache *c)
 {
-    struct static_cache *c = tl_cache;
-
-    while (c && c->lru.tail)
+    while (c->lru.tail)
         table_remove(c, c->lru.tail);
 }

@@ -13,12 +13,15 @@
 #include "http/date.h"
 
 struct static_root;
+struct static_cache;
 
-/* Entries one worker keeps open at most. */
+/* Entries one cache (one worker, one generation) keeps open at most. While
+ * a reload is under way a worker may briefly hold two: the old one until
+ * its last request ends. */
 #define STATIC_CACHE_MAX 256
 /* Files up to this size are also kept in memory, sent with one write. */
 #define STATIC_CACHE_SMALL_MAX (16 * 1024)
-/* The most file bytes one worker keeps in memory. */
+/* The most file bytes one cache keeps in memory. */
 #define STATIC_CACHE_DATA_MAX (4u * 1024 * 1024)
 /* An entry is checked against the file system at most this often (ms):
  * a changed, replaced or deleted file is noticed within this time. */
@@ -52,6 +55,7 @@ struct static_file {
     size_t head_len;
     /* private to static_cache.c */
     struct static_file *hnext, *prev, *next;
+    struct static_cache *cache; /* the cache it came from */
     uint64_t root_id, checked_ms, used_ms;
     uint32_t hash;
     unsigned refs;
@@ -65,32 +69,44 @@ struct static_file {
 };
 
 /*
+ * A worker's cache for one configuration generation: every static route
+ * of the generation shares it (entries are keyed by root). It belongs to
+ * one worker thread: only that thread may use it and the entries it hands
+ * out. Returns NULL without memory.
+ */
+struct static_cache *static_cache_new(void);
+
+/* Closes and frees every entry and c itself (NULL is fine). No request may
+ * hold an entry any more: call it once the generation's last request on
+ * this worker ended. */
+void static_cache_free(struct static_cache *c);
+
+/*
  * Finds rel[0..rel_len) (NUL-terminated, relative to the root: "a/b.html",
- * or "." for the root) in the calling thread's cache, or opens it beneath
- * the root. An entry checked more than STATIC_CACHE_VALID_MS before now_ms
- * (a monotonic clock) is checked again with a stat of the path and replaced
- * when the file changed (inode, size, mtime or ctime) or went away.
+ * or "." for the root) in c, or opens it beneath the root. An entry checked
+ * more than STATIC_CACHE_VALID_MS before now_ms (a monotonic clock) is
+ * checked again with a stat of the path and replaced when the file changed
+ * (inode, size, mtime or ctime) or went away.
  * Returns 0 with a reference in *out (give it back with
  * static_file_release) for a regular file; -EISDIR for a directory;
  * -ENOENT for a missing file or one that is neither; -EXDEV or -ELOOP for
  * a path that leaves the root; another -errno (-EACCES, -EMFILE ...).
  * Never yields.
  */
-int static_file_get(const struct static_root *root, const char *rel, size_t rel_len,
-                    uint64_t now_ms, struct static_file **out);
+int static_file_get(struct static_cache *c, const struct static_root *root, const char *rel,
+                    size_t rel_len, uint64_t now_ms, struct static_file **out);
 
 /* Keeps lines[0..len) as f's preformatted entity headers (nothing is kept
  * when memory is short). */
 void static_file_keep_head(struct static_file *f, const char *lines, size_t len);
 
-/* Gives back a reference from static_file_get. */
+/* Gives back a reference from static_file_get (on the cache's thread). */
 void static_file_release(struct static_file *f);
 
-/* Entries in the calling thread's cache (for tests). */
-size_t static_cache_count(void);
+/* Entries in c's table (for tests). */
+size_t static_cache_count(const struct static_cache *c);
 
-/* Closes every entry of the calling thread's cache that no request holds
- * (for tests; a worker's cache is freed when its thread ends). */
-void static_cache_flush(void);
+/* Closes every entry of c that no request holds (for tests). */
+void static_cache_flush(struct static_cache *c);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "handlers/conf.h"
+#include "handlers/conf_keys.h"
 #include "http/exchange.h"
 
 /* The longest path below a root the handler opens (Linux's PATH_MAX). */
@@ -21,6 +22,10 @@ struct static_root {
     int dirfd;   /* conf->root, O_PATH | O_DIRECTORY */
     uint64_t id; /* unique for the process's lifetime: keys the per-worker caches */
 };
+
+/* The keys of [static MATCH] (static_conf.c) and their defaults. */
+extern const struct section_spec static_schema;
+void static_conf_defaults(void *conf);
 
 /* Opens rel (relative to root->dirfd; "." for the root itself) with
  * openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) and flags (O_CLOEXEC and

@@ -50,7 +50,7 @@ static struct static_file *pick_sibling(struct http_exchange *x, const struct st
         if (f->sibling[e] == STATIC_SIBLING_ABSENT)
             continue;
         memcpy(rel + rel_len, static_encoding_suffix((enum static_encoding)e), 4);
-        r = static_file_get(root, rel, rel_len + 3, loop_now(x->loop), &sib);
+        r = static_file_get(x->handler_worker, root, rel, rel_len + 3, loop_now(x->loop), &sib);
         rel[rel_len] = '\0';
         f->sibling[e] = r == 0 ? STATIC_SIBLING_PRESENT : STATIC_SIBLING_ABSENT;
         if (r == 0) {

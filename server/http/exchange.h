@@ -44,6 +44,9 @@ struct http_exchange {
     socklen_t peer_len;
     const struct sockaddr *local;
     socklen_t local_len;
+    /* The handler's own state in this worker for the site's generation,
+     * opaque to the engine: the site's dispatch sets it for the handler. */
+    void *handler_worker;
     /* private to response.c */
     size_t head_start;
     size_t lines_start; /* the first header line, from head_start */

@@ -30,18 +30,6 @@ struct router {
 
 static char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
 
-const char *route_kind_name(enum route_kind kind)
-{
-    switch (kind) {
-    case ROUTE_STATIC: return "static";
-    case ROUTE_REDIRECT: return "redirect";
-    case ROUTE_CGI: return "cgi";
-    case ROUTE_PROXY: return "proxy";
-    case ROUTE_STATUS: return "status";
-    }
-    return "unknown";
-}
-
 /* Length of a prefix without its trailing '/' ("/" -> 0, "/a/" -> 2). */
 static size_t prefix_match_len(const char *prefix)
 {

@@ -5,18 +5,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum route_kind { ROUTE_STATIC, ROUTE_REDIRECT, ROUTE_CGI, ROUTE_PROXY, ROUTE_STATUS };
+struct handler_kind;
 
 /*
- * One route: a [KIND MATCH] section of the configuration. The strings and
- * conf belong to whoever built the route (the configuration); the router only
- * points at them, so they must outlive the router.
+ * One route: a [KIND MATCH] section of the configuration. The strings, kind
+ * and conf belong to whoever built the route (the configuration); the router
+ * only points at them, so they must outlive the router. The router matches
+ * hosts and prefixes and never reads kind or conf.
  */
 struct route {
-    enum route_kind kind;
+    const struct handler_kind *kind; /* the daemon's handler table entry */
     const char *host;   /* "example.com", "*.example.com", or NULL (or "") for any host */
     const char *prefix; /* URL path prefix, starts with '/'; "/api" and "/api/" are the same */
-    void *conf;         /* the handler's typed config (handlers/conf.h) */
+    void *conf;         /* what the route's owner attaches (a typed config, a route state) */
     const char *name;   /* the section as written, e.g. "[static /]" (messages, --route) */
     const char *file;   /* where the section is: file name and line (0: none) */
     unsigned line;
@@ -78,8 +79,5 @@ const char *route_rest(const struct route *route, const char *path, size_t path_
 /* True when two routes would match exactly the same requests (same host
  * pattern and same prefix, as the router compares them), whatever their kind. */
 bool router_same_match(const struct route *a, const struct route *b);
-
-/* The kind's name as written in a section ("static", "redirect", ...). */
-const char *route_kind_name(enum route_kind kind);
 
 #endif

@@ -29,6 +29,13 @@ const char *cohttpd_bin(void)
     return env && *env ? env : COHTTPD_BIN_DEFAULT;
 }
 
+const char *cohttpd_test_bin(void)
+{
+    const char *env = getenv("COHTTPD_TEST_BIN");
+
+    return env && *env ? env : COHTTPD_TEST_BIN_DEFAULT;
+}
+
 long now_ms(void)
 {
     struct timespec ts;
@@ -119,7 +126,9 @@ static unsigned find_port(const char *log)
     return port;
 }
 
-void daemon_start(struct daemon *d, const char *ini)
+void daemon_start(struct daemon *d, const char *ini) { daemon_start_bin(d, cohttpd_bin(), ini); }
+
+void daemon_start_bin(struct daemon *d, const char *bin, const char *ini)
 {
     long deadline;
     int status;
@@ -132,7 +141,7 @@ void daemon_start(struct daemon *d, const char *ini)
         /* Nothing of the daemon's may hold the test runner's output pipe. */
         dup2(fd, STDOUT_FILENO);
         dup2(fd, STDERR_FILENO);
-        execl(cohttpd_bin(), "cohttpd", "-c", d->config, (char *)NULL);
+        execl(bin, "cohttpd", "-c", d->config, (char *)NULL);
         _exit(127);
     }
     deadline = now_ms() + 10000;

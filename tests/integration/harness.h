@@ -26,6 +26,10 @@ struct daemon {
  */
 void daemon_start(struct daemon *d, const char *ini);
 
+/* Like daemon_start, with the daemon binary at bin (cohttpd_test_bin() for
+ * the test kinds). */
+void daemon_start_bin(struct daemon *d, const char *bin, const char *ini);
+
 /* Like daemon_start but only prepares dir and the config: the caller runs
  * the daemon (for command-line tests). */
 void daemon_prepare(struct daemon *d, const char *ini);
@@ -60,8 +64,12 @@ char *file_slurp(const char *path);
  */
 pid_t harness_fork(void);
 
-/* Path of the cohttpd binary under test. */
+/* Path of the cohttpd binary under test ($COHTTPD_BIN, else the build's). */
 const char *cohttpd_bin(void);
+
+/* Path of the test build of the daemon, with the test route kind [echo]
+ * ($COHTTPD_TEST_BIN, else the build's cohttpd-test). */
+const char *cohttpd_test_bin(void);
 
 /* Opens a TCP connection to 127.0.0.1:port (blocking, 5 s timeouts). */
 int tcp_connect(unsigned port);

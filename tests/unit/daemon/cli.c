@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "daemon/cli.h"
+#include "handlers/redirect.h"
+#include "handlers/static.h"
 
 static char dir[1024]; /* the test's temporary directory (real path); also the cwd */
 
@@ -327,7 +329,7 @@ Test(cli, run_mode_with_root_builds_a_config)
     cr_assert_eq(execute(&cli, &cfg, &out, &err), CLI_CONTINUE, "%s", capture_text(&err));
     cr_expect_str_eq(capture_text(&out), "");
     cr_assert_eq(cfg.n_routes, 1);
-    cr_expect_eq(cfg.routes[0].kind, ROUTE_STATIC);
+    cr_expect_eq(cfg.routes[0].kind, &static_kind);
     cr_expect_str_eq(cfg.routes[0].prefix, "/");
     cr_expect_null(cfg.routes[0].host);
     cr_expect_str_eq(cfg.routes[0].name, "[static /]");

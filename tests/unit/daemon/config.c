@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "handlers/redirect.h"
+#include "handlers/static.h"
 
 static char dir[1024];     /* the test's temporary directory (real path) */
 static char ini[PATH_MAX]; /* dir/c.ini, written by load() */
@@ -140,14 +142,14 @@ static void expect_error(const char *text, unsigned line, const char *msg)
 static const struct static_conf *static_of(const struct config *cfg, size_t i)
 {
     cr_assert_lt(i, cfg->n_routes);
-    cr_assert_eq(cfg->routes[i].kind, ROUTE_STATIC);
+    cr_assert_eq(cfg->routes[i].kind, &static_kind);
     return cfg->routes[i].conf;
 }
 
 static const struct redirect_conf *redirect_of(const struct config *cfg, size_t i)
 {
     cr_assert_lt(i, cfg->n_routes);
-    cr_assert_eq(cfg->routes[i].kind, ROUTE_REDIRECT);
+    cr_assert_eq(cfg->routes[i].kind, &redirect_kind);
     return cfg->routes[i].conf;
 }
 

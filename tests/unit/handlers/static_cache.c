@@ -16,6 +16,7 @@ static char dir[64];
 static char www[128];
 static struct static_conf conf;
 static struct static_root *root;
+static struct static_cache *cache; /* what one worker keeps for one generation */
 
 static void put(const char *rel, const char *text)
 {
@@ -47,13 +48,15 @@ static void setup(void)
     conf = (struct static_conf){.root = www};
     root = static_root_open(&conf);
     cr_assert_not_null(root);
+    cache = static_cache_new();
+    cr_assert_not_null(cache);
 }
 
 static void teardown(void)
 {
     char cmd[256];
 
-    static_cache_flush();
+    static_cache_free(cache);
     static_root_close(root);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
@@ -64,7 +67,7 @@ TestSuite(static_cache, .init = setup, .fini = teardown);
 static struct static_file *get_ok(const char *rel, uint64_t now)
 {
     struct static_file *f = NULL;
-    int r = static_file_get(root, rel, strlen(rel), now, &f);
+    int r = static_file_get(cache, root, rel, strlen(rel), now, &f);
 
     cr_assert_eq(r, 0, "%s: %s", rel, strerror(-r));
     return f;
@@ -73,7 +76,7 @@ static struct static_file *get_ok(const char *rel, uint64_t now)
 static int get_err(const char *rel, uint64_t now)
 {
     struct static_file *f = NULL;
-    int r = static_file_get(root, rel, strlen(rel), now, &f);
+    int r = static_file_get(cache, root, rel, strlen(rel), now, &f);
 
     cr_assert_lt(r, 0, "%s should fail", rel);
     return r;
@@ -95,7 +98,7 @@ Test(static_cache, a_fresh_entry_is_reused_with_its_metadata)
     cr_assert_eq(f->etag[0], '"');
     g = get_ok("a.txt", 1500);
     cr_assert_eq(f, g, "a second lookup within the validity period reuses the entry");
-    cr_assert_eq(static_cache_count(), 1);
+    cr_assert_eq(static_cache_count(cache), 1);
     static_file_release(g);
     static_file_release(f);
 }
@@ -157,7 +160,7 @@ Test(static_cache, a_deleted_file_is_gone_once_checked)
     snprintf(path, sizeof path, "%s/d.txt", www);
     cr_assert_eq(unlink(path), 0);
     cr_assert_eq(get_err("d.txt", 1000 + STATIC_CACHE_VALID_MS + 1), -ENOENT);
-    cr_assert_eq(static_cache_count(), 0);
+    cr_assert_eq(static_cache_count(cache), 0);
 }
 
 Test(static_cache, what_is_not_a_regular_file_below_the_root)
@@ -185,7 +188,7 @@ Test(static_cache, what_is_not_a_regular_file_below_the_root)
     cr_assert_eq(get_err("proc", 1), -EXDEV);
     cr_assert_eq(get_err("../secret", 1), -EXDEV);
     cr_assert_eq(get_err("sub/../../secret", 1), -EXDEV);
-    cr_assert_eq(static_cache_count(), 0);
+    cr_assert_eq(static_cache_count(cache), 0);
 }
 
 Test(static_cache, a_held_entry_outlives_eviction)
@@ -200,7 +203,7 @@ Test(static_cache, a_held_entry_outlives_eviction)
         put(name, name);
         static_file_release(get_ok(name, 2));
     }
-    cr_assert_eq(static_cache_count(), STATIC_CACHE_MAX);
+    cr_assert_eq(static_cache_count(cache), STATIC_CACHE_MAX);
     cr_assert_eq(pread(keep->fd, buf, sizeof buf, 0), 4, "the fd stays open while held");
     cr_assert_eq(memcmp(buf, "keep", 4), 0);
     cr_assert_eq(memcmp(keep->data, "keep", 4), 0);
@@ -221,7 +224,7 @@ Test(static_cache, a_held_entry_outlives_its_replacement)
     cr_assert_eq(memcmp(cur->data, "newer", 5), 0);
     static_file_release(old);
     static_file_release(cur);
-    cr_assert_eq(static_cache_count(), 1);
+    cr_assert_eq(static_cache_count(cache), 1);
 }
 
 Test(static_cache, large_files_are_sent_from_the_fd)
@@ -250,9 +253,9 @@ Test(static_cache, idle_entries_are_closed)
     put("a", "a");
     put("b", "b");
     static_file_release(get_ok("a", 1));
-    cr_assert_eq(static_cache_count(), 1);
+    cr_assert_eq(static_cache_count(cache), 1);
     static_file_release(get_ok("b", 2 + STATIC_CACHE_IDLE_MS));
-    cr_assert_eq(static_cache_count(), 1, "the idle entry was closed");
+    cr_assert_eq(static_cache_count(cache), 1, "the idle entry was closed");
 }
 
 Test(static_cache, roots_do_not_share_entries)
@@ -275,12 +278,12 @@ Test(static_cache, roots_do_not_share_entries)
     cr_assert_not_null(other);
     put("a.txt", "mine");
     f = get_ok("a.txt", 1);
-    cr_assert_eq(static_file_get(other, "a.txt", 5, 1, &g), 0);
+    cr_assert_eq(static_file_get(cache, other, "a.txt", 5, 1, &g), 0);
     cr_assert_eq(memcmp(f->data, "mine", 4), 0);
     cr_assert_eq(memcmp(g->data, "other", 5), 0);
     static_file_release(f);
     static_file_release(g);
-    static_cache_flush();
+    static_cache_flush(cache);
     static_root_close(other);
 }
 
@@ -300,7 +303,7 @@ Test(static_cache, long_paths_are_served_but_not_kept)
     put(rel, "deep");
     f = get_ok(rel, 1);
     cr_assert_eq(memcmp(f->data, "deep", 4), 0);
-    cr_assert_eq(static_cache_count(), 0);
+    cr_assert_eq(static_cache_count(cache), 0);
     static_file_release(f);
 }
 
@@ -318,4 +321,36 @@ Test(static_cache, sibling_knowledge_is_forgotten_when_checked)
     f = get_ok("p.html", 2 + STATIC_CACHE_VALID_MS);
     cr_assert_eq(f->sibling[STATIC_ENCODING_GZIP], STATIC_SIBLING_UNKNOWN);
     static_file_release(f);
+}
+
+static int count_fds(void)
+{
+    char out[32];
+    FILE *p = popen("ls /proc/$PPID/fd | wc -l", "r");
+
+    cr_assert_not_null(p);
+    cr_assert_not_null(fgets(out, sizeof out, p));
+    pclose(p);
+    return atoi(out);
+}
+
+Test(static_cache, freeing_a_cache_closes_every_file_it_kept)
+{
+    struct static_cache *gen = static_cache_new();
+    int before = count_fds();
+    char name[16];
+
+    cr_assert_not_null(gen);
+    for (int i = 0; i < 8; i++) {
+        struct static_file *f;
+
+        snprintf(name, sizeof name, "f%d.txt", i);
+        put(name, "x");
+        cr_assert_eq(static_file_get(gen, root, name, strlen(name), 1, &f), 0);
+        static_file_release(f);
+    }
+    cr_assert_eq(static_cache_count(gen), 8);
+    cr_assert_eq(count_fds(), before + 8, "each entry keeps its file open");
+    static_cache_free(gen);
+    cr_assert_eq(count_fds(), before, "the cache's files are closed with it");
 }

@@ -1,0 +1,249 @@
+/* static_conf.c - the keys of a [static MATCH] section: parsers, dumpers, defaults. */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "handlers/conf.h"
+#include "handlers/static_internal.h"
+
+static void parse_root(struct conf_io *io, const struct key_spec *key, void *obj, const char *value)
+{
+    struct stat st;
+    char *path;
+
+    if (!*value) {
+        conf_error(io, "'%s' needs a value", key->name);
+        return;
+    }
+    path = conf_path(io, key->name, value);
+    if (!path)
+        return;
+    if (stat(path, &st) < 0) {
+        if (errno == ENOENT)
+            conf_error(io, "root '%s' does not exist", path);
+        else
+            conf_error(io, "root '%s': %s", path, strerror(errno));
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        conf_error(io, "root '%s' is not a directory", path);
+        return;
+    }
+    conf_set_string(obj, key, path);
+}
+
+static int index_word(struct conf_io *io, void *obj, const char *w, size_t len)
+{
+    struct static_conf *sc = obj;
+
+    if (memchr(w, '/', len) || (len == 1 && w[0] == '.') || (len == 2 && !memcmp(w, "..", 2))) {
+        conf_error(io, "index name '%.*s' must be a plain file name", (int)len, w);
+        return -1;
+    }
+    if (sc->n_index == STATIC_MAX_INDEX) {
+        conf_error(io, "index lists more than %d names", STATIC_MAX_INDEX);
+        return -1;
+    }
+    sc->index[sc->n_index] = conf_strndup(io, w, len);
+    if (!sc->index[sc->n_index])
+        return -1;
+    sc->n_index++;
+    return 0;
+}
+
+static void parse_index(struct conf_io *io, const struct key_spec *key, void *obj,
+                        const char *value)
+{
+    struct static_conf *sc = obj;
+
+    (void)key;
+    sc->n_index = 0;
+    conf_for_each_word(io, value, obj, index_word);
+}
+
+static void dump_index(FILE *out, const struct key_spec *key, const void *obj)
+{
+    const struct static_conf *sc = obj;
+
+    fprintf(out, "%s =", key->name);
+    for (size_t i = 0; i < sc->n_index; i++)
+        fprintf(out, " %s", sc->index[i]);
+    fputc('\n', out);
+}
+
+static int precompressed_word(struct conf_io *io, void *obj, const char *w, size_t len)
+{
+    struct static_conf *sc = obj;
+    enum static_encoding enc;
+
+    if (len == 2 && memcmp(w, "br", 2) == 0)
+        enc = STATIC_ENCODING_BR;
+    else if (len == 2 && memcmp(w, "gz", 2) == 0)
+        enc = STATIC_ENCODING_GZIP;
+    else {
+        conf_error(io, "unknown encoding '%.*s' in precompressed (br, gz)", (int)len, w);
+        return -1;
+    }
+    for (size_t i = 0; i < sc->n_precompressed; i++) {
+        if (sc->precompressed[i] == enc) {
+            conf_error(io, "encoding '%.*s' is listed twice in precompressed", (int)len, w);
+            return -1;
+        }
+    }
+    sc->precompressed[sc->n_precompressed++] = enc;
+    return 0;
+}
+
+static void parse_precompressed(struct conf_io *io, const struct key_spec *key, void *obj,
+                                const char *value)
+{
+    struct static_conf *sc = obj;
+
+    (void)key;
+    sc->n_precompressed = 0;
+    conf_for_each_word(io, value, obj, precompressed_word);
+}
+
+static void dump_precompressed(FILE *out, const struct key_spec *key, const void *obj)
+{
+    const struct static_conf *sc = obj;
+
+    fprintf(out, "%s =", key->name);
+    for (size_t i = 0; i < sc->n_precompressed; i++)
+        fprintf(out, " %s", sc->precompressed[i] == STATIC_ENCODING_BR ? "br" : "gz");
+    fputc('\n', out);
+}
+
+static void parse_fallback(struct conf_io *io, const struct key_spec *key, void *obj,
+                           const char *value)
+{
+    if (!*value) {
+        conf_set_string(obj, key, NULL);
+        return;
+    }
+    if (!conf_url_path_ok(value)) {
+        conf_error(io, "fallback '%s' must be a plain path starting with '/'", value);
+        return;
+    }
+    conf_set_string(obj, key, conf_strdup(io, value));
+}
+
+/* Headers the HTTP engine writes itself; configuring them would break framing. */
+static bool header_reserved(const char *name, size_t len)
+{
+    static const char *const reserved[] = {"connection", "content-length",   "date",
+                                           "keep-alive", "proxy-connection", "server",
+                                           "te",         "trailer",          "transfer-encoding",
+                                           "upgrade"};
+
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+        size_t j = 0;
+
+        if (strlen(reserved[i]) != len)
+            continue;
+        while (j < len && conf_lower(name[j]) == reserved[i][j])
+            j++;
+        if (j == len)
+            return true;
+    }
+    return false;
+}
+
+static void parse_header(struct conf_io *io, const struct key_spec *key, void *obj,
+                         const char *value)
+{
+    struct static_conf *sc = obj;
+    const char *colon = strchr(value, ':'), *v;
+    size_t name_len;
+
+    (void)key;
+    if (!colon) {
+        conf_error(io, "header '%s' is not 'Name: value'", value);
+        return;
+    }
+    name_len = (size_t)(colon - value);
+    for (v = colon + 1; conf_blank(*v); v++)
+        ;
+    if (!conf_is_token(value, name_len)) {
+        conf_error(io, "header name '%.*s' is not a valid token", (int)name_len, value);
+    } else if (!*v || !conf_header_value_ok(v)) {
+        conf_error(io, "header '%.*s' needs a value without control characters", (int)name_len,
+                   value);
+    } else if (header_reserved(value, name_len)) {
+        conf_error(io, "header '%.*s' is set by cohttpd itself and cannot be configured",
+                   (int)name_len, value);
+    } else if (sc->n_headers == STATIC_MAX_HEADERS) {
+        conf_error(io, "too many headers (at most %d per route)", STATIC_MAX_HEADERS);
+    } else {
+        sc->headers[sc->n_headers++] =
+            (struct conf_header){.name = conf_strndup(io, value, name_len),
+                                 .name_len = name_len,
+                                 .value = conf_strdup(io, v),
+                                 .value_len = strlen(v)};
+    }
+}
+
+static void dump_headers(FILE *out, const struct key_spec *key, const void *obj)
+{
+    const struct static_conf *sc = obj;
+
+    for (size_t i = 0; i < sc->n_headers; i++)
+        fprintf(out, "%s = %s: %s\n", key->name, sc->headers[i].name, sc->headers[i].value);
+}
+
+static const struct enum_name dotfiles_names[] = {
+    {.name = "deny", .value = STATIC_DOTFILES_DENY},
+    {.name = "allow", .value = STATIC_DOTFILES_ALLOW},
+    {.name = NULL},
+};
+
+static const struct key_spec static_keys[] = {
+    {.name = "root",
+     .type = VT_CUSTOM,
+     .offset = offsetof(struct static_conf, root),
+     .required = true,
+     .parse = parse_root,
+     .dump = conf_dump_string},
+    {.name = "index", .type = VT_CUSTOM, .parse = parse_index, .dump = dump_index},
+    {.name = "autoindex",
+     .type = VT_BOOL,
+     .offset = offsetof(struct static_conf, autoindex),
+     .width = sizeof(bool)},
+    {.name = "dotfiles",
+     .type = VT_ENUM,
+     .offset = offsetof(struct static_conf, dotfiles),
+     .width = sizeof(enum static_dotfiles),
+     .names = dotfiles_names},
+    {.name = "precompressed",
+     .type = VT_CUSTOM,
+     .parse = parse_precompressed,
+     .dump = dump_precompressed},
+    {.name = "cache_control",
+     .type = VT_TEXT,
+     .offset = offsetof(struct static_conf, cache_control)},
+    {.name = "fallback",
+     .type = VT_CUSTOM,
+     .offset = offsetof(struct static_conf, fallback),
+     .parse = parse_fallback,
+     .dump = conf_dump_string},
+    {.name = "header",
+     .type = VT_CUSTOM,
+     .repeatable = true,
+     .parse = parse_header,
+     .dump = dump_headers},
+};
+
+const struct section_spec static_schema = {.keys = static_keys,
+                                           .n_keys = sizeof static_keys / sizeof static_keys[0]};
+_Static_assert(sizeof static_keys / sizeof static_keys[0] <= SECTION_MAX_KEYS, "key_line");
+
+void static_conf_defaults(void *conf)
+{
+    *(struct static_conf *)conf = (struct static_conf){
+        .index = {"index.html"},
+        .n_index = 1,
+        .dotfiles = STATIC_DOTFILES_DENY,
+        .precompressed = {STATIC_ENCODING_BR, STATIC_ENCODING_GZIP},
+        .n_precompressed = 2,
+    };
+}
