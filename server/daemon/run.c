@@ -388,7 +388,8 @@ static int journal_pipe(struct daemon *d)
 }
 
 /* Opens the access log target of cfg: *fd is what the workers write to
- * (-1: off), *owned whether it must be closed. Returns 0 or -errno. */
+ * (-1: off), *owned whether it must be closed. The journal only when it can
+ * be reached, else stderr with a warning. Returns 0 or -errno. */
 static int access_log_target(struct daemon *d, const struct config *cfg, int *fd, bool *owned)
 {
     const struct config_log *al = &cfg->server.access_log;
@@ -407,6 +408,13 @@ static int access_log_target(struct daemon *d, const struct config *cfg, int *fd
         *owned = true;
         return 0;
     case CONFIG_LOG_JOURNAL:
+        if ((r = systemd_journal_check()) < 0) {
+            log_warn("access_log = journal: the journal cannot be reached (%s): "
+                     "logging to stderr",
+                     strerror(-r));
+            *fd = STDERR_FILENO;
+            return 0;
+        }
         r = journal_pipe(d);
         if (r < 0) {
             log_error("cannot set up the access log for the journal: %s", strerror(-r));
@@ -427,7 +435,8 @@ static int open_access_log(struct daemon *d, const struct config *cfg)
 }
 
 /* The error log as cfg says (also on reload: a log file is reopened, so
- * logrotate works). Returns 0 or -errno (the previous log stays). */
+ * logrotate works); journal only when it can be reached, else stderr with
+ * a warning. Returns 0 or -errno (the previous log stays). */
 static int open_error_log(const struct config *cfg)
 {
     const struct config_log *el = &cfg->server.error_log;
@@ -438,6 +447,12 @@ static int open_error_log(const struct config *cfg)
     if (r < 0) {
         log_error("cannot open error log %s: %s", el->path, strerror(-r));
         return r;
+    }
+    if (el->target == CONFIG_LOG_JOURNAL && (r = systemd_journal_check()) < 0) {
+        log_set_sink(NULL);
+        log_warn("error_log = journal: the journal cannot be reached (%s): logging to stderr",
+                 strerror(-r));
+        return 0;
     }
     log_set_sink(el->target == CONFIG_LOG_JOURNAL ? systemd_journal_log : NULL);
     return 0;
