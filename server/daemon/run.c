@@ -32,6 +32,9 @@
  * interval, if longer) is stuck: WATCHDOG=1 is withheld. Idle loops turn
  * at least once a second. */
 #define ALIVE_MIN_MS 2000
+/* How often the main thread writes the counts of repeated log messages
+ * whose window ended (log_flush_repeats). */
+#define REPEATS_PERIOD_MS 1000
 /* One access log batch from a worker (its buffer is 64 KiB). */
 #define JOURNAL_BATCH_MAX (64 * 1024)
 
@@ -760,20 +763,25 @@ static void block_signals(sigset_t *set)
     pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
-/* Waits for signals, ticking and forwarding journal lines meanwhile.
+/* Waits for signals, ticking, forwarding journal lines and writing held-back
+ * log repeat counts meanwhile.
  * Returns once SIGTERM or SIGINT came (0), or -1 if the signalfd failed. */
 static int serve(struct daemon *d, int sfd)
 {
     for (;;) {
         struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN},
                                 {.fd = d->journal_rx, .events = POLLIN}};
-        int period = tick_period(d), timeout = -1;
+        int period = tick_period(d), timeout = REPEATS_PERIOD_MS;
         struct signalfd_siginfo si;
+
+        /* A worker's repeated message may be pending: write its count in time. */
+        log_flush_repeats(false);
 
         if (period >= 0) {
             uint64_t due = d->tick_ms + (uint64_t)period, now = now_ms();
+            int tick_in = due > now ? (int)(due - now) : 0;
 
-            timeout = due > now ? (int)(due - now) : 0;
+            timeout = tick_in < timeout ? tick_in : timeout;
         }
         if (poll(pfd, d->journal_rx >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
             return -1;
@@ -846,6 +854,7 @@ static void cleanup(struct daemon *d)
     }
     free(d->journal_buf);
     free(d->config_path);
+    log_flush_repeats(true);
     log_set_sink(NULL);
 }
 
