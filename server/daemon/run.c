@@ -655,7 +655,8 @@ static void reload_unbind(struct daemon *d)
     listeners_compact(d);
 }
 
-/* New access log fd (reopened: logrotate), swapped in worker by worker. */
+/* New access log fd (reopened: logrotate), swapped in worker by worker; on
+ * reload and on SIGUSR1. */
 static void reload_access_log(struct daemon *d, const struct config *cfg)
 {
     int fd;
@@ -667,7 +668,7 @@ static void reload_access_log(struct daemon *d, const struct config *cfg)
         fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
         owned = fd >= 0;
     } else if (access_log_target(d, cfg, &fd, &owned) < 0) {
-        log_warn("reload: keeping the previous access log");
+        log_warn("keeping the previous access log");
         return;
     }
     if (fd < 0)
@@ -751,6 +752,17 @@ static void reload(struct daemon *d)
     systemd_notify_ready(status);
 }
 
+/* SIGUSR1: the log files are opened anew (logrotate renamed them), under
+ * the configuration that is serving; nothing else changes. */
+static void reopen_logs(struct daemon *d)
+{
+    const struct config *cfg = app_config(d->app);
+
+    open_error_log(cfg);
+    reload_access_log(d, cfg);
+    log_info("SIGUSR1: log files reopened");
+}
+
 /* ---- main loop ---------------------------------------------------------- */
 
 static void block_signals(sigset_t *set)
@@ -759,6 +771,7 @@ static void block_signals(sigset_t *set)
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
     sigaddset(set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, set, NULL);
 }
@@ -795,6 +808,8 @@ static int serve(struct daemon *d, int sfd)
             continue;
         if (si.ssi_signo == SIGHUP)
             reload(d);
+        else if (si.ssi_signo == SIGUSR1)
+            reopen_logs(d);
         else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
             log_info("%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
             return 0;
