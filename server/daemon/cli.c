@@ -10,10 +10,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <llhttp.h>
+
 #include "http/url.h"
 
 #ifndef COHTTPD_VERSION
 #define COHTTPD_VERSION "unknown"
+#endif
+/* The versions pkg-config gave when the build was configured. */
+#ifndef COHTTPD_INIH_VERSION
+#define COHTTPD_INIH_VERSION "unknown"
+#endif
+#ifndef COHTTPD_LIBSYSTEMD_VERSION
+#define COHTTPD_LIBSYSTEMD_VERSION "unknown"
 #endif
 
 #define CLI_OPT_ROUTE 1000 /* --route has no short form */
@@ -52,7 +61,7 @@ void cli_print_usage(FILE *out)
           "  -T, --dump          print the effective configuration, defaults filled in\n"
           "      --route 'METHOD http://host/path'\n"
           "                      print the route, handler and file that would serve it\n"
-          "  -V, --version       print the version\n"
+          "  -V, --version       print the version and the libraries it was built with\n"
           "  -h, --help          print this help\n"
           "\n"
           "Exit status: 0 success, 1 configuration or startup error, 2 usage error.\n"
@@ -60,7 +69,39 @@ void cli_print_usage(FILE *out)
           out);
 }
 
-void cli_print_version(FILE *out) { fputs("cohttpd " COHTTPD_VERSION "\n", out); }
+/* What -V says about the build, from the compiler's and the libraries' own macros. */
+#if defined(__clang__)
+#define CLI_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define CLI_COMPILER "gcc " __VERSION__
+#else
+#define CLI_COMPILER "unknown"
+#endif
+#if defined(CORO_SWITCH_UCONTEXT)
+#define CLI_CORO_SWITCH "ucontext"
+#elif defined(__x86_64__)
+#define CLI_CORO_SWITCH "assembly (x86_64)"
+#elif defined(__aarch64__)
+#define CLI_CORO_SWITCH "assembly (aarch64)"
+#else
+#define CLI_CORO_SWITCH "unknown"
+#endif
+#if defined(LLHTTP_STRICT_MODE) && LLHTTP_STRICT_MODE
+#define CLI_LLHTTP_MODE " (strict mode)"
+#else
+#define CLI_LLHTTP_MODE ""
+#endif
+
+void cli_print_version(FILE *out)
+{
+    fprintf(out, "cohttpd %s\n", COHTTPD_VERSION);
+    fprintf(out, "llhttp: %d.%d.%d%s\n", LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR,
+            LLHTTP_VERSION_PATCH, CLI_LLHTTP_MODE);
+    fprintf(out, "inih: r%s\n", COHTTPD_INIH_VERSION);
+    fprintf(out, "libsystemd: %s\n", COHTTPD_LIBSYSTEMD_VERSION);
+    fprintf(out, "compiler: %s\n", CLI_COMPILER);
+    fprintf(out, "coroutine switch: %s\n", CLI_CORO_SWITCH);
+}
 
 /* Writes "cohttpd: message" and a hint to err; returns CLI_EXIT_USAGE. */
 __attribute__((format(printf, 2, 3))) static int cli_usage_error(FILE *err, const char *fmt, ...)
@@ -364,7 +405,7 @@ int cli_print_route(const struct config *cfg, const char *request, FILE *out, FI
     }
     config_where(where, sizeof where, route->file, route->line);
     fprintf(out, "route: %s at %s\nhandler: %s\n", route->name, where,
-             route_kind_name(route->kind));
+            route_kind_name(route->kind));
     rest = route_rest(route, path, (size_t)len, &rest_len);
     if (route->kind == ROUTE_STATIC)
         cli_print_static(route->conf, rest, rest_len, out);
