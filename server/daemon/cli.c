@@ -2,6 +2,7 @@
  */
 #include "daemon/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -242,11 +243,36 @@ const char *cli_config_path(const struct cli *cli)
     return CLI_SYSTEM_CONFIG;
 }
 
+/* No -c and no file where cli_config_path looked: says where that was and
+ * what to do instead. */
+static void cli_config_missing(struct config_errors *errs)
+{
+    const char *env = getenv("COHTTPD_CONFIG");
+    char cwd[PATH_MAX], msg[2 * PATH_MAX + 256];
+
+    if (env && env[0])
+        snprintf(msg, sizeof msg, "no configuration file at $COHTTPD_CONFIG (%s)", env);
+    else
+        snprintf(msg, sizeof msg,
+                 "no configuration file: looked for $COHTTPD_CONFIG (not set), %s/%s and %s",
+                 getcwd(cwd, sizeof cwd) ? cwd : ".", CLI_LOCAL_CONFIG, CLI_SYSTEM_CONFIG);
+    config_errors_add(errs, "cohttpd", 0, msg);
+    config_errors_add(errs, "cohttpd", 0,
+                      "name one with -c FILE, or serve a directory without one with -r DIR");
+}
+
 int cli_load_config(const struct cli *cli, struct config *cfg, struct config_errors *errs)
 {
+    const char *path;
+    int rc;
+
     if (cli->root)
         return config_from_root(cli->root, cli->listen, cfg, errs);
-    return config_load(cli_config_path(cli), cfg, errs);
+    path = cli_config_path(cli);
+    rc = config_load(path, cfg, errs);
+    if (rc < 0 && !cli->config && access(path, F_OK) < 0 && errno == ENOENT)
+        cli_config_missing(errs);
+    return rc;
 }
 
 int cli_print_check(const char *path, int load_rc, const struct config_errors *errs, FILE *out,

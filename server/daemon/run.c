@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -234,9 +235,18 @@ static size_t plan_lines(struct daemon *d, const struct config *cfg, bool *bind)
     return matched;
 }
 
-/* Binds cl: one SO_REUSEPORT socket per worker for TCP, one shared socket
- * for a unix path. Appends the listener (not yet served). */
-static int listener_bind(struct daemon *d, const struct config_listen *cl)
+/* "FILE:LINE: cannot listen on ADDR: why" for the listen line cl of cfg. */
+static void listen_failed(const struct config *cfg, const struct config_listen *cl, int err)
+{
+    char where[PATH_MAX + 16];
+
+    config_where(where, sizeof where, cfg->path, cl->line);
+    log_error("%s: cannot listen on %s: %s", where, cl->text, strerror(err));
+}
+
+/* Binds cl (a line of cfg): one SO_REUSEPORT socket per worker for TCP, one
+ * shared socket for a unix path. Appends the listener (not yet served). */
+static int listener_bind(struct daemon *d, const struct config *cfg, const struct config_listen *cl)
 {
     bool unix_socket = cl->family == AF_UNIX;
     size_t n = unix_socket ? 1 : d->n_workers;
@@ -259,7 +269,7 @@ static int listener_bind(struct daemon *d, const struct config_listen *cl)
         int r = net_probe((const struct sockaddr *)&addr, addr_len);
 
         if (r < 0) {
-            log_error("cannot listen on %s: %s", cl->text, strerror(-r));
+            listen_failed(cfg, cl, -r);
             return r;
         }
     }
@@ -267,7 +277,7 @@ static int listener_bind(struct daemon *d, const struct config_listen *cl)
         int fd = net_listen((const struct sockaddr *)&addr, addr_len, !unix_socket, LISTEN_BACKLOG);
 
         if (fd < 0) {
-            log_error("cannot listen on %s: %s", cl->text, strerror(-fd));
+            listen_failed(cfg, cl, -fd);
             return fd;
         }
         l->wl.fds[j] = fd;
@@ -343,7 +353,7 @@ static int open_listeners(struct daemon *d, const struct config *cfg)
     }
     for (size_t i = 0; i < cfg->server.n_listen && r == 0; i++)
         if (bind[i])
-            r = listener_bind(d, &cfg->server.listen[i]);
+            r = listener_bind(d, cfg, &cfg->server.listen[i]);
     return r;
 }
 
@@ -630,7 +640,7 @@ static int reload_bind(struct daemon *d, const struct config *cfg)
         if (j < before)
             d->listeners[j].keep = true;
         else
-            r = listener_bind(d, &cfg->server.listen[i]);
+            r = listener_bind(d, cfg, &cfg->server.listen[i]);
     }
     if (r < 0) {
         for (size_t j = before; j < d->n_listeners; j++)
