@@ -13,6 +13,7 @@
 
 #include <llhttp.h>
 
+#include "daemon/logcheck.h"
 #include "http/url.h"
 
 #ifndef COHTTPD_VERSION
@@ -298,6 +299,8 @@ int cli_execute(const struct cli *cli, struct config *cfg, FILE *out, FILE *err)
     }
     rc = cli_load_config(cli, cfg, &errs);
     if (cli->mode == CLI_TEST) {
+        if (rc == 0 && logcheck_run(cfg, &errs) < 0)
+            rc = -1;
         rc =
             cli_print_check(cli->root ? "command line" : cli_config_path(cli), rc, &errs, out, err);
     } else if (rc < 0) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Integration: what the real binary says about configuration mistakes: a '#'
 # comment after a value, a listen address already in use (named by file and
-# line), no configuration file at all (every place looked, and -r); and long
-# values, continued with '\', read back whole by -T.
+# line), no configuration file at all (every place looked, and -r), log files
+# the daemon's user could not open; and long values, continued with '\',
+# read back whole by -T.
 # Usage: config_messages.sh COHTTPD SOURCE_DIR
 set -uo pipefail
 bin=$(realpath "$1")
@@ -89,6 +90,38 @@ check "long value: joined with single spaces" \
     grep -qxF "server_header = $value $value $value $value $value" <<<"$out"
 "$bin" -T -c "$tmp/long.ini" >"$tmp/dump.ini" 2>&1
 check "long value: -T output reads back" "$bin" -t -c "$tmp/dump.ini"
+
+# -t checks that the log files can be opened by the user the daemon serves as.
+chmod 0755 "$tmp"
+mkdir -m 0755 "$tmp/logs"
+logs_ini() { # extra [server] lines
+    printf '[server]\nlisten = 127.0.0.1:0\n%baccess_log = logs/access.log\n' "$1"
+    printf 'error_log = logs/error.log\n[static /]\nroot = site\n'
+}
+if [ "$(id -u)" -eq 0 ]; then
+    logs_ini 'user = nobody\n' >"$tmp/logs.ini"
+    out=$("$bin" -t -c "$tmp/logs.ini" 2>&1); rc=$?
+    echo "$out"
+    check "logs as user: -t exits 1" test $rc -eq 1
+    check "logs as user: the access log named" grep -qF \
+        "$tmp/logs.ini: cannot open the access log $tmp/logs/access.log as user nobody: Permission denied" <<<"$out"
+    check "logs as user: the error log named" grep -qF "the error log $tmp/logs/error.log as user nobody" <<<"$out"
+    chown nobody "$tmp/logs"
+    check "logs as user: -t passes once the user may write there" "$bin" -t -c "$tmp/logs.ini"
+    chown root "$tmp/logs"
+    logs_ini '' >"$tmp/logs.ini"
+    out=$(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$bin" -t -c "$tmp/logs.ini" 2>&1); rc=$?
+    check "logs run as nobody: -t exits 1" test $rc -eq 1
+    check "logs run as nobody: named" grep -qF "the access log $tmp/logs/access.log as user nobody" <<<"$out"
+else
+    logs_ini '' >"$tmp/logs.ini"
+    chmod 0555 "$tmp/logs"
+    out=$("$bin" -t -c "$tmp/logs.ini" 2>&1); rc=$?
+    check "logs: -t exits 1" test $rc -eq 1
+    check "logs: named" grep -qF "the access log $tmp/logs/access.log as user $(id -un)" <<<"$out"
+    chmod 0755 "$tmp/logs"
+    check "logs: -t passes once writable" "$bin" -t -c "$tmp/logs.ini"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
