@@ -108,12 +108,8 @@ static unsigned find_port(const char *log)
     return port;
 }
 
-void daemon_start(struct daemon *d, const char *ini)
+void daemon_spawn(struct daemon *d)
 {
-    long deadline;
-    int status;
-
-    daemon_prepare(d, ini);
     d->pid = fork();
     cr_assert_geq(d->pid, 0);
     if (d->pid == 0) {
@@ -123,6 +119,15 @@ void daemon_start(struct daemon *d, const char *ini)
         execl(cohttpd_bin(), "cohttpd", "-c", d->config, (char *)NULL);
         _exit(127);
     }
+}
+
+void daemon_start(struct daemon *d, const char *ini)
+{
+    long deadline;
+    int status;
+
+    daemon_prepare(d, ini);
+    daemon_spawn(d);
     deadline = now_ms() + 10000;
     while (now_ms() < deadline) {
         if ((d->port = find_port(d->log)) != 0)
@@ -205,6 +210,23 @@ char *file_slurp(const char *path)
         fclose(f);
     buf[n] = '\0';
     return buf;
+}
+
+bool file_wait_for(const char *path, const char *needle, long ms)
+{
+    long deadline = now_ms() + ms;
+
+    for (;;) {
+        char *text = file_slurp(path);
+        bool found = strstr(text, needle) != NULL;
+
+        free(text);
+        if (found)
+            return true;
+        if (now_ms() >= deadline)
+            return false;
+        usleep(10000);
+    }
 }
 
 void site_write(const struct daemon *d, const char *rel, const void *data, size_t len)

@@ -1,7 +1,6 @@
 /* Integration: SIGUSR1 reopens the access and error log files (what logrotate
  * sends after renaming them); the daemon keeps serving its configuration. */
 #include <criterion/criterion.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,18 +19,7 @@ TestSuite(reopen, .fini = cleanup);
 /* Waits until the file at path holds needle; false after 5 s. */
 static bool file_has(const char *path, const char *needle)
 {
-    long deadline = now_ms() + 5000;
-
-    while (now_ms() < deadline) {
-        char *text = file_slurp(path);
-        bool found = strstr(text, needle) != NULL;
-
-        free(text);
-        if (found)
-            return true;
-        usleep(10000);
-    }
-    return false;
+    return file_wait_for(path, needle, 5000);
 }
 
 static bool file_lacks(const char *path, const char *needle)
@@ -48,15 +36,7 @@ static void start_logging_to(const char *error_log)
 {
     char *text, *p;
 
-    d.pid = fork();
-    cr_assert_geq(d.pid, 0);
-    if (d.pid == 0) {
-        int fd = open(d.log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-        dup2(fd, STDERR_FILENO);
-        execl(cohttpd_bin(), "cohttpd", "-c", d.config, (char *)NULL);
-        _exit(127);
-    }
+    daemon_spawn(&d);
     cr_assert(file_has(error_log, "serving on 127.0.0.1:"), "no start: %s", file_slurp(d.log));
     text = file_slurp(error_log);
     p = strstr(text, "serving on 127.0.0.1:");

@@ -203,21 +203,7 @@ static int count(const char *text, const char *needle)
 }
 
 /* Waits until the daemon's stderr holds needle; false after 5 s. */
-static bool stderr_has(const char *needle)
-{
-    long deadline = now_ms() + 5000;
-
-    while (now_ms() < deadline) {
-        char *log = file_slurp(d.log);
-        bool found = strstr(log, needle) != NULL;
-
-        free(log);
-        if (found)
-            return true;
-        usleep(10000);
-    }
-    return false;
-}
+static bool stderr_has(const char *needle) { return file_wait_for(d.log, needle, 5000); }
 
 Test(journal, without_a_journal_both_logs_go_to_stderr_with_one_warning_each)
 {
