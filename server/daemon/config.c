@@ -479,7 +479,7 @@ static void ld_long_key(struct loader *ld, char *line)
     char *sep = line + strcspn(line, "=:"), *value, *end;
 
     ld->key_line = false;
-    if (strchr(";#", line[0]))
+    if (line[0] == '\0' || line[0] == ';' || line[0] == '#')
         return;
     if (*sep == '\0') {
         ld_error(ld, ld->line, "expected 'key = value', a [section] or a comment");
