@@ -2,6 +2,7 @@
  */
 #include "daemon/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -10,11 +11,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <llhttp.h>
+
+#include "daemon/logcheck.h"
 #include "handlers/kinds.h"
 #include "http/url.h"
 
 #ifndef COHTTPD_VERSION
 #define COHTTPD_VERSION "unknown"
+#endif
+/* The versions pkg-config gave when the build was configured. */
+#ifndef COHTTPD_INIH_VERSION
+#define COHTTPD_INIH_VERSION "unknown"
+#endif
+#ifndef COHTTPD_LIBSYSTEMD_VERSION
+#define COHTTPD_LIBSYSTEMD_VERSION "unknown"
 #endif
 
 #define CLI_OPT_ROUTE 1000 /* --route has no short form */
@@ -53,7 +64,7 @@ void cli_print_usage(FILE *out)
           "  -T, --dump          print the effective configuration, defaults filled in\n"
           "      --route 'METHOD http://host/path'\n"
           "                      print the route, handler and file that would serve it\n"
-          "  -V, --version       print the version\n"
+          "  -V, --version       print the version and the libraries it was built with\n"
           "  -h, --help          print this help\n"
           "\n"
           "Exit status: 0 success, 1 configuration or startup error, 2 usage error.\n"
@@ -61,7 +72,39 @@ void cli_print_usage(FILE *out)
           out);
 }
 
-void cli_print_version(FILE *out) { fputs("cohttpd " COHTTPD_VERSION "\n", out); }
+/* What -V says about the build, from the compiler's and the libraries' own macros. */
+#if defined(__clang__)
+#define CLI_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define CLI_COMPILER "gcc " __VERSION__
+#else
+#define CLI_COMPILER "unknown"
+#endif
+#if defined(CORO_SWITCH_UCONTEXT)
+#define CLI_CORO_SWITCH "ucontext"
+#elif defined(__x86_64__)
+#define CLI_CORO_SWITCH "assembly (x86_64)"
+#elif defined(__aarch64__)
+#define CLI_CORO_SWITCH "assembly (aarch64)"
+#else
+#define CLI_CORO_SWITCH "unknown"
+#endif
+#if defined(LLHTTP_STRICT_MODE) && LLHTTP_STRICT_MODE
+#define CLI_LLHTTP_MODE " (strict mode)"
+#else
+#define CLI_LLHTTP_MODE ""
+#endif
+
+void cli_print_version(FILE *out)
+{
+    fprintf(out, "cohttpd %s\n", COHTTPD_VERSION);
+    fprintf(out, "llhttp: %d.%d.%d%s\n", LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR,
+            LLHTTP_VERSION_PATCH, CLI_LLHTTP_MODE);
+    fprintf(out, "inih: r%s\n", COHTTPD_INIH_VERSION);
+    fprintf(out, "libsystemd: %s\n", COHTTPD_LIBSYSTEMD_VERSION);
+    fprintf(out, "compiler: %s\n", CLI_COMPILER);
+    fprintf(out, "coroutine switch: %s\n", CLI_CORO_SWITCH);
+}
 
 /* Writes "cohttpd: message" and a hint to err; returns CLI_EXIT_USAGE. */
 __attribute__((format(printf, 2, 3))) static int cli_usage_error(FILE *err, const char *fmt, ...)
@@ -202,11 +245,36 @@ const char *cli_config_path(const struct cli *cli)
     return CLI_SYSTEM_CONFIG;
 }
 
+/* No -c and no file where cli_config_path looked: says where that was and
+ * what to do instead. */
+static void cli_config_missing(struct config_errors *errs)
+{
+    const char *env = getenv("COHTTPD_CONFIG");
+    char cwd[PATH_MAX], msg[2 * PATH_MAX + 256];
+
+    if (env && env[0])
+        snprintf(msg, sizeof msg, "no configuration file at $COHTTPD_CONFIG (%s)", env);
+    else
+        snprintf(msg, sizeof msg,
+                 "no configuration file: looked for $COHTTPD_CONFIG (not set), %s/%s and %s",
+                 getcwd(cwd, sizeof cwd) ? cwd : ".", CLI_LOCAL_CONFIG, CLI_SYSTEM_CONFIG);
+    config_errors_add(errs, "cohttpd", 0, msg);
+    config_errors_add(errs, "cohttpd", 0,
+                      "name one with -c FILE, or serve a directory without one with -r DIR");
+}
+
 int cli_load_config(const struct cli *cli, struct config *cfg, struct config_errors *errs)
 {
+    const char *path;
+    int rc;
+
     if (cli->root)
         return config_from_root(cli->root, cli->listen, cfg, errs);
-    return config_load(cli_config_path(cli), cfg, errs);
+    path = cli_config_path(cli);
+    rc = config_load(path, cfg, errs);
+    if (rc < 0 && !cli->config && access(path, F_OK) < 0 && errno == ENOENT)
+        cli_config_missing(errs);
+    return rc;
 }
 
 int cli_print_check(const char *path, int load_rc, const struct config_errors *errs, FILE *out,
@@ -232,6 +300,8 @@ int cli_execute(const struct cli *cli, struct config *cfg, FILE *out, FILE *err)
     }
     rc = cli_load_config(cli, cfg, &errs);
     if (cli->mode == CLI_TEST) {
+        if (rc == 0 && logcheck_run(cfg, &errs) < 0)
+            rc = -1;
         rc =
             cli_print_check(cli->root ? "command line" : cli_config_path(cli), rc, &errs, out, err);
     } else if (rc < 0) {

@@ -31,7 +31,7 @@ void config_where(char *out, size_t cap, const char *file, unsigned line)
         snprintf(out, cap, "%s", file);
 }
 
-static void errors_add(struct config_errors *errs, const char *file, unsigned line, const char *msg)
+void config_errors_add(struct config_errors *errs, const char *file, unsigned line, const char *msg)
 {
     char where[PATH_MAX + 16], text[CONFIG_MSG_MAX + sizeof where];
     char *copy;
@@ -80,7 +80,7 @@ void ld_error(struct loader *ld, unsigned line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    errors_add(ld->errs, ld->file, line, msg);
+    config_errors_add(ld->errs, ld->file, line, msg);
 }
 
 static bool ld_failed(const struct loader *ld)
@@ -409,6 +409,8 @@ static void ld_section(struct loader *ld, char *line)
 
 /* ---- inih glue ----------------------------------------------------------- */
 
+static int ld_handler(void *user, const char *section, const char *name, const char *value);
+
 /* A key line inih did not hand to the handler: it had no '=' (or ':'). */
 static void ld_check_key_line(struct loader *ld)
 {
@@ -417,71 +419,168 @@ static void ld_check_key_line(struct loader *ld)
     ld->key_line = false;
 }
 
-/* True when buf holds a whole line; else the rest of the line is skipped. */
-static bool ld_line_whole(struct loader *ld, const char *buf, int size)
+/*
+ * Reads one physical line into ld->text at off, without its line ending.
+ * Returns false at the end of the file when nothing was read. A line that
+ * goes beyond CONFIG_LINE_MAX sets *too_long and the rest is skipped.
+ */
+static bool ld_read_physical(struct loader *ld, size_t *off, bool *too_long)
 {
-    size_t len = strlen(buf);
-    int c;
+    int c = getc(ld->fp);
 
-    if ((len > 0 && buf[len - 1] == '\n') || len + 1 < (size_t)size)
-        return true;
-    c = getc(ld->fp);
-    if (c == EOF || c == '\n')
-        return true;
-    while (c != EOF && c != '\n')
-        c = getc(ld->fp);
-    return false;
+    if (c == EOF)
+        return false;
+    ld->lines_read++;
+    for (; c != EOF && c != '\n'; c = getc(ld->fp)) {
+        if (*off < CONFIG_LINE_MAX)
+            ld->text[(*off)++] = (char)c;
+        else
+            *too_long = true;
+    }
+    if (*off > 0 && ld->text[*off - 1] == '\r')
+        (*off)--;
+    ld->text[*off] = '\0';
+    return true;
+}
+
+/*
+ * Reads one logical line into ld->text: a line ending in a backslash goes on
+ * with the next one, the backslash and the blanks around it taken as one
+ * space (as in systemd's unit files); a comment line never goes on. ld->line
+ * is its first line.
+ * Returns its length, or -1 at the end of the file; *joined tells whether
+ * lines were joined.
+ */
+static long ld_read_logical(struct loader *ld, bool *joined, bool *too_long)
+{
+    size_t len = 0;
+    char first;
+
+    *joined = *too_long = false;
+    if (!ld_read_physical(ld, &len, too_long))
+        return -1;
+    ld->line = ld->lines_read;
+    first = ld->text[strspn(ld->text, " \t")];
+    if (first == ';' || first == '#')
+        return (long)len; /* a comment goes on with nothing */
+    while (len > 0 && ld->text[len - 1] == '\\' && !*too_long) {
+        size_t next, skip = 0;
+
+        for (len--; len > 0 && config_blank(ld->text[len - 1]); len--)
+            ;
+        ld->text[len++] = ' ';
+        next = len;
+        if (!ld_read_physical(ld, &next, too_long))
+            break;
+        *joined = true;
+        while (config_blank(ld->text[len + skip]))
+            skip++;
+        memmove(ld->text + len, ld->text + len + skip, next - len - skip + 1);
+        len = next - skip;
+    }
+    return (long)len;
+}
+
+/* A key line inih's buffer cannot hold (or joined from several lines),
+ * handed to the handler as inih would: name and value without surrounding
+ * blanks, an inline comment (';' after a blank) cut off. */
+static void ld_long_key(struct loader *ld, char *line)
+{
+    char *sep = line + strcspn(line, "=:"), *value, *end;
+
+    ld->key_line = false;
+    if (line[0] == '\0' || line[0] == ';' || line[0] == '#')
+        return;
+    if (*sep == '\0') {
+        ld_error(ld, ld->line, "expected 'key = value', a [section] or a comment");
+        return;
+    }
+    for (end = sep; end > line && config_blank(end[-1]); end--)
+        ;
+    *end = '\0';
+    for (value = sep + 1; config_blank(*value); value++)
+        ;
+    for (end = value; *end && !(*end == ';' && end > value && config_blank(end[-1])); end++)
+        ;
+    while (end > value && config_blank(end[-1]))
+        end--;
+    *end = '\0';
+    ld_handler(ld, NULL, line, value);
 }
 
 /*
  * inih's reader: counts lines (inih gives its handler no line number),
  * strips leading blanks (so inih never joins an indented line to the previous
  * value), takes section headers itself (inih truncates long section names and
- * reports nothing for a section without keys) and reports lines too long for
- * inih's buffer.
+ * reports nothing for a section without keys), joins lines ending in '\',
+ * and hands the handler itself what inih's buffer (INI_MAX_LINE) is too
+ * short for.
  */
 static char *ld_reader(char *buf, int size, void *stream)
 {
     struct loader *ld = stream;
+    bool joined, too_long;
+    long len;
     char *start;
 
     ld_check_key_line(ld);
-    if (!fgets(buf, size, ld->fp))
+    len = ld_read_logical(ld, &joined, &too_long);
+    if (len < 0)
         return NULL;
-    ld->line++;
-    if (!ld_line_whole(ld, buf, size)) {
-        ld_error(ld, ld->line, "line is too long (at most %d characters)", size - 1);
-        buf[0] = '\0';
+    buf[0] = '\0';
+    if (too_long) {
+        ld_error(ld, ld->line, "line is too long (at most %d characters)", CONFIG_LINE_MAX);
         return buf;
     }
-    start = buf;
+    start = ld->text;
     if (ld->line == 1 && strncmp(start, "\xEF\xBB\xBF", 3) == 0)
         start += 3;
     while (config_blank(*start))
         start++;
-    memmove(buf, start, strlen(start) + 1);
-    if (buf[0] == '[') {
+    if (start[0] == '[') {
         ld->content = true;
-        ld_section(ld, buf);
-        buf[0] = '\0';
-        return buf;
+        ld_section(ld, start);
+    } else if (joined || strlen(start) + 2 > (size_t)size) {
+        ld->content = true;
+        ld_long_key(ld, start);
+    } else {
+        snprintf(buf, (size_t)size, "%s\n", start);
+        ld->key_line = buf[0] && !strchr(";#\r\n", buf[0]);
+        ld->key_seen = false;
+        ld->content |= ld->key_line;
     }
-    ld->key_line = buf[0] && !strchr(";#\r\n", buf[0]);
-    ld->key_seen = false;
-    ld->content |= ld->key_line;
     return buf;
+}
+
+/* Does value hold a '#' after a blank: a comment as some INI dialects
+ * write it, which inih takes as part of the value? */
+static bool has_hash_comment(const char *value)
+{
+    for (const char *p = strchr(value, '#'); p; p = strchr(p + 1, '#'))
+        if (p > value && config_blank(p[-1]))
+            return true;
+    return false;
 }
 
 static int ld_handler(void *user, const char *section, const char *name, const char *value)
 {
     struct loader *ld = user;
+    struct config_server *srv = &ld->cfg->server;
+    size_t errors = ld->errs->n, n_listen = srv->n_listen;
 
     (void)section;
     ld->key_seen = true;
-    if (!*name)
+    if (!*name) {
         ld_error(ld, ld->line, "missing key name before '='");
-    else
-        schema_key(ld, name, value);
+        return 1;
+    }
+    schema_key(ld, name, value);
+    for (size_t i = n_listen; i < srv->n_listen; i++)
+        srv->listen[i].line = ld->line; /* so that a failing bind can name it */
+    if (ld->errs->n > errors && has_hash_comment(value))
+        ld_error(ld, ld->line,
+                 "only ';' starts a comment after a value ('#' only at the "
+                 "start of a line)");
     return 1;
 }
 
@@ -608,7 +707,11 @@ int config_load(const char *path, struct config *cfg, struct config_errors *errs
         config_free(cfg);
         return -1;
     }
-    if (ld_set_dir(&ld, path) < 0) {
+    ld.text = malloc(CONFIG_LINE_MAX + 1);
+    if (!ld.text || ld_set_dir(&ld, path) < 0) {
+        if (!ld.text)
+            ld_error(&ld, 0, "out of memory");
+        free(ld.text);
         fclose(ld.fp);
         config_free(cfg);
         return -1;
@@ -619,6 +722,8 @@ int config_load(const char *path, struct config *cfg, struct config_errors *errs
     else if (rc != 0 && !ld_failed(&ld))
         ld_error(&ld, rc > 0 ? (unsigned)rc : 0, "syntax error");
     fclose(ld.fp);
+    free(ld.text);
+    ld.text = NULL;
     return ld_finish(&ld);
 }
 

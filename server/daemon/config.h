@@ -27,6 +27,7 @@ struct config_listen {
     unsigned port;    /* 0..65535 (0: the kernel picks one); 0 for unix */
     const char *path; /* unix: the socket path (absolute); else NULL */
     const char *text; /* canonical text: 127.0.0.1:8080, [::1]:80, *:80, unix:/p */
+    unsigned line;    /* of its listen line; 0: the default, or the command line */
 };
 
 enum config_log_target { CONFIG_LOG_STDERR, CONFIG_LOG_JOURNAL, CONFIG_LOG_OFF, CONFIG_LOG_FILE };
@@ -130,6 +131,10 @@ void config_free(struct config *cfg);
 /* Writes where a setting comes from, as errors name it: "FILE:LINE", or
  * FILE alone when line is 0 (the "command line" of -r). */
 void config_where(char *out, size_t cap, const char *file, unsigned line);
+
+/* Adds "WHERE: msg" to errs (WHERE as config_where writes it). */
+void config_errors_add(struct config_errors *errs, const char *file, unsigned line,
+                       const char *msg);
 
 /* Writes each error's text, one per line, to out. */
 void config_errors_print(const struct config_errors *errs, FILE *out);

@@ -30,6 +30,9 @@ struct section {
 
 /* The state of one load: the config being filled and the errors found.
  * Key parsers reach it through io (first: a conf_io is a loader). */
+/* The longest logical line of a file (lines joined by a final '\'), in bytes. */
+#define CONFIG_LINE_MAX 16384
+
 struct loader {
     struct conf_io io;
     struct config *cfg;
@@ -37,8 +40,10 @@ struct loader {
     size_t errs_before;
     const char *file; /* for messages */
     FILE *fp;
-    unsigned line; /* the line being read (0: not from a file) */
-    bool key_line; /* the line handed to inih should reach the handler */
+    char *text;          /* the logical line being read (CONFIG_LINE_MAX + 1 bytes) */
+    unsigned lines_read; /* physical lines read from fp */
+    unsigned line;       /* the (first) line of what is being read (0: not from a file) */
+    bool key_line;       /* the line handed to inih should reach the handler */
     bool key_seen;
     bool content; /* a line other than blanks and comments was read */
     bool oom;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -32,6 +33,9 @@
  * interval, if longer) is stuck: WATCHDOG=1 is withheld. Idle loops turn
  * at least once a second. */
 #define ALIVE_MIN_MS 2000
+/* How often the main thread writes the counts of repeated log messages
+ * whose window ended (log_flush_repeats). */
+#define REPEATS_PERIOD_MS 1000
 /* One access log batch from a worker (its buffer is 64 KiB). */
 #define JOURNAL_BATCH_MAX (64 * 1024)
 
@@ -231,9 +235,18 @@ static size_t plan_lines(struct daemon *d, const struct config *cfg, bool *bind)
     return matched;
 }
 
-/* Binds cl: one SO_REUSEPORT socket per worker for TCP, one shared socket
- * for a unix path. Appends the listener (not yet served). */
-static int listener_bind(struct daemon *d, const struct config_listen *cl)
+/* "FILE:LINE: cannot listen on ADDR: why" for the listen line cl of cfg. */
+static void listen_failed(const struct config *cfg, const struct config_listen *cl, int err)
+{
+    char where[PATH_MAX + 16];
+
+    config_where(where, sizeof where, cfg->path, cl->line);
+    log_error("%s: cannot listen on %s: %s", where, cl->text, strerror(err));
+}
+
+/* Binds cl (a line of cfg): one SO_REUSEPORT socket per worker for TCP, one
+ * shared socket for a unix path. Appends the listener (not yet served). */
+static int listener_bind(struct daemon *d, const struct config *cfg, const struct config_listen *cl)
 {
     bool unix_socket = cl->family == AF_UNIX;
     size_t n = unix_socket ? 1 : d->n_workers;
@@ -256,7 +269,7 @@ static int listener_bind(struct daemon *d, const struct config_listen *cl)
         int r = net_probe((const struct sockaddr *)&addr, addr_len);
 
         if (r < 0) {
-            log_error("cannot listen on %s: %s", cl->text, strerror(-r));
+            listen_failed(cfg, cl, -r);
             return r;
         }
     }
@@ -264,7 +277,7 @@ static int listener_bind(struct daemon *d, const struct config_listen *cl)
         int fd = net_listen((const struct sockaddr *)&addr, addr_len, !unix_socket, LISTEN_BACKLOG);
 
         if (fd < 0) {
-            log_error("cannot listen on %s: %s", cl->text, strerror(-fd));
+            listen_failed(cfg, cl, -fd);
             return fd;
         }
         l->wl.fds[j] = fd;
@@ -340,7 +353,7 @@ static int open_listeners(struct daemon *d, const struct config *cfg)
     }
     for (size_t i = 0; i < cfg->server.n_listen && r == 0; i++)
         if (bind[i])
-            r = listener_bind(d, &cfg->server.listen[i]);
+            r = listener_bind(d, cfg, &cfg->server.listen[i]);
     return r;
 }
 
@@ -388,7 +401,8 @@ static int journal_pipe(struct daemon *d)
 }
 
 /* Opens the access log target of cfg: *fd is what the workers write to
- * (-1: off), *owned whether it must be closed. Returns 0 or -errno. */
+ * (-1: off), *owned whether it must be closed. The journal only when it can
+ * be reached, else stderr with a warning. Returns 0 or -errno. */
 static int access_log_target(struct daemon *d, const struct config *cfg, int *fd, bool *owned)
 {
     const struct config_log *al = &cfg->server.access_log;
@@ -407,6 +421,13 @@ static int access_log_target(struct daemon *d, const struct config *cfg, int *fd
         *owned = true;
         return 0;
     case CONFIG_LOG_JOURNAL:
+        if ((r = systemd_journal_check()) < 0) {
+            log_warn("access_log = journal: the journal cannot be reached (%s): "
+                     "logging to stderr",
+                     strerror(-r));
+            *fd = STDERR_FILENO;
+            return 0;
+        }
         r = journal_pipe(d);
         if (r < 0) {
             log_error("cannot set up the access log for the journal: %s", strerror(-r));
@@ -427,7 +448,8 @@ static int open_access_log(struct daemon *d, const struct config *cfg)
 }
 
 /* The error log as cfg says (also on reload: a log file is reopened, so
- * logrotate works). Returns 0 or -errno (the previous log stays). */
+ * logrotate works); journal only when it can be reached, else stderr with
+ * a warning. Returns 0 or -errno (the previous log stays). */
 static int open_error_log(const struct config *cfg)
 {
     const struct config_log *el = &cfg->server.error_log;
@@ -438,6 +460,12 @@ static int open_error_log(const struct config *cfg)
     if (r < 0) {
         log_error("cannot open error log %s: %s", el->path, strerror(-r));
         return r;
+    }
+    if (el->target == CONFIG_LOG_JOURNAL && (r = systemd_journal_check()) < 0) {
+        log_set_sink(NULL);
+        log_warn("error_log = journal: the journal cannot be reached (%s): logging to stderr",
+                 strerror(-r));
+        return 0;
     }
     log_set_sink(el->target == CONFIG_LOG_JOURNAL ? systemd_journal_log : NULL);
     return 0;
@@ -612,7 +640,7 @@ static int reload_bind(struct daemon *d, const struct config *cfg)
         if (j < before)
             d->listeners[j].keep = true;
         else
-            r = listener_bind(d, &cfg->server.listen[i]);
+            r = listener_bind(d, cfg, &cfg->server.listen[i]);
     }
     if (r < 0) {
         for (size_t j = before; j < d->n_listeners; j++)
@@ -637,7 +665,8 @@ static void reload_unbind(struct daemon *d)
     listeners_compact(d);
 }
 
-/* New access log fd (reopened: logrotate), swapped in worker by worker. */
+/* New access log fd (reopened: logrotate), swapped in worker by worker; on
+ * reload and on SIGUSR1. */
 static void reload_access_log(struct daemon *d, const struct config *cfg)
 {
     int fd;
@@ -649,7 +678,7 @@ static void reload_access_log(struct daemon *d, const struct config *cfg)
         fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
         owned = fd >= 0;
     } else if (access_log_target(d, cfg, &fd, &owned) < 0) {
-        log_warn("reload: keeping the previous access log");
+        log_warn("keeping the previous access log");
         return;
     }
     if (fd < 0)
@@ -733,6 +762,17 @@ static void reload(struct daemon *d)
     systemd_notify_ready(status);
 }
 
+/* SIGUSR1: the log files are opened anew (logrotate renamed them), under
+ * the configuration that is serving; nothing else changes. */
+static void reopen_logs(struct daemon *d)
+{
+    const struct config *cfg = app_config(d->app);
+
+    open_error_log(cfg);
+    reload_access_log(d, cfg);
+    log_info("SIGUSR1: log files reopened");
+}
+
 /* ---- main loop ---------------------------------------------------------- */
 
 static void block_signals(sigset_t *set)
@@ -741,24 +781,30 @@ static void block_signals(sigset_t *set)
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
     sigaddset(set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
-/* Waits for signals, ticking and forwarding journal lines meanwhile.
+/* Waits for signals, ticking, forwarding journal lines and writing held-back
+ * log repeat counts meanwhile.
  * Returns once SIGTERM or SIGINT came (0), or -1 if the signalfd failed. */
 static int serve(struct daemon *d, int sfd)
 {
     for (;;) {
         struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN},
                                 {.fd = d->journal_rx, .events = POLLIN}};
-        int period = tick_period(d), timeout = -1;
+        int period = tick_period(d), timeout = REPEATS_PERIOD_MS;
         struct signalfd_siginfo si;
+
+        /* A worker's repeated message may be pending: write its count in time. */
+        log_flush_repeats(false);
 
         if (period >= 0) {
             uint64_t due = d->tick_ms + (uint64_t)period, now = now_ms();
+            int tick_in = due > now ? (int)(due - now) : 0;
 
-            timeout = due > now ? (int)(due - now) : 0;
+            timeout = tick_in < timeout ? tick_in : timeout;
         }
         if (poll(pfd, d->journal_rx >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
             return -1;
@@ -772,6 +818,8 @@ static int serve(struct daemon *d, int sfd)
             continue;
         if (si.ssi_signo == SIGHUP)
             reload(d);
+        else if (si.ssi_signo == SIGUSR1)
+            reopen_logs(d);
         else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
             log_info("%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
             return 0;
@@ -831,6 +879,7 @@ static void cleanup(struct daemon *d)
     }
     free(d->journal_buf);
     free(d->config_path);
+    log_flush_repeats(true);
     log_set_sink(NULL);
 }
 

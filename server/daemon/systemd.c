@@ -6,16 +6,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #define SYSLOG_IDENTIFIER "SYSLOG_IDENTIFIER=cohttpd"
+/* Where sd_journal_send sends its datagrams. */
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 /* Readies an inherited listening socket as cohttpd's own: non-blocking,
  * close-on-exec, and TCP_NODELAY for the connections it accepts. */
@@ -120,6 +122,19 @@ uint64_t systemd_watchdog_usec(void)
     uint64_t usec = 0;
 
     return sd_watchdog_enabled(0, &usec) > 0 ? usec : 0;
+}
+
+int systemd_journal_check(void)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX, .sun_path = JOURNAL_SOCKET};
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
+
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (const struct sockaddr *)&sun, sizeof sun) < 0)
+        r = -errno;
+    close(fd);
+    return r;
 }
 
 int systemd_journal_log(enum log_level level, const char *msg, size_t len)

@@ -54,6 +54,15 @@ void systemd_notify_watchdog(void);
 uint64_t systemd_watchdog_usec(void);
 
 /*
+ * Whether the journal takes entries: its socket (/run/systemd/journal/socket)
+ * exists and accepts a datagram connection from this process. libsystemd
+ * drops entries without a word when it does not (sd_journal_send returns 0),
+ * so the daemon asks before it logs there. Returns 0 or -errno (-ENOENT: no
+ * journald, -ECONNREFUSED: its socket is dead, -EACCES: not allowed).
+ */
+int systemd_journal_check(void);
+
+/*
  * A log sink (log_set_sink) for error_log = journal: one journal entry per
  * message with MESSAGE, PRIORITY and SYSLOG_IDENTIFIER=cohttpd. One
  * sendmsg(2) per message. Thread-safe. Returns 0 or -errno (no journal).

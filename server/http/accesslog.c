@@ -111,19 +111,64 @@ static void peer_text(const struct http_exchange *x, char *out, size_t cap)
         snprintf(out, cap, "%s", sa && sa->sa_family == AF_UNIX ? "unix:" : "-");
 }
 
-/* Appends s escaped for a quoted log field (\" \\ and \xHH for controls). */
+/* The length of the well-formed UTF-8 sequence of two to four bytes at s
+ * (RFC 3629: no overlong form, no surrogate, nothing above U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+    size_t n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
+    unsigned char lo = 0x80, hi = 0xbf; /* the bounds of the second byte */
+
+    if (s[0] < 0xc2 || s[0] > 0xf4 || len < n)
+        return 0;
+    if (s[0] == 0xe0)
+        lo = 0xa0;
+    else if (s[0] == 0xed)
+        hi = 0x9f;
+    else if (s[0] == 0xf0)
+        lo = 0x90;
+    else if (s[0] == 0xf4)
+        hi = 0x8f;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+/*
+ * Appends s escaped for a quoted log field: \" and \\, control bytes as
+ * \xHH (combined) or \u00HH (JSON). Bytes from 0x80 up are \xHH in the
+ * combined format, as nginx writes them; JSON keeps well-formed UTF-8 as it
+ * is (readable, and valid JSON) and writes any other byte as the text \xHH
+ * (an escaped backslash, then xHH). Stops before overflowing cap.
+ */
 static size_t esc(char *out, size_t cap, const char *s, size_t len, bool json)
 {
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *u = (const unsigned char *)s;
     size_t n = 0;
 
-    for (size_t i = 0; i < len && n + 7 < cap; i++) {
-        unsigned char ch = (unsigned char)s[i];
+    for (size_t i = 0; i < len && n + 8 < cap; i++) {
+        unsigned char ch = u[i];
+        size_t seq = json && ch >= 0x80 ? utf8_seq(u + i, len - i) : 0;
 
         if (ch == '"' || ch == '\\') {
             out[n++] = '\\';
             out[n++] = (char)ch;
-        } else if (ch < 0x20 || ch == 0x7f || (json && ch >= 0x80)) {
-            n += (size_t)snprintf(out + n, cap - n, json ? "\\u%04x" : "\\x%02x", ch);
+        } else if (seq > 0) {
+            memcpy(out + n, s + i, seq);
+            n += seq;
+            i += seq - 1;
+        } else if (json && (ch < 0x20 || ch == 0x7f)) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            if (json)
+                out[n++] = '\\';
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[ch >> 4];
+            out[n++] = hex[ch & 15];
         } else {
             out[n++] = (char)ch;
         }

@@ -126,14 +126,8 @@ static unsigned find_port(const char *log)
     return port;
 }
 
-void daemon_start(struct daemon *d, const char *ini) { daemon_start_bin(d, cohttpd_bin(), ini); }
-
-void daemon_start_bin(struct daemon *d, const char *bin, const char *ini)
+static void daemon_spawn_bin(struct daemon *d, const char *bin)
 {
-    long deadline;
-    int status;
-
-    daemon_prepare(d, ini);
     d->pid = harness_fork();
     if (d->pid == 0) {
         int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -144,6 +138,19 @@ void daemon_start_bin(struct daemon *d, const char *bin, const char *ini)
         execl(bin, "cohttpd", "-c", d->config, (char *)NULL);
         _exit(127);
     }
+}
+
+void daemon_spawn(struct daemon *d) { daemon_spawn_bin(d, cohttpd_bin()); }
+
+void daemon_start(struct daemon *d, const char *ini) { daemon_start_bin(d, cohttpd_bin(), ini); }
+
+void daemon_start_bin(struct daemon *d, const char *bin, const char *ini)
+{
+    long deadline;
+    int status;
+
+    daemon_prepare(d, ini);
+    daemon_spawn_bin(d, bin);
     deadline = now_ms() + 10000;
     while (now_ms() < deadline) {
         if ((d->port = find_port(d->log)) != 0)
@@ -226,6 +233,23 @@ char *file_slurp(const char *path)
         fclose(f);
     buf[n] = '\0';
     return buf;
+}
+
+bool file_wait_for(const char *path, const char *needle, long ms)
+{
+    long deadline = now_ms() + ms;
+
+    for (;;) {
+        char *text = file_slurp(path);
+        bool found = strstr(text, needle) != NULL;
+
+        free(text);
+        if (found)
+            return true;
+        if (now_ms() >= deadline)
+            return false;
+        usleep(10000);
+    }
 }
 
 void site_write(const struct daemon *d, const char *rel, const void *data, size_t len)

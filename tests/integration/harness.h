@@ -34,6 +34,10 @@ void daemon_start_bin(struct daemon *d, const char *bin, const char *ini);
  * the daemon (for command-line tests). */
 void daemon_prepare(struct daemon *d, const char *ini);
 
+/* Starts build/cohttpd -c d->config with its stderr in d->log; sets d->pid
+ * and returns at once (the caller waits for what it needs). */
+void daemon_spawn(struct daemon *d);
+
 /* Sends SIGTERM and waits (10 s at most); returns the exit status (the
  * code, or 128 + signal). Removes the temporary directory. */
 int daemon_stop(struct daemon *d);
@@ -63,6 +67,10 @@ char *file_slurp(const char *path);
  * that make the daemon drop privileges keep their own fini cleanup too.
  */
 pid_t harness_fork(void);
+
+/* Waits until the file at path holds needle (rereading it every 10 ms);
+ * false when it does not after ms. */
+bool file_wait_for(const char *path, const char *needle, long ms);
 
 /* Path of the cohttpd binary under test ($COHTTPD_BIN, else the build's). */
 const char *cohttpd_bin(void);

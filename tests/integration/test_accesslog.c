@@ -117,7 +117,7 @@ Test(combined, a_line_per_request_with_its_fields)
     cr_assert_eq(strncmp(line, "127.0.0.1 - - [", 15), 0, "%s", line);
     cr_assert(strstr(line, "] \"GET /index.html?q=1 HTTP/1.1\" 200 16 "), "%s", line);
     cr_assert(strstr(line, " \"http://ref.example/\" "), "%s", line);
-    cr_assert(strstr(line, "\"say \\\"hi\\\" \\\\ back\\x09tab caf\xe9\"") != NULL, "%s", line);
+    cr_assert(strstr(line, "\"say \\\"hi\\\" \\\\ back\\x09tab caf\\xE9\"") != NULL, "%s", line);
     line_of(text, 1, line, sizeof line);
     cr_assert(strstr(line, "\"GET /missing HTTP/1.1\" 404 "), "%s", line);
     cr_assert(strstr(line, " \"-\" \"-\""), "absent fields are '-': %s", line);
@@ -197,7 +197,7 @@ Test(json, a_line_per_request_with_its_fields)
     cr_assert(strstr(line, "\"status\":200,"), "%s", line);
     cr_assert(strstr(line, "\"body_bytes\":16,"), "%s", line);
     cr_assert(strstr(line, "\"referer\":\"http://ref.example/\""), "%s", line);
-    cr_assert(strstr(line, "\"user_agent\":\"say \\\"hi\\\" \\\\ back\\u0009tab caf\\u00e9\""),
+    cr_assert(strstr(line, "\"user_agent\":\"say \\\"hi\\\" \\\\ back\\u0009tab caf\\\\xE9\""),
               "%s", line);
     line_of(text, 1, line, sizeof line);
     cr_assert(strstr(line, "\"status\":400,"), "%s", line);
@@ -212,6 +212,57 @@ static int count_lines(const char *text)
     for (const char *p = text; (p = strchr(p, '\n')); p++)
         lines++;
     return lines;
+}
+
+/* Well-formed UTF-8 (2, 3 and 4 bytes), then bytes that are not: a lone
+ * Latin-1 byte, an overlong form, a surrogate, a cut sequence. */
+static const char utf8_req[] = "GET / HTTP/1.1\r\nHost: x\r\n"
+                               "User-Agent: caf\xc3\xa9 \xe2\x98\x95 \xf0\x9d\x84\x9e | "
+                               "\xe9 \xc0\xaf \xed\xa0\x80 \xe2\x98\r\n\r\n";
+
+Test(combined, bytes_from_0x80_are_escaped_as_nginx_does)
+{
+    char line[4096];
+    char *text;
+
+    request(utf8_req, 1);
+    text = read_log(1, LOG_WAIT_MS);
+    line_of(text, 0, line, sizeof line);
+    cr_assert(strstr(line, " \"caf\\xC3\\xA9 \\xE2\\x98\\x95 \\xF0\\x9D\\x84\\x9E | \\xE9 "
+                           "\\xC0\\xAF \\xED\\xA0\\x80 \\xE2\\x98\""),
+              "%s", line);
+    for (const char *p = line; *p; p++)
+        cr_assert_lt((unsigned char)*p, 0x80, "a raw byte in the combined log: %s", line);
+    free(text);
+}
+
+Test(json, utf8_stays_readable_and_other_bytes_are_escaped)
+{
+    char line[4096], path[200], out[512];
+    char *text;
+    FILE *f;
+
+    request(utf8_req, 1);
+    text = read_log(1, LOG_WAIT_MS);
+    line_of(text, 0, line, sizeof line);
+    cr_assert(strstr(line, "\"user_agent\":\"caf\xc3\xa9 \xe2\x98\x95 \xf0\x9d\x84\x9e | "
+                           "\\\\xE9 \\\\xC0\\\\xAF \\\\xED\\\\xA0\\\\x80 \\\\xE2\\\\x98\""),
+              "%s", line);
+    /* A JSON parser takes the line and reads the text a person would. */
+    snprintf(path, sizeof path, "%s/line.json", logdir);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(line, f);
+    fclose(f);
+    cr_assert_eq(run_cmd(out, sizeof out,
+                         "python3 -c 'import json, sys; "
+                         "sys.stdout.write(json.load(open(sys.argv[1], encoding=\"utf-8\"))"
+                         "[\"user_agent\"])' '%s'",
+                         path),
+                 0, "not valid JSON in UTF-8: %s", line);
+    cr_assert_str_eq(out, "caf\xc3\xa9 \xe2\x98\x95 \xf0\x9d\x84\x9e | \\xE9 \\xC0\\xAF "
+                          "\\xED\\xA0\\x80 \\xE2\\x98");
+    free(text);
 }
 
 Test(combined, a_thousand_requests_take_far_fewer_log_writes)

@@ -28,17 +28,23 @@ static void cleanup(void) { daemon_kill(&d); }
 
 TestSuite(journal, .fini = cleanup);
 
-/* This process (and what it forks) gets its own /run with an empty journal
- * socket the test reads; the host's /run is untouched. */
+/* This process (and what it forks) gets its own empty /run: no journal
+ * there; the host's /run is untouched. */
+static void private_run(void)
+{
+    if (unshare(CLONE_NEWNS) < 0)
+        cr_assert_eq(unshare(CLONE_NEWUSER | CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
+    cr_assert_eq(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, "%s", strerror(errno));
+    cr_assert_eq(mount("tmpfs", "/run", "tmpfs", 0, "mode=0755"), 0, "%s", strerror(errno));
+}
+
+/* A private /run with an empty journal socket the test reads. */
 static int fake_journald(void)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     int fd;
 
-    if (unshare(CLONE_NEWNS) < 0)
-        cr_assert_eq(unshare(CLONE_NEWUSER | CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
-    cr_assert_eq(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, "%s", strerror(errno));
-    cr_assert_eq(mount("tmpfs", "/run", "tmpfs", 0, "mode=0755"), 0, "%s", strerror(errno));
+    private_run();
     cr_assert_eq(mkdir("/run/systemd", 0755), 0);
     cr_assert_eq(mkdir("/run/systemd/journal", 0755), 0);
     fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -185,4 +191,44 @@ Test(journal, error_and_access_logs_become_structured_entries)
     d.pid = 0;
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit 0 (%d)", status);
     close(jfd);
+}
+
+/* Occurrences of needle in text. */
+static int count(const char *text, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Waits until the daemon's stderr holds needle; false after 5 s. */
+static bool stderr_has(const char *needle) { return file_wait_for(d.log, needle, 5000); }
+
+Test(journal, without_a_journal_both_logs_go_to_stderr_with_one_warning_each)
+{
+    char out[256], *log;
+
+    private_run(); /* no /run/systemd/journal/socket */
+    daemon_start(&d, "[server]\nlisten = 127.0.0.1:0\nworkers = 2\nerror_log = journal\n"
+                     "access_log = journal\n[static /]\nroot = %ROOT%\n");
+    site_write(&d, "page.txt", "page\n", 5);
+    cr_assert_eq(run_cmd(out, sizeof out, "curl -sS http://127.0.0.1:%u/page.txt", d.port), 0);
+    cr_assert_str_eq(out, "page\n");
+    cr_assert(stderr_has("\"GET /page.txt HTTP/1.1\" 200 5"), "the access line is on stderr");
+    log = file_slurp(d.log);
+    cr_assert_eq(count(log, "serving on 127.0.0.1:"), 1, "%s", log);
+    cr_assert_eq(count(log, "warning: error_log = journal: the journal cannot be reached"), 1,
+                 "one warning says where the error log went: %s", log);
+    cr_assert_eq(count(log, "warning: access_log = journal: the journal cannot be reached"), 1,
+                 "one warning says where the access log went: %s", log);
+    free(log);
+
+    /* A reload looks again: still no journal, so still stderr. */
+    kill(d.pid, SIGHUP);
+    cr_assert(stderr_has("(config generation 2)"), "the reload is logged on stderr");
+    run_cmd(NULL, 0, "curl -s http://127.0.0.1:%u/nope", d.port);
+    cr_assert(stderr_has("\"GET /nope HTTP/1.1\" 404"), "and so are later requests");
+    cr_assert_eq(daemon_stop(&d), 0);
 }

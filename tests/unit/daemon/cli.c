@@ -422,6 +422,8 @@ Test(cli, help_and_version)
                                           "COHTTPD_CONFIG",
                                           "config/cohttpd.ini",
                                           "/etc/cohttpd/cohttpd.ini"};
+    static const char *const built_with[] = {
+        "\nllhttp: ", "\ninih: r", "\nlibsystemd: ", "\ncompiler: ", "\ncoroutine switch: "};
     struct config cfg;
     struct capture out, err;
 
@@ -432,7 +434,11 @@ Test(cli, help_and_version)
     capture_close(&out);
     capture_close(&err);
     cr_expect_eq(execute(&version, &cfg, &out, &err), 0);
-    cr_expect_str_eq(capture_text(&out), "cohttpd " COHTTPD_VERSION "\n");
+    cr_expect_eq(strncmp(capture_text(&out), "cohttpd " COHTTPD_VERSION "\n",
+                         strlen("cohttpd " COHTTPD_VERSION "\n")),
+                 0, "%s", capture_text(&out));
+    for (size_t i = 0; i < sizeof(built_with) / sizeof(built_with[0]); i++)
+        cr_expect(strstr(capture_text(&out), built_with[i]) != NULL, "-V lacks %s", built_with[i]);
     capture_close(&out);
     capture_close(&err);
 }

@@ -890,14 +890,69 @@ Test(config, structural_errors)
     expect_error("[server]\n= value\n", 2, "missing key name before '='");
 }
 
+Test(config, a_value_longer_than_inih_lines_is_whole)
+{
+    struct config cfg;
+    static char text[8192], value[4001];
+    const struct static_conf *sc;
+
+    memset(value, 'x', sizeof value - 1);
+    snprintf(text, sizeof text,
+             "[server]\nserver_header = %s ; a comment\nworkers = 2\n[static /]\nroot = www\n",
+             value);
+    load_ok(text, &cfg);
+    cr_expect_str_eq(cfg.server.server_header, value, "one 4,000-character line");
+    cr_expect_eq(cfg.server.workers, 2);
+    config_free(&cfg);
+
+    load_ok("[static /]\nroot = www\n"
+            "header = Content-Security-Policy: default-src 'self'; \\\n"
+            "    img-src 'self' data:; \\\n"
+            "\tscript-src 'self'\n"
+            "  header = X-Indented: a key, not a continuation\n",
+            &cfg);
+    sc = static_of(&cfg, 0);
+    cr_assert_eq(sc->n_headers, 2);
+    cr_expect_str_eq(sc->headers[0].value,
+                     "default-src 'self'; img-src 'self' data:; script-src 'self'",
+                     "lines ending in a backslash go on with the next");
+    cr_expect_str_eq(sc->headers[1].name, "X-Indented");
+    config_free(&cfg);
+}
+
+Test(config, errors_in_joined_lines_name_their_first_line)
+{
+    expect_error("[server]\nworkers = \\\n  many\nlog_level = info\n", 2,
+                 "invalid value 'many' for 'workers' (auto or a number from 1 to 1024)");
+    expect_error("[server]\nno separator \\\n here\n", 2,
+                 "expected 'key = value', a [section] or a comment");
+    expect_error("[server]\n; a comment ending in \\\nbogus = 1\n", 3,
+                 "unknown key 'bogus' in [server]");
+}
+
+Test(config, a_hash_after_a_value_is_no_comment_and_the_error_says_so)
+{
+    struct want w[] = {
+        {.line = 2,
+         .msg = "invalid value '2 # two' for 'workers' (auto or a number from 1 to 1024)"},
+        {.line = 2,
+         .msg = "only ';' starts a comment after a value ('#' only at the start of a line)"},
+    };
+    struct config cfg;
+
+    expect_errors("[server]\nworkers = 2 # two\n", w, 2);
+    load_ok("[server]\nserver_header = a#b ; c\n[static /]\nroot = www\n", &cfg);
+    cr_expect_str_eq(cfg.server.server_header, "a#b", "a '#' inside a value is a character");
+    config_free(&cfg);
+}
+
 Test(config, line_too_long)
 {
-    char text[600], value[300];
+    static char text[20000], value[17000];
 
-    memset(value, 'x', 250);
-    value[250] = '\0';
+    memset(value, 'x', sizeof value - 1);
     snprintf(text, sizeof(text), "[server]\nserver_header = %s\nworkers = 2\n", value);
-    expect_error(text, 2, "line is too long (at most 199 characters)");
+    expect_error(text, 2, "line is too long (at most 16384 characters)");
 }
 
 Test(config, duplicate_routes)
