@@ -86,7 +86,7 @@ static bool read_body(struct http_exchange *x)
             abort();
     if (n == 0)
         return true;
-    http_resp_error(x, n <= -400 && n > -600 ? (int)-n : 400, NULL);
+    http_resp_error(x, http_body_status(x) ? http_body_status(x) : 400, NULL);
     return false;
 }
 
