@@ -117,7 +117,20 @@ static void late_body(struct http_exchange *x)
         http_resp_finish(x);
 }
 
-/* "/r": the request body (up to 4 KiB) is the raw response head. */
+/* True when s[0..len) holds word, ignoring case. */
+static bool contains_ci(const char *s, size_t len, const char *word)
+{
+    size_t wl = strlen(word);
+
+    for (size_t i = 0; i + wl <= len; i++) {
+        if (strncasecmp(s + i, word, wl) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* "/r": the request body (up to 4 KiB) is the raw response head (one
+ * naming the checker's own markers is answered 403 instead). */
 static void raw_head(struct http_exchange *x)
 {
     static char head[4096];
@@ -133,6 +146,11 @@ static void raw_head(struct http_exchange *x)
     }
     if (n < 0) {
         http_resp_error(x, http_body_status(x) ? http_body_status(x) : 400, NULL);
+        return;
+    }
+    if (contains_ci(head, len, "X-Head") || contains_ci(head, len, "X-Cut") ||
+        contains_ci(head, len, "octet-stream")) {
+        http_resp_error(x, 403, NULL);
         return;
     }
     if (http_resp_raw(x, head, len) == 0 && http_resp_write(x, "raw", 3) != -EINVAL &&
@@ -171,9 +189,17 @@ static void fuzz_dispatch(struct http_exchange *x, void *app)
     (void)app;
     switch (x->path_len > 1 ? x->path[1] : '/') {
     case 'l': late_body(x); break;
-    case 'r': raw_head(x); break;
+    case 'r':
+        if (x->head_only)
+            goto fixed;
+        raw_head(x);
+        break;
     case 'u': takeover(x); return;
-    case 'w': echo_stream(x, NULL); break;
+    case 'w':
+        if (x->head_only)
+            goto fixed; /* a HEAD answer must say X-Head for the checker */
+        echo_stream(x, NULL);
+        break;
     default: goto fixed;
     }
     /* A streamed answer its handler gave up on may be cut (then closed). */
@@ -377,12 +403,15 @@ static size_t body_length(const char *out, size_t head, size_t len, bool reset, 
     size_t vlen, body;
     const char *v = header(out, head, "Content-Length", &vlen);
     const char *xhead = header(out, head, "X-Head", &vlen);
+    const char *type = header(out, head, "Content-Type", &vlen);
+    /* The echo's body is the client's: it may look like a response. */
+    bool echo = type && vlen == 24 && memcmp(type, "application/octet-stream", 24) == 0;
 
     if (xhead && xhead[0] == '1')
         return 0; /* the dispatch answered a HEAD */
     if (v) {
         body = (size_t)strtoull(v, NULL, 10);
-        if (body > 0 && !xhead && no_body_follows(out + head, len - head))
+        if (body > 0 && !xhead && !echo && no_body_follows(out + head, len - head))
             return 0;
         if (head + body > len) {
             /* Only a response its handler left unfinished may be cut (the
