@@ -192,6 +192,29 @@ static void conn_count(struct conn *c, const struct http_exchange *x)
         access_log_record(c->srv->access_log, x);
 }
 
+/* After the handler: a response it left without a head, or with a head
+ * never ended, becomes a 500; one cut short closes the connection. */
+static void conn_complete_response(struct conn *c)
+{
+    struct conn_mem *m = c->mem;
+    struct http_exchange *x = &m->x;
+
+    if (x->state == HTTP_RESP_HEAD && !m->broken) {
+        /* A head begun and never finished: replace it. */
+        log_error(x->head_overflow ? "%s: the response head is too large"
+                                   : "%s: the handler left its response head unfinished",
+                  x->path);
+        m->olen = x->head_start;
+        x->state = HTTP_RESP_NONE;
+        http_resp_error(x, 500, NULL);
+    } else if (x->state == HTTP_RESP_NONE && !m->broken) {
+        log_error("%s: the handler sent no response", x->path);
+        http_resp_error(x, 500, NULL);
+    }
+    if (x->state != HTTP_RESP_DONE)
+        x->keep_alive = false; /* a response cut short: the framing is lost */
+}
+
 /* Serves the request whose head is parsed in c->mem. */
 static enum serve_result conn_serve(struct conn *c)
 {
@@ -211,20 +234,7 @@ static enum serve_result conn_serve(struct conn *c)
         conn_count(c, x);
         return SERVE_ABORT; /* the handler had the socket: nothing more to say */
     }
-    if (x->state == HTTP_RESP_HEAD && !m->broken) {
-        /* A head begun and never finished: replace it. */
-        log_error(x->head_overflow ? "%s: the response head is too large"
-                                   : "%s: the handler left its response head unfinished",
-                  x->path);
-        m->olen = x->head_start;
-        x->state = HTTP_RESP_NONE;
-        http_resp_error(x, 500, NULL);
-    } else if (x->state == HTTP_RESP_NONE && !m->broken) {
-        log_error("%s: the handler sent no response", x->path);
-        http_resp_error(x, 500, NULL);
-    }
-    if (x->state != HTTP_RESP_DONE)
-        x->keep_alive = false; /* a response cut short: the framing is lost */
+    conn_complete_response(c);
     http_body_drain(x);
     conn_count(c, x);
     if (m->broken)

@@ -307,6 +307,15 @@ static bool past_length(const struct http_exchange *x, size_t len)
     return x->has_length && len > x->length - x->body_bytes;
 }
 
+/* What every streamed write checks first: -EINVAL outside a streamed
+ * response, -EMSGSIZE past the length; 0 to go on. */
+static int stream_check(const struct http_exchange *x, size_t len)
+{
+    if (x->state != HTTP_RESP_STREAMING)
+        return -EINVAL;
+    return past_length(x, len) ? -EMSGSIZE : 0;
+}
+
 int http_resp_body(struct http_exchange *x, const void *body, size_t len)
 {
     bool nobody = status_has_no_body(x->status);
@@ -379,14 +388,10 @@ int http_resp_write(struct http_exchange *x, const void *data, size_t len)
 {
     struct conn_mem *m = xmem(x);
     char size[24];
-    int n;
+    int n = stream_check(x, len);
 
-    if (x->state != HTTP_RESP_STREAMING)
-        return -EINVAL;
-    if (len == 0)
-        return 0;
-    if (past_length(x, len))
-        return -EMSGSIZE;
+    if (n < 0 || len == 0)
+        return n;
     x->body_bytes += len;
     if (x->head_only)
         return 0;
@@ -459,14 +464,10 @@ static ssize_t write_chunk_nowait(struct http_exchange *x, const void *data, siz
 
 ssize_t http_resp_write_nowait(struct http_exchange *x, const void *data, size_t len)
 {
-    int r;
+    int r = stream_check(x, len);
 
-    if (x->state != HTTP_RESP_STREAMING)
-        return -EINVAL;
-    if (len == 0)
-        return 0;
-    if (past_length(x, len))
-        return -EMSGSIZE;
+    if (r < 0 || len == 0)
+        return r;
     if (x->head_only) {
         x->body_bytes += len;
         return (ssize_t)len;
