@@ -434,3 +434,90 @@ Test(exchange, after_101_the_handler_relays_both_ways_on_the_taken_socket)
                    "nothing of HTTP follows the tunnel: %s", out);
     loopback_stop(&lb);
 }
+
+/* The same with two coroutines on the taken socket, as a relay to a child
+ * process is built: a helper reads the client into a pipe (upper-cased),
+ * while the handler reads the pipe and writes the client. */
+struct pipe_relay {
+    struct loop *loop;
+    struct http_takeover t;
+    struct loop_watch in, out; /* the pipe's write and read ends */
+};
+
+static void upcase(char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] >= 'a' && p[i] <= 'z')
+            p[i] = (char)(p[i] - 'a' + 'A');
+}
+
+/* The client into the pipe until the client closes; then the pipe closes. */
+static void client_to_pipe(struct coro *co, void *arg)
+{
+    struct pipe_relay *pr = arg;
+    char buf[4096];
+    size_t n = pr->t.buffered_len < sizeof buf ? pr->t.buffered_len : sizeof buf;
+    ssize_t got;
+
+    (void)co;
+    memcpy(buf, pr->t.buffered, n);
+    got = (ssize_t)n;
+    do {
+        upcase(buf, (size_t)got);
+        if (co_write(&pr->in, buf, (size_t)got, loop_now(pr->loop) + WAIT_MS) < 0)
+            break;
+    } while ((got = co_read(pr->t.client, buf, sizeof buf, loop_now(pr->loop) + WAIT_MS)) > 0);
+    loop_watch_del(&pr->in);
+    close(pr->in.fd);
+}
+
+static void two_coroutine_tunnel(struct http_exchange *x, void *arg)
+{
+    struct pipe_relay pr = {.loop = x->loop};
+    char buf[4096];
+    ssize_t n;
+    int p[2];
+
+    (void)arg;
+    if (http_resp_begin(x, 101) < 0 || pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+        return;
+    http_resp_header(x, "Upgrade", 7, "upcase", 6);
+    http_resp_header(x, "Connection", 10, "upgrade", 7);
+    pr.out.fd = p[0];
+    pr.in.fd = p[1];
+    if (http_resp_takeover(x, &pr.t) < 0 || loop_watch_add(x->loop, &pr.out) < 0 ||
+        loop_watch_add(x->loop, &pr.in) < 0)
+        return;
+    loop_spawn(x->loop, client_to_pipe, &pr);
+    /* The pipe ends after the helper is done: it closes it last. */
+    while ((n = co_read(&pr.out, buf, sizeof buf, loop_now(x->loop) + WAIT_MS)) > 0)
+        if (co_write(pr.t.client, buf, (size_t)n, loop_now(x->loop) + WAIT_MS) < 0)
+            break;
+    loop_watch_del(&pr.out);
+    close(p[0]);
+}
+
+Test(exchange, after_101_a_reader_and_a_writer_coroutine_share_the_taken_socket)
+{
+    static const char req[] = "GET /t HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\n"
+                              "Upgrade: upcase\r\n\r\nfirst|";
+    struct loopback lb;
+    char out[8192];
+    size_t len = 0;
+
+    loopback_start(&lb, two_coroutine_tunnel, NULL, NULL);
+    cr_assert(loopback_send(&lb, req, sizeof req - 1));
+    cr_assert(loopback_read_until(&lb, out, sizeof out, &len, "\r\n\r\nFIRST|"), "%s", out);
+    for (int i = 0; i < 20; i++) {
+        char want[32];
+
+        snprintf(want, sizeof want, "|round %d", i);
+        cr_assert(loopback_send(&lb, want, strlen(want)));
+        upcase(want, strlen(want));
+        cr_assert(loopback_read_until(&lb, out, sizeof out, &len, want), "%s", out);
+    }
+    shutdown(lb.fd, SHUT_WR);
+    loopback_read_to_end(&lb, out, sizeof out, &len);
+    cr_assert(len > 10 && memcmp(out + len - 9, "|ROUND 19", 9) == 0, "%s", out);
+    loopback_stop(&lb);
+}
