@@ -53,11 +53,13 @@ int conn_flush(struct conn *c, int flags) { return conn_flush_prefix(c, c->mem->
 int conn_flush_nowait(struct conn *c)
 {
     struct conn_mem *m = c->mem;
+    bool in_head = m->x.state == HTTP_RESP_HEAD;
+    size_t len = in_head ? m->x.head_start : m->olen; /* never a head half-built */
     ssize_t n;
 
-    if (m->olen == 0)
+    if (len == 0)
         return 0;
-    n = co_write_nowait(&c->w, m->obuf, m->olen);
+    n = co_write_nowait(&c->w, m->obuf, len);
     if (n == -EAGAIN)
         return 0;
     if (n < 0) {
@@ -67,6 +69,8 @@ int conn_flush_nowait(struct conn *c)
     atomic_fetch_add_explicit(&c->srv->stats.bytes_out, (uint64_t)n, memory_order_relaxed);
     memmove(m->obuf, m->obuf + n, m->olen - (size_t)n);
     m->olen -= (size_t)n;
+    if (in_head)
+        m->x.head_start -= (size_t)n;
     return 0;
 }
 

@@ -97,8 +97,9 @@ void conn_close(struct conn *c);
 struct conn_mem *conn_mem_get(struct http_server *srv);
 void conn_mem_put(struct http_server *srv, struct conn_mem *m);
 
-/* Writes what the socket takes of obuf now, without waiting; the rest
- * stays queued. 0 or -errno (the stream is then broken). */
+/* Writes what the socket takes of obuf now, without waiting (not a head
+ * still being built); the rest stays queued. 0 or -errno (the stream is
+ * then broken). */
 int conn_flush_nowait(struct conn *c);
 
 /* Runs the request's cleanups (http_exchange_defer), last first. */

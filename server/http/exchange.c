@@ -51,6 +51,12 @@ static int poll_mask(const struct http_exchange *x, uint32_t client,
     return mask;
 }
 
+/* Queued output that may leave now: not a head still being built. */
+static size_t poll_pending(const struct http_exchange *x)
+{
+    return x->state == HTTP_RESP_HEAD ? x->head_start : xmem(x)->olen;
+}
+
 /* Gets the client's side of a poll going: 100 Continue for a reader, the
  * queued output sent as far as the socket takes it. Returns 0 or -errno. */
 static int poll_client_prepare(struct http_exchange *x, uint32_t client)
@@ -69,7 +75,8 @@ int http_poll(struct http_exchange *x, uint32_t client, struct loop_watch *const
     uint32_t ev[POLL_MAX_OTHERS + 1];
     int mask, r;
 
-    if (n > POLL_MAX_OTHERS)
+    /* Nothing can be written while a head is being built. */
+    if (n > POLL_MAX_OTHERS || ((client & LOOP_WRITE) && x->state == HTTP_RESP_HEAD))
         return -EINVAL;
     all[0] = &x->conn->w;
     for (size_t i = 0; i < n; i++) {
@@ -84,7 +91,7 @@ int http_poll(struct http_exchange *x, uint32_t client, struct loop_watch *const
             return mask;
         /* The client's socket is watched for what the handler wants, and
          * for writing while output waits in the queue. */
-        ev[0] = (client & LOOP_READ) | ((client & LOOP_WRITE) || xmem(x)->olen ? LOOP_WRITE : 0);
+        ev[0] = (client & LOOP_READ) | ((client & LOOP_WRITE) || poll_pending(x) ? LOOP_WRITE : 0);
         r = ev[0] ? co_poll(all, ev, n + 1, deadline) : co_poll(all + 1, ev + 1, n, deadline);
         if (r < 0)
             return r;

@@ -225,7 +225,8 @@ int http_resp_flush(struct http_exchange *x);
  * while waiting, and "100 Continue" when the client asked for it and the
  * handler waits to read. Returns a mask: bit 0 for the client, bit i + 1
  * for watches[i]; a hang-up counts as ready. Or -ETIMEDOUT, -ECANCELED,
- * -EINVAL (n too large), -EBUSY (another coroutine waits on a watch for
+ * -EINVAL (n too large, or LOOP_WRITE while a head is begun and not
+ * ended), -EBUSY (another coroutine waits on a watch for
  * the same direction), -errno (the client's output failed). May yield.
  */
 int http_poll(struct http_exchange *x, uint32_t client, struct loop_watch *const *watches,

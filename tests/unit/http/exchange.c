@@ -521,3 +521,40 @@ Test(exchange, after_101_a_reader_and_a_writer_coroutine_share_the_taken_socket)
     cr_assert(len > 10 && memcmp(out + len - 9, "|ROUND 19", 9) == 0, "%s", out);
     loopback_stop(&lb);
 }
+
+/* ---- waiting with a head begun ---- */
+
+/* Begins a head, waits for the body, then makes the head too large: the
+ * engine must still be able to replace it with a 500. */
+static void head_then_wait(struct http_exchange *x, void *arg)
+{
+    static char huge[20000];
+    const char *data;
+
+    (void)arg;
+    http_resp_begin(x, 200);
+    http_resp_header(x, "X-First", 7, "1", 1);
+    cr_assert_eq(http_poll(x, LOOP_WRITE, NULL, NULL, 0, loop_now(x->loop) + WAIT_MS), -EINVAL);
+    if (http_poll(x, LOOP_READ, NULL, NULL, 0, loop_now(x->loop) + WAIT_MS) != 1)
+        return;
+    while (http_body_read(x, &data) > 0)
+        ;
+    memset(huge, 'h', sizeof huge);
+    http_resp_header(x, "X-Huge", 6, huge, sizeof huge); /* does not fit */
+}
+
+Test(exchange, a_head_being_built_stays_queued_while_the_handler_waits)
+{
+    static const char req[] = "PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n";
+    struct loopback lb;
+    char out[4096];
+    size_t len = 0;
+
+    loopback_start(&lb, head_then_wait, NULL, NULL);
+    cr_assert(loopback_send(&lb, req, sizeof req - 1));
+    cr_assert(loopback_send(&lb, "hello", 5));
+    cr_assert(loopback_read_until(&lb, out, sizeof out, &len, "\r\n\r\n"), "%s", out);
+    cr_assert_eq(strncmp(out, "HTTP/1.1 500 ", 13), 0, "a clean 500, nothing of the head: %s", out);
+    cr_assert_null(strstr(out, "X-First"), "%s", out);
+    loopback_stop(&lb);
+}
