@@ -71,12 +71,6 @@ static int body_maybe_continue(struct http_exchange *x)
     return 0;
 }
 
-int http_body_want(struct http_exchange *x)
-{
-    xmem(x)->body_claimed = true;
-    return xmem(x)->body_done ? 0 : body_maybe_continue(x);
-}
-
 /* Makes room for more raw body bytes behind the head, whose spans must stay. */
 static void body_compact(struct conn_mem *m)
 {
@@ -189,7 +183,11 @@ int http_body_status(const struct http_exchange *x) { return xmem(x)->body_statu
 
 bool http_body_done(const struct http_exchange *x) { return xmem(x)->body_done; }
 
-void http_body_claim(struct http_exchange *x) { xmem(x)->body_claimed = true; }
+int http_body_claim(struct http_exchange *x)
+{
+    xmem(x)->body_claimed = true;
+    return xmem(x)->body_done ? 0 : body_maybe_continue(x);
+}
 
 /* Reads and drops the body up to BODY_SKIP_BUDGET bytes. Returns 0 when
  * it ended, 1 when it is larger (or the client waits for 100 Continue and

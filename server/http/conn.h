@@ -108,10 +108,6 @@ void conn_run_cleanups(struct conn *c);
 /* Prepares the body state of conn_mem for a new request. */
 void http_body_reset(struct conn_mem *m, const struct http_request *req);
 
-/* The handler is about to wait for the body: it is claimed, and 100
- * Continue goes out if the client waits for it. 0 or -errno. */
-int http_body_want(struct http_exchange *x);
-
 /* The raw head's parts (response_raw.c): a status line with the handler's
  * reason, then, after its header lines, the engine's own headers with a
  * length of total (< 0: chunked or close) or none for a status without a

@@ -63,7 +63,7 @@ static int poll_client_prepare(struct http_exchange *x, uint32_t client)
 {
     int r;
 
-    if ((client & LOOP_READ) && (r = http_body_want(x)) < 0)
+    if ((client & LOOP_READ) && (r = http_body_claim(x)) < 0)
         return r;
     return conn_flush_nowait(x->conn);
 }

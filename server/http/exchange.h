@@ -193,8 +193,13 @@ bool http_body_done(const struct http_exchange *x);
 
 /* Tells the engine that the handler will read the body, even after a
  * response sent in one call: it is then never settled for the handler.
- * Every http_body_* read and http_poll() for reading claims it too. */
-void http_body_claim(struct http_exchange *x);
+ * When the client waits for "100 Continue" and no response began, it is
+ * queued now (and sent as far as the socket takes it), so a handler that
+ * begins its response before reading claims the body first. Every
+ * http_body_* read and http_poll() for reading claims it too. Never
+ * yields (unless 16 KiB of pipelined answers wait before it). Returns 0 or
+ * -errno. */
+int http_body_claim(struct http_exchange *x);
 
 /* ---- full-duplex streaming ---- */
 

@@ -50,8 +50,9 @@ static int echo_relay(struct http_exchange *x)
 void echo_stream(struct http_exchange *x, void *arg)
 {
     (void)arg;
-    http_body_claim(x);
-    if (http_resp_begin(x, 200) < 0)
+    /* Claimed before the response begins: a client waiting for 100
+     * Continue gets it. */
+    if (http_body_claim(x) < 0 || http_resp_begin(x, 200) < 0)
         return;
     http_resp_header(x, "Content-Type", 12, "application/octet-stream", 24);
     if (http_resp_stream(x, x->req->chunked

@@ -558,3 +558,22 @@ Test(exchange, a_head_being_built_stays_queued_while_the_handler_waits)
     cr_assert_null(strstr(out, "X-First"), "%s", out);
     loopback_stop(&lb);
 }
+
+Test(exchange, the_echo_answers_100_continue_before_its_response)
+{
+    static const char req[] = "PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                              "Content-Length: 6\r\n\r\n";
+    struct loopback lb;
+    char out[4096];
+    size_t len = 0;
+
+    loopback_start(&lb, echo_stream, NULL, NULL);
+    cr_assert(loopback_send(&lb, req, sizeof req - 1));
+    cr_assert(loopback_read_until(&lb, out, sizeof out, &len, "HTTP/1.1 100 Continue\r\n\r\n"),
+              "%s", out);
+    cr_assert_eq(strncmp(out, "HTTP/1.1 100 Continue\r\n\r\n", 25), 0, "%s", out);
+    cr_assert(loopback_send(&lb, "echo!\n", 6));
+    cr_assert(loopback_read_until(&lb, out, sizeof out, &len, "\r\n\r\necho!\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "\r\n\r\nHTTP/1.1 200 OK\r\n"), "%s", out);
+    loopback_stop(&lb);
+}
