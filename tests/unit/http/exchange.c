@@ -577,3 +577,127 @@ Test(exchange, the_echo_answers_100_continue_before_its_response)
     cr_assert_not_null(strstr(out, "\r\n\r\nHTTP/1.1 200 OK\r\n"), "%s", out);
     loopback_stop(&lb);
 }
+
+/* ---- one error convention: -errno, and the status apart ---- */
+
+struct body_fail {
+    const char *req;
+    struct http_limits limits;
+    int want_rc, want_status;
+    atomic_int rc, status;
+};
+
+/* Reads the body; a failure is answered with the status it deserves. */
+static void failing_body_handler(struct http_exchange *x, void *arg)
+{
+    struct body_fail *bf = arg;
+    const char *data;
+    ssize_t n;
+
+    while ((n = http_body_read(x, &data)) > 0)
+        ;
+    atomic_store(&bf->rc, (int)n);
+    atomic_store(&bf->status, http_body_status(x));
+    if (n < 0 && http_body_status(x))
+        http_resp_error(x, http_body_status(x), NULL);
+    else if (http_resp_begin(x, 200) == 0)
+        http_resp_body(x, "read\n", 5);
+}
+
+Test(exchange, body_failures_are_errno_with_the_status_apart)
+{
+    struct body_fail cases[] = {
+        {.req = "PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+         .want_rc = -EBADMSG,
+         .want_status = 400},
+        {.req = "PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "40\r\n0123456789012345678901234567890123456789012345678901234567890123\r\n",
+         .want_rc = -EFBIG,
+         .want_status = 413},
+        {.req = "PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234",
+         .want_rc = -ETIMEDOUT,
+         .want_status = 408},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct body_fail *bf = &cases[i];
+        struct loopback lb;
+        char out[4096], want[16];
+        size_t len = 0;
+
+        bf->limits = http_limits_default();
+        bf->limits.max_body_size = 32;
+        bf->limits.body_timeout_ms = 200;
+        loopback_start(&lb, failing_body_handler, bf, &bf->limits);
+        cr_assert(loopback_send(&lb, bf->req, strlen(bf->req)));
+        snprintf(want, sizeof want, "HTTP/1.1 %d ", bf->want_status);
+        cr_assert(loopback_read_until(&lb, out, sizeof out, &len, want), "case %zu: %s", i, out);
+        cr_assert_eq(atomic_load(&bf->rc), bf->want_rc, "case %zu", i);
+        cr_assert_eq(atomic_load(&bf->status), bf->want_status, "case %zu", i);
+        loopback_stop(&lb);
+    }
+}
+
+/* ---- one deadline over the client and another descriptor ---- */
+
+struct poll_case {
+    int pipe_r;
+    atomic_int first, second, third;
+};
+
+/* Waits on the client (body) and a pipe together, three times. */
+static void poll_handler(struct http_exchange *x, void *arg)
+{
+    struct poll_case *pc = arg;
+    struct loop_watch pipe_w = {.fd = pc->pipe_r};
+    struct loop_watch *ws[1] = {&pipe_w};
+    uint32_t ev[1] = {LOOP_READ};
+    const char *data;
+    char c;
+
+    if (loop_watch_add(x->loop, &pipe_w) < 0)
+        return;
+    pipe_w.ready = 0;
+    /* Nothing yet from either: the deadline. */
+    atomic_store(&pc->first, http_poll(x, LOOP_READ, ws, ev, 1, loop_now(x->loop) + 50));
+    http_resp_begin(x, 200);
+    if (http_resp_stream(x, -1) == 0 && http_resp_write(x, "waiting;", 8) == 0 &&
+        http_resp_flush(x) == 0) {
+        atomic_store(&pc->second, http_poll(x, LOOP_READ, ws, ev, 1, loop_now(x->loop) + WAIT_MS));
+        if (read(pc->pipe_r, &c, 1) == 1)
+            pipe_w.ready = 0;
+        http_resp_write(x, "pipe;", 5);
+        http_resp_flush(x);
+        atomic_store(&pc->third, http_poll(x, LOOP_READ, ws, ev, 1, loop_now(x->loop) + WAIT_MS));
+        if (http_body_read(x, &data) > 0)
+            http_resp_write(x, "body;", 5);
+        http_resp_finish(x);
+    }
+    loop_watch_del(&pipe_w);
+}
+
+Test(exchange, http_poll_waits_on_the_client_and_a_pipe_under_one_deadline)
+{
+    static const char req[] = "PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n";
+    struct poll_case pc = {0};
+    struct loopback lb;
+    char out[4096];
+    size_t len = 0;
+    int p[2];
+
+    cr_assert_eq(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    pc.pipe_r = p[0];
+    loopback_start(&lb, poll_handler, &pc, NULL);
+    cr_assert(loopback_send(&lb, req, sizeof req - 1));
+    cr_assert(loopback_read_until(&lb, out, sizeof out, &len, "waiting;"), "%s", out);
+    cr_assert_eq(atomic_load(&pc.first), -ETIMEDOUT);
+    cr_assert_eq(write(p[1], "p", 1), 1);
+    cr_assert(loopback_read_until(&lb, out, sizeof out, &len, "pipe;"), "%s", out);
+    cr_assert_eq(atomic_load(&pc.second), 1 << 1, "the pipe, not the client");
+    cr_assert(loopback_send(&lb, "b", 1));
+    cr_assert(loopback_read_until(&lb, out, sizeof out, &len, "body;"), "%s", out);
+    cr_assert_eq(atomic_load(&pc.third), 1 << 0, "the client, not the drained pipe");
+    loopback_stop(&lb);
+    close(p[0]);
+    close(p[1]);
+}
