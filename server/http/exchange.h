@@ -55,11 +55,19 @@ enum http_resp_state {
  *   relaying between the client and another descriptor keeps its own
  *   bounded buffers (CGI and the proxy: 64 KiB per direction).
  *
+ * - Yielding: calls documented "may yield" park the connection coroutine
+ *   in the loop; the _nowait calls, http_body_claim and the header calls
+ *   never do. A handler may spawn helper coroutines (loop_spawn on
+ *   x->loop) that use the client's watch beside it (one reading, one
+ *   writing: see struct loop_watch) or its own descriptors; they must have
+ *   ended when the handler returns, as the connection may be freed then.
+ *
  * - Ending: when the handler returns, its cleanups (http_exchange_defer)
  *   run, an unfinished response is cut (the connection closes), the body
- *   is drained, and the next request is read. If the worker stops while
- *   the handler waits, the coroutine is cancelled: the cleanups run then,
- *   and the handler's stack is dropped without running further.
+ *   is drained, and the next request is read; after a takeover the
+ *   connection closes. If the worker stops while the handler waits, the
+ *   coroutine is cancelled: the cleanups run then, and the handler's stack
+ *   is dropped without running further.
  */
 struct http_exchange {
     struct conn *conn;
