@@ -48,6 +48,7 @@ static int io_reason(int reason)
     case LOOP_WAKE_TIMEOUT: return -ETIMEDOUT;
     case LOOP_WAKE_WAKEUP: return -ECANCELED;
     case LOOP_WAKE_ERROR: return -ENOMEM;
+    case LOOP_WAKE_BUSY: return -EBUSY;
     default: return 0;
     }
 }
@@ -67,15 +68,14 @@ static int io_wait(struct loop_watch *w, uint32_t bit, uint64_t deadline)
     return rc;
 }
 
-ssize_t co_read(struct loop_watch *w, void *buf, size_t len, uint64_t deadline)
+/* One read without waiting: bytes, 0 at end of file, -EAGAIN (the ready
+ * bit is cleared) or -errno. A read shorter than len marks w drained. */
+static ssize_t io_read_once(struct loop_watch *w, void *buf, size_t len)
 {
     unsigned intr = 0;
     ssize_t n;
-    int rc;
 
     for (;;) {
-        if (!io_ready(w, LOOP_READ) && (rc = io_wait(w, LOOP_READ, deadline)) < 0)
-            return rc;
         n = read(w->fd, buf, len);
         if (n >= 0) {
             if (n > 0 && (size_t)n < len && !(w->ready & (LOOP_HUP | LOOP_EOF)))
@@ -84,10 +84,31 @@ ssize_t co_read(struct loop_watch *w, void *buf, size_t len, uint64_t deadline)
         }
         if (errno == EINTR && ++intr < IO_MAX_EINTR)
             continue;
-        if (errno != EAGAIN)
-            return -errno;
-        io_drained(w, LOOP_READ);
+        if (errno == EAGAIN)
+            io_drained(w, LOOP_READ);
+        return -errno;
     }
+}
+
+ssize_t co_read(struct loop_watch *w, void *buf, size_t len, uint64_t deadline)
+{
+    ssize_t n;
+    int rc;
+
+    for (;;) {
+        if (!io_ready(w, LOOP_READ) && (rc = io_wait(w, LOOP_READ, deadline)) < 0)
+            return rc;
+        n = io_read_once(w, buf, len);
+        if (n != -EAGAIN)
+            return n;
+    }
+}
+
+ssize_t co_read_nowait(struct loop_watch *w, void *buf, size_t len)
+{
+    if (!io_ready(w, LOOP_READ))
+        return -EAGAIN;
+    return io_read_once(w, buf, len);
 }
 
 /* One sendmsg() (sockets) or writev() (anything else, when allowed). */
@@ -150,6 +171,31 @@ static ssize_t io_sendv(struct loop_watch *w, struct iovec *iov, int iovcnt, int
         }
     }
     return (ssize_t)total;
+}
+
+ssize_t co_writev_nowait(struct loop_watch *w, struct iovec *iov, int iovcnt)
+{
+    unsigned intr = 0;
+    ssize_t n;
+
+    io_advance(&iov, &iovcnt, 0);
+    if (iovcnt == 0)
+        return 0;
+    if (!io_ready(w, LOOP_WRITE))
+        return -EAGAIN;
+    do {
+        n = io_send_once(w, iov, iovcnt < IOV_MAX ? iovcnt : IOV_MAX, 0, true);
+    } while (n == -EINTR && ++intr < IO_MAX_EINTR);
+    if (n == -EAGAIN)
+        io_drained(w, LOOP_WRITE);
+    return n == 0 ? -EIO : n;
+}
+
+ssize_t co_write_nowait(struct loop_watch *w, const void *buf, size_t len)
+{
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+
+    return co_writev_nowait(w, &iov, 1);
 }
 
 ssize_t co_write(struct loop_watch *w, const void *buf, size_t len, uint64_t deadline)

@@ -12,7 +12,8 @@
 
 /*
  * Every call here runs inside a coroutine of w->loop, on a non-blocking fd
- * registered with loop_watch_add(). It tries the syscall first and yields to
+ * registered with loop_watch_add() (the _nowait forms never yield and may
+ * run anywhere on the loop's thread). It tries the syscall first and yields to
  * the loop only when the kernel says EAGAIN, so a ready fd costs one syscall.
  * deadline is an absolute loop_now() time in ms (0: none). Each call returns
  * what the syscall would (bytes, an fd) or -errno; -ETIMEDOUT when the
@@ -23,6 +24,18 @@
  * end of file. A read shorter than len marks the fd drained (no extra read to
  * hit EAGAIN). */
 ssize_t co_read(struct loop_watch *w, void *buf, size_t len, uint64_t deadline);
+
+/* Reads what is there, without waiting: > 0 bytes, 0 at end of file,
+ * -EAGAIN when nothing is (no syscall when the watch already knows it is
+ * drained), or -errno. Never yields; no deadline. */
+ssize_t co_read_nowait(struct loop_watch *w, void *buf, size_t len);
+
+/* Writes what fits, without waiting: the bytes the kernel took now (> 0,
+ * possibly fewer than asked; iov is not modified), 0 when there was nothing
+ * to write, -EAGAIN when nothing fits, or -errno (-EPIPE for a closed peer,
+ * never SIGPIPE on a socket). Never yields; no deadline. */
+ssize_t co_writev_nowait(struct loop_watch *w, struct iovec *iov, int iovcnt);
+ssize_t co_write_nowait(struct loop_watch *w, const void *buf, size_t len);
 
 /* Writes all len bytes, waiting as needed; returns len or -errno (bytes
  * written before an error are lost to the caller: the stream is broken). */
@@ -51,10 +64,14 @@ int co_accept(struct loop_watch *w, struct sockaddr *addr, socklen_t *addrlen, u
 int co_connect(struct loop_watch *w, const struct sockaddr *addr, socklen_t addrlen,
                uint64_t deadline);
 
-/* Waits until one of n watches is ready for events[i] (LOOP_READ and/or
- * LOOP_WRITE). Returns a bit mask of the ready indexes (bit i for watches[i],
- * n <= 31; more is -EINVAL), -ETIMEDOUT or -ECANCELED. A watch already marked ready returns at
- * once without yielding. */
+/* Waits, under one deadline, until one of n watches (sockets, pipes, a
+ * pidfd: anything epoll takes) is ready for events[i] (LOOP_READ and/or
+ * LOOP_WRITE; a hang-up counts as both). Returns a bit mask of the ready
+ * indexes (bit i for watches[i], n <= 31; more is -EINVAL), -ETIMEDOUT,
+ * -ECANCELED, -EBADF when a watch is not (or no longer) in the loop, or
+ * -EBUSY when another coroutine already waits on a watch for the same
+ * direction (see loop.h). A watch already marked ready returns at once
+ * without yielding. */
 int co_poll(struct loop_watch *const *watches, const uint32_t *events, size_t n, uint64_t deadline);
 
 /* Sleeps until the loop's clock reaches deadline. Returns 0, or -ECANCELED. */

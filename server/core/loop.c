@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -17,6 +18,13 @@ enum {
     LOOP_POOL_MAX = 1024,     /* coroutine stacks kept mapped */
     LOOP_TRIM_MS = 1000,      /* how often idle stacks give their pages back */
 };
+
+/* Misuse that assertions catch: builds without NDEBUG, and sanitizer builds. */
+#if !defined(NDEBUG) || defined(__SANITIZE_ADDRESS__)
+static const bool loop_checks = true;
+#else
+static const bool loop_checks = false;
+#endif
 
 /* A circular doubly linked list node. */
 struct loop_link {
@@ -169,6 +177,10 @@ static void loop_end_wait(struct loop *loop, struct loop_task *task)
             w->waiter = NULL;
             w->wait = 0;
         }
+        if (w->waiter2 == task->co) {
+            w->waiter2 = NULL;
+            w->wait2 = 0;
+        }
     }
     task->watches = NULL;
     task->nwatches = 0;
@@ -222,23 +234,43 @@ static uint32_t loop_fold(uint32_t events)
     return bits;
 }
 
-/* Records the edges on w, then resumes its waiter if they concern it, or
- * calls on_event when nobody waits. */
+/* The waiter of a slot if the edges in bits concern it, else NULL. */
+static struct coro *loop_slot_woken(struct coro *waiter, uint32_t wait, uint32_t bits)
+{
+    return waiter && (bits & (wait | LOOP_HUP)) ? waiter : NULL;
+}
+
+/* Records the edges on w, then resumes the waiters they concern, or calls
+ * on_event when nobody waits. With two waiters to wake, the second is
+ * queued for the end of the iteration: the first may free w. */
 static void loop_dispatch(struct loop *loop, struct loop_watch *w, uint32_t events)
 {
     uint32_t bits = loop_fold(events);
+    struct coro *first, *second;
     struct loop_task *task;
 
     w->ready |= bits;
     bits &= LOOP_READ | LOOP_WRITE | LOOP_HUP;
-    if (w->waiter) {
-        if (!(bits & (w->wait | LOOP_HUP)))
-            return;
-        task = coro_data(w->waiter);
+    if (!w->waiter && !w->waiter2) {
+        if (w->on_event)
+            w->on_event(w, bits);
+        return;
+    }
+    first = loop_slot_woken(w->waiter, w->wait, bits);
+    second = loop_slot_woken(w->waiter2, w->wait2, bits);
+    if (!first) {
+        first = second;
+        second = NULL;
+    }
+    if (second && second != first) {
+        task = coro_data(second);
+        loop_end_wait(loop, task);
+        loop_enqueue(loop, task, LOOP_WAKE_IO);
+    }
+    if (first) {
+        task = coro_data(first);
         loop_end_wait(loop, task);
         loop_resume(loop, task->co, LOOP_WAKE_IO);
-    } else if (w->on_event) {
-        w->on_event(w, bits);
     }
 }
 
@@ -308,8 +340,8 @@ void loop_watch_add_lazy(struct loop *loop, struct loop_watch *w)
 {
     w->loop = loop;
     w->ready = LOOP_READ | LOOP_WRITE;
-    w->wait = 0;
-    w->waiter = NULL;
+    w->wait = w->wait2 = 0;
+    w->waiter = w->waiter2 = NULL;
     w->deferred = true;
 }
 
@@ -352,8 +384,8 @@ int loop_watch_add_exclusive(struct loop *loop, struct loop_watch *w)
         return -errno;
     w->loop = loop;
     w->ready = LOOP_READ;
-    w->wait = 0;
-    w->waiter = NULL;
+    w->wait = w->wait2 = 0;
+    w->waiter = w->waiter2 = NULL;
     w->deferred = false;
     return 0;
 }
@@ -372,11 +404,14 @@ static int loop_watch_drop(struct loop_watch *w, bool ctl)
         if (loop->events[i].data.ptr == w)
             loop->events[i].data.ptr = NULL;
     }
-    if (w->waiter) {
-        struct loop_task *task = coro_data(w->waiter);
+    for (int slot = 0; slot < 2; slot++) {
+        struct coro *waiter = slot == 0 ? w->waiter : w->waiter2;
+        struct loop_task *task = waiter ? coro_data(waiter) : NULL;
 
-        loop_end_wait(loop, task);
-        loop_enqueue(loop, task, LOOP_WAKE_IO);
+        if (task) {
+            loop_end_wait(loop, task);
+            loop_enqueue(loop, task, LOOP_WAKE_IO);
+        }
     }
     w->loop = NULL;
     w->ready = 0;
@@ -434,6 +469,38 @@ struct coro *loop_spawn(struct loop *loop, coro_fn fn, void *arg)
     return co;
 }
 
+/* True when co may not wait on w for want: another coroutine waits on it
+ * for one of those directions, or both slots are taken. */
+static bool loop_watch_taken(const struct loop_watch *w, const struct coro *co, uint32_t want)
+{
+    return (w->waiter && w->waiter != co && (w->wait & want)) ||
+           (w->waiter2 && w->waiter2 != co && (w->wait2 & want)) || (w->waiter && w->waiter2) ||
+           !(want & (LOOP_READ | LOOP_WRITE));
+}
+
+/* A second waiter for one direction of w: loud in checked builds. */
+static int loop_refuse_waiter(const struct loop_watch *w, uint32_t want)
+{
+    if (loop_checks) {
+        fprintf(stderr, "loop: fd %d: a second coroutine waits for %s%s on it\n", w->fd,
+                want & LOOP_READ ? "reading" : "", want & LOOP_WRITE ? " writing" : "");
+        abort();
+    }
+    return LOOP_WAKE_BUSY;
+}
+
+/* Puts co in a free slot of w (loop_watch_taken() said there is one). */
+static void loop_watch_take(struct loop_watch *w, struct coro *co, uint32_t want)
+{
+    if (!w->waiter) {
+        w->waiter = co;
+        w->wait = want;
+    } else {
+        w->waiter2 = co;
+        w->wait2 = want;
+    }
+}
+
 int loop_wait(struct loop *loop, struct loop_watch *const *watches, const uint32_t *wait, size_t n,
               uint64_t deadline)
 {
@@ -450,13 +517,15 @@ int loop_wait(struct loop *loop, struct loop_watch *const *watches, const uint32
     if (deadline && deadline <= loop->now_ms)
         return LOOP_WAKE_TIMEOUT;
     for (size_t i = 0; i < n; i++) {
+        if (loop_watch_taken(watches[i], co, wait[i]))
+            return loop_refuse_waiter(watches[i], wait[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
         if (loop_watch_arm(watches[i]) < 0)
             return LOOP_WAKE_ERROR;
     }
-    for (size_t i = 0; i < n; i++) {
-        watches[i]->waiter = co;
-        watches[i]->wait = wait[i];
-    }
+    for (size_t i = 0; i < n; i++)
+        loop_watch_take(watches[i], co, wait[i]);
     task->watches = watches;
     task->nwatches = n;
     task->waiting = true;

@@ -28,20 +28,33 @@ enum {
     LOOP_WAKE_TIMEOUT = 2, /* the deadline passed */
     LOOP_WAKE_WAKEUP = 3,  /* loop_wakeup() */
     LOOP_WAKE_ERROR = 4,   /* a watch could not be registered with epoll */
+    LOOP_WAKE_BUSY = 5,    /* another coroutine already waits on a watch for that direction */
 };
 
 /* A file descriptor known to the loop, embedded in its owner. It is
  * registered once (edge-triggered, in and out) and stays registered until
  * loop_watch_del(); ready caches the edges seen since the owner last
  * consumed them, so the owner tries the syscall first and waits only after
- * EAGAIN (or a short read). */
+ * EAGAIN (or a short read).
+ *
+ * Waiters: a watch serves a reader and a writer at once. It has two slots;
+ * a coroutine that waits on it takes one (waiter/wait, else waiter2/wait2)
+ * with the directions it waits for. Two coroutines may wait on one watch
+ * when their directions differ (A in co_read while B is in co_write on the
+ * same socket, as a relay does); each is resumed by the edges of its own
+ * direction, and both by a hang-up. A second waiter for a direction that
+ * is already waited for is a bug: builds with assertions (no NDEBUG, or
+ * AddressSanitizer) abort with a message; others refuse the wait
+ * (LOOP_WAKE_BUSY, -EBUSY from io.h) and the first waiter keeps its place. */
 struct loop_watch {
     int fd;
-    uint32_t ready;      /* LOOP_* edges not yet consumed */
-    uint32_t wait;       /* what waiter waits for; 0 when none */
-    bool deferred;       /* added lazily and not yet registered with epoll */
-    struct coro *waiter; /* coroutine blocked on this fd, or NULL */
-    struct loop *loop;   /* set by loop_watch_add */
+    uint32_t ready;       /* LOOP_* edges not yet consumed */
+    uint32_t wait;        /* what waiter waits for; 0 when none */
+    uint32_t wait2;       /* what waiter2 waits for; 0 when none */
+    bool deferred;        /* added lazily and not yet registered with epoll */
+    struct coro *waiter;  /* a coroutine blocked on this fd, or NULL */
+    struct coro *waiter2; /* another one, waiting for the other direction, or NULL */
+    struct loop *loop;    /* set by loop_watch_add */
     /* Called from the loop when an event arrives and no coroutine waits on
      * the fd (a listener, an idle keep-alive connection). May be NULL. */
     void (*on_event)(struct loop_watch *w, uint32_t events);
@@ -115,10 +128,13 @@ struct coro *loop_spawn(struct loop *loop, coro_fn fn, void *arg);
 struct coro *loop_current(const struct loop *loop);
 
 /* Blocks the running coroutine until one of n watches shows an event in
- * the mask wait[i] (a LOOP_HUP always ends the wait), until deadline (an
- * absolute loop_now() time; 0: none), or until loop_wakeup(). Returns a
- * LOOP_WAKE_* reason (LOOP_WAKE_ERROR at once when a lazily added watch
- * cannot be registered). Must run inside a coroutine of this loop. */
+ * the mask wait[i] (LOOP_READ and/or LOOP_WRITE, not 0; a LOOP_HUP always
+ * ends the wait), until deadline (an absolute loop_now() time; 0: none), or
+ * until loop_wakeup(). Returns a LOOP_WAKE_* reason (LOOP_WAKE_ERROR at
+ * once when a lazily added watch cannot be registered, LOOP_WAKE_BUSY at
+ * once when another coroutine waits on one of the watches for one of the
+ * same directions: see struct loop_watch). Must run inside a coroutine of
+ * this loop. */
 int loop_wait(struct loop *loop, struct loop_watch *const *watches, const uint32_t *wait, size_t n,
               uint64_t deadline);
 

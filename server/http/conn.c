@@ -50,6 +50,41 @@ int conn_flush_prefix(struct conn *c, size_t len, int flags)
 
 int conn_flush(struct conn *c, int flags) { return conn_flush_prefix(c, c->mem->olen, flags); }
 
+int conn_flush_nowait(struct conn *c)
+{
+    struct conn_mem *m = c->mem;
+    bool in_head = m->x.state == HTTP_RESP_HEAD;
+    size_t len = in_head ? m->x.head_start : m->olen; /* never a head half-built */
+    ssize_t n;
+
+    if (len == 0)
+        return 0;
+    n = co_write_nowait(&c->w, m->obuf, len);
+    if (n == -EAGAIN)
+        return 0;
+    if (n < 0) {
+        m->broken = true;
+        return (int)n;
+    }
+    atomic_fetch_add_explicit(&c->srv->stats.bytes_out, (uint64_t)n, memory_order_relaxed);
+    memmove(m->obuf, m->obuf + n, m->olen - (size_t)n);
+    m->olen -= (size_t)n;
+    if (in_head)
+        m->x.head_start -= (size_t)n;
+    return 0;
+}
+
+void conn_run_cleanups(struct conn *c)
+{
+    struct conn_mem *m = c->mem;
+
+    while (m && m->ncleanups > 0) {
+        struct conn_cleanup *cl = &m->cleanups[--m->ncleanups];
+
+        cl->fn(cl->data);
+    }
+}
+
 /* An error answered before any handler ran: the head is unusable, so the
  * reply is written from scratch and the connection closes after it. */
 static void conn_reply_error(struct conn *c, int status)
@@ -137,8 +172,7 @@ static int conn_prepare(struct conn *c)
         c->requests + 1 >= c->site->limits.max_keepalive_requests)
         x->keep_alive = false;
     m->bpos = m->rstart + req->head_len;
-    m->body_done = !http_request_has_body(req);
-    m->continue_sent = false;
+    http_body_reset(m, req);
     if (req->path.len == 0 || req->path.p[0] != '/')
         return req->method == HTTP_OPTIONS && req->target.len == 1 ? 0 : 400;
     len = url_normalize_path(req->path.p, req->path.len, m->pathbuf, m->rcap,
@@ -162,20 +196,13 @@ static void conn_count(struct conn *c, const struct http_exchange *x)
         access_log_record(c->srv->access_log, x);
 }
 
-/* Serves the request whose head is parsed in c->mem. */
-static enum serve_result conn_serve(struct conn *c)
+/* After the handler: a response it left without a head, or with a head
+ * never ended, becomes a 500; one cut short closes the connection. */
+static void conn_complete_response(struct conn *c)
 {
     struct conn_mem *m = c->mem;
     struct http_exchange *x = &m->x;
-    int status = conn_prepare(c);
 
-    c->requests++;
-    if (status)
-        http_resp_error(x, status, NULL);
-    else if (x->path_len == 0)
-        http_resp_error(x, 204, NULL); /* OPTIONS * */
-    else
-        c->site->dispatch(x, c->site->app);
     if (x->state == HTTP_RESP_HEAD && !m->broken) {
         /* A head begun and never finished: replace it. */
         log_error(x->head_overflow ? "%s: the response head is too large"
@@ -190,6 +217,29 @@ static enum serve_result conn_serve(struct conn *c)
     }
     if (x->state != HTTP_RESP_DONE)
         x->keep_alive = false; /* a response cut short: the framing is lost */
+}
+
+/* Serves the request whose head is parsed in c->mem. */
+static enum serve_result conn_serve(struct conn *c)
+{
+    struct conn_mem *m = c->mem;
+    struct http_exchange *x = &m->x;
+    int status = conn_prepare(c);
+
+    c->requests++;
+    if (status)
+        http_resp_error(x, status, NULL);
+    else if (x->path_len == 0)
+        http_resp_error(x, 204, NULL); /* OPTIONS * */
+    else
+        c->site->dispatch(x, c->site->app);
+    conn_run_cleanups(c);
+    if (m->taken_over) {
+        conn_count(c, x);
+        return SERVE_ABORT; /* the handler had the socket: nothing more to say */
+    }
+    conn_complete_response(c);
+    http_body_drain(x);
     conn_count(c, x);
     if (m->broken)
         return SERVE_ABORT;
@@ -336,6 +386,7 @@ static void conn_cancelled(void *arg)
 {
     struct conn *c = arg;
 
+    conn_run_cleanups(c);
     c->co = NULL;
     conn_release_site(c);
     conn_close(c);

@@ -35,7 +35,17 @@ struct conn_mem {
     size_t block_size; /* bytes of this block, space included */
     bool body_done;
     bool continue_sent;
-    bool broken; /* a write failed or timed out: the stream is lost */
+    bool broken;       /* a write failed or timed out: the stream is lost */
+    bool body_claimed; /* the handler reads the body: never settled for it */
+    bool body_starved; /* the raw body bytes buffered decode to nothing yet */
+    bool taken_over;   /* the handler took the socket over after a 101 */
+    int body_errno;    /* a body read failed: -errno, repeated after */
+    int body_status;   /* ... and the HTTP status that deserves, or 0 */
+    unsigned ncleanups;
+    struct conn_cleanup {
+        void (*fn)(void *data);
+        void *data;
+    } cleanups[HTTP_MAX_CLEANUPS];
     char *rbuf;
     char *obuf;
     char *pathbuf; /* the normalised path, rcap bytes */
@@ -86,6 +96,33 @@ void conn_close(struct conn *c);
 /* Working memory from the server's pool, or NULL (ENOMEM). */
 struct conn_mem *conn_mem_get(struct http_server *srv);
 void conn_mem_put(struct http_server *srv, struct conn_mem *m);
+
+/* Writes what the socket takes of obuf now, without waiting (not a head
+ * still being built); the rest stays queued. 0 or -errno (the stream is
+ * then broken). */
+int conn_flush_nowait(struct conn *c);
+
+/* Runs the request's cleanups (http_exchange_defer), last first. */
+void conn_run_cleanups(struct conn *c);
+
+/* Prepares the body state of conn_mem for a new request. */
+void http_body_reset(struct conn_mem *m, const struct http_request *req);
+
+/* The raw head's parts (response_raw.c): a status line with the handler's
+ * reason, then, after its header lines, the engine's own headers with a
+ * length of total (< 0: chunked or close) or none for a status without a
+ * body. The response is then streaming. 0 or -errno. */
+int http_resp_open_reason(struct http_exchange *x, int status, const char *reason, size_t len);
+int http_resp_stream_raw(struct http_exchange *x, int64_t total);
+
+/* Before a response sent in one call: settles an unclaimed body (read and
+ * dropped when small). Returns the status a bad body deserves, else 0.
+ * May yield. */
+int http_body_settle(struct http_exchange *x);
+
+/* After the handler: drains what it left of the body (bounded) so the
+ * connection can persist; clears x->keep_alive when it cannot. May yield. */
+void http_body_drain(struct http_exchange *x);
 
 /* Writes everything queued in obuf (may yield). 0 or -errno. */
 int conn_flush(struct conn *c, int flags);

@@ -26,6 +26,48 @@ enum http_resp_state {
  * Lives in the connection's working memory for the duration of one request.
  * Handlers read the fields and answer through the http_resp_* calls; every
  * call that writes may yield (it runs inside the connection coroutine).
+ *
+ * The contract of the exchange, whatever the handler does:
+ *
+ * - Errors. Every call returns -errno for a failure of the system or the
+ *   connection (-EPIPE, -ECONNRESET, -ETIMEDOUT ...). When the request
+ *   itself is at fault (a malformed, oversized or stalled body), the call
+ *   fails with -errno too, and the HTTP status that failure deserves is a
+ *   separate result: http_body_status(). A write that fails leaves the
+ *   connection broken: the engine closes it when the handler returns.
+ *
+ * - The request body belongs to the handler until it returns: the engine
+ *   never reads it on its own while the handler runs, with one exception.
+ *   A handler that never touched the body (no http_body_* call, no
+ *   http_poll() for reading) and answers in one call (http_resp_body,
+ *   http_resp_sendfile, http_resp_error) has the body settled first: read
+ *   and dropped if it is small, and a bad one (400, 408, 413, 431) becomes
+ *   the answer instead. A handler that will read the body after answering
+ *   so calls http_body_claim() first. What is left unread when the handler
+ *   returns is drained by the engine (up to 64 KiB, within body_timeout)
+ *   so that the connection can persist, or the connection is closed.
+ *
+ * - Memory: the request's spans, the exchange and everything the engine
+ *   hands out (body spans, the takeover's buffered bytes) live in the
+ *   connection's working memory; they are valid until the handler returns
+ *   (body spans: until the next body call). The engine keeps at most its
+ *   read buffer and its 16 KiB output queue per connection; a handler
+ *   relaying between the client and another descriptor keeps its own
+ *   bounded buffers (CGI and the proxy: 64 KiB per direction).
+ *
+ * - Yielding: calls documented "may yield" park the connection coroutine
+ *   in the loop; the _nowait calls, http_body_claim and the header calls
+ *   never do. A handler may spawn helper coroutines (loop_spawn on
+ *   x->loop) that use the client's watch beside it (one reading, one
+ *   writing: see struct loop_watch) or its own descriptors; they must have
+ *   ended when the handler returns, as the connection may be freed then.
+ *
+ * - Ending: when the handler returns, its cleanups (http_exchange_defer)
+ *   run, an unfinished response is cut (the connection closes), the body
+ *   is drained, and the next request is read; after a takeover the
+ *   connection closes. If the worker stops while the handler waits, the
+ *   coroutine is cancelled: the cleanups run then, and the handler's stack
+ *   is dropped without running further.
  */
 struct http_exchange {
     struct conn *conn;
@@ -47,18 +89,21 @@ struct http_exchange {
     /* The handler's own state in this worker for the site's generation,
      * opaque to the engine: the site's dispatch sets it for the handler. */
     void *handler_worker;
-    /* private to response.c */
+    /* private to the engine (response.c, body.c, exchange.c) */
     size_t head_start;
     size_t lines_start; /* the first header line, from head_start */
     bool head_overflow; /* a header did not fit: the head cannot be sent */
     bool chunked;
     bool has_length;
+    uint64_t length; /* the Content-Length sent, when has_length */
 };
 
 /*
  * Starts the response head with status. Then add headers with
  * http_resp_header(); the engine adds Date, Server, the length and
- * Connection itself. Returns 0, or -ENOSPC when a head is already begun.
+ * Connection itself. Never touches the request body. Returns 0, -ENOSPC
+ * when a head is already begun, or -errno (queued output could not be
+ * sent).
  */
 int http_resp_begin(struct http_exchange *x, int status);
 
@@ -85,8 +130,10 @@ int http_resp_headerf(struct http_exchange *x, const char *name, const char *fmt
 /*
  * Ends the head with Content-Length: len and sends body (not for HEAD or
  * 304). Small responses are queued so that pipelined responses leave in one
- * write; larger ones are written at once. May yield. Returns 0 or -errno
- * (the connection is then closed).
+ * write; larger ones are written at once. An unclaimed request body is
+ * settled first (see above): a bad one replaces this answer, and the call
+ * returns -EBADMSG (http_body_status() says which status went out). May
+ * yield. Returns 0 or -errno (the connection is then closed).
  */
 int http_resp_body(struct http_exchange *x, const void *body, size_t len);
 
@@ -104,7 +151,9 @@ int http_resp_sendfile(struct http_exchange *x, int fd, off_t offset, size_t len
  */
 int http_resp_stream(struct http_exchange *x, int64_t total);
 
-/* Sends body bytes of a streamed response. May yield. 0 or -errno. */
+/* Sends body bytes of a streamed response, waiting as needed (up to
+ * send_timeout between successful writes). May yield. 0, -EMSGSIZE past
+ * a known length (nothing written), or -errno. */
 int http_resp_write(struct http_exchange *x, const void *data, size_t len);
 
 /* Sends part of fd with sendfile inside a streamed response with a known
@@ -112,7 +161,9 @@ int http_resp_write(struct http_exchange *x, const void *data, size_t len);
  * May yield. */
 int http_resp_write_file(struct http_exchange *x, int fd, off_t offset, size_t len);
 
-/* Ends a streamed response (the last chunk when chunked). 0 or -errno. */
+/* Ends a streamed response (the last chunk when chunked). 0 or -errno;
+ * -EMSGSIZE when fewer bytes than a known length were written (the
+ * connection then closes: the response must not look complete). */
 int http_resp_finish(struct http_exchange *x);
 
 /*
@@ -122,14 +173,143 @@ int http_resp_finish(struct http_exchange *x);
  */
 int http_resp_error(struct http_exchange *x, int status, const char *allow);
 
+/* ---- the request body ---- */
+
 /*
  * Reads the request body: on success *data points to the next decoded
- * bytes (valid until the next call) and the count is returned; 0 at the
- * end of the body. Sends "100 Continue" first when the client asked for it.
- * May yield. Returns < 0 on error: -413, -400 (bad body), -408 (timeout),
- * or -errno (connection lost).
+ * bytes (valid until the next body call) and the count is returned; 0 at
+ * the end of the body. Sends "100 Continue" first when the client asked
+ * for it and no response began. Waits up to body_timeout for bytes. May
+ * yield. Errors: -EBADMSG (malformed: chunk syntax, a chunk line over the
+ * buffer), -EFBIG (over max_body_size), -EMSGSIZE (trailers over
+ * max_header_size), -ETIMEDOUT (body_timeout), -ECONNRESET (the client
+ * closed mid-body), other -errno; http_body_status() then says what HTTP
+ * status the failure deserves. A failure is final: later calls repeat it.
  */
 ssize_t http_body_read(struct http_exchange *x, const char **data);
+
+/* Like http_body_read(), without waiting: the decoded bytes already here
+ * (buffered, or readable from the socket at once), 0 at the end of the
+ * body, -EAGAIN when none are (wait with http_poll() for LOOP_READ), or an
+ * error as above. Never yields. */
+ssize_t http_body_read_nowait(struct http_exchange *x, const char **data);
+
+/* The HTTP status a failed body read deserves: 400 (malformed), 408
+ * (timeout), 413 (too large), 431 (trailers too large); 0 while the body
+ * has not failed, or when the client is gone (nobody to answer). */
+int http_body_status(const struct http_exchange *x);
+
+/* True once the body was read to its end (or the request has none). */
+bool http_body_done(const struct http_exchange *x);
+
+/* Tells the engine that the handler will read the body, even after a
+ * response sent in one call: it is then never settled for the handler.
+ * When the client waits for "100 Continue" and no response began, it is
+ * queued now (and sent as far as the socket takes it), so a handler that
+ * begins its response before reading claims the body first. Every
+ * http_body_* read and http_poll() for reading claims it too. Never
+ * yields (unless 16 KiB of pipelined answers wait before it). Returns 0 or
+ * -errno. */
+int http_body_claim(struct http_exchange *x);
+
+/* ---- full-duplex streaming ---- */
+
+/*
+ * Writes what fits of a streamed response now, without waiting: returns
+ * the bytes taken (> 0; fewer than len when the socket is full), -EAGAIN
+ * when nothing fits (wait with http_poll() for LOOP_WRITE), -EMSGSIZE when
+ * len goes past the Content-Length given to http_resp_stream() or
+ * http_resp_raw(), -EINVAL outside a streamed response, or -errno. Bytes
+ * taken are the engine's: some may still sit in its output queue; they
+ * leave with the next write, flush or poll, or when the response ends.
+ * Never yields.
+ */
+ssize_t http_resp_write_nowait(struct http_exchange *x, const void *data, size_t len);
+
+/* Sends everything queued (the head included) now, even when the response
+ * has a Content-Length and is not complete. May yield (up to send_timeout).
+ * Returns 0, -EINVAL while a head is begun but not ended, or -errno. */
+int http_resp_flush(struct http_exchange *x);
+
+/*
+ * Waits, under one deadline (an absolute loop_now() time; 0: none), on the
+ * client and on n other watches (pipes, a pidfd, an upstream socket: each
+ * registered with the exchange's loop; n <= 30). client holds LOOP_READ
+ * (a body read would not wait: bytes are here, or the body ended or
+ * failed) and/or LOOP_WRITE (http_resp_write_nowait() would take bytes),
+ * or 0; events[i] is what watches[i] is waited for. Queued output is sent
+ * while waiting, and "100 Continue" when the client asked for it and the
+ * handler waits to read. Returns a mask: bit 0 for the client, bit i + 1
+ * for watches[i]; a hang-up counts as ready. Or -ETIMEDOUT, -ECANCELED,
+ * -EINVAL (n too large, or LOOP_WRITE while a head is begun and not
+ * ended), -EBUSY (another coroutine waits on a watch for
+ * the same direction), -errno (the client's output failed). May yield.
+ */
+int http_poll(struct http_exchange *x, uint32_t client, struct loop_watch *const *watches,
+              const uint32_t *events, size_t n, uint64_t deadline);
+
+/* ---- per-request cleanups ---- */
+
+/* At most this many cleanups per request. */
+#define HTTP_MAX_CLEANUPS 8
+
+/*
+ * Registers fn(data) to run once when this request ends, on every path:
+ * after the handler returns (whatever it sent, whatever failed), or when
+ * the connection's coroutine is cancelled (the worker stops). Last
+ * registered runs first. Unlike coro_defer(), it never outlives the
+ * request on a keep-alive connection. fn runs on the loop's thread and
+ * must not yield. Returns 0, or -ENOMEM when HTTP_MAX_CLEANUPS are pending.
+ */
+int http_exchange_defer(struct http_exchange *x, void (*fn)(void *data), void *data);
+
+/* ---- connection takeover (101 Switching Protocols) ---- */
+
+struct http_takeover {
+    struct loop_watch *client; /* the client socket, in the exchange's loop */
+    const char *buffered;      /* bytes the client sent after the request */
+    size_t buffered_len;
+};
+
+/*
+ * Ends the head begun with http_resp_begin(x, 101) (the handler added
+ * Upgrade and Connection: upgrade; the engine adds Date and Server, no
+ * length, no Connection: close), sends it, and hands the connection over:
+ * t->client is the client socket, for co_read/co_write/co_poll (a reader
+ * and a writer coroutine may use it at once); t->buffered holds the bytes
+ * that came behind the request, which the handler relays first. The
+ * handler must not close or unwatch t->client: the engine closes the
+ * connection when the handler returns. Everything stays valid until then.
+ * May yield. Returns 0; -EINVAL without a begun 101 head; -EBUSY when the
+ * request has a body not read to its end (read it first); -errno when the
+ * head could not be sent.
+ */
+int http_resp_takeover(struct http_exchange *x, struct http_takeover *t);
+
+/* ---- a raw response head (nph- scripts) ---- */
+
+/*
+ * Starts the response with a head the handler produced whole: a status
+ * line ("HTTP/1.0" or "HTTP/1.1", a status 200-599, a reason) and header
+ * lines, each ending in CRLF, then an empty line; len covers exactly
+ * that. The engine validates it and never lets an invalid one through:
+ * no bare CR or LF, no obs-fold, no control byte, header names made of
+ * token characters, at most one Content-Length (digits), no
+ * Transfer-Encoding. It sends the status line as HTTP/1.1 with the
+ * handler's code and reason, keeps the header lines except Connection,
+ * Keep-Alive, Content-Length, Date and Server (its own), and frames the
+ * body itself: with the handler's Content-Length, which it then enforces
+ * (a longer write is -EMSGSIZE, a shorter body closes the connection),
+ * else chunked (close-delimited for HTTP/1.0); none for HEAD, 204 and
+ * 304. The body follows through http_resp_write*() and http_resp_finish().
+ * Returns 0; -EBADMSG for an invalid head, which the engine then answers
+ * with 502 itself (nothing of the handler's goes out); -EINVAL when a
+ * response already began; -ENOSPC when the head does not fit (then 500);
+ * -errno. May yield.
+ */
+int http_resp_raw(struct http_exchange *x, const char *head, size_t len);
+
+/* ---- request helpers ---- */
 
 /* The value of a request header, or NULL (len 0). Case-insensitive. */
 const char *http_req_header(const struct http_exchange *x, const char *name, size_t *len);

@@ -51,62 +51,35 @@ static int out_append(struct http_exchange *x, const void *data, size_t len)
     return 0;
 }
 
-/* Before the first byte of a response: a request body the handler left is
- * read and dropped if it is small, so the connection can stay open; a body
- * that turns out malformed, too large or stalled becomes the answer (400,
- * 413, 431, 408).
- * Returns 0 or that status. A body the client was told to wait for (100
- * Continue not sent) or a large one is left, and the connection closes. */
-static int settle_body(struct http_exchange *x)
-{
-    struct conn_mem *m = xmem(x);
-    uint64_t budget = 64 * 1024;
-    const char *data;
-    ssize_t n;
-
-    if (m->body_done)
-        return 0;
-    if ((x->req->expect_continue && !m->continue_sent) ||
-        (x->req->content_length > 0 && (uint64_t)x->req->content_length > budget)) {
-        x->keep_alive = false;
-        return 0;
-    }
-    while ((n = http_body_read(x, &data)) > 0) {
-        if ((uint64_t)n >= budget) {
-            x->keep_alive = false;
-            return 0;
-        }
-        budget -= (uint64_t)n;
-    }
-    if (n == -400 || n == -408 || n == -413 || n == -431)
-        return (int)-n;
-    if (n < 0)
-        x->keep_alive = false;
-    return 0;
-}
-
 static int resp_open(struct http_exchange *x, int status);
 
 int http_resp_begin(struct http_exchange *x, int status)
 {
-    int bad;
-
     if (x->state != HTTP_RESP_NONE)
         return -ENOSPC;
-    bad = settle_body(x);
-    if (bad) {
-        /* The request was bad after all: that is the answer. */
-        size_t len;
-        const char *body = http_status_body(bad, &len);
-
-        x->keep_alive = false;
-        if (resp_open(x, bad) == 0) {
-            http_resp_header(x, "Content-Type", 12, "text/plain; charset=utf-8", 25);
-            http_resp_body(x, body, len);
-        }
-        return -EPROTO;
-    }
     return resp_open(x, status);
+}
+
+/* Before a response sent in one call: an unclaimed body is settled, and a
+ * bad one replaces the head begun with its own answer. Returns 0, or
+ * -EBADMSG when it did. */
+static int settle_or_replace(struct http_exchange *x)
+{
+    int bad = http_body_settle(x);
+    size_t len;
+    const char *body;
+
+    if (!bad)
+        return 0;
+    xmem(x)->olen = x->head_start;
+    x->state = HTTP_RESP_NONE;
+    x->keep_alive = false;
+    body = http_status_body(bad, &len);
+    if (resp_open(x, bad) == 0) {
+        http_resp_header(x, "Content-Type", 12, "text/plain; charset=utf-8", 25);
+        http_resp_body(x, body, len);
+    }
+    return -EBADMSG;
 }
 
 /* Appends n bytes of s at p; returns the end. The caller checked the room. */
@@ -133,9 +106,15 @@ static char *put_u64(char *p, uint64_t v)
 
 static int resp_open(struct http_exchange *x, int status)
 {
-    struct conn_mem *m = xmem(x);
     const char *reason = http_status_reason(status);
-    size_t reason_len = strlen(reason);
+
+    return http_resp_open_reason(x, status, reason, strlen(reason));
+}
+
+int http_resp_open_reason(struct http_exchange *x, int status, const char *reason,
+                          size_t reason_len)
+{
+    struct conn_mem *m = xmem(x);
     char *p;
 
     /* Room for a typical head; a larger one flushes what precedes it. */
@@ -285,11 +264,12 @@ static int head_finish(struct http_exchange *x, int64_t length, bool no_length)
     } else if (!no_length && x->chunked) {
         p = put(p, "Transfer-Encoding: chunked\r\n", 28);
     }
-    if (!x->keep_alive)
+    if (!x->keep_alive && x->status != 101)
         p = put(p, "Connection: close\r\n", 19);
     p = put(p, "\r\n", 2);
     m->olen = (size_t)(p - m->obuf);
-    x->has_length = length >= 0;
+    x->has_length = length >= 0 && !no_length;
+    x->length = x->has_length ? (uint64_t)length : 0;
     return 0;
 }
 
@@ -321,6 +301,21 @@ static int out_queue_or_write(struct http_exchange *x, const void *data, size_t 
     return 0;
 }
 
+/* True when len more body bytes would go past the Content-Length sent. */
+static bool past_length(const struct http_exchange *x, size_t len)
+{
+    return x->has_length && len > x->length - x->body_bytes;
+}
+
+/* What every streamed write checks first: -EINVAL outside a streamed
+ * response, -EMSGSIZE past the length; 0 to go on. */
+static int stream_check(const struct http_exchange *x, size_t len)
+{
+    if (x->state != HTTP_RESP_STREAMING)
+        return -EINVAL;
+    return past_length(x, len) ? -EMSGSIZE : 0;
+}
+
 int http_resp_body(struct http_exchange *x, const void *body, size_t len)
 {
     bool nobody = status_has_no_body(x->status);
@@ -328,6 +323,8 @@ int http_resp_body(struct http_exchange *x, const void *body, size_t len)
 
     if (x->state != HTTP_RESP_HEAD)
         return -EINVAL;
+    if ((r = settle_or_replace(x)) < 0)
+        return r;
     r = head_finish(x, nobody ? -1 : (int64_t)len, nobody);
     if (r < 0)
         return r;
@@ -344,6 +341,8 @@ int http_resp_sendfile(struct http_exchange *x, int fd, off_t offset, size_t len
 
     if (x->state != HTTP_RESP_HEAD)
         return -EINVAL;
+    if ((r = settle_or_replace(x)) < 0)
+        return r;
     r = head_finish(x, (int64_t)len, false);
     if (r < 0)
         return r;
@@ -367,16 +366,32 @@ int http_resp_stream(struct http_exchange *x, int64_t total)
     return 0;
 }
 
+int http_resp_stream_raw(struct http_exchange *x, int64_t total)
+{
+    bool nobody = status_has_no_body(x->status);
+    int r;
+
+    if (!nobody || x->state != HTTP_RESP_HEAD)
+        return http_resp_stream(x, total);
+    r = head_finish(x, -1, true);
+    if (r < 0)
+        return r;
+    /* No body may follow: whatever comes is counted, not sent. */
+    x->head_only = true;
+    x->has_length = true;
+    x->length = 0;
+    x->state = HTTP_RESP_STREAMING;
+    return 0;
+}
+
 int http_resp_write(struct http_exchange *x, const void *data, size_t len)
 {
     struct conn_mem *m = xmem(x);
     char size[24];
-    int n;
+    int n = stream_check(x, len);
 
-    if (x->state != HTTP_RESP_STREAMING)
-        return -EINVAL;
-    if (len == 0)
-        return 0;
+    if (n < 0 || len == 0)
+        return n;
     x->body_bytes += len;
     if (x->head_only)
         return 0;
@@ -399,6 +414,81 @@ int http_resp_write(struct http_exchange *x, const void *data, size_t len)
     return 0;
 }
 
+static ssize_t write_plain_nowait(struct http_exchange *x, const void *data, size_t len)
+{
+    ssize_t n = co_write_nowait(&x->conn->w, data, len);
+
+    if (n == -EAGAIN)
+        return n;
+    if (n < 0)
+        return write_failed(x, n);
+    x->body_bytes += (size_t)n;
+    return n;
+}
+
+/* Queues the bytes of iov[0..cnt) past the first sent ones (the queue is
+ * empty and they fit). */
+static void queue_unsent(struct conn_mem *m, const struct iovec *iov, int cnt, size_t sent)
+{
+    for (int i = 0; i < cnt; i++) {
+        size_t skip = sent < iov[i].iov_len ? sent : iov[i].iov_len;
+
+        memcpy(m->obuf + m->olen, (const char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
+        m->olen += iov[i].iov_len - skip;
+        sent -= skip;
+    }
+}
+
+/* One chunk of at most what the output queue holds: the socket takes what
+ * it can, the rest of the chunk is queued. */
+static ssize_t write_chunk_nowait(struct http_exchange *x, const void *data, size_t len)
+{
+    size_t take = len < CONN_OBUF_SIZE - 32 ? len : CONN_OBUF_SIZE - 32;
+    char size[24];
+    int hn = snprintf(size, sizeof size, "%zx\r\n", take);
+    struct iovec iov[3] = {
+        {.iov_base = size, .iov_len = (size_t)hn},
+        {.iov_base = (void *)data, .iov_len = take},
+        {.iov_base = (void *)"\r\n", .iov_len = 2},
+    };
+    ssize_t n = co_writev_nowait(&x->conn->w, iov, 3);
+
+    if (n == -EAGAIN)
+        return n;
+    if (n < 0)
+        return write_failed(x, n);
+    queue_unsent(xmem(x), iov, 3, (size_t)n);
+    x->body_bytes += take;
+    return (ssize_t)take;
+}
+
+ssize_t http_resp_write_nowait(struct http_exchange *x, const void *data, size_t len)
+{
+    int r = stream_check(x, len);
+
+    if (r < 0 || len == 0)
+        return r;
+    if (x->head_only) {
+        x->body_bytes += len;
+        return (ssize_t)len;
+    }
+    if ((r = conn_flush_nowait(x->conn)) < 0)
+        return write_failed(x, r);
+    if (xmem(x)->olen > 0)
+        return -EAGAIN;
+    return x->chunked ? write_chunk_nowait(x, data, len) : write_plain_nowait(x, data, len);
+}
+
+int http_resp_flush(struct http_exchange *x)
+{
+    int r;
+
+    if (x->state == HTTP_RESP_HEAD)
+        return -EINVAL;
+    r = conn_flush(x->conn, 0);
+    return r < 0 ? write_failed(x, r) : 0;
+}
+
 int http_resp_write_file(struct http_exchange *x, int fd, off_t offset, size_t len)
 {
     struct conn_mem *m = xmem(x);
@@ -407,10 +497,13 @@ int http_resp_write_file(struct http_exchange *x, int fd, off_t offset, size_t l
 
     if (x->state == HTTP_RESP_STREAMING && x->chunked)
         return -EINVAL; /* file bytes would go out without chunk framing */
+    if (x->state == HTTP_RESP_STREAMING) {
+        if (past_length(x, len))
+            return -EMSGSIZE;
+        x->body_bytes += len;
+    }
     if (x->head_only)
         return 0;
-    if (x->state == HTTP_RESP_STREAMING)
-        x->body_bytes += len;
     /* Small enough to queue: one write for head and body. */
     if (len <= CONN_OBUF_SIZE - m->olen && len <= 4096) {
         n = pread(fd, m->obuf + m->olen, len, offset);
@@ -442,6 +535,10 @@ int http_resp_finish(struct http_exchange *x)
         return x->head_only ? 0 : out_append(x, "0\r\n\r\n", 5);
     if (!x->has_length)
         x->keep_alive = false; /* close-delimited: head_finish said close */
+    if (x->has_length && x->body_bytes < x->length) {
+        x->keep_alive = false; /* short: only a close can say so */
+        return -EMSGSIZE;
+    }
     return 0;
 }
 
@@ -496,82 +593,3 @@ const char *http_req_header(const struct http_exchange *x, const char *name, siz
 }
 
 int64_t http_now(const struct http_exchange *x) { return loop_wall(x->loop); }
-
-static int send_continue(struct http_exchange *x)
-{
-    struct conn_mem *m = xmem(x);
-    int r;
-
-    m->continue_sent = true;
-    r = out_append(x, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    return r < 0 ? r : conn_flush(x->conn, 0);
-}
-
-/* Makes room for more raw body bytes behind the head, whose spans must stay. */
-static void body_compact(struct conn_mem *m)
-{
-    size_t body_start = m->rstart + m->req.head_len;
-
-    if (m->bpos == m->rlen) {
-        m->bpos = m->rlen = body_start;
-    } else if (m->rlen == m->rcap && m->bpos > body_start) {
-        memmove(m->rbuf + body_start, m->rbuf + m->bpos, m->rlen - m->bpos);
-        m->rlen -= m->bpos - body_start;
-        m->bpos = body_start;
-    }
-}
-
-ssize_t http_body_read(struct http_exchange *x, const char **data)
-{
-    struct conn_mem *m = xmem(x);
-    const struct http_limits *lim = &x->site->limits;
-
-    if (m->body_done)
-        return 0;
-    /* 100 Continue only before any response: once a final answer is under
-     * way, the client learns from it instead. */
-    if (x->req->expect_continue && !m->continue_sent && x->state == HTTP_RESP_NONE &&
-        m->bpos == m->rlen) {
-        int r = send_continue(x);
-
-        if (r < 0)
-            return r;
-    }
-    for (;;) {
-        size_t consumed = 0, out_len = 0;
-        const char *out = NULL;
-        int r = http_parse_body(&m->parser, m->rbuf + m->bpos, m->rlen - m->bpos, &consumed, &out,
-                                &out_len);
-
-        m->bpos += consumed;
-        if (r < 0)
-            return r;
-        if (out_len > 0) {
-            *data = out;
-            if (r == 1)
-                m->body_done = true; /* the next call answers 0 */
-            return (ssize_t)out_len;
-        }
-        if (r == 1) {
-            m->body_done = true;
-            return 0;
-        }
-        if (consumed > 0)
-            continue;
-        body_compact(m);
-        if (m->rlen == m->rcap)
-            return -400; /* a chunk line longer than the buffer */
-        /* Queued answers (to pipelined requests) leave before a wait. */
-        if (x->state != HTTP_RESP_HEAD && (r = conn_flush(x->conn, 0)) < 0)
-            return r;
-        ssize_t n = co_read(&x->conn->w, m->rbuf + m->rlen, m->rcap - m->rlen,
-                            loop_now(x->loop) + lim->body_timeout_ms);
-        if (n == -ETIMEDOUT)
-            return -408;
-        if (n == 0)
-            return -ECONNRESET;
-        if (n < 0)
-            return n;
-        m->rlen += (size_t)n;
-    }
-}

@@ -44,6 +44,8 @@ struct conn_mem *conn_mem_get(struct http_server *srv)
     m->obuf = m->space + 2 * rcap;
     m->rstart = m->rlen = m->bpos = m->olen = 0;
     m->broken = false;
+    m->ncleanups = 0;
+    m->taken_over = false;
     http_parser_init(&m->parser, &srv->site->limits);
     return m;
 }

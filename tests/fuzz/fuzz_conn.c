@@ -8,8 +8,11 @@
  * the connection. The site's dispatch answers by path: "/s" streams chunked,
  * "/k" streams with a known length, "/b" sends a body larger than the output
  * queue, "/e" a 404, "/n" nothing (the engine answers 500), "/h" a head it
- * never finishes, "/p" a stream it never finishes, anything else a fixed
- * 200; POST and PUT bodies are read with http_body_read first. Everything
+ * never finishes, "/p" a stream it never finishes, "/l" reads the body
+ * after its head went out, "/r" sends the request body as a raw response
+ * head, "/u" takes the connection over after a 101 and echoes what follows,
+ * "/w" is the streaming echo (tests/support/echo_stream.c), anything else a
+ * fixed 200; other POST and PUT bodies are read with http_body_read first. Everything
  * the server wrote must parse as HTTP/1.1 responses with a Date, a length
  * (or chunked, or close-delimited with Connection: close), and nothing
  * after a Connection: close. Any violation aborts. One input in four runs
@@ -26,12 +29,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/io.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/timer.h"
 #include "http/accesslog.h"
 #include "http/exchange.h"
 #include "http/server.h"
+
+#include "echo_stream.h"
 
 #define FUZZ_MAX_OUT        (4u << 20) /* bytes of responses kept per input */
 #define FUZZ_MAX_ITERATIONS 100000     /* loop iterations per input before calling it a hang */
@@ -49,6 +55,7 @@ struct fuzz_env {
     struct timer stop_timer;
     char *out;
     bool dump; /* FUZZ_CONN_DUMP set: print every input's responses */
+    bool cut;  /* a handler of this input left a response cut short */
 };
 
 static struct fuzz_env env;
@@ -86,15 +93,100 @@ static bool read_body(struct http_exchange *x)
             abort();
     if (n == 0)
         return true;
-    http_resp_error(x, n <= -400 && n > -600 ? (int)-n : 400, NULL);
+    http_resp_error(x, http_body_status(x) ? http_body_status(x) : 400, NULL);
     return false;
 }
 
-static void fuzz_dispatch(struct http_exchange *x, void *app)
+/* "/l": the head and a first piece go out, then the body is read. */
+static void late_body(struct http_exchange *x)
+{
+    const char *data;
+    char line[32];
+    size_t got = 0;
+    ssize_t n;
+
+    if (http_resp_begin(x, 200) < 0 || http_resp_stream(x, -1) < 0 ||
+        http_resp_write(x, "late:", 5) < 0 || http_resp_flush(x) < 0)
+        return;
+    while ((n = http_body_read(x, &data)) > 0)
+        got += (size_t)n;
+    if (n < 0)
+        return; /* cut: the engine closes */
+    n = snprintf(line, sizeof line, "%zu", got);
+    if (http_resp_write(x, line, (size_t)n) == 0)
+        http_resp_finish(x);
+}
+
+/* True when s[0..len) holds word, ignoring case. */
+static bool contains_ci(const char *s, size_t len, const char *word)
+{
+    size_t wl = strlen(word);
+
+    for (size_t i = 0; i + wl <= len; i++) {
+        if (strncasecmp(s + i, word, wl) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* "/r": the request body (up to 4 KiB) is the raw response head (one
+ * naming the checker's own markers is answered 403 instead). */
+static void raw_head(struct http_exchange *x)
+{
+    static char head[4096];
+    const char *data;
+    size_t len = 0;
+    ssize_t n;
+
+    while ((n = http_body_read(x, &data)) > 0) {
+        size_t take = (size_t)n < sizeof head - len ? (size_t)n : sizeof head - len;
+
+        memcpy(head + len, data, take);
+        len += take;
+    }
+    if (n < 0) {
+        http_resp_error(x, http_body_status(x) ? http_body_status(x) : 400, NULL);
+        return;
+    }
+    if (contains_ci(head, len, "X-Head") || contains_ci(head, len, "X-Cut") ||
+        contains_ci(head, len, "octet-stream")) {
+        http_resp_error(x, 403, NULL);
+        return;
+    }
+    if (http_resp_raw(x, head, len) == 0 && http_resp_write(x, "raw", 3) != -EINVAL &&
+        http_resp_finish(x) == -EMSGSIZE)
+        env.cut = true; /* shorter than its Content-Length: the engine closes */
+}
+
+/* "/u": 101, then the bytes behind the request and all that follows are
+ * echoed until the client closes. */
+static void takeover(struct http_exchange *x)
+{
+    struct http_takeover t;
+    char buf[512];
+    ssize_t n;
+
+    if (http_resp_begin(x, 101) < 0)
+        return;
+    http_resp_header(x, "Upgrade", 7, "fuzz", 4);
+    http_resp_header(x, "Connection", 10, "upgrade", 7);
+    if (http_resp_takeover(x, &t) < 0) {
+        if (x->state == HTTP_RESP_HEAD)
+            http_resp_body(x, NULL, 0);
+        return;
+    }
+    if (co_write(t.client, t.buffered, t.buffered_len, loop_now(x->loop) + 1000) < 0)
+        return;
+    while ((n = co_read(t.client, buf, sizeof buf, loop_now(x->loop) + 1000)) > 0)
+        if (co_write(t.client, buf, (size_t)n, loop_now(x->loop) + 1000) < 0)
+            return;
+}
+
+/* The routes that read the body first, then answer in one go. */
+static void fixed_dispatch(struct http_exchange *x)
 {
     static char big[FUZZ_BIG_BODY];
 
-    (void)app;
     if (!read_body(x))
         return;
     switch (x->path_len > 1 ? x->path[1] : '/') {
@@ -122,6 +214,26 @@ static void fuzz_dispatch(struct http_exchange *x, void *app)
         http_resp_header(x, "X-Head", 6, x->head_only ? "1" : "0", 1);
         http_resp_body(x, "hello\n", 6);
     }
+}
+
+static void fuzz_dispatch(struct http_exchange *x, void *app)
+{
+    char route = x->path_len > 1 ? x->path[1] : '/';
+
+    (void)app;
+    /* HEAD answers must say X-Head for the checker: the fixed routes. */
+    if (x->head_only && (route == 'r' || route == 'w'))
+        route = '/';
+    switch (route) {
+    case 'l': late_body(x); break;
+    case 'r': raw_head(x); break;
+    case 'u': takeover(x); return;
+    case 'w': echo_stream(x, NULL); break;
+    default: fixed_dispatch(x); return;
+    }
+    /* A streamed answer its handler gave up on may be cut (then closed). */
+    if (x->state == HTTP_RESP_STREAMING)
+        env.cut = true;
 }
 
 static void stop_loop(struct timer *t)
@@ -291,17 +403,20 @@ static size_t body_length(const char *out, size_t head, size_t len, bool reset, 
     size_t vlen, body;
     const char *v = header(out, head, "Content-Length", &vlen);
     const char *xhead = header(out, head, "X-Head", &vlen);
+    const char *type = header(out, head, "Content-Type", &vlen);
+    /* The echo's body is the client's: it may look like a response. */
+    bool echo = type && vlen == 24 && memcmp(type, "application/octet-stream", 24) == 0;
 
     if (xhead && xhead[0] == '1')
         return 0; /* the dispatch answered a HEAD */
     if (v) {
         body = (size_t)strtoull(v, NULL, 10);
-        if (body > 0 && !xhead && no_body_follows(out + head, len - head))
+        if (body > 0 && !xhead && !echo && no_body_follows(out + head, len - head))
             return 0;
         if (head + body > len) {
             /* Only a response its handler left unfinished may be cut (the
              * connection then closes), or one lost to a reset. */
-            if (!reset && !header(out, head, "X-Cut", &vlen))
+            if (!reset && !env.cut && !header(out, head, "X-Cut", &vlen))
                 fail("a body shorter than its Content-Length", out, len);
             return len - head;
         }
@@ -311,7 +426,7 @@ static size_t body_length(const char *out, size_t head, size_t len, bool reset, 
         if (no_body_follows(out + head, len - head))
             return 0;
         body = chunked_length(out + head, len - head);
-        if (body == 0 && !reset)
+        if (body == 0 && !reset && !env.cut)
             fail("a bad chunked body", out, len);
         return body ? body : len - head;
     }
@@ -341,6 +456,13 @@ static size_t check_response(const char *out, size_t len, bool reset, bool *clos
     status = (out[9] - '0') * 100 + (out[10] - '0') * 10 + (out[11] - '0');
     if (status == 100)
         return head; /* 100 Continue: no fields, no body */
+    if (status == 101) {
+        if (!header(out, head, "Date", &vlen) || header(out, head, "Content-Length", &vlen) ||
+            header(out, head, "Transfer-Encoding", &vlen))
+            fail("a 101 without a Date, or with a length", out, len);
+        *closes = true;
+        return len; /* the rest is the tunnel's */
+    }
     if (status < 200 || !header(out, head, "Date", &vlen))
         fail("no Date, or an unexpected 1xx", out, len);
     v = header(out, head, "Connection", &vlen);
@@ -374,6 +496,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < size; i++)
         seed = (seed ^ data[i]) * 0x100000001b3ULL;
     http_server_set_site(env.srv, (seed & 3) == 0 ? &env.site_small : &env.site_default);
+    env.cut = false;
     len = converse(data, size, (seed >> 2) & 1 ? seed | 1 : 0, &reset);
     if (env.dump)
         fprintf(stderr, "--- %zu bytes%s:\n%.*s\n", len, reset ? " (reset)" : "", (int)len,

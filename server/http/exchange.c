@@ -1,0 +1,125 @@
+/* exchange.c - what makes the exchange full-duplex: waiting on the client and other fds at
+ * once, per-request cleanups, and handing the connection over after a 101. */
+#include <errno.h>
+
+#include "core/io.h"
+#include "http/conn.h"
+#include "http/exchange.h"
+
+/* The most watches a handler may add to the client in one http_poll(). */
+#define POLL_MAX_OTHERS 30
+
+static struct conn_mem *xmem(const struct http_exchange *x) { return x->conn->mem; }
+
+int http_exchange_defer(struct http_exchange *x, void (*fn)(void *data), void *data)
+{
+    struct conn_mem *m = xmem(x);
+
+    if (m->ncleanups == HTTP_MAX_CLEANUPS)
+        return -ENOMEM;
+    m->cleanups[m->ncleanups++] = (struct conn_cleanup){.fn = fn, .data = data};
+    return 0;
+}
+
+/* The directions of want in which the client is ready for the handler:
+ * a body read would not wait, or a nowait write would take bytes. */
+static uint32_t client_ready(const struct http_exchange *x, uint32_t want)
+{
+    const struct conn_mem *m = xmem(x);
+    uint32_t sock = x->conn->w.ready & (LOOP_READ | LOOP_WRITE | LOOP_HUP);
+    uint32_t ready = 0;
+
+    if ((want & LOOP_READ) &&
+        (m->body_done || m->body_errno || (m->bpos < m->rlen && !m->body_starved) ||
+         (sock & (LOOP_READ | LOOP_HUP))))
+        ready |= LOOP_READ;
+    if ((want & LOOP_WRITE) && m->olen == 0 && (sock & (LOOP_WRITE | LOOP_HUP)))
+        ready |= LOOP_WRITE;
+    return ready;
+}
+
+/* Bit 0 for the client, bit i + 1 for each of the others that is ready. */
+static int poll_mask(const struct http_exchange *x, uint32_t client,
+                     struct loop_watch *const *watches, const uint32_t *events, size_t n)
+{
+    int mask = client_ready(x, client) ? 1 : 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (watches[i]->ready & (events[i] | LOOP_HUP))
+            mask |= 1 << (i + 1);
+    }
+    return mask;
+}
+
+/* Queued output that may leave now: not a head still being built. */
+static size_t poll_pending(const struct http_exchange *x)
+{
+    return x->state == HTTP_RESP_HEAD ? x->head_start : xmem(x)->olen;
+}
+
+/* Gets the client's side of a poll going: 100 Continue for a reader, the
+ * queued output sent as far as the socket takes it. Returns 0 or -errno. */
+static int poll_client_prepare(struct http_exchange *x, uint32_t client)
+{
+    int r;
+
+    if ((client & LOOP_READ) && (r = http_body_claim(x)) < 0)
+        return r;
+    return conn_flush_nowait(x->conn);
+}
+
+int http_poll(struct http_exchange *x, uint32_t client, struct loop_watch *const *watches,
+              const uint32_t *events, size_t n, uint64_t deadline)
+{
+    struct loop_watch *all[POLL_MAX_OTHERS + 1];
+    uint32_t ev[POLL_MAX_OTHERS + 1];
+    int mask, r;
+
+    /* Nothing can be written while a head is being built. */
+    if (n > POLL_MAX_OTHERS || ((client & LOOP_WRITE) && x->state == HTTP_RESP_HEAD))
+        return -EINVAL;
+    all[0] = &x->conn->w;
+    for (size_t i = 0; i < n; i++) {
+        all[i + 1] = watches[i];
+        ev[i + 1] = events[i];
+    }
+    for (;;) {
+        if ((r = poll_client_prepare(x, client)) < 0)
+            return r;
+        mask = poll_mask(x, client, watches, events, n);
+        if (mask)
+            return mask;
+        /* The client's socket is watched for what the handler wants, and
+         * for writing while output waits in the queue. */
+        ev[0] = (client & LOOP_READ) | ((client & LOOP_WRITE) || poll_pending(x) ? LOOP_WRITE : 0);
+        r = ev[0] ? co_poll(all, ev, n + 1, deadline) : co_poll(all + 1, ev + 1, n, deadline);
+        if (r < 0)
+            return r;
+    }
+}
+
+int http_resp_takeover(struct http_exchange *x, struct http_takeover *t)
+{
+    struct conn_mem *m = xmem(x);
+    int r;
+
+    if (x->state != HTTP_RESP_HEAD || x->status != 101)
+        return -EINVAL;
+    if (!m->body_done)
+        return -EBUSY;
+    x->keep_alive = false;
+    r = http_resp_body(x, NULL, 0);
+    if (r == 0)
+        r = conn_flush(x->conn, 0);
+    if (r < 0)
+        return r;
+    m->taken_over = true;
+    m->body_claimed = true;
+    *t = (struct http_takeover){
+        .client = &x->conn->w,
+        .buffered = m->rbuf + m->bpos,
+        .buffered_len = m->rlen - m->bpos,
+    };
+    m->bpos = m->rlen; /* the handler's now */
+    return 0;
+}
