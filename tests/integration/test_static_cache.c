@@ -13,8 +13,10 @@
 #include "test_static_util.h"
 
 /* The cache re-checks an entry at most once a second; the tests poll for
- * this long before they call a change missed. */
-#define NOTICE_WITHIN_MS 3000
+ * this long before they call a change missed. The bound is generous: on a
+ * loaded machine twelve answers in a row can take seconds by themselves,
+ * and the time a change took is logged, not judged. */
+#define NOTICE_WITHIN_MS 20000
 /* Answers in a row (on new connections, so on every worker) that must all
  * show the change. */
 #define IN_A_ROW 12
