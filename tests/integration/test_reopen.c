@@ -22,10 +22,10 @@ static void cleanup(void)
 
 TestSuite(reopen, .fini = cleanup);
 
-/* Waits until the file at path holds needle; false after 5 s. */
+/* Waits until the file at path holds needle; false after 15 s. */
 static bool file_has(const char *path, const char *needle)
 {
-    return file_wait_for(path, needle, 5000);
+    return file_wait_for(path, needle, 15000);
 }
 
 static bool file_lacks(const char *path, const char *needle)

@@ -178,13 +178,13 @@ Test(journal, error_and_access_logs_become_structured_entries)
                          d.port),
                  0);
     cr_assert_str_eq(out, "page\n");
-    cr_assert(journal_wait(jfd, access, 5000, &e), "an access entry with its fields");
+    cr_assert(journal_wait(jfd, access, 15000, &e), "an access entry with its fields");
     cr_assert_str_eq(entry_field(&e, "HTTP_USER_AGENT", value, sizeof value), "test agent");
     cr_assert(strstr(entry_field(&e, "MESSAGE", value, sizeof value),
                      "\"GET /page.txt?q=1 HTTP/1.1\" 200 5"),
               "MESSAGE is the log line: %s", value);
     run_cmd(NULL, 0, "curl -s http://127.0.0.1:%u/nope", d.port);
-    cr_assert(journal_wait(jfd, missing, 5000, &e), "a 404 is logged as such");
+    cr_assert(journal_wait(jfd, missing, 15000, &e), "a 404 is logged as such");
 
     kill(d.pid, SIGTERM);
     cr_assert_eq(waitpid(d.pid, &status, 0), d.pid);
@@ -204,7 +204,7 @@ static int count(const char *text, const char *needle)
 }
 
 /* Waits until the daemon's stderr holds needle; false after 5 s. */
-static bool stderr_has(const char *needle) { return file_wait_for(d.log, needle, 5000); }
+static bool stderr_has(const char *needle) { return file_wait_for(d.log, needle, 15000); }
 
 Test(journal, without_a_journal_both_logs_go_to_stderr_with_one_warning_each)
 {
