@@ -1,7 +1,11 @@
-/* echo_stream.c - a test handler that streams the request body back as it arrives. */
+/* echo_stream.c - test handlers that stream both ways: the body echoed as it arrives, a body
+ * read after the head, a tunnel after 101. */
 #include "echo_stream.h"
 
 #include <errno.h>
+#include <stdio.h>
+
+#include "core/io.h"
 
 /* One wait for the client: readable when nothing waits to be written,
  * writable while something does. 0 or -errno. */
@@ -61,4 +65,48 @@ void echo_stream(struct http_exchange *x, void *arg)
         return;
     if (echo_relay(x) == 0)
         http_resp_finish(x);
+}
+
+void echo_late_body(struct http_exchange *x, void *arg)
+{
+    const char *data;
+    ssize_t n;
+    size_t got = 0;
+    char line[64];
+    int len;
+
+    (void)arg;
+    /* No http_body_claim(): beginning the response must not cost the body. */
+    if (http_resp_begin(x, 200) < 0 || http_resp_stream(x, -1) < 0 ||
+        http_resp_write(x, "started;", 8) < 0 || http_resp_flush(x) < 0)
+        return;
+    while ((n = http_body_read(x, &data)) > 0)
+        got += (size_t)n;
+    if (n == 0)
+        len = snprintf(line, sizeof line, "got=%zu", got);
+    else
+        len = snprintf(line, sizeof line, "failed=%zd", n);
+    if (http_resp_write(x, line, (size_t)len) == 0)
+        http_resp_finish(x);
+}
+
+void echo_tunnel(struct http_exchange *x, void *arg)
+{
+    uint64_t idle = x->site->limits.body_timeout_ms;
+    struct http_takeover t;
+    char buf[4096];
+    ssize_t n;
+
+    (void)arg;
+    if (http_resp_begin(x, 101) < 0)
+        return;
+    http_resp_header(x, "Upgrade", 7, "echo", 4);
+    http_resp_header(x, "Connection", 10, "upgrade", 7);
+    if (http_resp_takeover(x, &t) < 0)
+        return;
+    if (t.buffered_len && co_write(t.client, t.buffered, t.buffered_len, 0) < 0)
+        return;
+    while ((n = co_read(t.client, buf, sizeof buf, loop_now(x->loop) + idle)) > 0)
+        if (co_write(t.client, buf, (size_t)n, loop_now(x->loop) + idle) < 0)
+            return;
 }
