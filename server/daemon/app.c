@@ -18,6 +18,8 @@ struct app_route {
     void *state;       /* from kind->open, else the configuration's typed conf */
     size_t kind_index; /* the kind's index in the handler table */
     bool opened;       /* state came from kind->open: close it */
+    const char *name;  /* the section as written, without its brackets ("static /") */
+    size_t name_len;
 };
 
 struct app {
@@ -55,6 +57,8 @@ static void app_dispatch(struct http_exchange *x, void *arg)
         return;
     }
     ar = route->conf;
+    x->route = ar->name;
+    x->route_len = ar->name_len;
     rest = route_rest(route, x->path, x->path_len, &rest_len);
     x->handler_worker = aw->kind_worker[ar->kind_index];
     ar->kind->handle(x, ar->state, rest, rest_len);
@@ -105,6 +109,12 @@ static int app_open_route(struct app *app, const struct route *route, struct app
     ar->kind = route->kind;
     ar->kind_index = kind_index(route->kind);
     ar->state = route->conf;
+    ar->name = route->name;
+    ar->name_len = strlen(route->name);
+    if (ar->name_len >= 2 && route->name[0] == '[') {
+        ar->name++;
+        ar->name_len -= 2;
+    }
     if (!ar->kind->open)
         return 0;
     r = ar->kind->open(route->conf, app->kind_routes[ar->kind_index], &ar->state, err, sizeof err);

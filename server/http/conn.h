@@ -33,6 +33,8 @@ struct conn_mem {
     size_t rcap;
     size_t olen;       /* bytes queued in obuf */
     size_t block_size; /* bytes of this block, space included */
+    uint64_t sent;     /* bytes the socket took from this block's connections */
+    uint64_t head_ns;  /* when the first byte of the next request was taken (0: not yet) */
     bool body_done;
     bool continue_sent;
     bool broken;       /* a write failed or timed out: the stream is lost */
@@ -129,6 +131,13 @@ int conn_flush(struct conn *c, int flags);
 
 /* Writes the first len queued bytes and keeps the rest (may yield). */
 int conn_flush_prefix(struct conn *c, size_t len, int flags);
+
+/* Counts n bytes the socket took (the exchange's sent bytes, the
+ * worker's bytes out). */
+void conn_sent(struct conn *c, uint64_t n);
+
+/* CLOCK_MONOTONIC in nanoseconds (a vDSO read, no syscall). */
+uint64_t conn_clock_ns(void);
 
 /* The Date header value for now. */
 const char *conn_date(struct conn *c);

@@ -43,6 +43,7 @@ struct conn_mem *conn_mem_get(struct http_server *srv)
     m->pathbuf = m->space + rcap;
     m->obuf = m->space + 2 * rcap;
     m->rstart = m->rlen = m->bpos = m->olen = 0;
+    m->sent = m->head_ns = 0;
     m->broken = false;
     m->ncleanups = 0;
     m->taken_over = false;
