@@ -170,6 +170,7 @@ static int serve_rel(struct http_exchange *x, const struct static_root *root, ch
     int r = static_file_get(x->handler_worker, root, len ? rel : ".", len ? len : 1,
                             loop_now(x->loop), &f);
 
+    http_count_file_cache(x, static_cache_last_hit(x->handler_worker));
     if (r < 0)
         return r;
     static_serve_file(x, root, f, rel, len);

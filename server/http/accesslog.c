@@ -205,7 +205,7 @@ static void extra_fields(const struct http_exchange *x, bool json, struct log_ex
             ? esc(e->upstream, sizeof e->upstream - 1, x->upstream, strlen(x->upstream), json)
             : 0;
     e->upstream[n] = '\0';
-    e->duration_us = http_exchange_elapsed_us(x);
+    e->duration_us = x->duration_us;
     e->bytes_in = x->bytes_in;
 }
 

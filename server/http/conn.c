@@ -36,6 +36,20 @@ void conn_sent(struct conn *c, uint64_t n)
     atomic_fetch_add_explicit(&c->srv->stats.bytes_out, n, memory_order_relaxed);
 }
 
+void conn_set_state(struct conn *c, enum conn_state s)
+{
+    struct http_stats *st = &c->srv->stats;
+
+    if (c->state == s)
+        return;
+    if (c->state != CONN_IDLE)
+        http_stat_add(c->state == CONN_READING ? &st->conns_reading : &st->conns_writing,
+                      (uint64_t)-1);
+    if (s != CONN_IDLE)
+        http_stat_add(s == CONN_READING ? &st->conns_reading : &st->conns_writing, 1);
+    c->state = s;
+}
+
 uint64_t conn_clock_ns(void)
 {
     struct timespec ts;
@@ -211,14 +225,21 @@ static int conn_prepare(struct conn *c)
     return 0;
 }
 
-static void conn_count(struct conn *c, const struct http_exchange *x)
+static void conn_count(struct conn *c, struct http_exchange *x)
 {
     struct http_stats *st = &c->srv->stats;
     int cls = x->status / 100;
+    size_t b = 0;
 
     atomic_fetch_add_explicit(&st->requests, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->status_class[cls >= 1 && cls <= 5 ? cls : 0], 1,
                               memory_order_relaxed);
+    x->duration_us = http_exchange_elapsed_us(x);
+    while (b < HTTP_DURATION_BUCKETS - 1 && x->duration_us > http_duration_bounds_us[b])
+        b++;
+    http_stat_add(&st->duration[b], 1);
+    http_stat_add(&st->duration_sum_us, x->duration_us);
+    http_stat_add(&st->bytes_in, x->bytes_in);
     if (c->srv->access_log)
         access_log_record(c->srv->access_log, x);
 }
@@ -446,7 +467,9 @@ void conn_main(struct coro *co, void *arg)
                 break;
         }
         conn_hold_site(c);
+        conn_set_state(c, CONN_READING);
         r = conn_read_head(c);
+        conn_set_state(c, CONN_WRITING);
         if (r == 0)
             goto close;
         if (r < 0) {
@@ -464,6 +487,7 @@ void conn_main(struct coro *co, void *arg)
         if (conn_flush(c, 0) < 0)
             goto close;
     }
+    conn_set_state(c, CONN_IDLE);
     if (c->srv->draining || !conn_go_idle(c))
         goto close;
     coro_defer_disarm(co, cancel);

@@ -56,6 +56,9 @@ struct conn_mem {
 
 /* A client connection. Idle, it is this struct alone (no coroutine, no
  * buffers) plus the kernel's socket. */
+/* What a connection is doing, for the status page's gauges. */
+enum conn_state { CONN_IDLE, CONN_READING, CONN_WRITING };
+
 struct conn {
     struct loop_watch w;
     struct http_server *srv;
@@ -65,6 +68,7 @@ struct conn {
     const struct http_site *site; /* held while co runs */
     struct timer idle_timer;      /* keep-alive timeout while idle */
     unsigned requests;
+    enum conn_state state;
     socklen_t peer_len, local_len;
     struct sockaddr_storage peer;
     struct sockaddr_storage local;
@@ -135,6 +139,10 @@ int conn_flush_prefix(struct conn *c, size_t len, int flags);
 /* Counts n bytes the socket took (the exchange's sent bytes, the
  * worker's bytes out). */
 void conn_sent(struct conn *c, uint64_t n);
+
+/* Moves c to state s, keeping the worker's gauges (CONN_IDLE before it
+ * is freed). */
+void conn_set_state(struct conn *c, enum conn_state s);
 
 /* CLOCK_MONOTONIC in nanoseconds (a vDSO read, no syscall). */
 uint64_t conn_clock_ns(void);

@@ -140,3 +140,10 @@ uint64_t http_exchange_elapsed_us(const struct http_exchange *x)
 
     return x->start_ns && now > x->start_ns ? (now - x->start_ns) / 1000 : 0;
 }
+
+void http_count_file_cache(struct http_exchange *x, bool hit)
+{
+    struct http_stats *st = &x->conn->srv->stats;
+
+    http_stat_add(hit ? &st->file_cache_hits : &st->file_cache_misses, 1);
+}

@@ -94,7 +94,8 @@ struct http_exchange {
     size_t route_len;
     const char *upstream;
     int64_t upstream_us;
-    uint64_t bytes_in; /* request head and raw body bytes taken (the engine counts) */
+    uint64_t bytes_in;    /* request head and raw body bytes taken (the engine counts) */
+    uint64_t duration_us; /* set by the engine when the request ends, for the log */
     const struct sockaddr *peer;
     socklen_t peer_len;
     const struct sockaddr *local;
@@ -337,6 +338,10 @@ int64_t http_now(const struct http_exchange *x);
  * through the socket (or waits in the engine's queue of a connection still
  * sound), the head not counted; 0 for HEAD. Never yields. */
 uint64_t http_resp_body_sent(const struct http_exchange *x);
+
+/* Counts one lookup in a worker's open-file cache (hit: the entry was
+ * there) for the status page. Never yields. */
+void http_count_file_cache(struct http_exchange *x, bool hit);
 
 /* Microseconds since the request's first byte was taken. Never yields. */
 uint64_t http_exchange_elapsed_us(const struct http_exchange *x);
