@@ -240,11 +240,23 @@ Test(combined, bytes_from_0x80_are_escaped_as_nginx_does)
     free(text);
 }
 
+/* Saves line to logdir/line.json for a JSON parser; returns the path in out. */
+static const char *save_line(const char *line, char *out, size_t cap)
+{
+    FILE *f;
+
+    snprintf(out, cap, "%s/line.json", logdir);
+    f = fopen(out, "w");
+    cr_assert_not_null(f);
+    fputs(line, f);
+    fclose(f);
+    return out;
+}
+
 Test(json, utf8_stays_readable_and_other_bytes_are_escaped)
 {
     char line[4096], path[200], out[512];
     char *text;
-    FILE *f;
 
     request(utf8_req, 1);
     text = read_log(1, LOG_WAIT_MS);
@@ -253,11 +265,7 @@ Test(json, utf8_stays_readable_and_other_bytes_are_escaped)
                            "\\\\xE9 \\\\xC0\\\\xAF \\\\xED\\\\xA0\\\\x80 \\\\xE2\\\\x98\""),
               "%s", line);
     /* A JSON parser takes the line and reads the text a person would. */
-    snprintf(path, sizeof path, "%s/line.json", logdir);
-    f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(line, f);
-    fclose(f);
+    save_line(line, path, sizeof path);
     cr_assert_eq(run_cmd(out, sizeof out,
                          "python3 -c 'import json, sys; "
                          "sys.stdout.write(json.load(open(sys.argv[1], encoding=\"utf-8\"))"
@@ -366,17 +374,12 @@ Test(json, host_duration_bytes_received_and_route_are_named_fields)
 {
     char line[4096], path[200], out[512];
     char *text;
-    FILE *f;
 
     request(post_req, 1);
     cr_assert_eq(daemon_stop(&d), 0);
     text = read_log(1, 0);
     line_of(text, 0, line, sizeof line);
-    snprintf(path, sizeof path, "%s/line.json", logdir);
-    f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(line, f);
-    fclose(f);
+    save_line(line, path, sizeof path);
     /* A JSON parser reads each field with its type. */
     cr_assert_eq(run_cmd(out, sizeof out,
                          "python3 -c 'import json, sys; o = json.load(open(sys.argv[1])); "
