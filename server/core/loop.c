@@ -61,6 +61,9 @@ struct loop {
     uint64_t now_ms, now_ns;
     int64_t wall;
     _Atomic uint64_t heartbeat;
+    _Atomic uint64_t iterations; /* written by the loop's thread only */
+    _Atomic uint64_t idle_ns;    /* time spent in epoll_wait */
+    uint64_t started_ns;
     uint64_t trimmed_at;    /* loop time of the last coroutine stack trim */
     struct loop_link tasks; /* live coroutines, in spawn order */
     size_t ntasks;
@@ -118,6 +121,24 @@ static struct loop_task *task_of_queued(struct loop_link *l)
 static struct loop_task *task_of_timer(struct timer *t)
 {
     return (struct loop_task *)((char *)t - offsetof(struct loop_task, timer));
+}
+
+static uint64_t clock_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+}
+
+void loop_load(const struct loop *loop, uint64_t *iterations, uint64_t *busy_ns, uint64_t *idle_ns)
+{
+    uint64_t idle = atomic_load_explicit(&loop->idle_ns, memory_order_relaxed);
+    uint64_t alive = clock_ns() - loop->started_ns;
+
+    *iterations = atomic_load_explicit(&loop->iterations, memory_order_relaxed);
+    *idle_ns = idle;
+    *busy_ns = alive > idle ? alive - idle : 0;
 }
 
 void loop_clock_update(struct loop *loop)
@@ -306,7 +327,9 @@ static int loop_timeout(struct loop *loop)
  * the queued coroutines. */
 static int loop_iterate(struct loop *loop)
 {
-    int n = epoll_wait(loop->epfd, loop->events, LOOP_EVENTS, loop_timeout(loop));
+    int timeout = loop_timeout(loop);
+    uint64_t before = timeout ? clock_ns() : 0; /* no wait, no idle time */
+    int n = epoll_wait(loop->epfd, loop->events, LOOP_EVENTS, timeout);
 
     if (n < 0) {
         if (errno != EINTR)
@@ -314,6 +337,14 @@ static int loop_iterate(struct loop *loop)
         n = 0;
     }
     loop_clock_update(loop);
+    if (before && loop->now_ns > before)
+        atomic_store_explicit(&loop->idle_ns,
+                              atomic_load_explicit(&loop->idle_ns, memory_order_relaxed) +
+                                  (loop->now_ns - before),
+                              memory_order_relaxed);
+    atomic_store_explicit(&loop->iterations,
+                          atomic_load_explicit(&loop->iterations, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     atomic_store_explicit(&loop->heartbeat, loop->now_ms, memory_order_relaxed);
     loop_dispatch_events(loop, n);
     timer_wheel_advance(&loop->timers, loop->now_ms);
@@ -646,6 +677,7 @@ struct loop *loop_new(size_t stack_size)
     link_init(&loop->runq);
     pthread_mutex_init(&loop->post_lock, NULL);
     loop_clock_update(loop);
+    loop->started_ns = loop->now_ns;
     timer_wheel_init(&loop->timers, loop->now_ms);
     atomic_store_explicit(&loop->heartbeat, loop->now_ms, memory_order_relaxed);
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -150,6 +150,11 @@ int loop_post(struct loop *loop, void (*fn)(void *arg), void *arg);
  * thread (the watchdog checks it). */
 uint64_t loop_heartbeat(const struct loop *loop);
 
+/* The loop's load since it was made, readable from any thread: iterations
+ * run, and the time spent working (busy) and waiting in epoll (idle). A
+ * loop that is not running counts as busy. */
+void loop_load(const struct loop *loop, uint64_t *iterations, uint64_t *busy_ns, uint64_t *idle_ns);
+
 /* Registered counts for statistics: live coroutines and watched fds. */
 size_t loop_coroutines(const struct loop *loop);
 

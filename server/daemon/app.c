@@ -12,12 +12,20 @@
 #include "http/mime.h"
 #include "http/router.h"
 
+/* Workers (app_workers) of one generation whose requests are counted by
+ * route; more share the last row's absence (their routes go uncounted). */
+#define APP_MAX_ROWS 1024
+
+typedef _Atomic uint64_t app_counter;
+
 /* What a route needs while serving; the router's conf points here. */
 struct app_route {
     const struct handler_kind *kind;
     void *state;       /* from kind->open, else the configuration's typed conf */
     size_t kind_index; /* the kind's index in the handler table */
     bool opened;       /* state came from kind->open: close it */
+    const char *name;  /* the section as written, without its brackets ("static /") */
+    size_t name_len;
 };
 
 struct app {
@@ -29,6 +37,12 @@ struct app {
     size_t n_kinds;
     size_t *kind_routes; /* routes of each kind, by kind index */
     _Atomic long refs;
+    int (*observe)(void *arg, struct http_view *v); /* the workers' counters */
+    void *observe_arg;
+    /* Requests per route, one row per app_worker (each written by its
+     * worker's thread only), summed when the status page reads them. */
+    _Atomic(app_counter *) route_rows[APP_MAX_ROWS]; /* NULL until its worker fills it */
+    _Atomic size_t n_rows;                           /* rows reserved */
 };
 
 /* One worker's use of one generation: the site its engine serves with and
@@ -37,7 +51,8 @@ struct app_worker {
     struct http_site site; /* first: the engine hands it back */
     struct app *app;
     unsigned refs;
-    void *kind_worker[]; /* by kind index; NULL for kinds without routes */
+    app_counter *route_requests; /* this worker's row in app->route_rows, or NULL */
+    void *kind_worker[];         /* by kind index; NULL for kinds without routes */
 };
 
 static void app_dispatch(struct http_exchange *x, void *arg)
@@ -55,6 +70,10 @@ static void app_dispatch(struct http_exchange *x, void *arg)
         return;
     }
     ar = route->conf;
+    if (aw->route_requests)
+        http_stat_add(&aw->route_requests[ar - aw->app->routes], 1);
+    x->route = ar->name;
+    x->route_len = ar->name_len;
     rest = route_rest(route, x->path, x->path_len, &rest_len);
     x->handler_worker = aw->kind_worker[ar->kind_index];
     ar->kind->handle(x, ar->state, rest, rest_len);
@@ -66,6 +85,8 @@ static void app_free(struct app *app)
         if (app->routes[i].opened)
             app->routes[i].kind->close(app->routes[i].state);
     }
+    for (size_t i = 0; i < app->n_rows && i < APP_MAX_ROWS; i++)
+        free(atomic_load_explicit(&app->route_rows[i], memory_order_acquire));
     router_free(app->router);
     free(app->routes);
     free(app->kind_routes);
@@ -105,6 +126,12 @@ static int app_open_route(struct app *app, const struct route *route, struct app
     ar->kind = route->kind;
     ar->kind_index = kind_index(route->kind);
     ar->state = route->conf;
+    ar->name = route->name;
+    ar->name_len = strlen(route->name);
+    if (ar->name_len >= 2 && route->name[0] == '[') {
+        ar->name++;
+        ar->name_len -= 2;
+    }
     if (!ar->kind->open)
         return 0;
     r = ar->kind->open(route->conf, app->kind_routes[ar->kind_index], &ar->state, err, sizeof err);
@@ -174,6 +201,61 @@ void app_release(struct app *app)
 
 const struct config *app_config(const struct app *app) { return &app->cfg; }
 
+void app_set_observer(struct app *app, int (*fn)(void *arg, struct http_view *v), void *arg)
+{
+    app->observe = fn;
+    app->observe_arg = arg;
+}
+
+/* http_site.observe: the workers' counters, then each route's requests
+ * summed over the rows of this generation. */
+static int app_observe(const struct http_site *site, struct http_view *v)
+{
+    const struct app *app = ((const struct app_worker *)site)->app;
+    size_t rows = atomic_load_explicit(&app->n_rows, memory_order_relaxed);
+
+    *v = (struct http_view){0};
+    if (app->observe && app->observe(app->observe_arg, v) < 0)
+        return -ENOMEM;
+    v->routes = calloc(app->n_routes + 1, sizeof *v->routes);
+    if (!v->routes) {
+        http_view_free(v);
+        return -ENOMEM;
+    }
+    v->n_routes = app->n_routes;
+    for (size_t i = 0; i < app->n_routes; i++) {
+        v->routes[i].name = app->routes[i].name;
+        v->routes[i].name_len = app->routes[i].name_len;
+        for (size_t r = 0; r < rows && r < APP_MAX_ROWS; r++) {
+            app_counter *row = atomic_load_explicit(&app->route_rows[r], memory_order_acquire);
+
+            if (row)
+                v->routes[i].requests += atomic_load_explicit(&row[i], memory_order_relaxed);
+        }
+    }
+    return 0;
+}
+
+/* Gives aw its own row of route counters (none when memory or rows run
+ * out: its requests then go uncounted by route). */
+static void app_worker_row(struct app_worker *aw)
+{
+    struct app *app = aw->app;
+    app_counter *row = calloc(app->n_routes + 1, sizeof *row);
+    size_t slot;
+
+    if (!row)
+        return;
+    /* Workers make theirs at the same time: each reserves its own slot. */
+    slot = atomic_fetch_add_explicit(&app->n_rows, 1, memory_order_relaxed);
+    if (slot >= APP_MAX_ROWS) {
+        free(row);
+        return;
+    }
+    atomic_store_explicit(&app->route_rows[slot], row, memory_order_release);
+    aw->route_requests = row;
+}
+
 /* ---- one worker's use of a generation ------------------------------------ */
 
 static void app_worker_free(struct app_worker *aw)
@@ -231,7 +313,9 @@ struct app_worker *app_worker_new(struct app *app)
         .app = aw,
         .hold = site_hold,
         .release = site_release,
+        .observe = app_observe,
     };
+    app_worker_row(aw);
     if (app_worker_init_kinds(aw) < 0) {
         app_worker_free(aw);
         return NULL;

@@ -25,6 +25,11 @@ void app_release(struct app *app);
 
 const struct config *app_config(const struct app *app);
 
+/* Tells app how the status page reads every worker's counters: fn(arg, v)
+ * fills v->workers (see http_site.observe, which adds the routes). Set
+ * before any worker serves app; arg must outlive app's requests. */
+void app_set_observer(struct app *app, int (*fn)(void *arg, struct http_view *v), void *arg);
+
 /*
  * One worker's use of app, made on that worker's thread: the http_site its
  * engine serves the generation with, and each kind's worker state

@@ -28,13 +28,16 @@
 #define COHTTPD_LIBSYSTEMD_VERSION "unknown"
 #endif
 
-#define CLI_OPT_ROUTE 1000 /* --route has no short form */
-#define CLI_URL_MAX   8192
+#define CLI_OPT_ROUTE     1000 /* --route has no short form */
+#define CLI_OPT_AUTOINDEX 1001
+#define CLI_URL_MAX       8192
 
 static const struct option cli_options[] = {
     {.name = "config", .has_arg = required_argument, .val = 'c'},
     {.name = "root", .has_arg = required_argument, .val = 'r'},
     {.name = "listen", .has_arg = required_argument, .val = 'l'},
+    {.name = "quiet", .has_arg = no_argument, .val = 'q'},
+    {.name = "autoindex", .has_arg = no_argument, .val = CLI_OPT_AUTOINDEX},
     {.name = "test", .has_arg = no_argument, .val = 't'},
     {.name = "dump", .has_arg = no_argument, .val = 'T'},
     {.name = "route", .has_arg = required_argument, .val = CLI_OPT_ROUTE},
@@ -46,7 +49,7 @@ static const struct option cli_options[] = {
 void cli_print_usage(FILE *out)
 {
     fputs("Usage: cohttpd [-c FILE]                 run with a configuration file\n"
-          "       cohttpd -r DIR [-l ADDR]          serve DIR statically, no file needed\n"
+          "       cohttpd -r DIR [-l ADDR]... [--autoindex]   serve DIR, no file needed\n"
           "       cohttpd -t [-c FILE]              check the configuration\n"
           "       cohttpd -T [-c FILE]              print the effective configuration\n"
           "       cohttpd --route 'GET http://host/path' [-c FILE]\n"
@@ -57,8 +60,13 @@ void cli_print_usage(FILE *out)
           "  -c, --config FILE   configuration file; without -c: $COHTTPD_CONFIG, else\n"
           "                      " CLI_LOCAL_CONFIG " if it exists, else " CLI_SYSTEM_CONFIG "\n"
           "  -r, --root DIR      serve DIR as one [static /] route, no configuration file\n"
-          "  -l, --listen ADDR   with -r: HOST:PORT, [V6]:PORT, *:PORT or unix:/path\n"
-          "                      (default " CONFIG_DEFAULT_LISTEN ")\n"
+          "  -l, --listen ADDR   HOST:PORT, [V6]:PORT, *:PORT or unix:/path; repeatable;\n"
+          "                      replaces the file's listen lines (default " CONFIG_DEFAULT_LISTEN
+          ")\n"
+          "                      and prints each bound address on stdout (port 0: the\n"
+          "                      kernel's choice): \"listening on http://127.0.0.1:PORT/\"\n"
+          "  -q, --quiet         no access log, and only warnings and errors logged\n"
+          "      --autoindex     with -r: list directories without an index file\n"
           "  -t, --test          check the configuration, print every error as\n"
           "                      FILE:LINE: message; exit 0 when it is valid, else 1\n"
           "  -T, --dump          print the effective configuration, defaults filled in\n"
@@ -164,7 +172,14 @@ static int cli_option(struct cli *cli, int opt, const char *name, const char **m
     switch (opt) {
     case 'c': return cli_set_arg(&cli->config, name, err);
     case 'r': return cli_set_arg(&cli->root, name, err);
-    case 'l': return cli_set_arg(&cli->listen, name, err);
+    case 'l':
+        if (cli->over.n_listen == CONFIG_MAX_LISTEN)
+            return cli_usage_error(err, "too many %s options (at most %d)", name,
+                                   CONFIG_MAX_LISTEN);
+        cli->over.listen[cli->over.n_listen++] = optarg;
+        return 0;
+    case 'q': cli->over.quiet = true; return 0;
+    case CLI_OPT_AUTOINDEX: cli->over.autoindex = true; return 0;
     case 't': return cli_set_mode(cli, CLI_TEST, name, mode_name, err);
     case 'T': return cli_set_mode(cli, CLI_DUMP, name, mode_name, err);
     case 'V': return cli_set_mode(cli, CLI_VERSION, name, mode_name, err);
@@ -194,8 +209,8 @@ static int cli_bad_option(int opt, int argc, char *argv[], FILE *err)
 
 static int cli_check(const struct cli *cli, FILE *err)
 {
-    if (cli->listen && !cli->root)
-        return cli_usage_error(err, "option -l needs -r DIR");
+    if (cli->over.autoindex && !cli->root)
+        return cli_usage_error(err, "option --autoindex needs -r DIR");
     if (cli->root && cli->config)
         return cli_usage_error(err, "options -r and -c cannot be combined");
     return 0;
@@ -205,20 +220,22 @@ int cli_parse(struct cli *cli, int argc, char *argv[], FILE *err)
 {
     const char *mode_name = NULL;
     /* Each option's spelling, kept for messages about a later one; at most
-     * four options can succeed (-c, -r, -l, one mode) before a repeat fails. */
+     * three options that keep theirs can succeed (-c, -r, one mode) before a
+     * repeat fails (-l, -q and --autoindex may repeat and keep none). */
     char names[8][32];
     int opt, index = -1, rc, n = 0;
 
     *cli = (struct cli){.mode = CLI_RUN};
     opterr = 0;
     optind = 0; /* glibc: a full re-initialisation, so cli_parse can run again */
-    while ((opt = getopt_long(argc, argv, "+:c:r:l:tTVh", cli_options, &index)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+:c:r:l:qtTVh", cli_options, &index)) != -1) {
         const char *name;
 
         if (opt == '?' || opt == ':')
             return cli_bad_option(opt, argc, argv, err);
         name = cli_opt_name(opt, index >= 0, names[n], sizeof(names[n]));
-        n = (n + 1) % 8;
+        if (opt != 'l' && opt != 'q' && opt != CLI_OPT_AUTOINDEX)
+            n = (n + 1) % 8;
         index = -1;
         rc = cli_option(cli, opt, name, &mode_name, err);
         if (rc != 0)
@@ -269,9 +286,9 @@ int cli_load_config(const struct cli *cli, struct config *cfg, struct config_err
     int rc;
 
     if (cli->root)
-        return config_from_root(cli->root, cli->listen, cfg, errs);
+        return config_from_root(cli->root, &cli->over, cfg, errs);
     path = cli_config_path(cli);
-    rc = config_load(path, cfg, errs);
+    rc = config_load_over(path, &cli->over, cfg, errs);
     if (rc < 0 && !cli->config && access(path, F_OK) < 0 && errno == ENOENT)
         cli_config_missing(errs);
     return rc;

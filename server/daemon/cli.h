@@ -28,17 +28,18 @@ enum cli_mode {
 /* What argv asked for. The strings point into argv. */
 struct cli {
     enum cli_mode mode;
-    const char *config; /* -c FILE, or NULL */
-    const char *root;   /* -r DIR, or NULL */
-    const char *listen; /* -l ADDR (only with -r), or NULL */
-    const char *route;  /* the --route request, or NULL */
+    const char *config;           /* -c FILE, or NULL */
+    const char *root;             /* -r DIR, or NULL */
+    struct config_overrides over; /* -l ADDR ..., -q, --autoindex (only with -r) */
+    const char *route;            /* the --route request, or NULL */
 };
 
 /*
  * Parses argv (argv[0] is the program name) into *cli. Returns 0, or
  * CLI_EXIT_USAGE after writing "cohttpd: <what is wrong>" and a hint to err:
  * unknown option, missing argument, an operand, an option given twice, two
- * modes (-t, -T, --route, -V, -h) at once, -l without -r, -r with -c.
+ * modes (-t, -T, --route, -V, -h) at once, --autoindex without -r, -r
+ * with -c.
  * Uses getopt_long, so it is not thread-safe (call it from main).
  */
 int cli_parse(struct cli *cli, int argc, char *argv[], FILE *err);

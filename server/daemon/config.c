@@ -647,6 +647,32 @@ static void ld_check_serves(struct loader *ld)
                  "[static /] with root = DIR, or [redirect /] with to = URL");
 }
 
+/* The command line's overrides, after the file and before the defaults
+ * and checks; their errors name the command line. */
+static void ld_apply_overrides(struct loader *ld)
+{
+    const struct config_overrides *o = ld->over;
+    struct config_server *s = &ld->cfg->server;
+    const char *file = ld->file;
+
+    if (!o)
+        return;
+    ld->cfg->over = *o;
+    ld->file = "command line";
+    ld->line = 0;
+    if (o->n_listen > 0) {
+        s->n_listen = 0;
+        for (size_t i = 0; i < o->n_listen; i++)
+            schema_listen_add(ld, s, o->listen[i]);
+    }
+    if (o->quiet) {
+        s->access_log = (struct config_log){.target = CONFIG_LOG_OFF};
+        if (s->log_level > LOG_LVL_WARN)
+            s->log_level = LOG_LVL_WARN;
+    }
+    ld->file = file;
+}
+
 static int ld_finish(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
@@ -654,6 +680,7 @@ static int ld_finish(struct loader *ld)
 
     ld_check_key_line(ld);
     ld_section_end(ld);
+    ld_apply_overrides(ld);
     if (cfg->server.n_listen == 0)
         schema_listen_add(ld, &cfg->server, CONFIG_DEFAULT_LISTEN);
     schema_identity(ld);
@@ -697,10 +724,17 @@ static int ld_set_dir(struct loader *ld, const char *path)
 
 int config_load(const char *path, struct config *cfg, struct config_errors *errs)
 {
+    return config_load_over(path, NULL, cfg, errs);
+}
+
+int config_load_over(const char *path, const struct config_overrides *o, struct config *cfg,
+                     struct config_errors *errs)
+{
     struct loader ld;
     int rc;
 
     ld_init(&ld, cfg, errs, path);
+    ld.over = o;
     ld.fp = fopen(path, "re");
     if (!ld.fp) {
         ld_error(&ld, 0, "cannot open: %s", strerror(errno));
@@ -727,23 +761,25 @@ int config_load(const char *path, struct config *cfg, struct config_errors *errs
     return ld_finish(&ld);
 }
 
-int config_from_root(const char *root, const char *listen, struct config *cfg,
+int config_from_root(const char *root, const struct config_overrides *o, struct config *cfg,
                      struct config_errors *errs)
 {
     struct loader ld;
     char cwd[PATH_MAX];
 
     ld_init(&ld, cfg, errs, "command line");
+    ld.over = o;
     if (!getcwd(cwd, sizeof(cwd)) || !(cfg->dir = ld_strdup(&ld, cwd))) {
         ld_error(&ld, 0, "cannot get the current directory: %s", strerror(errno));
         config_free(cfg);
         return -1;
     }
-    if (listen)
-        schema_listen_add(&ld, &cfg->server, listen);
     ld.sec.name = "[static /]";
-    if (ld_route_add(&ld, handler_kind_find("static", 6), "/") == 0)
+    if (ld_route_add(&ld, handler_kind_find("static", 6), "/") == 0) {
         schema_key(&ld, "root", root);
+        if (o && o->autoindex)
+            schema_key(&ld, "autoindex", "on");
+    }
     ld.sec = (struct section){.kind = SEC_SKIP};
     return ld_finish(&ld);
 }

@@ -68,6 +68,19 @@ struct config_mime {
 struct config_block; /* private: the memory a configuration owns */
 
 /*
+ * What the command line changes in every configuration it loads, the file
+ * or -r's, at startup and at each reload (the strings are argv's):
+ * -l addresses replace the file's listen lines, -q turns the access log off
+ * and the error log down to warnings, --autoindex lists directories (-r).
+ */
+struct config_overrides {
+    const char *listen[CONFIG_MAX_LISTEN];
+    size_t n_listen;
+    bool quiet;
+    bool autoindex;
+};
+
+/*
  * A whole configuration. One struct owns everything it points to (strings,
  * arrays, the handlers' confs, the router); config_free releases it all.
  * It is read-only once loaded, so workers may share it.
@@ -84,6 +97,7 @@ struct config {
     size_t n_routes;
     struct router *router; /* built from routes */
     struct config_block *blocks;
+    struct config_overrides over; /* the command line's, as applied (reloads apply them again) */
 };
 
 /* One error: text is "FILE:LINE: message" ("FILE: message" when line is 0). */
@@ -116,13 +130,19 @@ struct config_errors {
  */
 int config_load(const char *path, struct config *cfg, struct config_errors *errs);
 
+/* config_load, then the command line's overrides o (NULL: none) before the
+ * checks; errors in them are "command line: message". */
+int config_load_over(const char *path, const struct config_overrides *o, struct config *cfg,
+                     struct config_errors *errs);
+
 /*
- * Builds the configuration of `cohttpd -r DIR [-l ADDR]`: defaults, one
- * [static /] route with root DIR (relative to the current directory), and
- * listen ADDR (NULL: 127.0.0.1:8080). Errors (DIR not a directory, bad ADDR)
- * are "command line: message". Same return and ownership as config_load.
+ * Builds the configuration of `cohttpd -r DIR [-l ADDR]... [-q] [--autoindex]`:
+ * defaults, one [static /] route with root DIR (relative to the current
+ * directory), and the overrides o (NULL: none; no -l: 127.0.0.1:8080).
+ * Errors (DIR not a directory, bad ADDR) are "command line: message". Same
+ * return and ownership as config_load.
  */
-int config_from_root(const char *root, const char *listen, struct config *cfg,
+int config_from_root(const char *root, const struct config_overrides *o, struct config *cfg,
                      struct config_errors *errs);
 
 /* Frees everything cfg owns and zeroes it. */

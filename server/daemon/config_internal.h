@@ -51,6 +51,7 @@ struct loader {
     unsigned global_line[3]; /* first [server], [limits], [mime] */
     unsigned user_line, group_line;
     size_t listen_cap, mime_cap, routes_cap;
+    const struct config_overrides *over; /* the command line's, applied at the end */
 };
 
 static inline bool config_blank(char c) { return c == ' ' || c == '\t'; }

@@ -70,6 +70,8 @@ struct daemon {
     uint64_t tick_requests; /* requests served as of then */
     double rps;
     bool stuck_logged;
+    struct config_overrides over; /* the command line's, for every reload */
+    char addresses[512];          /* the bound addresses, for STATUS= */
 };
 
 static uint64_t now_ms(void)
@@ -536,26 +538,52 @@ static int drop_privileges(const struct config *cfg)
 /* The one-line summary for STATUS=. */
 static void status_line(const struct daemon *d, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "%llu connections, %.1f requests/s, config generation %u",
-                     (unsigned long long)workers_connections(d->workers), d->rps, d->generation);
+    int n = snprintf(out, cap,
+                     "serving on %s; %llu connections, %.1f requests/s, config "
+                     "generation %u",
+                     d->addresses, (unsigned long long)workers_connections(d->workers), d->rps,
+                     d->generation);
 
     if (d->reload_error[0] && n > 0 && (size_t)n < cap)
         snprintf(out + n, cap - (size_t)n, "; last reload failed: %s", d->reload_error);
 }
 
-/* Names the addresses as bound (a port 0 shows the port the kernel chose). */
-static void log_ready(const struct daemon *d)
+/*
+ * With -l, at startup: each bound address on stdout, one line each, in a
+ * form scripts can rely on: "listening on http://127.0.0.1:PORT/" (an IPv6
+ * address in brackets), "listening on unix:/path" for a unix socket.
+ */
+static void print_listening(const struct daemon *d)
 {
-    char line[1024];
+    for (size_t i = 0; i < d->n_listeners; i++) {
+        char text[128];
+
+        if (d->listeners[i].inherited)
+            continue;
+        listener_address(&d->listeners[i], text, sizeof text);
+        if (strncmp(text, "unix:", 5) == 0)
+            printf("listening on %s\n", text);
+        else
+            printf("listening on http://%s/\n", text);
+    }
+    fflush(stdout);
+}
+
+/* Names the addresses as bound (a port 0 shows the port the kernel chose). */
+static void log_ready(struct daemon *d)
+{
+    char *line = d->addresses;
     size_t n = 0;
 
     line[0] = '\0';
-    for (size_t i = 0; i < d->n_listeners && n < sizeof line - 160; i++) {
+    for (size_t i = 0; i < d->n_listeners && n < sizeof d->addresses - 160; i++) {
         char text[128];
 
         listener_address(&d->listeners[i], text, sizeof text);
-        n += (size_t)snprintf(line + n, sizeof line - n, "%s%s", i ? ", " : "", text);
+        n += (size_t)snprintf(line + n, sizeof d->addresses - n, "%s%s", i ? ", " : "", text);
     }
+    if (d->generation == 1 && d->over.n_listen > 0)
+        print_listening(d);
     log_info("cohttpd %s serving on %s with %u worker%s (config generation %u)", COHTTPD_VERSION,
              line, d->n_workers, d->n_workers == 1 ? "" : "s", d->generation);
 }
@@ -709,7 +737,7 @@ static struct app *reload_load(struct daemon *d)
     struct config_errors errs = {0};
     struct app *app;
 
-    if (config_load(d->config_path, &cfg, &errs) < 0) {
+    if (config_load_over(d->config_path, &d->over, &cfg, &errs) < 0) {
         for (size_t i = 0; i < errs.n; i++)
             log_error("%s", errs.items[i].text);
         reload_failed(d, errs.n ? errs.items[0].text : "invalid configuration");
@@ -893,6 +921,7 @@ int daemon_run(struct config *cfg, const char *config_path)
     block_signals(&set);
     d.n_workers = cfg->server.workers ? cfg->server.workers : cpu_count();
     d.watchdog_usec = systemd_watchdog_usec();
+    d.over = cfg->over;
     raise_fd_limit();
     if ((config_path && !(d.config_path = strdup(config_path))) ||
         (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0 || start(&d, cfg) < 0) {

@@ -41,7 +41,9 @@ struct worker {
     struct access_log *access_log;
     struct listener *listeners; /* the sockets this loop watches */
     size_t max_conns;
-    bool accept_paused; /* at max_connections or out of fds */
+    bool accept_paused;              /* at max_connections or out of fds */
+    _Atomic uint64_t accept_refused; /* for the status page (this thread writes) */
+    _Atomic uint64_t accept_pauses;
     bool stopping;
     struct timer accept_timer;
     struct timer stop_timer;
@@ -66,6 +68,28 @@ struct workers {
 };
 
 static void worker_accept(struct worker *wk);
+
+/* The status page's view of every worker (app_set_observer). Any thread:
+ * it reads counters only, and the workers outlive every request. */
+static int workers_observe(void *arg, struct http_view *v)
+{
+    const struct workers *ws = arg;
+
+    v->workers = calloc(ws->n, sizeof *v->workers);
+    if (!v->workers)
+        return -ENOMEM;
+    v->n_workers = ws->n;
+    for (unsigned i = 0; i < ws->n; i++) {
+        const struct worker *wk = &ws->w[i];
+        struct http_view_worker *out = &v->workers[i];
+
+        http_stats_read(http_server_stats(wk->http), out);
+        out->accept_refused = atomic_load_explicit(&wk->accept_refused, memory_order_relaxed);
+        out->accept_pauses = atomic_load_explicit(&wk->accept_pauses, memory_order_relaxed);
+        loop_load(wk->loop, &out->loop_iterations, &out->loop_busy_ns, &out->loop_idle_ns);
+    }
+    return 0;
+}
 
 static void accept_resume(struct timer *t)
 {
@@ -97,8 +121,11 @@ static bool listener_accept(struct listener *l, unsigned *budget)
         socklen_t plen = sizeof peer;
         int fd;
 
-        if (http_server_connections(wk->http) >= wk->max_conns)
+        if (http_server_connections(wk->http) >= wk->max_conns) {
+            http_stat_add(&wk->accept_refused, 1);
+            http_stat_add(&wk->accept_pauses, 1);
             return false;
+        }
         fd = accept4(l->w.fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -109,6 +136,7 @@ static bool listener_accept(struct listener *l, unsigned *budget)
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 log_warn("accept: %s: pausing for %d ms", strerror(errno), ACCEPT_BACKOFF_MS);
+                http_stat_add(&wk->accept_pauses, 1);
                 timer_arm(loop_timers(wk->loop), &wk->accept_timer,
                           loop_now(wk->loop) + ACCEPT_BACKOFF_MS);
                 return false;
@@ -326,6 +354,7 @@ int workers_start(struct workers **out, unsigned n, struct app *app, int access_
         return -ENOMEM;
     }
     ws->app = app;
+    app_set_observer(app, workers_observe, ws);
     ws->access_fd = access_fd;
     ws->max_connections = app_config(app)->server.max_connections;
     sem_init(&ws->done, 0, 0);
@@ -470,6 +499,7 @@ static int worker_set_app(struct worker *wk, const void *arg)
 
 void workers_set_app(struct workers *ws, struct app *app)
 {
+    app_set_observer(app, workers_observe, ws);
     workers_run_all(ws, worker_set_app, app);
 }
 

@@ -5,10 +5,12 @@
 
 #include "handlers/redirect.h"
 #include "handlers/static.h"
+#include "handlers/status.h"
 
 static const struct handler_kind *const kinds[] = {
     &static_kind,
     &redirect_kind,
+    &status_kind,
 };
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])

@@ -3,12 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -170,6 +172,7 @@ static int serve_rel(struct http_exchange *x, const struct static_root *root, ch
     int r = static_file_get(x->handler_worker, root, len ? rel : ".", len ? len : 1,
                             loop_now(x->loop), &f);
 
+    http_count_file_cache(x, static_cache_last_hit(x->handler_worker));
     if (r < 0)
         return r;
     static_serve_file(x, root, f, rel, len);
@@ -312,12 +315,59 @@ static void static_worker_teardown(void *worker) { static_cache_free(worker); }
 
 /* The file a path maps to (root + the path below the prefix; not opened),
  * and for a directory the index files and listing, then the fallback. */
+/* True when a segment of path[0..len) starts with '.'. */
+static bool has_dot_segment(const char *path, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (path[i] == '/' && path[i + 1] == '.')
+            return true;
+    }
+    return false;
+}
+
+static bool method_is(const struct handler_target *t, const char *name)
+{
+    return t->method_len == strlen(name) && memcmp(t->method, name, t->method_len) == 0;
+}
+
+/* --route: the status a method other than GET and HEAD, a hidden dotfile
+ * or a missing file gets, as static_handle answers them. False when the
+ * request would reach a file or directory. */
+static bool describe_refusal(FILE *out, const struct static_conf *sc, const char *file,
+                             const struct handler_target *t)
+{
+    struct stat st;
+
+    if (method_is(t, "OPTIONS")) {
+        fprintf(out, "status: 204 No Content\nallow: %s\n", STATIC_ALLOW);
+        return true;
+    }
+    if (!method_is(t, "GET") && !method_is(t, "HEAD")) {
+        fprintf(out, "status: 405 Method Not Allowed\nallow: %s\n", STATIC_ALLOW);
+        return true;
+    }
+    if (sc->dotfiles == STATIC_DOTFILES_DENY && has_dot_segment(t->rest, t->rest_len)) {
+        fputs("status: 404 Not Found (a hidden dotfile: dotfiles = deny)\n", out);
+        return true;
+    }
+    if (stat(file, &st) == 0)
+        return false;
+    if (sc->fallback)
+        return false; /* the fallback line says what is served */
+    fputs("status: 404 Not Found (no such file)\n", out);
+    return true;
+}
+
 static void static_describe(FILE *out, const void *conf, const struct handler_target *t)
 {
     const struct static_conf *sc = conf;
     const char *root = strcmp(sc->root, "/") == 0 ? "" : sc->root;
+    char file[PATH_MAX];
 
-    fprintf(out, "file: %s%.*s\n", root, (int)t->rest_len, t->rest);
+    snprintf(file, sizeof file, "%s%.*s", root, (int)t->rest_len, t->rest);
+    fprintf(out, "file: %s\n", file);
+    if (describe_refusal(out, sc, file, t))
+        return;
     if (t->rest[t->rest_len - 1] == '/') {
         fputs("index:", out);
         for (size_t i = 0; i < sc->n_index; i++)

@@ -26,6 +26,7 @@ struct static_cache {
     struct file_list zombies;
     size_t count;
     size_t data_bytes;
+    bool last_hit; /* the last static_file_get found a valid entry */
 };
 
 static void list_unlink(struct file_list *l, struct static_file *f)
@@ -276,7 +277,8 @@ int static_file_get(struct static_cache *c, const struct static_root *root, cons
 
     sweep_idle(c, now_ms);
     f = table_find(c, root->id, hash, rel, rel_len);
-    if (f && revalidate(root, f, now_ms)) {
+    c->last_hit = f && revalidate(root, f, now_ms);
+    if (c->last_hit) {
         list_unlink(&c->lru, f);
         list_push_front(&c->lru, f);
         f->used_ms = now_ms;
@@ -312,6 +314,8 @@ void static_file_release(struct static_file *f)
 }
 
 size_t static_cache_count(const struct static_cache *c) { return c->count; }
+
+bool static_cache_last_hit(const struct static_cache *c) { return c->last_hit; }
 
 void static_cache_flush(struct static_cache *c)
 {

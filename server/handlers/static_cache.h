@@ -103,6 +103,10 @@ void static_file_keep_head(struct static_file *f, const char *lines, size_t len)
 /* Gives back a reference from static_file_get (on the cache's thread). */
 void static_file_release(struct static_file *f);
 
+/* True when the last static_file_get on c found its entry (a hit), false
+ * when it had to open the file (a miss; for the status page). */
+bool static_cache_last_hit(const struct static_cache *c);
+
 /* Entries in c's table (for tests). */
 size_t static_cache_count(const struct static_cache *c);
 

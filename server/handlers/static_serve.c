@@ -51,6 +51,7 @@ static struct static_file *pick_sibling(struct http_exchange *x, const struct st
             continue;
         memcpy(rel + rel_len, static_encoding_suffix((enum static_encoding)e), 4);
         r = static_file_get(x->handler_worker, root, rel, rel_len + 3, loop_now(x->loop), &sib);
+        http_count_file_cache(x, static_cache_last_hit(x->handler_worker));
         rel[rel_len] = '\0';
         f->sibling[e] = r == 0 ? STATIC_SIBLING_PRESENT : STATIC_SIBLING_ABSENT;
         if (r == 0) {

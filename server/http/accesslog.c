@@ -187,12 +187,53 @@ static size_t field(char *out, size_t cap, const struct http_exchange *x, const 
     return esc(out, cap, v, len, json);
 }
 
+/* The fields after the standard ones, each escaped for the format. */
+struct log_extra {
+    char host[512], route[256], upstream[512];
+    unsigned long long duration_us, bytes_in;
+};
+
+static void extra_fields(const struct http_exchange *x, bool json, struct log_extra *e)
+{
+    size_t n = x->route ? esc(e->route, sizeof e->route - 1, x->route, x->route_len, json) : 0;
+
+    if (!x->route && !json)
+        n = (size_t)snprintf(e->route, sizeof e->route, "-");
+    e->route[n] = '\0';
+    e->host[field(e->host, sizeof e->host - 1, x, "Host", json)] = '\0';
+    n = x->upstream
+            ? esc(e->upstream, sizeof e->upstream - 1, x->upstream, strlen(x->upstream), json)
+            : 0;
+    e->upstream[n] = '\0';
+    e->duration_us = x->duration_us;
+    e->bytes_in = x->bytes_in;
+}
+
+/* The JSON fields of an upstream or script, when the handler named one. */
+static void upstream_json(const struct http_exchange *x, const struct log_extra *e, char *out,
+                          size_t cap)
+{
+    out[0] = '\0';
+    if (x->upstream && x->upstream_us >= 0)
+        snprintf(out, cap, ",\"upstream\":\"%s\",\"upstream_time_us\":%lld", e->upstream,
+                 (long long)x->upstream_us);
+    else if (x->upstream)
+        snprintf(out, cap, ",\"upstream\":\"%s\"", e->upstream);
+}
+
+/*
+ * Combined: the nginx/Apache "combined" fields, then the Host, the
+ * duration in microseconds, the bytes received and the route:
+ *   ADDR - - [TIME] "REQUEST" STATUS BYTES_SENT "REFERER" "UA" "HOST" US IN "ROUTE"
+ * JSON: one object with the same fields by name, plus the upstream.
+ */
 void access_log_record(struct access_log *log, const struct http_exchange *x)
 {
-    char line[LOG_LINE_MAX], peer[64], req[2048], ref[1024], ua[1024];
+    char line[LOG_LINE_MAX], peer[64], req[2048], ref[1024], ua[1024], up[600];
     const struct http_request *r = x->req;
     bool json = log->format == HTTP_LOG_JSON;
-    unsigned long long bytes = x->head_only ? 0 : (unsigned long long)x->body_bytes;
+    unsigned long long bytes = (unsigned long long)http_resp_body_sent(x);
+    struct log_extra e;
     size_t n = 0;
     int w;
 
@@ -208,14 +249,20 @@ void access_log_record(struct access_log *log, const struct http_exchange *x)
     }
     ref[field(ref, sizeof ref - 1, x, "Referer", json)] = '\0';
     ua[field(ua, sizeof ua - 1, x, "User-Agent", json)] = '\0';
+    extra_fields(x, json, &e);
+    upstream_json(x, &e, up, sizeof up);
     if (json)
         w = snprintf(line, sizeof line,
                      "{\"time\":\"%s\",\"remote_addr\":\"%s\",\"request\":\"%s\",\"status\":%d,"
-                     "\"body_bytes\":%llu,\"referer\":\"%s\",\"user_agent\":\"%s\"}\n",
-                     stamp(log), peer, req, x->status, bytes, ref, ua);
+                     "\"body_bytes\":%llu,\"referer\":\"%s\",\"user_agent\":\"%s\",\"host\":\"%s\","
+                     "\"duration_us\":%llu,\"bytes_in\":%llu,\"route\":\"%s\"%s}\n",
+                     stamp(log), peer, req, x->status, bytes, ref, ua, e.host, e.duration_us,
+                     e.bytes_in, e.route, up);
     else
-        w = snprintf(line, sizeof line, "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\"\n", peer,
-                     stamp(log), req, x->status, bytes, ref, ua);
+        w = snprintf(line, sizeof line,
+                     "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" \"%s\" %llu %llu \"%s\"\n", peer,
+                     stamp(log), req, x->status, bytes, ref, ua, e.host, e.duration_us, e.bytes_in,
+                     e.route);
     if (w < 0)
         return;
     if ((size_t)w >= sizeof line)

@@ -25,8 +25,11 @@ void access_log_free(struct access_log *log);
 /* Points the log at another fd (after a reopen); writes pending lines first. */
 void access_log_set_fd(struct access_log *log, int fd);
 
-/* Records the exchange's request and response (status and body bytes).
- * For a request that could not be parsed, x->req is NULL. */
+/* Records the exchange's request and response: the combined or JSON
+ * fields, then the Host, the duration (µs), the bytes received, the route
+ * and (JSON) the upstream; the size is the body bytes actually sent
+ * (http_resp_body_sent). For a request that could not be parsed, x->req
+ * is NULL. Never yields; writes only when the buffer is full. */
 void access_log_record(struct access_log *log, const struct http_exchange *x);
 
 /* Writes what is buffered now. */

@@ -97,6 +97,7 @@ static ssize_t body_decode(struct conn_mem *m, const char **data)
                                 &out_len);
 
         m->bpos += consumed;
+        m->x.bytes_in += consumed;
         if (r < 0)
             return body_parse_fail(m, r);
         if (out_len > 0) {

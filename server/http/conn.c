@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/io.h"
@@ -29,6 +30,34 @@ uint64_t conn_send_deadline(const struct conn *c)
     return loop_now(c->srv->loop) + c->site->limits.send_timeout_ms;
 }
 
+void conn_sent(struct conn *c, uint64_t n)
+{
+    c->mem->sent += n;
+    atomic_fetch_add_explicit(&c->srv->stats.bytes_out, n, memory_order_relaxed);
+}
+
+void conn_set_state(struct conn *c, enum conn_state s)
+{
+    struct http_stats *st = &c->srv->stats;
+
+    if (c->state == s)
+        return;
+    if (c->state != CONN_IDLE)
+        http_stat_add(c->state == CONN_READING ? &st->conns_reading : &st->conns_writing,
+                      (uint64_t)-1);
+    if (s != CONN_IDLE)
+        http_stat_add(s == CONN_READING ? &st->conns_reading : &st->conns_writing, 1);
+    c->state = s;
+}
+
+uint64_t conn_clock_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int conn_flush_prefix(struct conn *c, size_t len, int flags)
 {
     struct conn_mem *m = c->mem;
@@ -42,7 +71,7 @@ int conn_flush_prefix(struct conn *c, size_t len, int flags)
         m->broken = true;
         return (int)n;
     }
-    atomic_fetch_add_explicit(&c->srv->stats.bytes_out, len, memory_order_relaxed);
+    conn_sent(c, len);
     memmove(m->obuf, m->obuf + len, m->olen - len);
     m->olen -= len;
     return 0;
@@ -66,7 +95,7 @@ int conn_flush_nowait(struct conn *c)
         m->broken = true;
         return (int)n;
     }
-    atomic_fetch_add_explicit(&c->srv->stats.bytes_out, (uint64_t)n, memory_order_relaxed);
+    conn_sent(c, (uint64_t)n);
     memmove(m->obuf, m->obuf + n, m->olen - (size_t)n);
     m->olen -= (size_t)n;
     if (in_head)
@@ -102,8 +131,11 @@ static void conn_reply_error(struct conn *c, int status)
                  status, http_status_reason(status), conn_date(c),
                  server && *server ? "Server: " : "", server && *server ? server : "",
                  server && *server ? "\r\n" : "", len, body);
-    if (n > 0 && (size_t)n < CONN_OBUF_SIZE - m->olen)
+    x->out_start = m->sent + m->olen;
+    if (n > 0 && (size_t)n < CONN_OBUF_SIZE - m->olen) {
         m->olen += (size_t)n;
+        x->head_len = (size_t)n - len;
+    }
     x->status = status;
     x->body_bytes = len;
     x->state = HTTP_RESP_DONE;
@@ -121,7 +153,11 @@ static int conn_read_head(struct conn *c)
         ssize_t n;
 
         if (avail > 0) {
-            int r = http_parse_head(&m->parser, m->rbuf + m->rstart, avail, &m->req);
+            int r;
+
+            if (!m->head_ns)
+                m->head_ns = conn_clock_ns();
+            r = http_parse_head(&m->parser, m->rbuf + m->rstart, avail, &m->req);
 
             if (r != 0)
                 return r;
@@ -166,7 +202,12 @@ static int conn_prepare(struct conn *c)
         .peer_len = c->peer_len,
         .local = (const struct sockaddr *)&c->local,
         .local_len = c->local_len,
+        .upstream_us = -1,
+        .bytes_in = req->head_len,
+        .out_start = m->sent + m->olen,
+        .start_ns = m->head_ns,
     };
+    m->head_ns = 0;
     /* The last request a connection may make is answered with close. */
     if (c->site->limits.max_keepalive_requests &&
         c->requests + 1 >= c->site->limits.max_keepalive_requests)
@@ -184,14 +225,21 @@ static int conn_prepare(struct conn *c)
     return 0;
 }
 
-static void conn_count(struct conn *c, const struct http_exchange *x)
+static void conn_count(struct conn *c, struct http_exchange *x)
 {
     struct http_stats *st = &c->srv->stats;
     int cls = x->status / 100;
+    size_t b = 0;
 
     atomic_fetch_add_explicit(&st->requests, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->status_class[cls >= 1 && cls <= 5 ? cls : 0], 1,
                               memory_order_relaxed);
+    x->duration_us = http_exchange_elapsed_us(x);
+    while (b < HTTP_DURATION_BUCKETS - 1 && x->duration_us > http_duration_bounds_us[b])
+        b++;
+    http_stat_add(&st->duration[b], 1);
+    http_stat_add(&st->duration_sum_us, x->duration_us);
+    http_stat_add(&st->bytes_in, x->bytes_in);
     if (c->srv->access_log)
         access_log_record(c->srv->access_log, x);
 }
@@ -263,7 +311,11 @@ static void conn_serve_bad_head(struct conn *c, int status)
         .site = c->site,
         .peer = (const struct sockaddr *)&c->peer,
         .peer_len = c->peer_len,
+        .upstream_us = -1,
+        .bytes_in = m->rlen - m->rstart,
+        .start_ns = m->head_ns,
     };
+    m->head_ns = 0;
     conn_reply_error(c, status);
     log_info("closing a connection after %d %s", status, http_status_reason(status));
     conn_count(c, &m->x);
@@ -415,7 +467,9 @@ void conn_main(struct coro *co, void *arg)
                 break;
         }
         conn_hold_site(c);
+        conn_set_state(c, CONN_READING);
         r = conn_read_head(c);
+        conn_set_state(c, CONN_WRITING);
         if (r == 0)
             goto close;
         if (r < 0) {
@@ -433,6 +487,7 @@ void conn_main(struct coro *co, void *arg)
         if (conn_flush(c, 0) < 0)
             goto close;
     }
+    conn_set_state(c, CONN_IDLE);
     if (c->srv->draining || !conn_go_idle(c))
         goto close;
     coro_defer_disarm(co, cancel);

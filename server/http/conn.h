@@ -33,6 +33,8 @@ struct conn_mem {
     size_t rcap;
     size_t olen;       /* bytes queued in obuf */
     size_t block_size; /* bytes of this block, space included */
+    uint64_t sent;     /* bytes the socket took from this block's connections */
+    uint64_t head_ns;  /* when the first byte of the next request was taken (0: not yet) */
     bool body_done;
     bool continue_sent;
     bool broken;       /* a write failed or timed out: the stream is lost */
@@ -54,6 +56,9 @@ struct conn_mem {
 
 /* A client connection. Idle, it is this struct alone (no coroutine, no
  * buffers) plus the kernel's socket. */
+/* What a connection is doing, for the status page's gauges. */
+enum conn_state { CONN_IDLE, CONN_READING, CONN_WRITING };
+
 struct conn {
     struct loop_watch w;
     struct http_server *srv;
@@ -63,6 +68,7 @@ struct conn {
     const struct http_site *site; /* held while co runs */
     struct timer idle_timer;      /* keep-alive timeout while idle */
     unsigned requests;
+    enum conn_state state;
     socklen_t peer_len, local_len;
     struct sockaddr_storage peer;
     struct sockaddr_storage local;
@@ -129,6 +135,17 @@ int conn_flush(struct conn *c, int flags);
 
 /* Writes the first len queued bytes and keeps the rest (may yield). */
 int conn_flush_prefix(struct conn *c, size_t len, int flags);
+
+/* Counts n bytes the socket took (the exchange's sent bytes, the
+ * worker's bytes out). */
+void conn_sent(struct conn *c, uint64_t n);
+
+/* Moves c to state s, keeping the worker's gauges (CONN_IDLE before it
+ * is freed). */
+void conn_set_state(struct conn *c, enum conn_state s);
+
+/* CLOCK_MONOTONIC in nanoseconds (a vDSO read, no syscall). */
+uint64_t conn_clock_ns(void);
 
 /* The Date header value for now. */
 const char *conn_date(struct conn *c);

@@ -123,3 +123,27 @@ int http_resp_takeover(struct http_exchange *x, struct http_takeover *t)
     m->bpos = m->rlen; /* the handler's now */
     return 0;
 }
+
+uint64_t http_resp_body_sent(const struct http_exchange *x)
+{
+    const struct conn_mem *m = xmem(x);
+    uint64_t wire = m->sent + (m->broken ? 0 : m->olen) - x->out_start;
+
+    if (x->head_only || wire <= x->head_len)
+        return 0;
+    return wire - x->head_len;
+}
+
+uint64_t http_exchange_elapsed_us(const struct http_exchange *x)
+{
+    uint64_t now = conn_clock_ns();
+
+    return x->start_ns && now > x->start_ns ? (now - x->start_ns) / 1000 : 0;
+}
+
+void http_count_file_cache(struct http_exchange *x, bool hit)
+{
+    struct http_stats *st = &x->conn->srv->stats;
+
+    http_stat_add(hit ? &st->file_cache_hits : &st->file_cache_misses, 1);
+}

@@ -82,6 +82,20 @@ struct http_exchange {
     int status;               /* status of the response begun */
     enum http_resp_state state;
     uint64_t body_bytes; /* body bytes of the response (for the log) */
+    /* What the access log and the status page record beside the status.
+     * route[0..route_len) is the route's section as written ("static /"),
+     * set by the site's dispatch; NULL when no route matched. A handler
+     * that hands the request on (a CGI script, an upstream) may name it in
+     * upstream (valid until the handler returns; the engine copies nothing
+     * before then) with its time in upstream_us (-1: unknown): the JSON log
+     * writes them as "upstream" and "upstream_time_us" when upstream is
+     * set. */
+    const char *route;
+    size_t route_len;
+    const char *upstream;
+    int64_t upstream_us;
+    uint64_t bytes_in;    /* request head and raw body bytes taken (the engine counts) */
+    uint64_t duration_us; /* set by the engine when the request ends, for the log */
     const struct sockaddr *peer;
     socklen_t peer_len;
     const struct sockaddr *local;
@@ -95,7 +109,10 @@ struct http_exchange {
     bool head_overflow; /* a header did not fit: the head cannot be sent */
     bool chunked;
     bool has_length;
-    uint64_t length; /* the Content-Length sent, when has_length */
+    uint64_t length;    /* the Content-Length sent, when has_length */
+    uint64_t out_start; /* the connection's output offset where this response begins */
+    size_t head_len;    /* bytes of the response head, once ended */
+    uint64_t start_ns;  /* CLOCK_MONOTONIC when the request's first byte was taken */
 };
 
 /*
@@ -316,5 +333,17 @@ const char *http_req_header(const struct http_exchange *x, const char *name, siz
 
 /* The loop's clock as a wall time (seconds), for Date-like decisions. */
 int64_t http_now(const struct http_exchange *x);
+
+/* Body bytes of the response the client was actually given: what left
+ * through the socket (or waits in the engine's queue of a connection still
+ * sound), the head not counted; 0 for HEAD. Never yields. */
+uint64_t http_resp_body_sent(const struct http_exchange *x);
+
+/* Counts one lookup in a worker's open-file cache (hit: the entry was
+ * there) for the status page. Never yields. */
+void http_count_file_cache(struct http_exchange *x, bool hit);
+
+/* Microseconds since the request's first byte was taken. Never yields. */
+uint64_t http_exchange_elapsed_us(const struct http_exchange *x);
 
 #endif

@@ -127,6 +127,7 @@ int http_resp_open_reason(struct http_exchange *x, int status, const char *reaso
     if (status < 100 || status > 999 || CONN_OBUF_SIZE - m->olen < reason_len + 16)
         return -ENOSPC;
     x->head_start = m->olen;
+    x->out_start = m->sent + m->olen;
     p = put(m->obuf + m->olen, "HTTP/1.1 ", 9);
     *p++ = (char)('0' + status / 100);
     *p++ = (char)('0' + status / 10 % 10);
@@ -268,6 +269,7 @@ static int head_finish(struct http_exchange *x, int64_t length, bool no_length)
         p = put(p, "Connection: close\r\n", 19);
     p = put(p, "\r\n", 2);
     m->olen = (size_t)(p - m->obuf);
+    x->head_len = m->olen - x->head_start;
     x->has_length = length >= 0 && !no_length;
     x->length = x->has_length ? (uint64_t)length : 0;
     return 0;
@@ -297,6 +299,7 @@ static int out_queue_or_write(struct http_exchange *x, const void *data, size_t 
     n = co_writev(&x->conn->w, iov, 2, conn_send_deadline(x->conn));
     if (n < 0)
         return write_failed(x, n);
+    conn_sent(x->conn, (uint64_t)n);
     m->olen = 0;
     return 0;
 }
@@ -409,6 +412,7 @@ int http_resp_write(struct http_exchange *x, const void *data, size_t len)
 
         if (w < 0)
             return write_failed(x, w);
+        conn_sent(x->conn, (uint64_t)w);
         m->olen = 0;
     }
     return 0;
@@ -422,6 +426,7 @@ static ssize_t write_plain_nowait(struct http_exchange *x, const void *data, siz
         return n;
     if (n < 0)
         return write_failed(x, n);
+    conn_sent(x->conn, (uint64_t)n);
     x->body_bytes += (size_t)n;
     return n;
 }
@@ -457,6 +462,7 @@ static ssize_t write_chunk_nowait(struct http_exchange *x, const void *data, siz
         return n;
     if (n < 0)
         return write_failed(x, n);
+    conn_sent(x->conn, (uint64_t)n);
     queue_unsent(xmem(x), iov, 3, (size_t)n);
     x->body_bytes += take;
     return (ssize_t)take;
@@ -517,8 +523,10 @@ int http_resp_write_file(struct http_exchange *x, int fd, off_t offset, size_t l
         return r;
     while (len > 0) {
         size_t slice = len > SENDFILE_SLICE ? SENDFILE_SLICE : len;
+        off_t from = offset;
 
         n = co_sendfile(&x->conn->w, fd, &offset, slice, conn_send_deadline(x->conn));
+        conn_sent(x->conn, (uint64_t)(offset - from)); /* what left, even on failure */
         if (n < 0)
             return write_failed(x, n);
         len -= slice;

@@ -43,6 +43,7 @@ struct conn_mem *conn_mem_get(struct http_server *srv)
     m->pathbuf = m->space + rcap;
     m->obuf = m->space + 2 * rcap;
     m->rstart = m->rlen = m->bpos = m->olen = 0;
+    m->sent = m->head_ns = 0;
     m->broken = false;
     m->ncleanups = 0;
     m->taken_over = false;
@@ -169,6 +170,7 @@ void conn_close(struct conn *c)
 {
     struct http_server *srv = c->srv;
 
+    conn_set_state(c, CONN_IDLE);
     timer_cancel(loop_timers(srv->loop), &c->idle_timer);
     loop_watch_close(&c->w);
     conn_mem_put(srv, c->mem);
@@ -208,3 +210,38 @@ void http_server_on_close(struct http_server *srv, void (*fn)(void *arg), void *
 }
 
 const struct http_stats *http_server_stats(const struct http_server *srv) { return &srv->stats; }
+
+const uint64_t http_duration_bounds_us[HTTP_DURATION_BUCKETS - 1] = {
+    100,   250,    500,    1000,   2500,    5000,    10000,    25000,
+    50000, 100000, 250000, 500000, 1000000, 2500000, 10000000,
+};
+
+static uint64_t stat_get(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+void http_stats_read(const struct http_stats *st, struct http_view_worker *out)
+{
+    out->http.connections_total = stat_get(&st->connections_total);
+    out->http.connections_open = stat_get(&st->connections_open);
+    out->http.requests = stat_get(&st->requests);
+    for (size_t i = 0; i < 6; i++)
+        out->http.status_class[i] = stat_get(&st->status_class[i]);
+    out->http.bytes_out = stat_get(&st->bytes_out);
+    out->http.bytes_in = stat_get(&st->bytes_in);
+    out->http.conns_reading = stat_get(&st->conns_reading);
+    out->http.conns_writing = stat_get(&st->conns_writing);
+    for (size_t i = 0; i < HTTP_DURATION_BUCKETS; i++)
+        out->http.duration[i] = stat_get(&st->duration[i]);
+    out->http.duration_sum_us = stat_get(&st->duration_sum_us);
+    out->http.file_cache_hits = stat_get(&st->file_cache_hits);
+    out->http.file_cache_misses = stat_get(&st->file_cache_misses);
+}
+
+void http_view_free(struct http_view *v)
+{
+    free(v->workers);
+    free(v->routes);
+    *v = (struct http_view){0};
+}

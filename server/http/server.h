@@ -14,6 +14,7 @@
 struct http_exchange;
 struct mime_table;
 struct access_log;
+struct http_view;
 
 enum http_log_format { HTTP_LOG_COMBINED, HTTP_LOG_JSON };
 
@@ -33,16 +34,79 @@ struct http_site {
     /* Reference count, managed by the daemon's hold/release callbacks. */
     void (*hold)(const struct http_site *site);
     void (*release)(const struct http_site *site);
+    /* Fills v with every worker's counters and the generation's routes
+     * (allocated: http_view_free). Returns 0 or -ENOMEM. Never yields;
+     * callable from any worker thread. NULL: the daemon offers none. */
+    int (*observe)(const struct http_site *site, struct http_view *v);
 };
 
-/* Counters a worker keeps; read from other threads (relaxed atomics). */
+/* Buckets of the request duration histogram: upper bounds in
+ * microseconds (http_duration_bounds_us), the last one unbounded. */
+#define HTTP_DURATION_BUCKETS 16
+extern const uint64_t http_duration_bounds_us[HTTP_DURATION_BUCKETS - 1];
+
+/* Counters a worker keeps; read from other threads (relaxed atomics). Only
+ * the worker's thread writes them. */
 struct http_stats {
     _Atomic uint64_t connections_total;
     _Atomic uint64_t connections_open;
     _Atomic uint64_t requests;
     _Atomic uint64_t status_class[6]; /* [1] 1xx ... [5] 5xx, [0] other */
     _Atomic uint64_t bytes_out;
+    _Atomic uint64_t bytes_in;      /* request heads and raw bodies */
+    _Atomic uint64_t conns_reading; /* gauge: waiting for or reading a request head */
+    _Atomic uint64_t conns_writing; /* gauge: a request being served */
+    _Atomic uint64_t duration[HTTP_DURATION_BUCKETS]; /* requests per duration bucket */
+    _Atomic uint64_t duration_sum_us;
+    _Atomic uint64_t file_cache_hits; /* open-file cache lookups (http_count_file_cache) */
+    _Atomic uint64_t file_cache_misses;
 };
+
+/* Adds n to a counter only its worker's thread writes: a relaxed load and
+ * store, no locked instruction; readers on other threads see whole values.
+ * (n may be (uint64_t)-1 for a gauge going down.) */
+static inline void http_stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+/* ---- the status page's view of the whole daemon ---- */
+
+/* One worker's counters as read at one moment (plain copies). */
+struct http_view_worker {
+    struct {
+        uint64_t connections_total, connections_open, requests, status_class[6], bytes_out,
+            bytes_in, conns_reading, conns_writing, duration[HTTP_DURATION_BUCKETS],
+            duration_sum_us, file_cache_hits, file_cache_misses;
+    } http;
+    uint64_t accept_refused; /* accepts held back at max_connections (the client waits) */
+    uint64_t accept_pauses;  /* times accepting paused (max_connections or no descriptors) */
+    uint64_t loop_iterations;
+    uint64_t loop_busy_ns; /* time the loop spent outside epoll_wait */
+    uint64_t loop_idle_ns; /* ... and inside it */
+};
+
+/* One route: requests it served in the generation being read. */
+struct http_view_route {
+    const char *name; /* the section as written, without brackets */
+    size_t name_len;
+    uint64_t requests;
+};
+
+/* What http_site.observe fills; free with http_view_free. */
+struct http_view {
+    struct http_view_worker *workers;
+    size_t n_workers;
+    struct http_view_route *routes;
+    size_t n_routes;
+};
+
+/* Copies one engine's counters into out. Any thread. */
+void http_stats_read(const struct http_stats *st, struct http_view_worker *out);
+
+/* Frees what an observe call allocated (the struct itself is the caller's). */
+void http_view_free(struct http_view *v);
 
 struct http_server;
 

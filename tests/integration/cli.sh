@@ -125,8 +125,8 @@ check "--route malformed exits 2" test $rc -eq 2
 # usage errors and -V / -h
 "$bin" --no-such-option >/dev/null 2>&1; rc=$?
 check "unknown option exits 2" test $rc -eq 2
-"$bin" -l 127.0.0.1:1 >/dev/null 2>&1; rc=$?
-check "-l without -r exits 2" test $rc -eq 2
+"$bin" --autoindex -c "$tmp/ok.ini" >/dev/null 2>&1; rc=$?
+check "--autoindex without -r exits 2" test $rc -eq 2
 check "-V prints the version" bash -c "'$bin' -V | grep -q '^cohttpd '"
 check "-h prints usage" bash -c "'$bin' -h | grep -q 'Usage:'"
 "$bin" -c "$tmp/missing.ini" >/dev/null 2>&1; rc=$?
@@ -199,6 +199,78 @@ if start -c "$tmp/redirect.ini"; then
 else
     fail=$((fail + 1))
 fi
+
+# cohttpd as a test fixture: each -l address is printed on stdout once bound.
+# start_fixture ARGS...: sets $url (the first http:// line), $out (stdout),
+# $log (stderr) and $pid.
+start_fixture() {
+    log=$tmp/log.${#pids[@]} out=$tmp/out.${#pids[@]}
+    setpriv --pdeathsig KILL "$bin" "$@" 2>"$log" >"$out" &
+    pid=$!
+    pids+=($pid)
+    url=""
+    for _ in $(seq 1 200); do
+        url=$(sed -n 's|^listening on \(http://127\.0\.0\.1:[0-9]*/\)$|\1|p' "$out" | head -n1)
+        [ -n "$url" ] && return 0
+        sleep 0.05
+    done
+    echo "no 'listening on' line on stdout: [$(cat "$out")]; stderr: $(cat "$log")"
+    return 1
+}
+
+# Stops the daemon $pid (SIGTERM: it writes what it buffered) and waits.
+stop_fixture() { kill "$pid" && wait "$pid"; }
+
+if start_fixture -r "$tmp/site" -l 127.0.0.1:0 -l "unix:$tmp/fixture.sock"; then
+    check "-l twice: a line per address" test "$(grep -c '^listening on ' "$out")" -eq 2
+    check "-l unix: its line" grep -qx "listening on unix:$tmp/fixture.sock" "$out"
+    check "-l port 0: the printed URL serves" bash -c "curl -sS --fail '$url' | grep -qx 'site index'"
+    check "-l unix: served" bash -c "curl -sS --fail --unix-socket '$tmp/fixture.sock' http://x/ | grep -qx 'site index'"
+    code=$(curl -s -o /dev/null -w '%{http_code}' "${url}sub/")
+    check "without --autoindex a directory has no listing ($code)" test "$code" = 404
+else
+    fail=$((fail + 1))
+fi
+
+# -l with -c replaces the file's listeners; -q: no access log, no info lines
+cat >"$tmp/fixed.ini" <<INI
+[server]
+listen = 127.0.0.1:1
+access_log = stderr
+log_level = debug
+[static /]
+root = site
+INI
+if start_fixture -c "$tmp/fixed.ini" -l 127.0.0.1:0 -q; then
+    check "-c -l: one address, the command line's" test "$(grep -c '^listening on ' "$out")" -eq 1
+    check "-c -l: served there" bash -c "curl -sS --fail '$url' | grep -qx 'site index'"
+    curl -sS -o /dev/null "${url}missing"
+    stop_fixture
+    check "-q: no access log line" bash -c "! grep -q 'GET /' '$log' || { cat '$log'; false; }"
+    check "-q: no info line" bash -c "! grep -q 'info:' '$log' || { cat '$log'; false; }"
+    check "-c -l: the file's port is not bound" bash -c "! grep -q '127.0.0.1:1\\b' '$log' '$out'"
+else
+    fail=$((fail + 1))
+fi
+
+if start_fixture -r "$tmp/site" -l 127.0.0.1:0 --autoindex; then
+    listing=$(curl -sS "${url}sub/")
+    check "--autoindex lists a directory" grep -q 'f.txt' <<<"$listing"
+else
+    fail=$((fail + 1))
+fi
+
+# --route says what serving would answer
+touch "$tmp/site/.hidden"
+out=$("$bin" --route 'GET http://x/nothing.txt' -r "$tmp/site" 2>&1)
+check "--route: a missing file is 404" grep -q '^status: 404' <<<"$out"
+out=$("$bin" --route 'GET http://x/.hidden' -r "$tmp/site" 2>&1)
+check "--route: a hidden dotfile is 404" grep -q '^status: 404.*dotfile' <<<"$out"
+out=$("$bin" --route 'POST http://x/index.html' -r "$tmp/site" 2>&1)
+check "--route: POST to static is 405" grep -q '^status: 405' <<<"$out"
+check "--route: 405 with Allow" grep -qx 'allow: GET, HEAD, OPTIONS' <<<"$out"
+out=$("$bin" --route 'GET http://x/index.html' -r "$tmp/site" 2>&1)
+check "--route: a file that exists has no refusal" bash -c "! grep -q '^status:' <<<'$out'"
 
 echo "$pass passed, $fail failed"
 test $fail -eq 0

@@ -1,8 +1,12 @@
 /* Integration: the access log in a file, combined and JSON, written in batches. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -236,11 +240,23 @@ Test(combined, bytes_from_0x80_are_escaped_as_nginx_does)
     free(text);
 }
 
+/* Saves line to logdir/line.json for a JSON parser; returns the path in out. */
+static const char *save_line(const char *line, char *out, size_t cap)
+{
+    FILE *f;
+
+    snprintf(out, cap, "%s/line.json", logdir);
+    f = fopen(out, "w");
+    cr_assert_not_null(f);
+    fputs(line, f);
+    fclose(f);
+    return out;
+}
+
 Test(json, utf8_stays_readable_and_other_bytes_are_escaped)
 {
     char line[4096], path[200], out[512];
     char *text;
-    FILE *f;
 
     request(utf8_req, 1);
     text = read_log(1, LOG_WAIT_MS);
@@ -249,11 +265,7 @@ Test(json, utf8_stays_readable_and_other_bytes_are_escaped)
                            "\\\\xE9 \\\\xC0\\\\xAF \\\\xED\\\\xA0\\\\x80 \\\\xE2\\\\x98\""),
               "%s", line);
     /* A JSON parser takes the line and reads the text a person would. */
-    snprintf(path, sizeof path, "%s/line.json", logdir);
-    f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(line, f);
-    fclose(f);
+    save_line(line, path, sizeof path);
     cr_assert_eq(run_cmd(out, sizeof out,
                          "python3 -c 'import json, sys; "
                          "sys.stdout.write(json.load(open(sys.argv[1], encoding=\"utf-8\"))"
@@ -294,4 +306,152 @@ Test(combined, a_thousand_requests_take_far_fewer_log_writes)
     printf("access log: 1000 requests took %d write(2) calls\n", writes);
     cr_assert_gt(writes, 0, "strace saw no write at all: the log was not traced");
     cr_assert_leq(writes, 50, "%d writes for 1000 log lines: the log is not batched", writes);
+}
+
+/* ---- the fields after the standard ones ---------------------------------- */
+
+static const char post_req[] = "POST /index.html HTTP/1.1\r\nHost: logged.example\r\n"
+                               "Content-Length: 5\r\n\r\nhello";
+static const char get_req[] = "GET /index.html HTTP/1.1\r\nHost: logged.example\r\n\r\n";
+
+/* The log's line that holds needle (copied to out). */
+static const char *line_with(const char *text, const char *needle, char *out, size_t cap)
+{
+    const char *p = strstr(text, needle), *start, *end;
+
+    cr_assert_not_null(p, "no line with %s in the log:\n%s", needle, text);
+    for (start = p; start > text && start[-1] != '\n'; start--)
+        ;
+    end = strchr(p, '\n');
+    cr_assert_not_null(end, "the line is not whole: %s", start);
+    cr_assert_lt((size_t)(end - start), cap);
+    memcpy(out, start, (size_t)(end - start));
+    out[end - start] = '\0';
+    return out;
+}
+
+/* The fields after the user agent of a combined line: "HOST" US IN "ROUTE". */
+static void combined_extra(const char *line, char *host, unsigned long long *us,
+                           unsigned long long *in, char *route)
+{
+    const char *p = line;
+
+    /* Skip the six quotes of "REQUEST", "REFERER" and "UA". */
+    for (int q = 0; q < 6; q++) {
+        p = strchr(p, '"');
+        cr_assert_not_null(p, "%s", line);
+        p++;
+    }
+    cr_assert_eq(sscanf(p, " \"%255[^\"]\" %llu %llu \"%255[^\"]\"", host, us, in, route), 4,
+                 "the fields after the standard ones: %s", line);
+}
+
+Test(combined, host_duration_bytes_received_and_route_follow_the_standard_fields)
+{
+    char line[4096], host[256], route[256];
+    unsigned long long us, in;
+    char *text;
+
+    request(get_req, 1);
+    request(post_req, 1);
+    cr_assert_eq(daemon_stop(&d), 0); /* stopping writes what is buffered */
+    text = read_log(2, 0);
+    line_with(text, "\"GET /index.html", line, sizeof line);
+    /* The standard combined prefix, as log parsers read it. */
+    cr_assert(strstr(line, "] \"GET /index.html HTTP/1.1\" 200 16 \"-\" \"-\" "), "%s", line);
+    combined_extra(line, host, &us, &in, route);
+    cr_assert_str_eq(host, "logged.example", "%s", line);
+    cr_assert_eq(in, sizeof get_req - 1, "bytes received: %s", line);
+    cr_assert_str_eq(route, "static /", "%s", line);
+    line_with(text, "\"POST /index.html", line, sizeof line);
+    cr_assert(strstr(line, "\" 405 "), "%s", line);
+    combined_extra(line, host, &us, &in, route);
+    cr_assert_eq(in, sizeof post_req - 1, "head and body received: %s", line);
+    free(text);
+}
+
+Test(json, host_duration_bytes_received_and_route_are_named_fields)
+{
+    char line[4096], path[200], out[512];
+    char *text;
+
+    request(post_req, 1);
+    cr_assert_eq(daemon_stop(&d), 0);
+    text = read_log(1, 0);
+    line_of(text, 0, line, sizeof line);
+    save_line(line, path, sizeof path);
+    /* A JSON parser reads each field with its type. */
+    cr_assert_eq(run_cmd(out, sizeof out,
+                         "python3 -c 'import json, sys; o = json.load(open(sys.argv[1])); "
+                         "assert isinstance(o[\"duration_us\"], int); "
+                         "print(o[\"host\"], o[\"bytes_in\"], o[\"route\"], o[\"status\"], "
+                         "o[\"body_bytes\"], \"upstream\" in o, sep=\"|\")' '%s'",
+                         path),
+                 0, "not a JSON line with the fields: %s", line);
+    snprintf(path, sizeof path, "logged.example|%zu|static /|405|23|False\n", sizeof post_req - 1);
+    cr_assert_str_eq(out, path, "%s", line);
+    free(text);
+}
+
+#define BIG_FILE (50u << 20)
+
+/* Reads at least want bytes from fd; returns how many it read. */
+static size_t read_at_least(int fd, size_t want)
+{
+    char buf[16384];
+    size_t got = 0;
+
+    while (got < want) {
+        ssize_t n = read(fd, buf, sizeof buf);
+
+        cr_assert_gt(n, 0, "the download ended after %zu bytes", got);
+        got += (size_t)n;
+    }
+    return got;
+}
+
+/* A connection to 127.0.0.1:port whose receive buffer (and so its window)
+ * is set to rcvbuf before it connects. */
+static int connect_small_window(unsigned port, int rcvbuf)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct timeval tv = {.tv_sec = 10};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    cr_assert_geq(fd, 0);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    return fd;
+}
+
+Test(combined, a_client_that_leaves_early_is_logged_with_the_bytes_sent)
+{
+    char line[4096], status[8];
+    char *big = calloc(1, BIG_FILE), *text;
+    unsigned long long logged;
+    int fd;
+    size_t got;
+    const char *p;
+
+    cr_assert_not_null(big);
+    site_write(&d, "big.bin", big, BIG_FILE);
+    free(big);
+    fd = connect_small_window(d.port, 65536);
+    cr_assert(tcp_send_all(fd, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n", 35));
+    got = read_at_least(fd, 100 * 1024);
+    close(fd); /* unread bytes: the kernel resets the connection */
+    cr_assert_eq(daemon_stop(&d), 0);
+    text = read_log(1, 0);
+    line_with(text, "\"GET /big.bin", line, sizeof line);
+    p = strstr(line, "HTTP/1.1\" ");
+    cr_assert_not_null(p, "%s", line);
+    cr_assert_eq(sscanf(p + 10, "%7s %llu", status, &logged), 2, "%s", line);
+    cr_assert_str_eq(status, "200", "%s", line);
+    cr_log_info("read %zu bytes, logged %llu of %u", got, logged, BIG_FILE);
+    cr_assert_lt(logged, BIG_FILE / 4, "logged as sent in full, but the client read %zu: %s", got,
+                 line);
+    cr_assert_geq(logged + 512, got, "logged less than the client read (%zu): %s", got, line);
+    free(text);
 }

@@ -407,6 +407,9 @@ Test(notify, ready_status_watchdog_reloading_and_stopping)
     cr_assert(notify_wait(fd, "READY=1", 10000, msg, sizeof msg), "READY=1 after startup");
     cr_assert(strstr(msg, "STATUS="), "READY=1 comes with a STATUS= line: %s", msg);
     cr_assert(strstr(msg, "config generation 1"), "%s", msg);
+    /* The address the kernel chose for port 0, as -l 127.0.0.1:0 users need. */
+    cr_assert(strstr(msg, "STATUS=serving on 127.0.0.1:") && !strstr(msg, "127.0.0.1:0;"),
+              "STATUS= names the bound address: %s", msg);
     cr_assert(wait_log(&d, "serving on ", 1000), "READY=1 only once serving");
     cr_assert(notify_wait(fd, "WATCHDOG=1", 5000, msg, sizeof msg), "WATCHDOG=1 pings");
     cr_assert(notify_wait(fd, "STATUS=", 5000, msg, sizeof msg), "STATUS= refreshes");

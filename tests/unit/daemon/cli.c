@@ -129,7 +129,8 @@ Test(cli, no_options_runs)
     cr_expect_eq(cli.mode, CLI_RUN);
     cr_expect_null(cli.config);
     cr_expect_null(cli.root);
-    cr_expect_null(cli.listen);
+    cr_expect_eq(cli.over.n_listen, 0);
+    cr_expect(!cli.over.quiet && !cli.over.autoindex);
     cr_expect_null(cli.route);
     cr_expect_str_eq(capture_text(&err), "");
     capture_close(&err);
@@ -176,7 +177,8 @@ Test(cli, each_option_short_and_long)
         cr_expect_eq(cli.mode, cases[i].mode, "case %zu (%s)", i, a[0]);
         cr_expect(same_str(cli.config, cases[i].config), "case %zu (%s): config", i, a[0]);
         cr_expect(same_str(cli.root, cases[i].root), "case %zu (%s): root", i, a[0]);
-        cr_expect(same_str(cli.listen, cases[i].listen), "case %zu (%s): listen", i, a[0]);
+        cr_expect(same_str(cli.over.n_listen ? cli.over.listen[0] : NULL, cases[i].listen),
+                  "case %zu (%s): listen", i, a[0]);
         cr_expect(same_str(cli.route, cases[i].route), "case %zu (%s): route", i, a[0]);
         capture_close(&err);
     }
@@ -188,7 +190,7 @@ Test(cli, usage_errors_exit_2_with_a_message)
         const char *args[5];
         const char *msg;
     } cases[] = {
-        {{"-l", "127.0.0.1:80"}, "option -l needs -r DIR"},
+        {{"--autoindex", "-c", "a.ini"}, "option --autoindex needs -r DIR"},
         {{"-r", "site", "-c", "a.ini"}, "options -r and -c cannot be combined"},
         {{"-t", "-T"}, "options -t and -T cannot be combined"},
         {{"--dump", "--route", "GET http://x/"}, "options --dump and --route cannot be combined"},
@@ -321,7 +323,8 @@ Test(cli, test_mode_with_root)
 
 Test(cli, run_mode_with_root_builds_a_config)
 {
-    struct cli cli = {.mode = CLI_RUN, .root = "www", .listen = "*:9090"};
+    struct cli cli = {
+        .mode = CLI_RUN, .root = "www", .over = {.listen = {"*:9090"}, .n_listen = 1}};
     struct config cfg;
     struct capture out, err;
     const struct static_conf *sc;
@@ -347,6 +350,7 @@ Test(cli, run_mode_with_root_builds_a_config)
 
 Test(cli, from_root_defaults_and_errors)
 {
+    const struct config_overrides foo = {.listen = {"foo"}, .n_listen = 1};
     struct config cfg;
     struct config_errors errs = {0};
 
@@ -354,11 +358,11 @@ Test(cli, from_root_defaults_and_errors)
     cr_expect_str_eq(cfg.server.listen[0].text, "127.0.0.1:8080");
     cr_expect_str_eq(((const struct static_conf *)cfg.routes[0].conf)->root, fmt("%s/docs", dir));
     config_free(&cfg);
-    cr_assert_eq(config_from_root("nope", "foo", &cfg, &errs), -1);
+    cr_assert_eq(config_from_root("nope", &foo, &cfg, &errs), -1);
     cr_assert_eq(errs.n, 2);
-    cr_expect_str_eq(errs.items[0].text, "command line: invalid listen address 'foo' (HOST:PORT, "
+    cr_expect_str_eq(errs.items[0].text, fmt("command line: root '%s/nope' does not exist", dir));
+    cr_expect_str_eq(errs.items[1].text, "command line: invalid listen address 'foo' (HOST:PORT, "
                                          "[V6]:PORT, *:PORT or unix:/path)");
-    cr_expect_str_eq(errs.items[1].text, fmt("command line: root '%s/nope' does not exist", dir));
     config_errors_free(&errs);
 }
 
@@ -499,6 +503,7 @@ Test(cli, route_static_directory_and_normalised_path)
 {
     char *out, *err;
 
+    cr_assert_eq(mkdir("www/b", 0755), 0);
     cr_expect_eq(route("HEAD http://other.test/a/%2e%2e/b//", &out, &err), 0);
     cr_expect_str_eq(out, fmt("request: HEAD http://other.test/a/%%2e%%2e/b//\n"
                               "path: /b/\n"
@@ -614,4 +619,41 @@ Test(cli, print_check)
     capture_close(&out);
     capture_close(&err);
     config_errors_free(&errs);
+}
+
+Test(cli, listen_repeats_and_replaces_the_files_quiet_turns_logs_down)
+{
+    struct cli cli;
+    struct capture err;
+    struct config cfg;
+    struct config_errors errs = {0};
+
+    write_file("two.ini", "[server]\nlisten = 127.0.0.1:8081\naccess_log = stderr\n"
+                          "[static /]\nroot = www\n");
+    cr_assert_eq(
+        parse(&cli, &err, "-c", "two.ini", "-l", "127.0.0.1:0", "--listen", "[::1]:0", "-q", NULL),
+        0, "%s", capture_text(&err));
+    capture_close(&err);
+    cr_assert_eq(cli.over.n_listen, 2);
+    cr_assert_eq(cli_load_config(&cli, &cfg, &errs), 0, "%s", errs.n ? errs.items[0].text : "");
+    cr_assert_eq(cfg.server.n_listen, 2, "-l replaces the file's listen lines");
+    cr_expect_str_eq(cfg.server.listen[0].text, "127.0.0.1:0");
+    cr_expect_str_eq(cfg.server.listen[1].text, "[::1]:0");
+    cr_expect_eq(cfg.server.access_log.target, CONFIG_LOG_OFF, "-q: no access log");
+    cr_expect_eq(cfg.server.log_level, LOG_LVL_WARN, "-q: warnings only");
+    config_free(&cfg);
+}
+
+Test(cli, autoindex_lists_directories_of_the_root)
+{
+    struct cli cli;
+    struct capture err;
+    struct config cfg;
+    struct config_errors errs = {0};
+
+    cr_assert_eq(parse(&cli, &err, "-r", "www", "--autoindex", NULL), 0, "%s", capture_text(&err));
+    capture_close(&err);
+    cr_assert_eq(cli_load_config(&cli, &cfg, &errs), 0, "%s", errs.n ? errs.items[0].text : "");
+    cr_expect(((const struct static_conf *)cfg.routes[0].conf)->autoindex);
+    config_free(&cfg);
 }

@@ -793,15 +793,20 @@ Test(config, unsupported_route_kinds)
     struct want w[] = {
         {.line = 1, .msg = "[cgi /cgi-bin/]: route kind 'cgi' is not supported yet by this build"},
         {.line = 4, .msg = "[proxy /api/]: route kind 'proxy' is not supported yet by this build"},
-        {.line = 6,
-         .msg = "[status /.well-known/cohttpd]: route kind 'status' is not supported "
-                "yet by this build"},
     };
 
     expect_errors("[cgi /cgi-bin/]\nroot = ../www/cgi-bin\ntimeout = 30s\n"
                   "[proxy /api/]\nupstream = 127.0.0.1:9000\n"
                   "[status /.well-known/cohttpd]\nallow = 127.0.0.1\n",
-                  w, 3);
+                  w, 2);
+}
+
+Test(config, status_allow_takes_addresses_and_cidrs)
+{
+    expect_error("[status /s]\nallow = 127.0.0.1 10.0.0.0/33\n", 2,
+                 "allow: '10.0.0.0/33' is not an address or ADDRESS/BITS (IPv4 or IPv6)");
+    expect_error("[status /s]\nallow = localhost\n", 2,
+                 "allow: 'localhost' is not an address or ADDRESS/BITS (IPv4 or IPv6)");
 }
 
 Test(config, bad_section_headers)
@@ -1122,6 +1127,23 @@ static void expect_same_config(const struct config *a, const struct config *b)
     cr_expect_eq(redirect_of(a, 2)->status, redirect_of(b, 2)->status);
 }
 
+/* Dumps a, loads the dump (from another directory) into b, and checks that
+ * b dumps the same; the dumps are returned (malloc'd) in *dump_a, *dump_b. */
+static void dump_reload(const struct config *a, struct config *b, char **dump_a, char **dump_b)
+{
+    struct config_errors errs = {0};
+    char other[PATH_MAX];
+
+    *dump_a = dump_to_string(a);
+    make_dir("other");
+    snprintf(other, sizeof(other), "%s/other/dump.ini", dir);
+    write_file(other, *dump_a);
+    cr_assert_eq(config_load(other, b, &errs), 0, "the dump does not load: %s",
+                 errs.n ? errs.items[0].text : "");
+    *dump_b = dump_to_string(b);
+    cr_expect_str_eq(dump_body(*dump_b), dump_body(*dump_a));
+}
+
 Test(config, dump_reads_back_to_an_equal_config)
 {
     struct config a, b;
@@ -1183,4 +1205,21 @@ Test(config, dump_shows_defaults)
                                dir)) != NULL);
     config_free(&cfg);
     free(dump);
+}
+
+Test(config, status_allow_dumps_and_reads_back)
+{
+    struct config a, b;
+    char *dump_a, *dump_b;
+
+    load_ok("[status /s]\nallow = 10.0.0.0/8 ::1 192.168.1.7\n[status /t]\n", &a);
+    dump_reload(&a, &b, &dump_a, &dump_b);
+    cr_expect(strstr(dump_a, "[status /s]\nallow = 10.0.0.0/8 ::1/128 192.168.1.7/32\n"), "%s",
+              dump_a);
+    cr_expect(strstr(dump_a, "[status /t]\nallow = 127.0.0.0/8 ::1/128\n"),
+              "loopback only by default: %s", dump_a);
+    free(dump_a);
+    free(dump_b);
+    config_free(&a);
+    config_free(&b);
 }

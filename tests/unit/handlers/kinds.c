@@ -5,10 +5,12 @@
 #include "handlers/kinds.h"
 #include "handlers/redirect.h"
 #include "handlers/static.h"
+#include "handlers/status.h"
 
-Test(kinds, the_shipped_table_has_static_and_redirect_only)
+Test(kinds, the_shipped_table_has_static_redirect_and_status_only)
 {
-    cr_assert_eq(handler_kind_count(), 2, "no test kind outside the test build");
+    cr_assert_eq(handler_kind_count(), 3, "no test kind outside the test build");
+    cr_expect_eq(handler_kind_find("status", 6), &status_kind);
     cr_expect_eq(handler_kind_find("static", 6), &static_kind);
     cr_expect_eq(handler_kind_find("redirect", 8), &redirect_kind);
     cr_expect_null(handler_kind_find("stat", 4));

@@ -1,0 +1,511 @@
+/* status.c - the status handler: counters as JSON or Prometheus text, and its allow list. */
+#include "handlers/status.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/server.h"
+
+/* The most CIDRs one allow list holds. */
+#define STATUS_MAX_ALLOW 32
+
+/* An address block: IPv4 as ::ffff:a.b.c.d (prefix counted over 128 bits). */
+struct cidr {
+    unsigned char addr[16];
+    unsigned prefix;
+};
+
+struct status_conf {
+    struct cidr allow[STATUS_MAX_ALLOW];
+    size_t n_allow;
+};
+
+/* The totals of every worker. */
+struct totals {
+    struct http_view_worker w;
+    uint64_t idle;
+};
+
+/* ---- addresses ----------------------------------------------------------- */
+
+static void v4_mapped(unsigned char out[16], const void *in4)
+{
+    memset(out, 0, 10);
+    out[10] = out[11] = 0xff;
+    memcpy(out + 12, in4, 4);
+}
+
+/* Parses "ADDR" or "ADDR/BITS" (IPv4 or IPv6) into c. 0 or -EINVAL. */
+static int cidr_parse(const char *s, size_t len, struct cidr *c)
+{
+    char text[INET6_ADDRSTRLEN + 8];
+    const char *slash;
+    struct in_addr a4;
+    unsigned max, bits;
+    bool v4;
+
+    if (len == 0 || len >= sizeof text)
+        return -EINVAL;
+    memcpy(text, s, len);
+    text[len] = '\0';
+    slash = strchr(text, '/');
+    if (slash)
+        text[slash - text] = '\0';
+    v4 = inet_pton(AF_INET, text, &a4) == 1;
+    if (v4)
+        v4_mapped(c->addr, &a4);
+    else if (inet_pton(AF_INET6, text, c->addr) != 1)
+        return -EINVAL;
+    max = v4 ? 32 : 128;
+    bits = max;
+    if (slash) {
+        char *end;
+        unsigned long n = strtoul(slash + 1, &end, 10);
+
+        if (slash[1] < '0' || slash[1] > '9' || *end || n > max)
+            return -EINVAL;
+        bits = (unsigned)n;
+    }
+    c->prefix = bits + (v4 ? 96 : 0);
+    return 0;
+}
+
+static bool cidr_match(const struct cidr *c, const unsigned char addr[16])
+{
+    unsigned full = c->prefix / 8, rest = c->prefix % 8;
+
+    if (memcmp(c->addr, addr, full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    return ((c->addr[full] ^ addr[full]) & (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+/* True when the client of x may read the page. */
+static bool status_allowed(const struct status_conf *conf, const struct http_exchange *x)
+{
+    const struct sockaddr *sa = x->peer;
+    unsigned char addr[16];
+
+    if (!sa || sa->sa_family == AF_UNIX)
+        return true; /* a local socket: its file's permissions decide */
+    if (sa->sa_family == AF_INET)
+        v4_mapped(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr);
+    else if (sa->sa_family == AF_INET6)
+        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+    else
+        return false;
+    for (size_t i = 0; i < conf->n_allow; i++) {
+        if (cidr_match(&conf->allow[i], addr))
+            return true;
+    }
+    return false;
+}
+
+/* Writes c as "ADDR/BITS" (IPv4 as a dotted quad). */
+static void cidr_print(FILE *out, const struct cidr *c)
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    char text[INET6_ADDRSTRLEN];
+    bool v4 = c->prefix >= 96 && memcmp(c->addr, mapped, 12) == 0;
+
+    inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? c->addr + 12 : c->addr, text, sizeof text);
+    fprintf(out, "%s/%u", text, v4 ? c->prefix - 96 : c->prefix);
+}
+
+/* ---- the counters, summed ------------------------------------------------ */
+
+static void totals_add(struct totals *t, const struct http_view_worker *w)
+{
+    t->w.http.connections_total += w->http.connections_total;
+    t->w.http.connections_open += w->http.connections_open;
+    t->w.http.requests += w->http.requests;
+    for (size_t i = 0; i < 6; i++)
+        t->w.http.status_class[i] += w->http.status_class[i];
+    t->w.http.bytes_out += w->http.bytes_out;
+    t->w.http.bytes_in += w->http.bytes_in;
+    t->w.http.conns_reading += w->http.conns_reading;
+    t->w.http.conns_writing += w->http.conns_writing;
+    for (size_t i = 0; i < HTTP_DURATION_BUCKETS; i++)
+        t->w.http.duration[i] += w->http.duration[i];
+    t->w.http.duration_sum_us += w->http.duration_sum_us;
+    t->w.http.file_cache_hits += w->http.file_cache_hits;
+    t->w.http.file_cache_misses += w->http.file_cache_misses;
+    t->w.accept_refused += w->accept_refused;
+    t->w.accept_pauses += w->accept_pauses;
+}
+
+static void totals_of(const struct http_view *v, struct totals *t)
+{
+    uint64_t busy;
+
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i < v->n_workers; i++)
+        totals_add(t, &v->workers[i]);
+    /* Counters read one by one: a connection may be seen in two places. */
+    busy = t->w.http.conns_reading + t->w.http.conns_writing;
+    t->idle = t->w.http.connections_open > busy ? t->w.http.connections_open - busy : 0;
+}
+
+static double busy_ratio(const struct http_view_worker *w)
+{
+    uint64_t all = w->loop_busy_ns + w->loop_idle_ns;
+
+    return all ? (double)w->loop_busy_ns / (double)all : 0.0;
+}
+
+/* Writes name[0..len) quoted for JSON or a Prometheus label (the same
+ * escapes: backslash, double quote, and control bytes). */
+static void put_quoted(FILE *out, const char *name, size_t len)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)name[i];
+
+        if (ch == '"' || ch == '\\')
+            fprintf(out, "\\%c", ch);
+        else if (ch == '\n')
+            fputs("\\n", out);
+        else if (ch < 0x20)
+            fputc(' ', out);
+        else
+            fputc(ch, out);
+    }
+    fputc('"', out);
+}
+
+static const char *const class_names[6] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static void json_duration(FILE *out, const struct totals *t)
+{
+    uint64_t cumulative = 0;
+
+    fputs("\"duration_us\":{\"buckets\":[", out);
+    for (size_t i = 0; i < HTTP_DURATION_BUCKETS; i++) {
+        cumulative += t->w.http.duration[i];
+        if (i + 1 < HTTP_DURATION_BUCKETS)
+            fprintf(out, "{\"le\":%llu,\"count\":%llu},",
+                    (unsigned long long)http_duration_bounds_us[i], (unsigned long long)cumulative);
+        else
+            fprintf(out, "{\"le\":\"+Inf\",\"count\":%llu}", (unsigned long long)cumulative);
+    }
+    fprintf(out, "],\"sum\":%llu,\"count\":%llu}", (unsigned long long)t->w.http.duration_sum_us,
+            (unsigned long long)cumulative);
+}
+
+static void json_workers(FILE *out, const struct http_view *v)
+{
+    fputs("\"workers\":[", out);
+    for (size_t i = 0; i < v->n_workers; i++) {
+        const struct http_view_worker *w = &v->workers[i];
+
+        fprintf(out,
+                "%s{\"id\":%zu,\"connections\":%llu,\"requests\":%llu,\"loop_iterations\":%llu,"
+                "\"busy_ratio\":%.4f}",
+                i ? "," : "", i, (unsigned long long)w->http.connections_open,
+                (unsigned long long)w->http.requests, (unsigned long long)w->loop_iterations,
+                busy_ratio(w));
+    }
+    fputc(']', out);
+}
+
+static void json_write(FILE *out, const struct http_view *v)
+{
+    struct totals t;
+
+    totals_of(v, &t);
+    fprintf(out,
+            "{\"connections\":{\"open\":%llu,\"idle\":%llu,\"reading\":%llu,\"writing\":%llu,"
+            "\"accepted\":%llu,\"refused_at_max_connections\":%llu,\"accept_pauses\":%llu},",
+            (unsigned long long)t.w.http.connections_open, (unsigned long long)t.idle,
+            (unsigned long long)t.w.http.conns_reading, (unsigned long long)t.w.http.conns_writing,
+            (unsigned long long)t.w.http.connections_total, (unsigned long long)t.w.accept_refused,
+            (unsigned long long)t.w.accept_pauses);
+    fprintf(out, "\"requests\":{\"total\":%llu,\"status\":{",
+            (unsigned long long)t.w.http.requests);
+    for (size_t i = 1; i <= 6; i++)
+        fprintf(out, "%s\"%s\":%llu", i > 1 ? "," : "", class_names[i % 6],
+                (unsigned long long)t.w.http.status_class[i % 6]);
+    fputs("},\"routes\":{", out);
+    for (size_t i = 0; i < v->n_routes; i++) {
+        fputs(i ? "," : "", out);
+        put_quoted(out, v->routes[i].name, v->routes[i].name_len);
+        fprintf(out, ":%llu", (unsigned long long)v->routes[i].requests);
+    }
+    fprintf(out, "}},\"bytes\":{\"in\":%llu,\"out\":%llu},", (unsigned long long)t.w.http.bytes_in,
+            (unsigned long long)t.w.http.bytes_out);
+    json_duration(out, &t);
+    fprintf(out, ",\"file_cache\":{\"hits\":%llu,\"misses\":%llu},",
+            (unsigned long long)t.w.http.file_cache_hits,
+            (unsigned long long)t.w.http.file_cache_misses);
+    json_workers(out, v);
+    fputs("}\n", out);
+}
+
+/* ---- Prometheus text format ---------------------------------------------- */
+
+static void prom_head(FILE *out, const char *name, const char *type, const char *help)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void prom_value(FILE *out, const char *name, uint64_t value)
+{
+    fprintf(out, "%s %llu\n", name, (unsigned long long)value);
+}
+
+static void prom_connections(FILE *out, const struct totals *t)
+{
+    prom_head(out, "cohttpd_connections", "gauge", "Client connections open now, by state.");
+    fprintf(out, "cohttpd_connections{state=\"idle\"} %llu\n", (unsigned long long)t->idle);
+    fprintf(out, "cohttpd_connections{state=\"reading\"} %llu\n",
+            (unsigned long long)t->w.http.conns_reading);
+    fprintf(out, "cohttpd_connections{state=\"writing\"} %llu\n",
+            (unsigned long long)t->w.http.conns_writing);
+    prom_head(out, "cohttpd_connections_accepted_total", "counter", "Client connections accepted.");
+    prom_value(out, "cohttpd_connections_accepted_total", t->w.http.connections_total);
+    prom_head(out, "cohttpd_connections_refused_total", "counter",
+              "Accepts held back because a worker was at max_connections.");
+    prom_value(out, "cohttpd_connections_refused_total", t->w.accept_refused);
+    prom_head(out, "cohttpd_accept_pauses_total", "counter",
+              "Times a worker paused accepting (max_connections or no descriptors).");
+    prom_value(out, "cohttpd_accept_pauses_total", t->w.accept_pauses);
+}
+
+static void prom_requests(FILE *out, const struct totals *t, const struct http_view *v)
+{
+    prom_head(out, "cohttpd_requests_total", "counter", "Requests answered, by status class.");
+    for (size_t i = 1; i <= 6; i++)
+        fprintf(out, "cohttpd_requests_total{class=\"%s\"} %llu\n", class_names[i % 6],
+                (unsigned long long)t->w.http.status_class[i % 6]);
+    prom_head(out, "cohttpd_route_requests_total", "counter",
+              "Requests routed to each configured route since the last reload.");
+    for (size_t i = 0; i < v->n_routes; i++) {
+        fputs("cohttpd_route_requests_total{route=", out);
+        put_quoted(out, v->routes[i].name, v->routes[i].name_len);
+        fprintf(out, "} %llu\n", (unsigned long long)v->routes[i].requests);
+    }
+    prom_head(out, "cohttpd_received_bytes_total", "counter", "Request bytes received.");
+    prom_value(out, "cohttpd_received_bytes_total", t->w.http.bytes_in);
+    prom_head(out, "cohttpd_sent_bytes_total", "counter", "Response bytes sent.");
+    prom_value(out, "cohttpd_sent_bytes_total", t->w.http.bytes_out);
+}
+
+static void prom_duration(FILE *out, const struct totals *t)
+{
+    uint64_t cumulative = 0;
+
+    prom_head(out, "cohttpd_request_duration_seconds", "histogram",
+              "Time from a request's first byte to the end of its response.");
+    for (size_t i = 0; i < HTTP_DURATION_BUCKETS; i++) {
+        cumulative += t->w.http.duration[i];
+        if (i + 1 < HTTP_DURATION_BUCKETS)
+            fprintf(out, "cohttpd_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                    (double)http_duration_bounds_us[i] / 1e6, (unsigned long long)cumulative);
+        else
+            fprintf(out, "cohttpd_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                    (unsigned long long)cumulative);
+    }
+    fprintf(out, "cohttpd_request_duration_seconds_sum %.6f\n",
+            (double)t->w.http.duration_sum_us / 1e6);
+    prom_value(out, "cohttpd_request_duration_seconds_count", cumulative);
+}
+
+static void prom_workers(FILE *out, const struct totals *t, const struct http_view *v)
+{
+    prom_head(out, "cohttpd_file_cache_lookups_total", "counter",
+              "Open-file cache lookups, by result.");
+    fprintf(out, "cohttpd_file_cache_lookups_total{result=\"hit\"} %llu\n",
+            (unsigned long long)t->w.http.file_cache_hits);
+    fprintf(out, "cohttpd_file_cache_lookups_total{result=\"miss\"} %llu\n",
+            (unsigned long long)t->w.http.file_cache_misses);
+    prom_head(out, "cohttpd_worker_loop_iterations_total", "counter",
+              "Event loop iterations of each worker.");
+    for (size_t i = 0; i < v->n_workers; i++)
+        fprintf(out, "cohttpd_worker_loop_iterations_total{worker=\"%zu\"} %llu\n", i,
+                (unsigned long long)v->workers[i].loop_iterations);
+    prom_head(out, "cohttpd_worker_busy_seconds_total", "counter",
+              "Time each worker's loop spent working rather than waiting for events.");
+    for (size_t i = 0; i < v->n_workers; i++)
+        fprintf(out, "cohttpd_worker_busy_seconds_total{worker=\"%zu\"} %.6f\n", i,
+                (double)v->workers[i].loop_busy_ns / 1e9);
+    prom_head(out, "cohttpd_worker_busy_ratio", "gauge",
+              "Share of each worker's time spent working since it started.");
+    for (size_t i = 0; i < v->n_workers; i++)
+        fprintf(out, "cohttpd_worker_busy_ratio{worker=\"%zu\"} %.4f\n", i,
+                busy_ratio(&v->workers[i]));
+}
+
+static void prom_write(FILE *out, const struct http_view *v)
+{
+    struct totals t;
+
+    totals_of(v, &t);
+    prom_connections(out, &t);
+    prom_requests(out, &t, v);
+    prom_duration(out, &t);
+    prom_workers(out, &t, v);
+}
+
+/* ---- the handler --------------------------------------------------------- */
+
+/* True when x asks for the Prometheus format: ?format=prometheus, or an
+ * Accept naming text/plain (what Prometheus sends) without ?format=json. */
+static bool wants_prometheus(const struct http_exchange *x)
+{
+    const struct http_request *r = x->req;
+    size_t len;
+    const char *accept = http_req_header(x, "Accept", &len);
+
+    if (r->query.len && memmem(r->query.p, r->query.len, "format=prometheus", 17))
+        return true;
+    if (r->query.len && memmem(r->query.p, r->query.len, "format=json", 11))
+        return false;
+    return accept && len && memmem(accept, len, "text/plain", 10);
+}
+
+static void free_page(void *data) { free(*(char **)data); }
+
+static void status_handle(struct http_exchange *x, void *state, const char *rest, size_t rest_len)
+{
+    const struct status_conf *conf = state;
+    bool prom = wants_prometheus(x);
+    struct http_view v;
+    char **page;
+    size_t len = 0;
+    FILE *out;
+
+    if (!status_allowed(conf, x)) {
+        http_resp_error(x, 403, NULL);
+        return;
+    }
+    if (rest_len != 1 || rest[0] != '/') {
+        http_resp_error(x, 404, NULL);
+        return;
+    }
+    if (x->req->method != HTTP_GET && x->req->method != HTTP_HEAD) {
+        http_resp_error(x, 405, "GET, HEAD");
+        return;
+    }
+    if (!x->site->observe || x->site->observe(x->site, &v) < 0) {
+        http_resp_error(x, 503, NULL);
+        return;
+    }
+    /* The page lives until the request ends, on every path. */
+    page = calloc(1, sizeof *page);
+    out = page && http_exchange_defer(x, free_page, page) == 0 ? open_memstream(page, &len) : NULL;
+    if (out) {
+        (prom ? prom_write : json_write)(out, &v);
+        fclose(out);
+    }
+    http_view_free(&v);
+    if (!out) {
+        free(page);
+        http_resp_error(x, 503, NULL);
+        return;
+    }
+    if (http_resp_begin(x, 200) < 0)
+        return;
+    http_resp_header(x, "Cache-Control", 13, "no-store", 8);
+    if (prom)
+        http_resp_headerf(x, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    else
+        http_resp_headerf(x, "Content-Type", "application/json");
+    http_resp_body(x, *page, len);
+}
+
+static void status_describe(FILE *out, const void *conf, const struct handler_target *t)
+{
+    const struct status_conf *sc = conf;
+
+    if (t->rest_len != 1)
+        fprintf(out, "status: 404 (the page is at the route's path itself)\n");
+    else if (!(t->method_len == 3 && memcmp(t->method, "GET", 3) == 0) &&
+             !(t->method_len == 4 && memcmp(t->method, "HEAD", 4) == 0))
+        fprintf(out, "status: 405 Method Not Allowed\nallow: GET, HEAD\n");
+    else
+        fprintf(out, "status page: JSON, or Prometheus text for ?format=prometheus or "
+                     "Accept: text/plain\n");
+    fputs("clients allowed: ", out);
+    for (size_t i = 0; i < sc->n_allow; i++) {
+        fputs(i ? " " : "", out);
+        cidr_print(out, &sc->allow[i]);
+    }
+    fputs(sc->n_allow ? " (others: 403)\n" : "none (403)\n", out);
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+static int add_cidr(struct conf_io *io, void *obj, const char *w, size_t len)
+{
+    struct status_conf *conf = obj;
+
+    if (conf->n_allow == STATUS_MAX_ALLOW) {
+        conf_error(io, "allow takes at most %d addresses", STATUS_MAX_ALLOW);
+        return -1;
+    }
+    if (cidr_parse(w, len, &conf->allow[conf->n_allow]) < 0) {
+        conf_error(io, "allow: '%.*s' is not an address or ADDRESS/BITS (IPv4 or IPv6)", (int)len,
+                   w);
+        return -1;
+    }
+    conf->n_allow++;
+    return 0;
+}
+
+/* The list replaces the default; an empty one lets nobody in over TCP. */
+static void parse_allow(struct conf_io *io, const struct key_spec *key, void *obj,
+                        const char *value)
+{
+    (void)key;
+    ((struct status_conf *)obj)->n_allow = 0;
+    conf_for_each_word(io, value, obj, add_cidr);
+}
+
+static void dump_allow(FILE *out, const struct key_spec *key, const void *obj)
+{
+    const struct status_conf *conf = obj;
+
+    fprintf(out, "%s =", key->name);
+    for (size_t i = 0; i < conf->n_allow; i++) {
+        fputc(' ', out);
+        cidr_print(out, &conf->allow[i]);
+    }
+    fputc('\n', out);
+}
+
+static const struct key_spec status_keys[] = {
+    {.name = "allow",
+     .type = VT_CUSTOM,
+     .offset = offsetof(struct status_conf, allow),
+     .parse = parse_allow,
+     .dump = dump_allow},
+};
+
+/* Default: loopback only. */
+static void status_defaults(void *obj)
+{
+    struct status_conf *conf = obj;
+
+    *conf = (struct status_conf){.n_allow = 2};
+    cidr_parse("127.0.0.0/8", 11, &conf->allow[0]);
+    cidr_parse("::1", 3, &conf->allow[1]);
+}
+
+static const struct section_spec status_schema = {
+    .keys = status_keys, .n_keys = sizeof status_keys / sizeof status_keys[0]};
+
+const struct handler_kind status_kind = {
+    .name = "status",
+    .schema = &status_schema,
+    .conf_size = sizeof(struct status_conf),
+    .conf_init = status_defaults,
+    .handle = status_handle,
+    .describe = status_describe,
+};
