@@ -53,16 +53,92 @@ static int io_reason(int reason)
     }
 }
 
-/* Parks until w shows bit (or a hang-up). Returns 0, -ETIMEDOUT, -ECANCELED,
- * or -EBADF when the watch was removed from the loop. */
+void io_rate_start(struct io_rate *r, uint64_t rate, uint64_t window_ms)
+{
+    *r = (struct io_rate){
+        .rate = rate,
+        .window_ms = window_ms,
+        .credit = (int64_t)(window_ms * rate),
+    };
+}
+
+uint64_t io_rate_seen(const struct io_rate *r)
+{
+    return r->waited_ms ? (r->bytes + r->unsettled) * 1000 / r->waited_ms : 0;
+}
+
+/* The account of w's direction bit, or NULL when it keeps none. */
+static struct io_rate *io_rate_of(const struct loop_watch *w, uint32_t bit)
+{
+    struct io_rate *r;
+
+    if (!w->rates)
+        return NULL;
+    r = bit == LOOP_READ ? &w->rates->in : &w->rates->out;
+    return r->window_ms ? r : NULL;
+}
+
+/* n bytes moved in direction bit: one addition, settled at the next wait. */
+static void io_count(const struct loop_watch *w, uint32_t bit, size_t n)
+{
+    struct io_rate *r = io_rate_of(w, bit);
+
+    if (r)
+        r->unsettled += n;
+}
+
+/* Before a wait starting at now: the bytes moved since the last one earn
+ * their credit. Returns when the wait must end: window_ms from now, or
+ * sooner when the credit runs out first (*by_rate is then set); 0 when
+ * it is spent already. */
+static uint64_t io_rate_settle(struct io_rate *r, uint64_t now, bool *by_rate)
+{
+    uint64_t left;
+
+    *by_rate = false;
+    if (!r->rate)
+        return now + r->window_ms;
+    r->credit += (int64_t)r->unsettled * 1000;
+    r->bytes += r->unsettled;
+    r->unsettled = 0;
+    if (r->credit < (int64_t)r->rate)
+        return 0; /* less than a millisecond of waiting left */
+    left = (uint64_t)r->credit / r->rate;
+    if (left >= r->window_ms)
+        return now + r->window_ms;
+    *by_rate = true;
+    return now + left;
+}
+
+/* Parks until w shows bit (or a hang-up). Returns 0, -ETIMEDOUT (the
+ * deadline or the account's window passed, or the rate's credit ran out:
+ * r->tripped), -ECANCELED, or -EBADF when the watch was removed from the
+ * loop. */
 static int io_wait(struct loop_watch *w, uint32_t bit, uint64_t deadline)
 {
     struct loop_watch *const one[1] = {w};
+    struct io_rate *r = io_rate_of(w, bit);
+    uint64_t start, due = 0, waited;
+    bool by_rate = false;
     int rc;
 
     if (!w->loop)
         return -EBADF;
-    rc = io_reason(loop_wait(w->loop, one, &bit, 1, deadline));
+    start = loop_now(w->loop);
+    if (r && (due = io_rate_settle(r, start, &by_rate)) == 0) {
+        r->tripped = true;
+        return -ETIMEDOUT;
+    }
+    if (deadline && deadline <= due)
+        due = 0; /* the caller's deadline comes first */
+    rc = io_reason(loop_wait(w->loop, one, &bit, 1, due ? due : deadline));
+    if (r) {
+        waited = loop_now(w->loop) - start;
+        r->credit -= (int64_t)(waited * r->rate);
+        r->waited_ms += waited;
+        if (rc == -ETIMEDOUT && due && by_rate)
+            r->tripped = true;
+    }
     if (rc == 0 && !w->loop)
         return -EBADF;
     return rc;
@@ -78,6 +154,7 @@ static ssize_t io_read_once(struct loop_watch *w, void *buf, size_t len)
     for (;;) {
         n = read(w->fd, buf, len);
         if (n >= 0) {
+            io_count(w, LOOP_READ, (size_t)n);
             if (n > 0 && (size_t)n < len && !(w->ready & (LOOP_HUP | LOOP_EOF)))
                 w->ready &= ~LOOP_READ; /* drained */
             return n;
@@ -159,6 +236,7 @@ static ssize_t io_sendv(struct loop_watch *w, struct iovec *iov, int iovcnt, int
         n = io_send_once(w, iov, iovcnt < IOV_MAX ? iovcnt : IOV_MAX, flags, any_fd);
         if (n > 0) {
             total += (size_t)n;
+            io_count(w, LOOP_WRITE, (size_t)n);
             io_advance(&iov, &iovcnt, (size_t)n);
         } else if (n == 0) {
             return -EIO; /* no progress on a non-empty write: never loop on it */
@@ -188,6 +266,8 @@ ssize_t co_writev_nowait(struct loop_watch *w, struct iovec *iov, int iovcnt)
     } while (n == -EINTR && ++intr < IO_MAX_EINTR);
     if (n == -EAGAIN)
         io_drained(w, LOOP_WRITE);
+    else if (n > 0)
+        io_count(w, LOOP_WRITE, (size_t)n);
     return n == 0 ? -EIO : n;
 }
 
@@ -229,6 +309,7 @@ ssize_t co_sendfile(struct loop_watch *w, int in_fd, off_t *offset, size_t count
         n = sendfile(w->fd, in_fd, offset, count - sent);
         if (n > 0) {
             sent += (size_t)n;
+            io_count(w, LOOP_WRITE, (size_t)n);
             continue;
         }
         if (n == 0)

@@ -2,6 +2,7 @@
 #ifndef COHTTPD_CORE_IO_H
 #define COHTTPD_CORE_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -19,6 +20,46 @@
  * what the syscall would (bytes, an fd) or -errno; -ETIMEDOUT when the
  * deadline passed first; -ECANCELED when woken by loop_wakeup().
  */
+
+/*
+ * Minimum data rates. An owner that hangs a struct io_rates on its watch
+ * (w->rates) makes the calls below keep an account for each direction
+ * whose window_ms is not 0. No single wait for that direction lasts more
+ * than window_ms: it bounds the gap between two moves of data however
+ * long the call, where a deadline bounds the whole call. With a rate, the
+ * account starts with window_ms of credit, every byte moved earns 1000 /
+ * rate ms more, and every millisecond spent waiting for the fd (the peer
+ * is slow) spends one: the peer must move data at rate bytes per second
+ * on average, after a grace of window_ms (Apache's mod_reqtimeout MinRate
+ * works so). When a wait would outlast the credit, the call returns
+ * -ETIMEDOUT at the moment it runs out and the account is marked tripped.
+ * Time the caller spends away from the fd is not counted, so a slow
+ * producer is never blamed on its peer. The account is settled only when
+ * a call has to wait; otherwise a call costs one addition. co_poll()
+ * keeps no account: its waits are bounded by its deadline alone.
+ */
+struct io_rate {
+    uint64_t rate;      /* bytes per second; 0: none */
+    uint64_t window_ms; /* the longest wait, and the first credit; 0: no account */
+    int64_t credit;     /* in bytes x 1000 (rate per ms of waiting) */
+    uint64_t unsettled; /* bytes moved since the last settlement */
+    uint64_t bytes;     /* bytes moved and settled */
+    uint64_t waited_ms; /* time spent waiting */
+    bool tripped;       /* a wait ran out of credit */
+};
+
+struct io_rates {
+    struct io_rate in;  /* reads (co_read) */
+    struct io_rate out; /* writes (co_write, co_writev, co_sendmsg, co_sendfile) */
+};
+
+/* Starts a fresh account: rate bytes per second (0: none) with window_ms
+ * of credit (0: no account). Never yields. */
+void io_rate_start(struct io_rate *r, uint64_t rate, uint64_t window_ms);
+
+/* What the peer achieved: bytes moved per second spent waiting for it (0
+ * when it never waited). Below rate when the account tripped. */
+uint64_t io_rate_seen(const struct io_rate *r);
 
 /* Reads at most len bytes, returning as soon as any arrive: > 0 bytes, 0 at
  * end of file. A read shorter than len marks the fd drained (no extra read to

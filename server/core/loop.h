@@ -10,6 +10,7 @@
 #include "core/timer.h"
 
 struct loop;
+struct io_rates;
 
 /* Readiness bits of a watch (epoll's, folded). */
 enum {
@@ -55,6 +56,9 @@ struct loop_watch {
     struct coro *waiter;  /* a coroutine blocked on this fd, or NULL */
     struct coro *waiter2; /* another one, waiting for the other direction, or NULL */
     struct loop *loop;    /* set by loop_watch_add */
+    /* Minimum data rates that io.h's waits on this fd enforce, or NULL:
+     * set and owned by the watch's owner (see struct io_rates). */
+    struct io_rates *rates;
     /* Called from the loop when an event arrives and no coroutine waits on
      * the fd (a listener, an idle keep-alive connection). May be NULL. */
     void (*on_event)(struct loop_watch *w, uint32_t events);

@@ -413,6 +413,18 @@ static const struct key_spec limits_keys[] = {
      .width = sizeof(uint64_t),
      .min = 0,
      .max = DAY_MS},
+    {.name = "min_send_rate",
+     .type = VT_SIZE,
+     .offset = offsetof(struct http_limits, min_send_rate),
+     .width = sizeof(uint64_t),
+     .min = 0,
+     .max = 1 * GIB},
+    {.name = "min_body_rate",
+     .type = VT_SIZE,
+     .offset = offsetof(struct http_limits, min_body_rate),
+     .width = sizeof(uint64_t),
+     .min = 0,
+     .max = 1 * GIB},
 };
 
 /* ---- sections ------------------------------------------------------------ */

@@ -3,16 +3,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/io.h"
 #include "core/log.h"
+#include "core/net.h"
 #include "http/accesslog.h"
 #include "http/conn.h"
 #include "http/status.h"
 #include "http/url.h"
+
+/* Unsent bytes the kernel queues for a client under min_send_rate. */
+#define CONN_NOTSENT_LOWAT (16 * 1024)
 
 enum serve_result {
     SERVE_NEXT,  /* the request is answered; the connection persists */
@@ -27,6 +33,10 @@ const char *conn_date(struct conn *c)
 
 uint64_t conn_send_deadline(const struct conn *c)
 {
+    /* While a request is served, the socket's account (conn_rates_start)
+     * bounds each wait for the client, however long the write. */
+    if (c->w.rates)
+        return 0;
     return loop_now(c->srv->loop) + c->site->limits.send_timeout_ms;
 }
 
@@ -259,12 +269,60 @@ static void conn_complete_response(struct conn *c)
         m->olen = x->head_start;
         x->state = HTTP_RESP_NONE;
         http_resp_error(x, 500, NULL);
+    } else if (x->state == HTTP_RESP_NONE && !m->broken && m->body_status) {
+        http_resp_error(x, m->body_status, NULL); /* the body failed it */
     } else if (x->state == HTTP_RESP_NONE && !m->broken) {
         log_error("%s: the handler sent no response", x->path);
         http_resp_error(x, 500, NULL);
     }
     if (x->state != HTTP_RESP_DONE)
         x->keep_alive = false; /* a response cut short: the framing is lost */
+}
+
+/* Puts the [limits] of this request's body and response on the socket
+ * (see struct io_rate): no wait for the client lasts longer than
+ * body_timeout or send_timeout, and with min_body_rate or min_send_rate
+ * the client must keep that average rate once the first body_timeout or
+ * send_timeout of waiting for it is spent. */
+static void conn_rates_start(struct conn *c)
+{
+    struct conn_mem *m = c->mem;
+    const struct http_limits *l = &c->site->limits;
+    int lowat = CONN_NOTSENT_LOWAT;
+
+    /* With min_send_rate, the kernel keeps little unsent data, so that a
+     * slow reader shows as waits rather than as megabytes taken at once.
+     * Not a TCP socket (unix:): nothing to do. */
+    if (l->min_send_rate && !c->lowat) {
+        c->lowat = true;
+        setsockopt(c->w.fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+    }
+
+    io_rate_start(&m->rates.in, m->body_done ? 0 : l->min_body_rate, l->body_timeout_ms);
+    io_rate_start(&m->rates.out, l->min_send_rate, l->send_timeout_ms);
+    c->w.rates = &m->rates;
+}
+
+static void conn_rate_log(const struct conn *c, const struct io_rate *r, const char *what,
+                          const char *key)
+{
+    char peer[128];
+
+    net_addr_text((const struct sockaddr *)&c->peer, c->peer_len, peer, sizeof peer);
+    log_info("client %s: %s at %llu bytes/s on average, below %s = %llu: closing the connection",
+             peer, what, (unsigned long long)io_rate_seen(r), key, (unsigned long long)r->rate);
+}
+
+/* Takes the rates off the socket, saying which one the client fell below. */
+static void conn_rates_end(struct conn *c)
+{
+    struct conn_mem *m = c->mem;
+
+    c->w.rates = NULL;
+    if (m->rates.in.tripped && m->rates.in.rate)
+        conn_rate_log(c, &m->rates.in, "request body sent", "min_body_rate");
+    if (m->rates.out.tripped && m->rates.out.rate)
+        conn_rate_log(c, &m->rates.out, "response taken", "min_send_rate");
 }
 
 /* Serves the request whose head is parsed in c->mem. */
@@ -275,6 +333,7 @@ static enum serve_result conn_serve(struct conn *c)
     int status = conn_prepare(c);
 
     c->requests++;
+    conn_rates_start(c);
     if (status)
         http_resp_error(x, status, NULL);
     else if (x->path_len == 0)
@@ -283,11 +342,13 @@ static enum serve_result conn_serve(struct conn *c)
         c->site->dispatch(x, c->site->app);
     conn_run_cleanups(c);
     if (m->taken_over) {
+        conn_rates_end(c);
         conn_count(c, x);
         return SERVE_ABORT; /* the handler had the socket: nothing more to say */
     }
     conn_complete_response(c);
     http_body_drain(x);
+    conn_rates_end(c);
     conn_count(c, x);
     if (m->broken)
         return SERVE_ABORT;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "core/io.h"
 #include "core/loop.h"
 #include "core/timer.h"
 #include "http/date.h"
@@ -43,6 +44,8 @@ struct conn_mem {
     bool taken_over;   /* the handler took the socket over after a 101 */
     int body_errno;    /* a body read failed: -errno, repeated after */
     int body_status;   /* ... and the HTTP status that deserves, or 0 */
+    /* min_body_rate and min_send_rate, on the socket while serving */
+    struct io_rates rates;
     unsigned ncleanups;
     struct conn_cleanup {
         void (*fn)(void *data);
@@ -69,6 +72,7 @@ struct conn {
     struct timer idle_timer;      /* keep-alive timeout while idle */
     unsigned requests;
     enum conn_state state;
+    bool lowat; /* TCP_NOTSENT_LOWAT is set (conn_rates_start) */
     socklen_t peer_len, local_len;
     struct sockaddr_storage peer;
     struct sockaddr_storage local;
@@ -150,7 +154,9 @@ uint64_t conn_clock_ns(void);
 /* The Date header value for now. */
 const char *conn_date(struct conn *c);
 
-/* Deadline for a write starting now. */
+/* Deadline for a write starting now; 0 while a request is served, when
+ * the socket's account bounds each wait instead (send_timeout between
+ * moves of data, and min_send_rate). */
 uint64_t conn_send_deadline(const struct conn *c);
 
 #endif

@@ -115,6 +115,7 @@ int http_resp_takeover(struct http_exchange *x, struct http_takeover *t)
         return r;
     m->taken_over = true;
     m->body_claimed = true;
+    x->conn->w.rates = NULL; /* the handler's socket now, at its own pace */
     *t = (struct http_takeover){
         .client = &x->conn->w,
         .buffered = m->rbuf + m->bpos,

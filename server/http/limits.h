@@ -5,8 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Durations in milliseconds, sizes in bytes. 0 for max_keepalive_requests
- * means unlimited. Defaults are those of DESIGN.md §4 (http_limits_default). */
+/* Durations in milliseconds, sizes in bytes, rates in bytes per second. 0
+ * for max_keepalive_requests means unlimited. Defaults are those of
+ * DESIGN.md §4 (http_limits_default). */
 struct http_limits {
     uint64_t header_timeout_ms;      /* 10 s */
     uint64_t body_timeout_ms;        /* 30 s */
@@ -17,6 +18,8 @@ struct http_limits {
     unsigned max_headers;            /* 100 */
     uint64_t max_body_size;          /* 16 MiB */
     unsigned max_keepalive_requests; /* 0 */
+    uint64_t min_send_rate;          /* bytes/s a response must be taken at; 0: off */
+    uint64_t min_body_rate;          /* bytes/s a request body must arrive at; 0: off */
 };
 
 static inline struct http_limits http_limits_default(void)
@@ -31,6 +34,8 @@ static inline struct http_limits http_limits_default(void)
         .max_headers = 100,
         .max_body_size = 16 * 1024 * 1024,
         .max_keepalive_requests = 0,
+        .min_send_rate = 0,
+        .min_body_rate = 0,
     };
 }
 

@@ -17,9 +17,10 @@
 /* Free queue space below which a new response flushes the queue first. */
 #define HEAD_TYPICAL 2048
 
-/* Bytes of a file given to one sendfile call: each slice gets a fresh
- * send_timeout, so a slow reader that keeps taking data is not cut off
- * while a stalled one is, within send_timeout of its last progress. */
+/* Bytes of a file given to one sendfile call. A slow reader that keeps
+ * taking data is not cut off while a stalled one is, within send_timeout
+ * of its last progress: the socket's account (conn_send_deadline) bounds
+ * each wait, not the slice. */
 #define SENDFILE_SLICE (512 * 1024)
 
 static struct conn_mem *xmem(struct http_exchange *x) { return x->conn->mem; }
