@@ -3,12 +3,14 @@
 
 #include <string.h>
 
+#include "handlers/cgi.h"
 #include "handlers/redirect.h"
 #include "handlers/static.h"
 
 static const struct handler_kind *const kinds[] = {
     &static_kind,
     &redirect_kind,
+    &cgi_kind,
 };
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
