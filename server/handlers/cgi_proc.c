@@ -51,7 +51,8 @@ static int spawn_attrs(posix_spawnattr_t *attr)
     return 0;
 }
 
-static int spawn_actions(posix_spawn_file_actions_t *fa, int pipes[3][2], const char *dir)
+static int spawn_actions(posix_spawn_file_actions_t *fa, int pipes[3][2], const char *dir,
+                         int stdin_fd)
 {
     int r;
 
@@ -59,6 +60,8 @@ static int spawn_actions(posix_spawn_file_actions_t *fa, int pipes[3][2], const 
         return -r;
     if (pipes[0][0] >= 0)
         r = posix_spawn_file_actions_adddup2(fa, pipes[0][0], 0);
+    else if (stdin_fd >= 0)
+        r = posix_spawn_file_actions_adddup2(fa, stdin_fd, 0);
     else
         r = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
     if (r == 0)
@@ -77,7 +80,7 @@ static int spawn_actions(posix_spawn_file_actions_t *fa, int pipes[3][2], const 
 }
 
 static int spawn_child(pid_t *pid, const char *path, const char *dir, char *const envp[],
-                       int pipes[3][2])
+                       int pipes[3][2], int stdin_fd)
 {
     posix_spawnattr_t attr;
     posix_spawn_file_actions_t fa;
@@ -86,7 +89,7 @@ static int spawn_child(pid_t *pid, const char *path, const char *dir, char *cons
 
     if ((r = spawn_attrs(&attr)) < 0)
         return r;
-    if ((r = spawn_actions(&fa, pipes, dir)) < 0) {
+    if ((r = spawn_actions(&fa, pipes, dir, stdin_fd)) < 0) {
         posix_spawnattr_destroy(&attr);
         return r;
     }
@@ -97,14 +100,14 @@ static int spawn_child(pid_t *pid, const char *path, const char *dir, char *cons
 }
 
 int cgi_proc_spawn(struct cgi_proc *p, const char *path, const char *dir, char *const envp[],
-                   bool with_stdin)
+                   int stdin_fd)
 {
     int pipes[3][2];
-    int r = make_pipes(pipes, with_stdin);
+    int r = make_pipes(pipes, stdin_fd == CGI_STDIN_PIPE);
 
     *p = (struct cgi_proc){.pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
     if (r == 0)
-        r = spawn_child(&p->pid, path, dir, envp, pipes);
+        r = spawn_child(&p->pid, path, dir, envp, pipes, stdin_fd);
     close_fd(&pipes[0][0]);
     close_fd(&pipes[1][1]);
     close_fd(&pipes[2][1]);

@@ -24,12 +24,17 @@ struct cgi_proc {
  * Starts path (argv[0] = path, no other argument) with envp in the
  * directory dir: posix_spawn (a vfork-like clone whose cost does not grow
  * with the daemon's memory), a new process group, every signal unblocked
- * and at its default action, only fds 0, 1 and 2 open: stdin a pipe when
- * with_stdin (else /dev/null), stdout and stderr pipes. Fills p. Returns
- * 0, or -errno (nothing is left open or running). Never yields.
+ * and at its default action, only fds 0, 1 and 2 open: stdin is a pipe
+ * for stdin_fd = CGI_STDIN_PIPE, /dev/null for CGI_STDIN_NULL, else the
+ * descriptor stdin_fd (a file holding the body, read from its offset; the
+ * caller keeps it); stdout and stderr are pipes. Fills p. Returns 0, or
+ * -errno (nothing is left open or running). Never yields.
  */
 int cgi_proc_spawn(struct cgi_proc *p, const char *path, const char *dir, char *const envp[],
-                   bool with_stdin);
+                   int stdin_fd);
+
+#define CGI_STDIN_NULL (-1)
+#define CGI_STDIN_PIPE (-2)
 
 /* Sends sig to the script's whole process group (while it is not reaped). */
 void cgi_proc_signal(struct cgi_proc *p, int sig);

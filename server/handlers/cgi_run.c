@@ -1,5 +1,6 @@
 /* cgi_run.c - one script run: spawn, relay both ways, the header block, limits, the end. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -49,6 +50,8 @@ struct cgi_run {
     size_t olen, opos;
     bool out_eof, head_sent, discard, client_full;
     bool exited;
+    bool nph;                 /* an nph- script: its head goes to the client as written */
+    int body_fd;              /* a chunked body collected before the start, or -1 */
     uint64_t started, active; /* loop ms: the start, the last output or write */
     unsigned long err_dropped;
     size_t elen;
@@ -87,6 +90,8 @@ static void cgi_run_end(void *data)
         for (int k = 0; k < W_COUNT; k++)
             drop(r, k);
         cgi_proc_end(&r->p);
+        if (r->body_fd >= 0)
+            close(r->body_fd);
         r->w->running--;
         if (r->err_dropped)
             log_warn("cgi %s: %lu stderr lines not logged (rate limit)", r->file, r->err_dropped);
@@ -229,6 +234,32 @@ static int send_head(struct cgi_run *r, const struct cgi_head *h)
     return http_resp_stream(x, h->content_length);
 }
 
+/* An nph- script's head: a status line and fields ending in an empty line,
+ * CRLF each, which the engine checks and frames (http_resp_raw). 1 when
+ * it went out, 0 while more is needed, -EPROTO after a 502, -errno. */
+static int take_raw_head(struct cgi_run *r, size_t max)
+{
+    const char *end = memmem(r->out, r->olen < max ? r->olen : max, "\r\n\r\n", 4);
+    int e;
+
+    if (!end) {
+        if (r->olen >= max || r->out_eof) {
+            bad_gateway(r, r->out_eof ? "the script ended before its head did"
+                                      : "the head is too large");
+            return -EPROTO;
+        }
+        return 0;
+    }
+    r->opos = (size_t)(end + 4 - r->out);
+    e = http_resp_raw(r->x, r->out, r->opos);
+    if (e == -EBADMSG) {
+        log_warn("cgi %s: an invalid nph head (answered 502)", r->file);
+        return -EPROTO;
+    }
+    r->head_sent = e == 0;
+    return e < 0 ? e : 1;
+}
+
 /* Parses the header block in r->out once it is complete. 1 when the head
  * went out, 0 while more is needed, -EPROTO after a 502, -errno. */
 static int take_head(struct cgi_run *r)
@@ -238,6 +269,10 @@ static int take_head(struct cgi_run *r)
     struct cgi_head *h = malloc(sizeof *h);
     int n;
 
+    if (r->nph) {
+        free(h);
+        return take_raw_head(r, max < CGI_OUT_BUF ? max : CGI_OUT_BUF);
+    }
     if (!h)
         return -ENOMEM;
     n = cgi_head_parse(r->out, r->olen, max < CGI_OUT_BUF ? max : CGI_OUT_BUF, h, &why);
@@ -480,7 +515,7 @@ static void busy(struct http_exchange *x)
 /* Fills in from the request, the route and the script. */
 static void env_input(struct cgi_env_in *in, struct http_exchange *x, const struct cgi_route *route,
                       const struct cgi_script *s, size_t rest_len,
-                      const struct sockaddr_storage *local)
+                      const struct sockaddr_storage *local, int64_t content_length)
 {
     const struct cgi_conf *conf = route->conf;
     size_t path_info_len = rest_len - s->name_len;
@@ -495,7 +530,7 @@ static void env_input(struct cgi_env_in *in, struct http_exchange *x, const stru
         .document_root = conf->root,
         .peer = x->peer,
         .local = (const struct sockaddr *)local,
-        .content_length = x->req->content_length > 0 ? x->req->content_length : -1,
+        .content_length = content_length,
         .server_software = "cohttpd/" COHTTPD_VERSION,
         .path = getenv("PATH"),
         .extra = conf->env,
@@ -503,10 +538,11 @@ static void env_input(struct cgi_env_in *in, struct http_exchange *x, const stru
     };
 }
 
-/* Builds the environment and spawns the script into r->p. 0 or minus a
+/* Builds the environment and spawns the script into r->p, its stdin the
+ * request body (a pipe, the collected body, or nothing). 0 or minus a
  * status to answer (400, 403, 500, 503). */
 static int start(struct cgi_run *r, const struct cgi_route *route, const struct cgi_script *s,
-                 size_t rest_len)
+                 size_t rest_len, int64_t content_length)
 {
     struct http_exchange *x = r->x;
     struct sockaddr_storage local;
@@ -517,7 +553,7 @@ static int start(struct cgi_run *r, const struct cgi_route *route, const struct 
 
     memset(&local, 0, sizeof local);
     http_local_addr(x, &local);
-    env_input(&in, x, route, s, rest_len, &local);
+    env_input(&in, x, route, s, rest_len, &local, content_length);
     for (size_t i = 0; i < route->conf->n_env; i++)
         extra += strlen(route->conf->env[i]) + 1;
     cap = cgi_env_bound(x->req, extra, strlen(s->file) + x->path_len + strlen(route->conf->root));
@@ -533,13 +569,48 @@ static int start(struct cgi_run *r, const struct cgi_route *route, const struct 
     }
     memcpy(dir, s->file, s->dir_len);
     dir[s->dir_len] = '\0';
-    e = e < 0 ? e : cgi_proc_spawn(&r->p, s->file, dir, envp, x->req->content_length > 0);
+    e = e < 0 ? e
+              : cgi_proc_spawn(&r->p, s->file, dir, envp,
+                               r->body_fd >= 0              ? r->body_fd
+                               : x->req->content_length > 0 ? CGI_STDIN_PIPE
+                                                            : CGI_STDIN_NULL);
     free(envp);
     if (e < 0)
         log_warn("cgi %s: cannot start it: %s", s->file, strerror(-e));
     if (e == -EACCES || e == -ENOEXEC)
         return -403;
     return e == -EMFILE || e == -ENFILE || e == -EAGAIN || e == -ENOMEM ? -503 : e < 0 ? -500 : 0;
+}
+
+/* Reads a chunked request body to its end into an unlinked temporary
+ * file (max_body_size bounds it), so that the script learns its
+ * CONTENT_LENGTH. Returns 0 with its length in *len (r->body_fd at offset
+ * 0), a status to answer, or -1 when the client is gone. May yield. */
+static int collect_body(struct cgi_run *r, int64_t *len)
+{
+    const char *tmp = getenv("TMPDIR"), *data;
+    ssize_t n;
+
+    *len = 0;
+    r->body_fd = open(tmp && *tmp ? tmp : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (r->body_fd < 0) {
+        log_error("cgi: cannot make a temporary file for a request body: %s", strerror(errno));
+        return 503;
+    }
+    while ((n = http_body_read(r->x, &data)) > 0) {
+        for (ssize_t off = 0, w; off < n; off += w) {
+            w = write(r->body_fd, data + off, (size_t)(n - off));
+            if (w < 0 && errno != EINTR) {
+                log_error("cgi: cannot keep a request body: %s", strerror(errno));
+                return 503;
+            }
+            w = w < 0 ? 0 : w;
+        }
+        *len += n;
+    }
+    if (n < 0)
+        return http_body_status(r->x) ? http_body_status(r->x) : -1;
+    return lseek(r->body_fd, 0, SEEK_SET) < 0 ? 500 : 0;
 }
 
 /* Registers the run's descriptors with the loop. 0 or -errno. */
@@ -562,15 +633,12 @@ void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_
              const struct cgi_script *s, const char *rest, size_t rest_len)
 {
     struct cgi_run *r;
+    int64_t length;
     int e;
 
     (void)rest;
     if (w->running >= route->conf->max_scripts) {
         busy(x);
-        return;
-    }
-    if (x->req->chunked) {
-        http_resp_error(x, 411, NULL);
         return;
     }
     r = calloc(1, sizeof *r);
@@ -579,11 +647,22 @@ void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_
         http_resp_error(x, 503, NULL);
         return;
     }
-    *r = (struct cgi_run){.x = x, .w = w};
+    *r = (struct cgi_run){.x = x, .w = w, .body_fd = -1};
     memcpy(r->file, s->file, sizeof r->file);
+    r->nph = strncmp(strrchr(s->file, '/') + 1, "nph-", 4) == 0;
     r->p = (struct cgi_proc){.pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
     w->running++;
-    if ((e = start(r, route, s, rest_len)) < 0) {
+    length = x->req->content_length > 0 ? x->req->content_length : -1;
+    if (x->req->chunked && (e = collect_body(r, &length)) != 0) {
+        if (e > 0)
+            http_resp_error(x, e, NULL);
+        return;
+    }
+    e = start(r, route, s, rest_len, length);
+    if (r->body_fd >= 0)
+        close(r->body_fd);
+    r->body_fd = -1;
+    if (e < 0) {
         http_resp_error(x, -e, NULL);
         return;
     }

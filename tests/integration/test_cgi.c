@@ -450,3 +450,46 @@ Test(cgi_limits, thousands_of_requests_leave_no_zombie_and_no_descriptor)
     cr_assert_eq(zombies_of(d.pid), 0, "zombie children of the daemon");
     cr_assert_eq(fd_count(d.pid), before, "descriptors before and after");
 }
+
+Test(cgi, nph_scripts_write_their_own_head)
+{
+    char out[4096];
+
+    script("nph-raw.sh",
+           "#!/bin/sh\nprintf 'HTTP/1.0 299 Fine Thanks\\r\\nContent-Type: text/plain\\r\\n"
+           "X-Nph: yes\\r\\n\\r\\nraw body'\n");
+    script("nph-bad.sh", "#!/bin/sh\nprintf 'HTTP/1.1 200 OK\\r\\nX-Bad: a\\rb\\r\\n\\r\\nbody'\n");
+    script("nph-short.sh", "#!/bin/sh\nprintf 'HTTP/1.1 200 OK\\r\\nX-A: b\\r\\n'\n");
+    cr_assert_eq(curl(out, sizeof out, "-i", "/cgi-bin/nph-raw.sh"), 0, "%s", out);
+    cr_assert(strncmp(out, "HTTP/1.1 299 Fine Thanks\r\n", 26) == 0, "%s", out);
+    cr_assert(strstr(out, "\r\nX-Nph: yes\r\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "\r\nDate: ") != NULL, "cohttpd adds its own fields: %s", out);
+    cr_assert(strstr(out, "\r\n\r\nraw body") != NULL, "%s", out);
+    cr_assert_eq(curl(out, sizeof out, "-i", "/cgi-bin/nph-bad.sh"), 0, "%s", out);
+    cr_assert(strncmp(out, "HTTP/1.1 502 ", 13) == 0, "%s", out);
+    cr_assert(strstr(out, "X-Bad") == NULL, "%s", out);
+    cr_assert_eq(curl(out, sizeof out, "-i", "/cgi-bin/nph-short.sh"), 0, "%s", out);
+    cr_assert(strncmp(out, "HTTP/1.1 502 ", 13) == 0, "%s", out);
+}
+
+Test(cgi, a_chunked_body_is_collected_and_its_length_given)
+{
+    char in[600], out[600], text[1024];
+
+    script("len.sh", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
+                     "echo \"length=$CONTENT_LENGTH\"\nexec cat\n");
+    snprintf(in, sizeof in, "%s/in.bin", d.dir);
+    snprintf(out, sizeof out, "%s/out.bin", d.dir);
+    random_file(in, 3u << 20);
+    cr_assert_eq(run_cmd(text, sizeof text,
+                         "curl -sS -H 'Transfer-Encoding: chunked' --data-binary @'%s' -o '%s' "
+                         "-w '%%{http_code}' http://127.0.0.1:%u/cgi-bin/len.sh 2>&1",
+                         in, out, d.port),
+                 0, "%s", text);
+    cr_assert_str_eq(text, "200");
+    cr_assert_eq(run_cmd(text, sizeof text,
+                         "head -n 1 '%s'; tail -c +16 '%s' | cmp - '%s' 2>&1 && echo same", out,
+                         out, in),
+                 0, "%s", text);
+    cr_assert_str_eq(text, "length=3145728\nsame\n");
+}
