@@ -17,10 +17,13 @@ struct cgi_route {
     struct static_root *root;
 };
 
+struct cgi_redirect;
+
 /* A worker's scripts (worker state; its thread only). */
 struct cgi_worker {
     unsigned running;
-    uint64_t log_tokens_at; /* stderr lines: the bucket's last refill (loop ms) */
+    struct cgi_redirect *redirects; /* requests dispatched again, running now */
+    uint64_t log_tokens_at;         /* stderr lines: the bucket's last refill (loop ms) */
     unsigned log_tokens;
 };
 
@@ -42,8 +45,20 @@ struct cgi_script {
 int cgi_lookup(const struct cgi_route *route, const char *rest, size_t rest_len,
                struct cgi_script *s);
 
-/* Runs the script s for x (cgi_run.c) and answers x. May yield. */
+/* Runs the script s for x (cgi_run.c) and answers x; a local Location
+ * without a Status goes through cgi_redirect() once the script is gone.
+ * May yield. */
 void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_worker *w,
              const struct cgi_script *s, const char *rest, size_t rest_len);
+
+/*
+ * A script (file, for log lines) answered with the local Location
+ * location[0..len): dispatches x again, from the router on, as a GET of
+ * that target without a body (the request's other fields kept), at most
+ * 10 times per request (then 500). The client sees only the final answer;
+ * the access log shows the original request. May yield.
+ */
+void cgi_redirect(struct http_exchange *x, struct cgi_worker *w, const char *file,
+                  const char *location, size_t len);
 
 #endif

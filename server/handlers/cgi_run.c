@@ -50,8 +50,10 @@ struct cgi_run {
     size_t olen, opos;
     bool out_eof, head_sent, discard, client_full;
     bool exited;
-    bool nph;                 /* an nph- script: its head goes to the client as written */
-    int body_fd;              /* a chunked body collected before the start, or -1 */
+    bool nph;       /* an nph- script: its head goes to the client as written */
+    int body_fd;    /* a chunked body collected before the start, or -1 */
+    char *redirect; /* a local Location without Status, or NULL */
+    size_t redirect_len;
     uint64_t started, active; /* loop ms: the start, the last output or write */
     unsigned long err_dropped;
     size_t elen;
@@ -81,22 +83,30 @@ static void drop(struct cgi_run *r, int k)
     *fd = -1;
 }
 
+/* Ends the script and frees what the run holds but its struct. */
+static void run_release(struct cgi_run *r)
+{
+    if (r->ended)
+        return;
+    for (int k = 0; k < W_COUNT; k++)
+        drop(r, k);
+    cgi_proc_end(&r->p);
+    if (r->body_fd >= 0)
+        close(r->body_fd);
+    r->body_fd = -1;
+    r->w->running--;
+    if (r->err_dropped)
+        log_warn("cgi %s: %lu stderr lines not logged (rate limit)", r->file, r->err_dropped);
+    r->ended = true;
+}
+
 /* The request's cleanup: every path ends here, the coroutine's cancel too. */
 static void cgi_run_end(void *data)
 {
     struct cgi_run *r = data;
 
-    if (!r->ended) {
-        for (int k = 0; k < W_COUNT; k++)
-            drop(r, k);
-        cgi_proc_end(&r->p);
-        if (r->body_fd >= 0)
-            close(r->body_fd);
-        r->w->running--;
-        if (r->err_dropped)
-            log_warn("cgi %s: %lu stderr lines not logged (rate limit)", r->file, r->err_dropped);
-        r->ended = true;
-    }
+    run_release(r);
+    free(r->redirect);
     free(r);
 }
 
@@ -285,7 +295,11 @@ static int take_head(struct cgi_run *r)
         free(h);
         return -EPROTO;
     }
-    if (n > 0) {
+    if (n > 0 && cgi_head_location_local(h) && !h->status) {
+        r->redirect = strndup(h->location, h->location_len);
+        r->redirect_len = h->location_len;
+        n = r->redirect ? -EXDEV : -ENOMEM; /* the relay stops; cgi_run redirects */
+    } else if (n > 0) {
         r->opos = (size_t)n;
         n = send_head(r, h);
         n = n < 0 ? n : 1;
@@ -451,7 +465,8 @@ static bool relay_done(const struct cgi_run *r)
 }
 
 /* Moves bytes both ways until the script's output ends. 0, or what ended
- * the run: -EPROTO (answered with 502), -ETIMEDOUT, -ECONNRESET, -errno. */
+ * the run: -EPROTO (answered with 502), -EXDEV (a local redirect: nothing
+ * sent), -ETIMEDOUT, -ECONNRESET, -errno. */
 static int relay(struct cgi_run *r, const struct cgi_conf *conf)
 {
     int e, progress;
@@ -476,6 +491,8 @@ static void relay_end(struct cgi_run *r, const struct cgi_conf *conf, int e)
 {
     int status;
 
+    if (e == -EXDEV)
+        return; /* a local redirect: the script is ended, and cgi_run goes on */
     if (e == 0) {
         if (!r->discard && http_resp_finish(r->x) == -EMSGSIZE)
             log_warn("cgi %s: less output than its Content-Length", r->file);
@@ -672,4 +689,8 @@ void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_
         return;
     }
     relay_end(r, route->conf, relay(r, route->conf));
+    if (r->redirect) {
+        run_release(r);
+        cgi_redirect(x, w, r->file, r->redirect, r->redirect_len);
+    }
 }

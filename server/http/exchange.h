@@ -251,7 +251,7 @@ int http_poll(struct http_exchange *x, uint32_t client, struct loop_watch *const
 /* ---- per-request cleanups ---- */
 
 /* At most this many cleanups per request. */
-#define HTTP_MAX_CLEANUPS 8
+#define HTTP_MAX_CLEANUPS 24
 
 /*
  * Registers fn(data) to run once when this request ends, on every path:

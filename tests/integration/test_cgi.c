@@ -509,3 +509,31 @@ Test(cgi, a_chunked_body_is_collected_and_its_length_given)
                  0, "%s", text);
     cr_assert_str_eq(text, "length=3145728\nsame\n");
 }
+
+Test(cgi, a_local_location_is_served_internally_as_a_get)
+{
+    char out[8192];
+
+    site_write(&d, "page.txt", "static page\n", 12);
+    script("to-static.sh", "#!/bin/sh\nprintf 'Location: /page.txt\\n\\n'\n");
+    script("to-script.sh",
+           "#!/bin/sh\ncat >/dev/null\nprintf 'Location: /cgi-bin/env.sh/p?q=2\\n\\n'\n");
+    script("env.sh", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\necho\nenv\n");
+    script("loop.sh", "#!/bin/sh\nprintf 'Location: /cgi-bin/loop.sh\\n\\n'\n");
+    cr_assert_eq(curl(out, sizeof out, "-i", "/cgi-bin/to-static.sh"), 0, "%s", out);
+    cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+    cr_assert(strstr(out, "\r\n\r\nstatic page\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "Location") == NULL, "%s", out);
+    cr_assert_eq(curl(out, sizeof out, "--data-binary posted", "/cgi-bin/to-script.sh"), 0, "%s",
+                 out);
+    expect_var(out, "REQUEST_METHOD=GET");
+    expect_var(out, "SCRIPT_NAME=/cgi-bin/env.sh");
+    expect_var(out, "PATH_INFO=/p");
+    expect_var(out, "QUERY_STRING=q=2");
+    cr_assert(strstr(out, "CONTENT_LENGTH") == NULL, "the GET has no body: %s", out);
+    cr_assert_eq(curl(out, sizeof out, "-o /dev/null -w '%{http_code}'", "/cgi-bin/loop.sh"), 0,
+                 "%s", out);
+    cr_assert_str_eq(out, "500");
+    cr_assert(file_wait_for(d.log, "loop.sh: more than 10 internal redirects", 10000), "%s",
+              file_slurp(d.log));
+}
