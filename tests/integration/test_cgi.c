@@ -537,3 +537,29 @@ Test(cgi, a_local_location_is_served_internally_as_a_get)
     cr_assert(file_wait_for(d.log, "loop.sh: more than 10 internal redirects", 10000), "%s",
               file_slurp(d.log));
 }
+
+/* ---- shutdown: running scripts get shutdown_timeout, then are killed ---- */
+
+static void start_shutdown(void)
+{
+    start_with("[limits]\nshutdown_timeout = 1s\n[cgi /cgi-bin/]\nroot = %ROOT%/cgi-bin\n");
+}
+
+static void kill_daemon(void) { daemon_kill(&d); }
+
+TestSuite(cgi_shutdown, .init = start_shutdown, .fini = kill_daemon);
+
+Test(cgi_shutdown, a_stopping_daemon_kills_the_scripts_still_running)
+{
+    const char req[] = "GET /cgi-bin/slow.sh HTTP/1.1\r\nHost: x\r\n\r\n";
+    int fd;
+    pid_t pgid;
+
+    script("slow.sh", sleeper);
+    fd = tcp_connect(d.port);
+    cr_assert(tcp_send_all(fd, req, sizeof req - 1));
+    pgid = wait_pgid();
+    cr_assert_eq(daemon_stop(&d), 0, "the daemon exits cleanly");
+    cr_assert(group_gone(pgid), "the script outlived the daemon");
+    close(fd);
+}
