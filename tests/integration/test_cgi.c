@@ -32,23 +32,15 @@ static void script(const char *name, const char *text)
     cr_assert_eq(chmod(path, 0755), 0, "chmod %s: %s", path, strerror(errno));
 }
 
+/* Starts the daemon on ini after making dir/www/cgi-bin. */
 static void start_with(const char *ini)
 {
     char dir[600];
 
     daemon_prepare(&d, ini);
     snprintf(dir, sizeof dir, "%s/cgi-bin", d.root);
-    mkdir(dir, 0755);
-    daemon_spawn(&d);
-    cr_assert(file_wait_for(d.log, "serving on", 10000), "the daemon did not start: %s",
-              file_slurp(d.log));
-    {
-        char *log = file_slurp(d.log), *p = strstr(log, "serving on 127.0.0.1:");
-
-        cr_assert_not_null(p, "%s", log);
-        d.port = (unsigned)atoi(p + strlen("serving on 127.0.0.1:"));
-        free(log);
-    }
+    cr_assert_eq(mkdir(dir, 0755), 0, "%s: %s", dir, strerror(errno));
+    daemon_start_prepared(&d, cohttpd_bin());
 }
 
 static void start(void) { start_with(CGI_INI); }

@@ -16,19 +16,12 @@ static void stop(void) { cr_assert_eq(daemon_stop(&d), 0, "the daemon exits clea
 /* Starts the daemon on ini after making dir/www/cgi-bin. */
 static void start_with(const char *ini)
 {
-    char dir[600], *log, *p;
+    char dir[600];
 
     daemon_prepare(&d, ini);
     snprintf(dir, sizeof dir, "%s/cgi-bin", d.root);
-    mkdir(dir, 0755);
-    daemon_spawn(&d);
-    cr_assert(file_wait_for(d.log, "serving on", 10000), "the daemon did not start: %s",
-              file_slurp(d.log));
-    log = file_slurp(d.log);
-    p = strstr(log, "serving on 127.0.0.1:");
-    cr_assert_not_null(p, "%s", log);
-    d.port = (unsigned)atoi(p + strlen("serving on 127.0.0.1:"));
-    free(log);
+    cr_assert_eq(mkdir(dir, 0755), 0, "%s: %s", dir, strerror(errno));
+    daemon_start_prepared(&d, cohttpd_bin());
 }
 
 /* Writes a file below the site with mode. */
