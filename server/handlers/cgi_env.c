@@ -28,6 +28,8 @@ static void put(struct env_out *o, const char *s, size_t len)
         o->full = true;
         return;
     }
+    if (len == 0)
+        return; /* s may be an empty span's NULL */
     memcpy(o->buf + o->used, s, len);
     o->used += len;
 }
@@ -183,15 +185,19 @@ static void request_vars(struct env_out *o, const struct cgi_env_in *in)
     const struct http_request *req = in->req;
     char num[24];
 
+    bool auth = false, type = false;
+
     for (unsigned i = 0; i < req->header_count; i++) {
         const struct http_header *h = &req->headers[i];
 
-        if (name_is(&h->name, "Authorization")) {
-            const char *sp = memchr(h->value.p, ' ', h->value.len);
+        if (!auth && name_is(&h->name, "Authorization")) {
+            const char *sp = memchr(h->value.p ? h->value.p : "", ' ', h->value.len);
 
             var(o, "AUTH_TYPE", h->value.p, sp ? (size_t)(sp - h->value.p) : h->value.len);
-        } else if (name_is(&h->name, "Content-Type")) {
+            auth = true;
+        } else if (!type && name_is(&h->name, "Content-Type")) {
             var(o, "CONTENT_TYPE", h->value.p, h->value.len);
+            type = true;
         }
     }
     if (in->content_length >= 0) {

@@ -37,7 +37,8 @@ static void make_request(struct http_request *req, const char *text, size_t len)
         if (line == 0) {
             req->target = (struct http_span){.p = p, .len = (size_t)(stop - p)};
             req->query = req->target;
-        } else if (colon && colon > p) {
+        } else if (colon && colon > p && !memchr(p, '\0', (size_t)(stop - p))) {
+            /* (the engine's parser refuses NUL in a head) */
             struct http_header *h = &req->headers[req->header_count++];
 
             h->name = (struct http_span){.p = p, .len = (size_t)(colon - p)};
@@ -68,7 +69,8 @@ static void check_env(char **envp, int n, const char *buf, size_t cap)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct http_request req;
-    struct sockaddr_in peer = {.sin_family = AF_INET}, local = {.sin_family = AF_INET6};
+    struct sockaddr_in peer = {.sin_family = AF_INET};
+    struct sockaddr_in6 local = {.sin6_family = AF_INET6};
     char *text = malloc(size ? size : 1), *buf, **envp;
     size_t cap, slots;
     int n;

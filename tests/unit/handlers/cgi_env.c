@@ -189,3 +189,22 @@ Test(cgi_env, small_buffers_are_refused_and_the_bound_fits)
     cr_expect_gt(cgi_env_build(&in, big, bound, envp, cgi_env_slots(&req, 2)), 0);
     free(big);
 }
+
+Test(cgi_env, repeated_fields_set_one_variable_each)
+{
+    static const char *const headers[] = {"Authorization", "Basic a",      "Authorization",
+                                          "Digest b",      "Content-Type", "text/a",
+                                          "Content-Type",  "text/b",       NULL};
+    struct cgi_env_in in;
+    int n;
+
+    request(headers);
+    in = input();
+    n = cgi_env_build(&in, buf, sizeof buf, envp, 300);
+    cr_assert_gt(n, 0);
+    cr_expect_eq(count(n, "AUTH_TYPE"), 1);
+    cr_expect_str_eq(get(n, "AUTH_TYPE"), "Basic");
+    cr_expect_eq(count(n, "CONTENT_TYPE"), 1);
+    cr_expect_str_eq(get(n, "CONTENT_TYPE"), "text/a");
+    cr_expect_str_eq(get(n, "HTTP_AUTHORIZATION"), "Basic a, Digest b");
+}
