@@ -54,7 +54,7 @@ struct cgi_run {
     int body_fd;    /* a chunked body collected before the start, or -1 */
     char *redirect; /* a local Location without Status, or NULL */
     size_t redirect_len;
-    uint64_t started, active; /* loop ms: the start, the last output or write */
+    uint64_t started, active; /* loop ms: the start, the last bytes moved */
     unsigned long err_dropped;
     size_t elen;
     char err[CGI_ERR_LINE];
@@ -203,6 +203,7 @@ static int step_body(struct cgi_run *r)
     }
     r->piece += n;
     r->piece_len -= (size_t)n;
+    r->active = loop_now(r->x->loop); /* a script waiting for its input is not idle */
     return 1;
 }
 
