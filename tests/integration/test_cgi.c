@@ -156,6 +156,11 @@ Test(cgi, route_says_which_script_and_path_info)
                  0, "%s", out);
     cr_assert(strstr(out, "handler: cgi") != NULL, "%s", out);
     cr_assert(strstr(out, "/cgi-bin/sub/ok.sh\npath_info: /p/q\n") != NULL, "%s", out);
+    cr_assert_eq(run_cmd(out, sizeof out, "'%s' -T -c '%s'", cohttpd_bin(), d.config), 0, "%s",
+                 out);
+    cr_assert(strstr(out, "\ntimeout = 30s\nidle_timeout = 30s\nmax_scripts = 64\n"
+                          "env = CGI_TEST_LINE=from the route\n") != NULL,
+              "-T prints every key of [cgi] with its default: %s", out);
 }
 
 /* Writes len pseudo-random bytes to path. */
