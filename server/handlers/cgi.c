@@ -133,11 +133,12 @@ static void cgi_handle(struct http_exchange *x, void *state, const char *rest, s
         return;
     }
     r = cgi_lookup(route, rest, rest_len, s);
-    if (r < 0)
+    if (r < 0) {
+        free(s);
         http_resp_error(x, -r, NULL);
-    else
-        cgi_run(x, route, w, s, rest, rest_len);
-    free(s);
+        return;
+    }
+    cgi_run(x, route, w, s, rest, rest_len); /* s is the run's now */
 }
 
 /* The script and PATH_INFO a path maps to (the file system is read). */

@@ -47,9 +47,10 @@ int cgi_lookup(const struct cgi_route *route, const char *rest, size_t rest_len,
 
 /* Runs the script s for x (cgi_run.c) and answers x; a local Location
  * without a Status goes through cgi_redirect() once the script is gone.
- * May yield. */
+ * s (malloc'd) becomes the run's: it is freed when the request ends, on
+ * every path. May yield. */
 void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_worker *w,
-             const struct cgi_script *s, const char *rest, size_t rest_len);
+             struct cgi_script *s, const char *rest, size_t rest_len);
 
 /*
  * A script (file, for log lines) answered with the local Location

@@ -36,7 +36,8 @@ enum { W_IN, W_OUT, W_ERR, W_PID, W_COUNT };
 struct cgi_run {
     struct http_exchange *x;
     struct cgi_worker *w;
-    char file[sizeof((struct cgi_script *)0)->file]; /* the script, for log lines */
+    struct cgi_script *script; /* owned by the run */
+    const char *file;          /* script->file, for log lines */
     struct cgi_proc p;
     struct loop_watch watch[W_COUNT];
     bool watched[W_COUNT];
@@ -50,9 +51,10 @@ struct cgi_run {
     size_t olen, opos;
     bool out_eof, head_sent, discard, client_full;
     bool exited;
-    bool nph;       /* an nph- script: its head goes to the client as written */
-    int body_fd;    /* a chunked body collected before the start, or -1 */
-    char *redirect; /* a local Location without Status, or NULL */
+    bool nph;             /* an nph- script: its head goes to the client as written */
+    int body_fd;          /* a chunked body collected before the start, or -1 */
+    char *redirect;       /* a local Location without Status, or NULL */
+    struct cgi_head head; /* the script's, once parsed (points into out) */
     size_t redirect_len;
     uint64_t started, active; /* loop ms: the start, the last bytes moved */
     unsigned long err_dropped;
@@ -107,6 +109,7 @@ static void cgi_run_end(void *data)
 
     run_release(r);
     free(r->redirect);
+    free(r->script);
     free(r);
 }
 
@@ -277,35 +280,32 @@ static int take_head(struct cgi_run *r)
 {
     size_t max = r->x->site->limits.max_header_size;
     const char *why = NULL;
-    struct cgi_head *h = malloc(sizeof *h);
+    struct cgi_head *h = &r->head;
     int n;
 
-    if (r->nph) {
-        free(h);
-        return take_raw_head(r, max < CGI_OUT_BUF ? max : CGI_OUT_BUF);
-    }
-    if (!h)
-        return -ENOMEM;
-    n = cgi_head_parse(r->out, r->olen, max < CGI_OUT_BUF ? max : CGI_OUT_BUF, h, &why);
+    if (max > CGI_OUT_BUF)
+        max = CGI_OUT_BUF;
+    if (r->nph)
+        return take_raw_head(r, max);
+    n = cgi_head_parse(r->out, r->olen, max, h, &why);
     if (n == 0 && r->out_eof) {
         why = "the script ended before its header block did";
         n = -EBADMSG;
     }
     if (n < 0) {
         bad_gateway(r, why);
-        free(h);
         return -EPROTO;
     }
     if (n > 0 && cgi_head_location_local(h) && !h->status) {
         r->redirect = strndup(h->location, h->location_len);
         r->redirect_len = h->location_len;
-        n = r->redirect ? -EXDEV : -ENOMEM; /* the relay stops; cgi_run redirects */
-    } else if (n > 0) {
+        return r->redirect ? -EXDEV : -ENOMEM; /* the relay stops; cgi_run redirects */
+    }
+    if (n > 0) {
         r->opos = (size_t)n;
         n = send_head(r, h);
         n = n < 0 ? n : 1;
     }
-    free(h);
     return n;
 }
 
@@ -648,7 +648,7 @@ static int watch_all(struct cgi_run *r)
 }
 
 void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_worker *w,
-             const struct cgi_script *s, const char *rest, size_t rest_len)
+             struct cgi_script *s, const char *rest, size_t rest_len)
 {
     struct cgi_run *r;
     int64_t length;
@@ -656,17 +656,20 @@ void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_
 
     (void)rest;
     if (w->running >= route->conf->max_scripts) {
+        free(s);
         busy(x);
         return;
     }
     r = calloc(1, sizeof *r);
     if (!r || http_exchange_defer(x, cgi_run_end, r) < 0) {
         free(r);
+        free(s);
         http_resp_error(x, 503, NULL);
         return;
     }
     *r = (struct cgi_run){.x = x, .w = w, .body_fd = -1};
-    memcpy(r->file, s->file, sizeof r->file);
+    r->script = s;
+    r->file = s->file;
     r->nph = strncmp(strrchr(s->file, '/') + 1, "nph-", 4) == 0;
     r->p = (struct cgi_proc){.pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
     w->running++;
