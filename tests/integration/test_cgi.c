@@ -527,7 +527,8 @@ Test(cgi, a_local_location_is_served_internally_as_a_get)
 
 static void start_shutdown(void)
 {
-    start_with("[limits]\nshutdown_timeout = 1s\n[cgi /cgi-bin/]\nroot = %ROOT%/cgi-bin\n");
+    start_with("[limits]\nshutdown_timeout = 1s\n[cgi /cgi-bin/]\nroot = %ROOT%/cgi-bin\n"
+               "max_scripts = 200\n[static /]\nroot = %ROOT%\n");
 }
 
 static void kill_daemon(void) { daemon_kill(&d); }
@@ -560,4 +561,47 @@ Test(cgi_patient, a_client_that_leaves_takes_its_script_along)
     pid_t pgid = wait_pgid();
     close(fd);
     cr_assert(group_gone(pgid), "the script's process group outlived its client");
+}
+
+Test(cgi_patient, static_files_are_served_while_a_hundred_scripts_sleep)
+{
+    const char req[] = "GET /cgi-bin/nap.sh HTTP/1.1\r\nHost: x\r\n\r\n";
+    char out[256], path[600];
+    int fds[100];
+    size_t len;
+
+    script("nap.sh", "#!/bin/sh\necho x >> ../started.txt\nread line < ../go.fifo\n"
+                     "printf 'Content-Type: text/plain\\n\\nwoke'\n");
+    snprintf(path, sizeof path, "%s/go.fifo", d.root);
+    cr_assert_eq(mkfifo(path, 0644), 0, "%s", strerror(errno));
+    site_write(&d, "page.txt", "static page\n", 12);
+    for (int i = 0; i < 100; i++) {
+        fds[i] = tcp_connect(d.port);
+        cr_assert(tcp_send_all(fds[i], req, sizeof req - 1));
+    }
+    snprintf(path, sizeof path, "%s/started.txt", d.root);
+    for (long until = now_ms() + 20000; now_ms() < until; usleep(20000)) {
+        char *text = file_slurp(path);
+
+        len = strlen(text);
+        free(text);
+        if (len == 200)
+            break;
+    }
+    cr_assert_eq(len, 200, "not every script started: %s", file_slurp(d.log));
+    /* Every script waits on the fifo; the static route answers meanwhile. */
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(curl(out, sizeof out, "", "/page.txt"), 0, "%s", out);
+        cr_assert_str_eq(out, "static page\n");
+    }
+    cr_assert_eq(
+        run_cmd(out, sizeof out, "cd '%s' && for i in $(seq 100); do echo; done > go.fifo", d.root),
+        0, "%s", out);
+    for (int i = 0; i < 100; i++) {
+        char *resp = read_until_idle(fds[i], 10000, &len, &(bool){false});
+
+        cr_assert(strstr(resp, "\r\n\r\n4\r\nwoke\r\n0\r\n\r\n") != NULL, "script %d: %s", i, resp);
+        free(resp);
+        close(fds[i]);
+    }
 }
