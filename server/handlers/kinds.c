@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "handlers/cgi.h"
 #include "handlers/redirect.h"
 #include "handlers/static.h"
 #include "handlers/status.h"
@@ -11,6 +12,7 @@ static const struct handler_kind *const kinds[] = {
     &static_kind,
     &redirect_kind,
     &status_kind,
+    &cgi_kind,
 };
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])

@@ -6,7 +6,7 @@
 #include "handlers/conf.h"
 #include "handlers/static_internal.h"
 
-static void parse_root(struct conf_io *io, const struct key_spec *key, void *obj, const char *value)
+void static_parse_root(struct conf_io *io, const struct key_spec *key, void *obj, const char *value)
 {
     struct stat st;
     char *path;
@@ -202,7 +202,7 @@ static const struct key_spec static_keys[] = {
      .type = VT_CUSTOM,
      .offset = offsetof(struct static_conf, root),
      .required = true,
-     .parse = parse_root,
+     .parse = static_parse_root,
      .dump = conf_dump_string},
     {.name = "index", .type = VT_CUSTOM, .parse = parse_index, .dump = dump_index},
     {.name = "autoindex",

@@ -27,6 +27,12 @@ struct static_root {
 extern const struct section_spec static_schema;
 void static_conf_defaults(void *conf);
 
+/* Parses a `root` key (for static and every kind that maps paths beneath
+ * a directory): an existing directory, made absolute, stored as a string
+ * at key->offset in obj. */
+void static_parse_root(struct conf_io *io, const struct key_spec *key, void *obj,
+                       const char *value);
+
 /* Opens rel (relative to root->dirfd; "." for the root itself) with
  * openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) and flags (O_CLOEXEC and
  * O_NOCTTY are added). Returns the fd or -errno: -EXDEV or -ELOOP when the

@@ -1,6 +1,9 @@
 /* exchange.c - what makes the exchange full-duplex: waiting on the client and other fds at
  * once, per-request cleanups, and handing the connection over after a 101. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
 
 #include "core/io.h"
 #include "http/conn.h"
@@ -147,4 +150,37 @@ void http_count_file_cache(struct http_exchange *x, bool hit)
     struct http_stats *st = &x->conn->srv->stats;
 
     http_stat_add(hit ? &st->file_cache_hits : &st->file_cache_misses, 1);
+}
+
+bool http_client_gone(const struct http_exchange *x)
+{
+    char byte;
+    ssize_t n;
+
+    if (x->conn->w.ready & LOOP_HUP)
+        return true;
+    n = recv(x->conn->w.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+static bool is_wildcard(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    return false;
+}
+
+socklen_t http_local_addr(const struct http_exchange *x, struct sockaddr_storage *ss)
+{
+    socklen_t len = sizeof *ss;
+
+    if (x->local && x->local_len > 0 && x->local_len <= sizeof *ss && !is_wildcard(x->local)) {
+        memcpy(ss, x->local, x->local_len);
+        return x->local_len;
+    }
+    if (getsockname(x->conn->w.fd, (struct sockaddr *)ss, &len) < 0)
+        return 0;
+    return len;
 }

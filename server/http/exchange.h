@@ -268,7 +268,7 @@ int http_poll(struct http_exchange *x, uint32_t client, struct loop_watch *const
 /* ---- per-request cleanups ---- */
 
 /* At most this many cleanups per request. */
-#define HTTP_MAX_CLEANUPS 8
+#define HTTP_MAX_CLEANUPS 24
 
 /*
  * Registers fn(data) to run once when this request ends, on every path:
@@ -330,6 +330,18 @@ int http_resp_raw(struct http_exchange *x, const char *head, size_t len);
 
 /* The value of a request header, or NULL (len 0). Case-insensitive. */
 const char *http_req_header(const struct http_exchange *x, const char *name, size_t *len);
+
+/* True when the client has gone: its connection was reset, or it closed
+ * its side with nothing left to read (a MSG_PEEK read, without waiting,
+ * tells). For a handler that waits on other descriptors alone (a script
+ * that has not answered yet) and checks now and then whether anyone still
+ * waits for the answer. Never yields. */
+bool http_client_gone(const struct http_exchange *x);
+
+/* The connection's own address into *ss: x->local, or, when that is a
+ * wildcard listener's (0.0.0.0, ::), the address the client reached
+ * (getsockname). Returns its length, or 0 when unknown. Never yields. */
+socklen_t http_local_addr(const struct http_exchange *x, struct sockaddr_storage *ss);
 
 /* The loop's clock as a wall time (seconds), for Date-like decisions. */
 int64_t http_now(const struct http_exchange *x);

@@ -146,10 +146,15 @@ void daemon_start(struct daemon *d, const char *ini) { daemon_start_bin(d, cohtt
 
 void daemon_start_bin(struct daemon *d, const char *bin, const char *ini)
 {
+    daemon_prepare(d, ini);
+    daemon_start_prepared(d, bin);
+}
+
+void daemon_start_prepared(struct daemon *d, const char *bin)
+{
     long deadline;
     int status;
 
-    daemon_prepare(d, ini);
     daemon_spawn_bin(d, bin);
     deadline = now_ms() + 10000;
     while (now_ms() < deadline) {

@@ -30,6 +30,11 @@ void daemon_start(struct daemon *d, const char *ini);
  * the test kinds). */
 void daemon_start_bin(struct daemon *d, const char *bin, const char *ini);
 
+/* The second half of daemon_start_bin: starts bin on a directory that
+ * daemon_prepare made (and the caller filled, e.g. with the directories
+ * its config names) and waits until it serves, as daemon_start does. */
+void daemon_start_prepared(struct daemon *d, const char *bin);
+
 /* Like daemon_start but only prepares dir and the config: the caller runs
  * the daemon (for command-line tests). */
 void daemon_prepare(struct daemon *d, const char *ini);

@@ -791,14 +791,10 @@ Test(config, route_matches_and_positions)
 Test(config, unsupported_route_kinds)
 {
     struct want w[] = {
-        {.line = 1, .msg = "[cgi /cgi-bin/]: route kind 'cgi' is not supported yet by this build"},
-        {.line = 4, .msg = "[proxy /api/]: route kind 'proxy' is not supported yet by this build"},
+        {.line = 1, .msg = "[proxy /api/]: route kind 'proxy' is not supported yet by this build"},
     };
 
-    expect_errors("[cgi /cgi-bin/]\nroot = ../www/cgi-bin\ntimeout = 30s\n"
-                  "[proxy /api/]\nupstream = 127.0.0.1:9000\n"
-                  "[status /.well-known/cohttpd]\nallow = 127.0.0.1\n",
-                  w, 2);
+    expect_errors("[proxy /api/]\nupstream = 127.0.0.1:9000\n", w, 1);
 }
 
 Test(config, status_allow_takes_addresses_and_cidrs)
@@ -992,9 +988,7 @@ Test(config, every_error_at_once_in_line_order)
         {.line = 10,
          .msg = "invalid boolean 'sometimes' for 'autoindex' (on/off, yes/no, "
                 "true/false)"},
-        {.line = 11,
-         .msg = "[cgi /cgi-bin/]: route kind 'cgi' is not supported yet by this "
-                "build"},
+        {.line = 11, .msg = "[cgi /cgi-bin/] needs 'root'"},
         {.line = 14, .msg = "invalid value '300' for 'status' (expected 301, 302, 307 or 308)"},
     };
 
@@ -1222,4 +1216,23 @@ Test(config, status_allow_dumps_and_reads_back)
     free(dump_b);
     config_free(&a);
     config_free(&b);
+}
+
+Test(config, cgi_keys_are_checked)
+{
+    struct want w[] = {
+        {.line = 3, .msg = "env 'not a line' is not NAME=value (NAME of letters, digits and '_')"},
+        {.line = 4, .msg = "env '1X=y' is not NAME=value (NAME of letters, digits and '_')"},
+        {.line = 5, .msg = "max_scripts = 0 is out of range (1 to 65536)"},
+        {.line = 6, .msg = "[cgi /b/] needs 'root'"},
+    };
+
+    expect_errors("[cgi /a/]\n"        /* 1 */
+                  "root = /tmp\n"      /* 2 */
+                  "env = not a line\n" /* 3 */
+                  "env = 1X=y\n"       /* 4 */
+                  "max_scripts = 0\n"  /* 5 */
+                  "[cgi /b/]\n"        /* 6 */
+                  "timeout = 5s\n",    /* 7 */
+                  w, sizeof(w) / sizeof(w[0]));
 }

@@ -1,0 +1,157 @@
+/* cgi_proc.c - spawning a CGI script with posix_spawn, signalling its group, reaping it. */
+#include "handlers/cgi_proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* pipes[k][0] is the read end. Ours become non-blocking. */
+static int make_pipes(int pipes[3][2], bool with_stdin)
+{
+    for (int k = 0; k < 3; k++)
+        pipes[k][0] = pipes[k][1] = -1;
+    for (int k = with_stdin ? 0 : 1; k < 3; k++) {
+        if (pipe2(pipes[k], O_CLOEXEC) < 0)
+            return -errno;
+        /* ours: stdin's write end, stdout's and stderr's read ends */
+        if (fcntl(pipes[k][k == 0 ? 1 : 0], F_SETFL, O_NONBLOCK) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+static int spawn_attrs(posix_spawnattr_t *attr)
+{
+    sigset_t none, all;
+    int r;
+
+    sigemptyset(&none);
+    sigfillset(&all);
+    if ((r = posix_spawnattr_init(attr)) != 0)
+        return -r;
+    if ((r = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                POSIX_SPAWN_SETSIGDEF)) != 0 ||
+        (r = posix_spawnattr_setpgroup(attr, 0)) != 0 ||
+        (r = posix_spawnattr_setsigmask(attr, &none)) != 0 ||
+        (r = posix_spawnattr_setsigdefault(attr, &all)) != 0) {
+        posix_spawnattr_destroy(attr);
+        return -r;
+    }
+    return 0;
+}
+
+static int spawn_actions(posix_spawn_file_actions_t *fa, int pipes[3][2], const char *dir,
+                         int stdin_fd)
+{
+    int r;
+
+    if ((r = posix_spawn_file_actions_init(fa)) != 0)
+        return -r;
+    if (pipes[0][0] >= 0)
+        r = posix_spawn_file_actions_adddup2(fa, pipes[0][0], 0);
+    else if (stdin_fd >= 0)
+        r = posix_spawn_file_actions_adddup2(fa, stdin_fd, 0);
+    else
+        r = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
+    if (r == 0)
+        r = posix_spawn_file_actions_adddup2(fa, pipes[1][1], 1);
+    if (r == 0)
+        r = posix_spawn_file_actions_adddup2(fa, pipes[2][1], 2);
+    if (r == 0)
+        r = posix_spawn_file_actions_addclosefrom_np(fa, 3);
+    if (r == 0)
+        r = posix_spawn_file_actions_addchdir_np(fa, dir);
+    if (r != 0) {
+        posix_spawn_file_actions_destroy(fa);
+        return -r;
+    }
+    return 0;
+}
+
+static int spawn_child(pid_t *pid, const char *path, const char *dir, char *const envp[],
+                       int pipes[3][2], int stdin_fd)
+{
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t fa;
+    char *const argv[] = {(char *)path, NULL};
+    int r;
+
+    if ((r = spawn_attrs(&attr)) < 0)
+        return r;
+    if ((r = spawn_actions(&fa, pipes, dir, stdin_fd)) < 0) {
+        posix_spawnattr_destroy(&attr);
+        return r;
+    }
+    r = -posix_spawn(pid, path, &fa, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return r;
+}
+
+int cgi_proc_spawn(struct cgi_proc *p, const char *path, const char *dir, char *const envp[],
+                   int stdin_fd)
+{
+    int pipes[3][2];
+    int r = make_pipes(pipes, stdin_fd == CGI_STDIN_PIPE);
+
+    *p = (struct cgi_proc){.pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
+    if (r == 0)
+        r = spawn_child(&p->pid, path, dir, envp, pipes, stdin_fd);
+    close_fd(&pipes[0][0]);
+    close_fd(&pipes[1][1]);
+    close_fd(&pipes[2][1]);
+    p->in_fd = pipes[0][1];
+    p->out_fd = pipes[1][0];
+    p->err_fd = pipes[2][0];
+    if (r < 0) {
+        p->pid = 0;
+        cgi_proc_end(p);
+        return r;
+    }
+    p->pidfd = pidfd_open(p->pid, 0);
+    if (p->pidfd < 0) {
+        r = -errno;
+        cgi_proc_end(p);
+        return r;
+    }
+    return 0;
+}
+
+void cgi_proc_signal(struct cgi_proc *p, int sig)
+{
+    if (p->pid > 0)
+        kill(-p->pid, sig);
+}
+
+bool cgi_proc_try_reap(struct cgi_proc *p)
+{
+    if (p->pid > 0 && waitpid(p->pid, &p->status, WNOHANG) == p->pid)
+        p->pid = 0;
+    return p->pid == 0;
+}
+
+void cgi_proc_end(struct cgi_proc *p)
+{
+    close_fd(&p->in_fd);
+    close_fd(&p->out_fd);
+    close_fd(&p->err_fd);
+    if (p->pid > 0) {
+        /* Unreaped, the leader keeps its group's id from being reused. */
+        kill(-p->pid, SIGKILL);
+        while (waitpid(p->pid, &p->status, 0) < 0 && errno == EINTR)
+            ;
+        p->pid = 0;
+    }
+    close_fd(&p->pidfd);
+}
