@@ -3,12 +3,14 @@
 
 #include <string.h>
 
+#include "handlers/proxy.h"
 #include "handlers/redirect.h"
 #include "handlers/static.h"
 
 static const struct handler_kind *const kinds[] = {
     &static_kind,
     &redirect_kind,
+    &proxy_kind,
 };
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])

@@ -792,16 +792,14 @@ Test(config, unsupported_route_kinds)
 {
     struct want w[] = {
         {.line = 1, .msg = "[cgi /cgi-bin/]: route kind 'cgi' is not supported yet by this build"},
-        {.line = 4, .msg = "[proxy /api/]: route kind 'proxy' is not supported yet by this build"},
-        {.line = 6,
+        {.line = 4,
          .msg = "[status /.well-known/cohttpd]: route kind 'status' is not supported "
                 "yet by this build"},
     };
 
     expect_errors("[cgi /cgi-bin/]\nroot = ../www/cgi-bin\ntimeout = 30s\n"
-                  "[proxy /api/]\nupstream = 127.0.0.1:9000\n"
                   "[status /.well-known/cohttpd]\nallow = 127.0.0.1\n",
-                  w, 3);
+                  w, 2);
 }
 
 Test(config, bad_section_headers)

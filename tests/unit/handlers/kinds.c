@@ -3,14 +3,16 @@
 #include <string.h>
 
 #include "handlers/kinds.h"
+#include "handlers/proxy.h"
 #include "handlers/redirect.h"
 #include "handlers/static.h"
 
-Test(kinds, the_shipped_table_has_static_and_redirect_only)
+Test(kinds, the_shipped_table_has_static_redirect_and_proxy_only)
 {
-    cr_assert_eq(handler_kind_count(), 2, "no test kind outside the test build");
+    cr_assert_eq(handler_kind_count(), 3, "no test kind outside the test build");
     cr_expect_eq(handler_kind_find("static", 6), &static_kind);
     cr_expect_eq(handler_kind_find("redirect", 8), &redirect_kind);
+    cr_expect_eq(handler_kind_find("proxy", 5), &proxy_kind);
     cr_expect_null(handler_kind_find("stat", 4));
     cr_expect_null(handler_kind_find("cgi", 3), "a planned kind has no entry until it is built");
     cr_expect_null(handler_kind_find("echo", 4));
