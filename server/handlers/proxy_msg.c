@@ -347,6 +347,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct proxy_resp *r = resp_of(p);
 
+    if (len == 0)
+        return 0; /* an open span closed at the end of the input */
     r->body = at;
     r->body_len = len;
     return HPE_PAUSED;

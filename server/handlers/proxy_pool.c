@@ -141,7 +141,8 @@ static void idle_event(struct loop_watch *w, uint32_t events)
 {
     struct proxy_conn *pc = (struct proxy_conn *)w;
 
-    (void)events;
+    if (!(events & (LOOP_READ | LOOP_HUP | LOOP_EOF)))
+        return; /* writable: nothing to say */
     idle_unlink(pc);
     proxy_conn_close(pc);
 }
