@@ -1,6 +1,9 @@
 /* Integration: the proxy route kind against fake upstreams that answer well or badly. */
 #include <criterion/criterion.h>
 #include <poll.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +14,15 @@
 
 static struct daemon d;
 static struct fake up, up2;
+static pid_t python_pid;
 
 static void fini(void)
 {
     daemon_kill(&d);
+    if (python_pid > 0) {
+        kill(python_pid, SIGKILL);
+        waitpid(python_pid, NULL, 0);
+    }
     fake_kill(&up);
     fake_kill(&up2);
 }
@@ -337,4 +345,65 @@ Test(proxy, a_client_expecting_100_continue_does_not_stall)
                  0, "%s", text);
     cr_assert_str_eq(text, "200", "%s", daemon_log());
     cr_assert_eq(run_cmd(text, sizeof text, "cmp '%s' '%s' 2>&1", in, out), 0, "%s", text);
+}
+
+/* Starts Python's http.server on dir; returns its port (read from what it
+ * prints to dir/python.out, within 10 s). */
+static unsigned python_server(const char *dir)
+{
+    char out[400], *text;
+    long deadline = now_ms() + 10000;
+    unsigned port = 0;
+
+    snprintf(out, sizeof out, "%s/python.out", dir);
+    python_pid = harness_fork();
+    if (python_pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        execlp("python3", "python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
+               "--directory", dir, (char *)NULL);
+        _exit(127);
+    }
+    while (port == 0 && now_ms() < deadline) {
+        const char *p;
+
+        text = file_slurp(out);
+        p = strstr(text, " port ");
+        if (p)
+            port = (unsigned)strtoul(p + 6, NULL, 10);
+        free(text);
+        if (port == 0)
+            usleep(20000);
+    }
+    text = file_slurp(out);
+    cr_assert_neq(port, 0, "python3 -m http.server did not start: %s", text);
+    free(text);
+    return port;
+}
+
+Test(proxy, pythons_http_server_behind_the_proxy)
+{
+    char site[64] = "/tmp/cohttpd-py-XXXXXX", file[128], addr[64], body[256], head[4096], len[64];
+    FILE *f;
+
+    cr_assert_not_null(mkdtemp(site));
+    snprintf(file, sizeof file, "%s/hello.txt", site);
+    f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs("hello from python\n", f);
+    fclose(f);
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", python_server(site));
+    start_proxy(addr, "strip_prefix = on\n");
+    cr_assert_eq(curl_get("", "/api/hello.txt", body, sizeof body), 200, "%s", daemon_log());
+    cr_assert_str_eq(body, "hello from python\n");
+    cr_assert_eq(curl_get("", "/api/missing", body, sizeof body), 404, "%s", daemon_log());
+    cr_assert_eq(
+        run_cmd(head, sizeof head, "curl -sS -I 'http://127.0.0.1:%u/api/hello.txt'", d.port), 0,
+        "%s", head);
+    cr_assert_eq(response_status(head), 200, "%s", head);
+    cr_assert_not_null(response_header(head, "Content-Length", len, sizeof len), "%s", head);
+    cr_assert_str_eq(len, "18", "HEAD keeps the length of the GET: %s", head);
+    run_cmd(NULL, 0, "rm -rf '%s'", site);
 }
