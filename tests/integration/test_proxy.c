@@ -407,3 +407,46 @@ Test(proxy, pythons_http_server_behind_the_proxy)
     cr_assert_str_eq(len, "18", "HEAD keeps the length of the GET: %s", head);
     run_cmd(NULL, 0, "rm -rf '%s'", site);
 }
+
+Test(proxy, route_describes_the_upstreams_and_the_target)
+{
+    char text[4096];
+
+    daemon_prepare(&d, "[proxy /api/]\nupstream = 127.0.0.1:9000*3 [::1]:9001 weight=2\n"
+                       "upstream = unix:/run/app.sock\nstrip_prefix = on\n");
+    cr_assert_eq(run_cmd(text, sizeof text,
+                         "'%s' --route 'GET http://h/api/v1/x?a=%%41' -c '%s' 2>&1", cohttpd_bin(),
+                         d.config),
+                 0, "%s", text);
+    cr_assert(strstr(text, "handler: proxy\n"), "%s", text);
+    cr_assert(strstr(text, "upstreams: 127.0.0.1:9000*3 [::1]:9001*2 unix:/run/app.sock\n"), "%s",
+              text);
+    cr_assert(strstr(text, "balance: round_robin\n"), "%s", text);
+    cr_assert(strstr(text, "upstream target: GET /v1/x?a=%41\n"), "%s", text);
+    cr_assert_eq(run_cmd(text, sizeof text, "'%s' -T -c '%s' 2>&1", cohttpd_bin(), d.config), 0,
+                 "%s", text);
+    cr_assert(strstr(text, "[proxy /api/]\nupstream = 127.0.0.1:9000*3\nupstream = [::1]:9001*2\n"
+                           "upstream = unix:/run/app.sock\nbalance = round_robin\n"
+                           "keepalive = 32\nkeepalive_timeout = 4s\nconnect_timeout = 5s\n"
+                           "read_timeout = 1m\nsend_timeout = 1m\npreserve_host = off\n"
+                           "strip_prefix = on\n"),
+              "%s", text);
+}
+
+Test(proxy, a_bad_upstream_is_a_config_error_naming_its_line)
+{
+    char text[4096];
+
+    /* The harness puts three [server] lines first: [proxy /api/] is line 4. */
+    daemon_prepare(&d, "[proxy /api/]\nkeepalive = 4\nupstream = 127.0.0.1\n"
+                       "upstream = [::1:80\nupstream = unix:relative\n"
+                       "[proxy /b/]\nread_timeout = 1s\n");
+    cr_assert_eq(run_cmd(text, sizeof text, "'%s' -t -c '%s' 2>&1", cohttpd_bin(), d.config), 1,
+                 "%s", text);
+    cr_assert(strstr(text, "cohttpd.ini:6: upstream '127.0.0.1' is not HOST:PORT"), "%s", text);
+    cr_assert(strstr(text, "cohttpd.ini:7: upstream '[::1:80' has a malformed [IPv6] address"),
+              "%s", text);
+    cr_assert(strstr(text, "cohttpd.ini:8: upstream 'unix:relative' needs an absolute socket path"),
+              "%s", text);
+    cr_assert(strstr(text, "cohttpd.ini:9: [proxy /b/] needs 'upstream'"), "%s", text);
+}
