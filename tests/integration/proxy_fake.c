@@ -86,6 +86,23 @@ static long head_length(const struct fake_conn *c, size_t head_len)
     return -1;
 }
 
+/* Sends back what is buffered, or else what arrives next (c->len stays
+ * the bytes sent). false when the peer closed or nothing came. */
+static bool echo_some(struct fake_conn *c)
+{
+    if (c->len == 0) {
+        ssize_t n;
+
+        if (!wait_readable(c->f, c->fd))
+            return false;
+        n = recv(c->fd, c->buf, sizeof c->buf, 0);
+        if (n <= 0)
+            return false;
+        c->len = (size_t)n;
+    }
+    return send_all(c->fd, c->buf, c->len);
+}
+
 /* Streams a Content-Length body back as it arrives. */
 static bool echo_length(struct fake_conn *c, long total)
 {
@@ -96,17 +113,7 @@ static bool echo_length(struct fake_conn *c, long total)
     if (!send_str(c->fd, head))
         return false;
     while (done < total) {
-        ssize_t n;
-
-        if (c->len == 0) {
-            if (!wait_readable(c->f, c->fd))
-                return false;
-            n = recv(c->fd, c->buf, sizeof c->buf, 0);
-            if (n <= 0)
-                return false;
-            c->len = (size_t)n;
-        }
-        if (!send_all(c->fd, c->buf, c->len))
+        if (!echo_some(c))
             return false;
         done += (long)c->len;
         c->len = 0;
@@ -123,18 +130,9 @@ static bool echo_chunked(struct fake_conn *c)
     if (!send_str(c->fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
         return false;
     for (;;) {
-        ssize_t n;
         size_t keep;
 
-        if (c->len == 0) {
-            if (!wait_readable(c->f, c->fd))
-                return false;
-            n = recv(c->fd, c->buf, sizeof c->buf, 0);
-            if (n <= 0)
-                return false;
-            c->len = (size_t)n;
-        }
-        if (!send_all(c->fd, c->buf, c->len))
+        if (!echo_some(c))
             return false;
         keep = c->len < 7 ? c->len : 7;
         memmove(tail, tail + keep, 7 - keep);
