@@ -171,6 +171,10 @@ static int send_head(struct proxy_req *p)
         return -PX_FAIL_502;
     }
     p->head_sent = true;
+    /* An upstream may answer before the body went up: a client waiting
+     * for 100 Continue gets it before the response begins. */
+    if (!p->body_eof && http_body_claim(p->x) < 0)
+        return -PX_CUT;
     r = http_resp_raw(p->x, p->resp_head, (size_t)len);
     return r < 0 ? -PX_CUT : 1;
 }

@@ -76,7 +76,7 @@ Test(proxy, keep_alive_connections_are_reused_across_client_connections)
 {
     char body[256];
 
-    start_one(FAKE_OK, "");
+    start_one(FAKE_OK, "keepalive_timeout = 60s\n" /* a slow machine must not expire it */);
     for (int i = 1; i <= 5; i++) {
         char want[64];
 
@@ -204,7 +204,7 @@ Test(proxy, a_pooled_connection_closed_at_reuse_is_retried_for_a_get)
 {
     char body[256];
 
-    start_one(FAKE_RACE, "");
+    start_one(FAKE_RACE, "keepalive_timeout = 60s\n" /* a slow machine must not expire it */);
     cr_assert_eq(curl_get("", "/api/x", body, sizeof body), 200, "%s", daemon_log());
     cr_assert_str_eq(body, "conn=1 req=1\n");
     cr_assert_eq(curl_get("", "/api/x", body, sizeof body), 200, "no 502 for a GET: %s",
