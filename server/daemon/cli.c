@@ -422,7 +422,11 @@ int cli_print_route(const struct config *cfg, const char *request, FILE *out, FI
     target = (struct handler_target){.method = req.method,
                                      .method_len = req.method_len,
                                      .query = req.query,
-                                     .query_len = req.query_len};
+                                     .query_len = req.query_len,
+                                     .path = path,
+                                     .path_len = (size_t)len,
+                                     .raw_path = req.path,
+                                     .raw_path_len = req.path_len};
     target.rest = route_rest(route, path, (size_t)len, &target.rest_len);
     route->kind->describe(out, route->conf, &target);
     return CLI_EXIT_OK;

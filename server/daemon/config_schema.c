@@ -437,7 +437,7 @@ const struct section_spec schema_limits = {.keys = limits_keys,
 _Static_assert(sizeof(server_keys) / sizeof(server_keys[0]) <= SECTION_MAX_KEYS, "key_line");
 _Static_assert(sizeof(limits_keys) / sizeof(limits_keys[0]) <= SECTION_MAX_KEYS, "key_line");
 
-const char *const schema_planned_kinds[] = {"proxy", NULL};
+const char *const schema_planned_kinds[] = {NULL};
 
 /* ---- the loader's services for key parsers ------------------------------- */
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "handlers/cgi.h"
+#include "handlers/proxy.h"
 #include "handlers/redirect.h"
 #include "handlers/static.h"
 #include "handlers/status.h"
@@ -13,6 +14,7 @@ static const struct handler_kind *const kinds[] = {
     &redirect_kind,
     &status_kind,
     &cgi_kind,
+    &proxy_kind,
 };
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])

@@ -36,6 +36,10 @@ struct handler_target {
     size_t rest_len;
     const char *query; /* after '?' (not decoded), "" when none */
     size_t query_len;
+    const char *path; /* the whole normalised path (rest lies at its end) */
+    size_t path_len;
+    const char *raw_path; /* the path as written, before normalising */
+    size_t raw_path_len;
 };
 
 struct handler_kind {

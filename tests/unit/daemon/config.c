@@ -788,15 +788,6 @@ Test(config, route_matches_and_positions)
     config_free(&cfg);
 }
 
-Test(config, unsupported_route_kinds)
-{
-    struct want w[] = {
-        {.line = 1, .msg = "[proxy /api/]: route kind 'proxy' is not supported yet by this build"},
-    };
-
-    expect_errors("[proxy /api/]\nupstream = 127.0.0.1:9000\n", w, 1);
-}
-
 Test(config, status_allow_takes_addresses_and_cidrs)
 {
     expect_error("[status /s]\nallow = 127.0.0.1 10.0.0.0/33\n", 2,

@@ -4,19 +4,20 @@
 
 #include "handlers/cgi.h"
 #include "handlers/kinds.h"
+#include "handlers/proxy.h"
 #include "handlers/redirect.h"
 #include "handlers/static.h"
 #include "handlers/status.h"
 
-Test(kinds, the_shipped_table_has_static_redirect_status_and_cgi_only)
+Test(kinds, the_shipped_table_has_static_redirect_status_cgi_and_proxy_only)
 {
-    cr_assert_eq(handler_kind_count(), 4, "no test kind outside the test build");
+    cr_assert_eq(handler_kind_count(), 5, "no test kind outside the test build");
     cr_expect_eq(handler_kind_find("status", 6), &status_kind);
     cr_expect_eq(handler_kind_find("cgi", 3), &cgi_kind);
+    cr_expect_eq(handler_kind_find("proxy", 5), &proxy_kind);
     cr_expect_eq(handler_kind_find("static", 6), &static_kind);
     cr_expect_eq(handler_kind_find("redirect", 8), &redirect_kind);
     cr_expect_null(handler_kind_find("stat", 4));
-    cr_expect_null(handler_kind_find("proxy", 5), "a planned kind has no entry until it is built");
     cr_expect_null(handler_kind_find("echo", 4));
     cr_expect_null(handler_kind_at(handler_kind_count()));
 }

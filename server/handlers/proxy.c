@@ -1,0 +1,534 @@
+/* proxy.c - the proxy handler: picks an upstream, relays the request up and the response back. */
+#include "handlers/proxy.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "core/io.h"
+#include "core/log.h"
+#include "handlers/proxy_internal.h"
+
+/* The route state: the conf and the route's rank among the proxy routes. */
+struct proxy_route {
+    const struct proxy_conf *conf;
+    size_t index;
+};
+
+/* How one attempt on one upstream connection ended. */
+enum proxy_outcome {
+    PX_OK,        /* the response went out whole */
+    PX_RETRY,     /* a reused connection failed before a response byte */
+    PX_FAIL_502,  /* nothing sent to the client yet: answer 502 */
+    PX_FAIL_504,  /* nothing sent to the client yet: answer 504 */
+    PX_BODY_FAIL, /* the client's body failed: answer http_body_status() */
+    PX_CUT,       /* the client's response cannot be completed: close */
+};
+
+/* One request through the proxy, freed by its cleanup on every path. */
+struct proxy_req {
+    struct http_exchange *x;
+    const struct proxy_conf *c;
+    struct proxy_worker *pw;
+    size_t route;
+    struct proxy_conn *pc; /* the upstream connection in use, or NULL */
+    struct proxy_resp resp;
+    /* toward the upstream */
+    char *head; /* the request head, head_cap bytes */
+    size_t head_cap;
+    struct iovec out[3]; /* what waits to be written: head, or a body piece */
+    int out_n;
+    char chunk_line[24];
+    bool chunked;       /* the body is re-chunked */
+    uint64_t body_read; /* client body bytes taken so far */
+    bool body_eof;      /* the body was read to its end and queued */
+    bool req_sent;      /* the whole request went up */
+    bool abandoned;     /* the upstream answered before taking the whole body */
+    /* from the upstream */
+    size_t in_len, parsed;
+    const char *span; /* body bytes waiting for the client */
+    size_t span_len;
+    bool got_byte;                 /* a byte of the response arrived */
+    bool head_sent;                /* the client's response began */
+    uint64_t last_up, last_client; /* when each side last moved (loop ms) */
+    char target[8192];             /* the request target sent upstream */
+    /* wait flags of the current round */
+    bool want_client_read, want_client_write, want_up_read, want_up_write;
+    char resp_head[PROXY_HEAD_MAX];
+    char buf[PROXY_BUF];
+};
+
+static void req_cleanup(void *arg)
+{
+    struct proxy_req *p = arg;
+
+    if (p->pc)
+        proxy_conn_close(p->pc);
+    free(p);
+}
+
+static void out_set(struct proxy_req *p, const char *a, size_t alen, const char *b, size_t blen,
+                    const char *c, size_t clen)
+{
+    p->out[0] = (struct iovec){.iov_base = (void *)a, .iov_len = alen};
+    p->out[1] = (struct iovec){.iov_base = (void *)b, .iov_len = blen};
+    p->out[2] = (struct iovec){.iov_base = (void *)c, .iov_len = clen};
+    p->out_n = 3;
+}
+
+static size_t out_left(const struct proxy_req *p)
+{
+    size_t n = 0;
+
+    for (int i = 0; i < p->out_n; i++)
+        n += p->out[i].iov_len;
+    return n;
+}
+
+static void out_advance(struct proxy_req *p, size_t n)
+{
+    for (int i = 0; i < p->out_n && n > 0; i++) {
+        size_t k = n < p->out[i].iov_len ? n : p->out[i].iov_len;
+
+        p->out[i].iov_base = (char *)p->out[i].iov_base + k;
+        p->out[i].iov_len -= k;
+        n -= k;
+    }
+}
+
+/* Queues the next piece of the client's body. 1 progress, 0 wait, < 0 outcome. */
+static int up_fill(struct proxy_req *p)
+{
+    const char *data;
+    ssize_t n;
+
+    if (out_left(p) > 0 || p->body_eof || p->abandoned)
+        return 0;
+    n = http_body_read_nowait(p->x, &data);
+    if (n == -EAGAIN) {
+        p->want_client_read = true;
+        return 0;
+    }
+    if (n < 0)
+        return -PX_BODY_FAIL;
+    p->last_client = p->last_up = loop_now(p->x->loop);
+    if (n == 0) {
+        p->body_eof = true;
+        if (p->chunked)
+            out_set(p, "0\r\n\r\n", 5, NULL, 0, NULL, 0);
+        return 1;
+    }
+    p->body_read += (uint64_t)n;
+    if (p->chunked)
+        out_set(p, p->chunk_line,
+                (size_t)snprintf(p->chunk_line, sizeof p->chunk_line, "%zx\r\n", (size_t)n), data,
+                (size_t)n, "\r\n", 2);
+    else
+        out_set(p, data, (size_t)n, NULL, 0, NULL, 0);
+    return 1;
+}
+
+/* Writes what waits for the upstream. 1 progress, 0 wait, < 0 outcome. */
+static int up_write(struct proxy_req *p)
+{
+    ssize_t n;
+
+    if (out_left(p) == 0 || p->abandoned) {
+        if (p->body_eof && out_left(p) == 0)
+            p->req_sent = true;
+        return 0;
+    }
+    n = co_writev_nowait(&p->pc->w, p->out, p->out_n);
+    if (n == -EAGAIN) {
+        p->want_up_write = true;
+        return 0;
+    }
+    if (n < 0) {
+        if (p->got_byte) {
+            /* it answers without taking the rest: stop sending */
+            p->abandoned = true;
+            return 1;
+        }
+        return -PX_RETRY;
+    }
+    out_advance(p, (size_t)n);
+    p->last_up = loop_now(p->x->loop);
+    return 1;
+}
+
+/* Sends the client the head of the final response. 1 or < 0 outcome. */
+static int send_head(struct proxy_req *p)
+{
+    int len = proxy_resp_head_text(&p->resp, p->resp_head, sizeof p->resp_head);
+    int r;
+
+    if (len < 0) {
+        log_error("upstream %s: the response head is too large: 502",
+                  p->c->upstreams[p->pc->up].text);
+        return -PX_FAIL_502;
+    }
+    p->head_sent = true;
+    /* An upstream may answer before the body went up: a client waiting
+     * for 100 Continue gets it before the response begins. */
+    if (!p->body_eof && http_body_claim(p->x) < 0)
+        return -PX_CUT;
+    r = http_resp_raw(p->x, p->resp_head, (size_t)len);
+    return r < 0 ? -PX_CUT : 1;
+}
+
+/* Feeds the parser what is buffered. 1 progress, 0 nothing to feed, < 0 outcome. */
+static int up_parse(struct proxy_req *p)
+{
+    ssize_t k;
+
+    /* After a body span, the parser is fed again even with nothing
+     * buffered: the end of the message may follow that span. */
+    if (p->span_len > 0 || (p->parsed == p->in_len && !p->resp.body))
+        return 0;
+    k = proxy_resp_feed(&p->resp, p->buf + p->parsed, p->in_len - p->parsed);
+    if (k < 0)
+        return p->head_sent ? -PX_CUT : -PX_FAIL_502;
+    p->parsed += (size_t)k;
+    if (p->resp.head_ready && !p->head_sent) {
+        int r = send_head(p);
+
+        if (r < 0)
+            return r;
+    }
+    p->span = p->resp.body;
+    p->span_len = p->resp.body_len;
+    return 1;
+}
+
+/* The upstream closed (or failed: err < 0) its side. 1 or < 0 outcome. */
+static int up_eof(struct proxy_req *p, ssize_t err)
+{
+    const char *up = p->c->upstreams[p->pc->up].text;
+
+    if (!p->got_byte)
+        return -PX_RETRY;
+    if (err == 0 && proxy_resp_eof(&p->resp) == 0)
+        return 1;
+    log_error("upstream %s: the connection ended before the response did%s", up,
+              p->head_sent ? ": the client's connection is cut" : ": 502");
+    return p->head_sent ? -PX_CUT : -PX_FAIL_502;
+}
+
+/* Reads more of the response when the parser has used what is buffered. */
+static int up_read(struct proxy_req *p)
+{
+    size_t cap = p->resp.head_ready ? sizeof p->buf : PROXY_HEAD_MAX;
+    ssize_t n;
+
+    if (p->resp.done || p->span_len > 0 || p->parsed < p->in_len)
+        return 0;
+    if (p->resp.head_ready)
+        p->in_len = p->parsed = 0;
+    if (p->in_len == cap) {
+        log_error("upstream %s: the response head is over %d bytes: 502",
+                  p->c->upstreams[p->pc->up].text, PROXY_HEAD_MAX);
+        return -PX_FAIL_502;
+    }
+    n = co_read_nowait(&p->pc->w, p->buf + p->in_len, cap - p->in_len);
+    if (n == -EAGAIN) {
+        p->want_up_read = true;
+        return 0;
+    }
+    if (n <= 0)
+        return up_eof(p, n);
+    p->got_byte = true;
+    p->in_len += (size_t)n;
+    p->last_up = loop_now(p->x->loop);
+    return 1;
+}
+
+/* Hands buffered body bytes to the client. 1 progress, 0 wait, < 0 outcome. */
+static int client_write(struct proxy_req *p)
+{
+    ssize_t n;
+
+    if (p->span_len == 0)
+        return 0;
+    n = http_resp_write_nowait(p->x, p->span, p->span_len);
+    if (n == -EAGAIN) {
+        p->want_client_write = true;
+        return 0;
+    }
+    if (n < 0)
+        return -PX_CUT;
+    p->span += n;
+    p->span_len -= (size_t)n;
+    /* the upstream's silence counts only while it is being read */
+    p->last_client = p->last_up = loop_now(p->x->loop);
+    return 1;
+}
+
+/* Waits for what the round wanted. 0, or < 0 outcome on a timeout. */
+static int relay_wait(struct proxy_req *p)
+{
+    const struct http_limits *lim = &p->x->site->limits;
+    struct loop_watch *w = &p->pc->w;
+    uint32_t client =
+        (p->want_client_read ? LOOP_READ : 0) | (p->want_client_write ? LOOP_WRITE : 0);
+    uint32_t up = (p->want_up_read ? LOOP_READ : 0) | (p->want_up_write ? LOOP_WRITE : 0);
+    uint64_t up_deadline =
+        p->last_up + (p->want_up_read ? p->c->read_timeout_ms : p->c->send_timeout_ms);
+    uint64_t client_deadline =
+        p->last_client + (p->want_client_write ? lim->send_timeout_ms : lim->body_timeout_ms);
+    uint64_t deadline = !up       ? client_deadline
+                        : !client ? up_deadline
+                                  : (up_deadline < client_deadline ? up_deadline : client_deadline);
+    int r;
+
+    if (!up && !client)
+        return -PX_CUT;
+    r = http_poll(p->x, client, up ? &w : NULL, &up, up ? 1 : 0, deadline);
+    if (r >= 0)
+        return 0;
+    if (r != -ETIMEDOUT || !up || loop_now(p->x->loop) < up_deadline)
+        return -PX_CUT;
+    log_error("upstream %s: no answer within %s: %s", p->c->upstreams[p->pc->up].text,
+              p->want_up_read ? "read_timeout" : "send_timeout",
+              p->head_sent ? "the client's connection is cut" : "504");
+    return p->head_sent ? -PX_CUT : -PX_FAIL_504;
+}
+
+/* One round of every step; returns 1 when something moved, 0 to wait. */
+static int relay_round(struct proxy_req *p)
+{
+    int (*const steps[])(struct proxy_req *) = {up_fill, up_write, up_parse,
+                                                up_read, up_parse, client_write};
+    int moved = 0;
+
+    p->want_client_read = p->want_client_write = p->want_up_read = p->want_up_write = false;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        int r = steps[i](p);
+
+        if (r < 0)
+            return r;
+        moved |= r;
+    }
+    return moved;
+}
+
+/* Sends the request on p->pc and relays the response. Returns an outcome. */
+static enum proxy_outcome relay(struct proxy_req *p, size_t head_len)
+{
+    p->last_up = p->last_client = loop_now(p->x->loop);
+    out_set(p, p->head, head_len, NULL, 0, NULL, 0);
+    for (;;) {
+        int r = relay_round(p);
+
+        if (r < 0)
+            return (enum proxy_outcome) - r;
+        if (p->resp.done && p->span_len == 0) {
+            if (!p->req_sent)
+                p->abandoned = true;
+            return PX_OK;
+        }
+        if (r == 0) {
+            r = relay_wait(p);
+            if (r < 0)
+                return (enum proxy_outcome) - r;
+        }
+    }
+}
+
+/* GET, HEAD, PUT, DELETE, OPTIONS, TRACE, or a request with Idempotency-Key. */
+static bool idempotent(const struct http_exchange *x)
+{
+    size_t len;
+
+    switch (x->req->method) {
+    case HTTP_GET:
+    case HTTP_HEAD:
+    case HTTP_PUT:
+    case HTTP_DELETE:
+    case HTTP_OPTIONS:
+    case HTTP_TRACE: return true;
+    default: return http_req_header(x, "Idempotency-Key", &len) != NULL;
+    }
+}
+
+/* Ends a relayed response; the connection goes back to the pool when the
+ * exchange on it ended cleanly. */
+static void relay_done(struct proxy_req *p)
+{
+    if (http_resp_finish(p->x) < 0)
+        return;
+    if (p->resp.keep_alive && p->req_sent && !p->abandoned && p->parsed == p->in_len) {
+        p->pc->requests++;
+        proxy_pool_put(p->pc, p->c);
+        p->pc = NULL;
+    }
+}
+
+/* A connection to upstream up: a pooled one unless fresh, else a new one.
+ * *reused tells which. NULL when it cannot connect (logged). */
+static struct proxy_conn *attempt_conn(struct proxy_req *p, size_t up, bool fresh, bool *reused)
+{
+    const struct proxy_conf *c = p->c;
+    struct proxy_conn *pc = fresh ? NULL : proxy_pool_get(p->pw, p->x->loop, p->route, up, c);
+    int err;
+
+    *reused = pc != NULL;
+    if (pc)
+        return pc;
+    pc = proxy_connect(p->pw, p->x->loop, p->route, up, c, &err);
+    if (!pc)
+        log_warn("upstream %s: cannot connect: %s", c->upstreams[up].text,
+                 err == -ETIMEDOUT ? "connect_timeout" : strerror(-err));
+    return pc;
+}
+
+/* Prepares p for another attempt with a new connection. */
+static void attempt_reset(struct proxy_req *p)
+{
+    if (p->pc)
+        proxy_conn_close(p->pc);
+    p->pc = NULL;
+    p->in_len = p->parsed = p->span_len = 0;
+    p->got_byte = p->req_sent = p->abandoned = false;
+    if (p->body_read == 0)
+        p->body_eof = false; /* an empty body ends again (a chunked one with its last chunk) */
+}
+
+/* Tries upstreams until one answers. Returns the final outcome. */
+static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, size_t target_len)
+{
+    uint32_t tried = 0;
+    bool fresh = false;
+
+    for (;;) {
+        int up = fresh ? (int)p->pc->up : proxy_pick(p->pw, p->route, p->c, tried);
+        bool reused;
+        int head_len;
+        enum proxy_outcome o;
+
+        if (fresh)
+            attempt_reset(p);
+        if (up < 0) {
+            log_error("%s: no upstream could be reached: 502", p->x->path);
+            return PX_FAIL_502;
+        }
+        p->pc = attempt_conn(p, (size_t)up, fresh, &reused);
+        fresh = false;
+        if (!p->pc) {
+            tried |= UINT32_C(1) << up;
+            continue;
+        }
+        head_len = proxy_request_head(p->c, &p->c->upstreams[up], p->x, target, target_len, p->head,
+                                      p->head_cap);
+        if (head_len < 0)
+            return PX_FAIL_502;
+        proxy_resp_init(&p->resp, p->c->upstreams[up].text, p->x->req->method == HTTP_HEAD);
+        o = relay(p, (size_t)head_len);
+        if (o != PX_RETRY)
+            return o;
+        if (!reused && p->body_read == 0 && idempotent(p->x)) {
+            /* a fresh connection that ended at once: the next upstream */
+            log_warn("upstream %s: the connection ended before a response",
+                     p->c->upstreams[up].text);
+            attempt_reset(p);
+            tried |= UINT32_C(1) << up;
+            continue;
+        }
+        if (!reused || p->body_read > 0 || !idempotent(p->x)) {
+            log_error("upstream %s: the connection ended before a response: 502",
+                      p->c->upstreams[up].text);
+            return PX_FAIL_502;
+        }
+        fresh = true; /* the keep-alive race: again, on a new connection */
+    }
+}
+
+static void proxy_handle(struct http_exchange *x, void *state, const char *rest, size_t rest_len)
+{
+    const struct proxy_route *route = state;
+    size_t head_cap = x->site->limits.max_header_size + 4096;
+    struct proxy_req *p = malloc(sizeof *p + head_cap);
+    int target_len;
+    enum proxy_outcome o;
+
+    if (!p || http_exchange_defer(x, req_cleanup, p) < 0) {
+        free(p);
+        http_resp_error(x, 500, NULL);
+        return;
+    }
+    memset(p, 0, offsetof(struct proxy_req, resp_head)); /* the buffers need no zeroes */
+    p->x = x;
+    p->c = route->conf;
+    p->pw = x->handler_worker;
+    p->route = route->index;
+    p->head = (char *)(p + 1);
+    p->head_cap = head_cap;
+    p->chunked = x->req->chunked;
+    target_len =
+        proxy_target(p->c, x->req->path.p, x->req->path.len, x->req->query.p, x->req->query.len,
+                     x->path, x->path_len, rest, rest_len, p->target, sizeof p->target);
+    if (target_len < 0) {
+        http_resp_error(x, 414, NULL);
+        return;
+    }
+    o = proxy_run(p, p->target, (size_t)target_len);
+    if (o == PX_OK)
+        relay_done(p);
+    else if (o == PX_FAIL_502 || o == PX_FAIL_504)
+        http_resp_error(x, o == PX_FAIL_502 ? 502 : 504, NULL);
+    else if (o == PX_BODY_FAIL && !p->head_sent && http_body_status(x))
+        http_resp_error(x, http_body_status(x), NULL);
+}
+
+/* ---- route lifetimes and --route ---- */
+
+static int proxy_open(const void *conf, size_t index, void **state, char *err, size_t err_len)
+{
+    struct proxy_route *r = malloc(sizeof *r);
+
+    (void)err;
+    (void)err_len;
+    if (!r)
+        return -ENOMEM;
+    *r = (struct proxy_route){.conf = conf, .index = index};
+    *state = r;
+    return 0;
+}
+
+static void proxy_close(void *state) { free(state); }
+
+static void proxy_describe(FILE *out, const void *conf, const struct handler_target *t)
+{
+    const struct proxy_conf *c = conf;
+    char target[8192];
+    int n = proxy_target(c, t->raw_path, t->raw_path_len, t->query, t->query_len, t->path,
+                         t->path_len, t->rest, t->rest_len, target, sizeof target);
+
+    fputs("upstreams:", out);
+    for (size_t i = 0; i < c->n_upstreams; i++) {
+        if (c->upstreams[i].weight == 1)
+            fprintf(out, " %s", c->upstreams[i].text);
+        else
+            fprintf(out, " %s*%u", c->upstreams[i].text, c->upstreams[i].weight);
+    }
+    fputs("\nbalance: round_robin\n", out);
+    if (n < 0)
+        fputs("upstream target: none (414 URI Too Long)\n", out);
+    else
+        fprintf(out, "upstream target: %.*s %s\n", (int)t->method_len, t->method, target);
+}
+
+const struct handler_kind proxy_kind = {
+    .name = "proxy",
+    .schema = &proxy_schema,
+    .conf_size = sizeof(struct proxy_conf),
+    .conf_init = proxy_conf_defaults,
+    .open = proxy_open,
+    .close = proxy_close,
+    .worker_init = proxy_worker_init,
+    .worker_teardown = proxy_worker_teardown,
+    .handle = proxy_handle,
+    .describe = proxy_describe,
+};

@@ -1,0 +1,166 @@
+/* proxy_internal.h - what the proxy's files share: its conf, its worker pool, its messages. */
+#ifndef COHTTPD_HANDLERS_PROXY_INTERNAL_H
+#define COHTTPD_HANDLERS_PROXY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <llhttp.h>
+
+#include "core/loop.h"
+#include "handlers/conf_keys.h"
+#include "http/exchange.h"
+
+#define PROXY_MAX_UPSTREAMS 32    /* upstream addresses per route */
+#define PROXY_ADDR_TEXT     128   /* "HOST:PORT", "[V6]:PORT" or "unix:/path" */
+#define PROXY_BUF           65536 /* upstream-to-client buffer, per request */
+#define PROXY_HEAD_MAX      16384 /* the longest upstream response head accepted */
+#define PROXY_MAX_FIELDS    128   /* header fields in an upstream response head */
+
+/* ---- configuration (proxy_conf.c) ---- */
+
+enum proxy_balance {
+    PROXY_ROUND_ROBIN, /* smooth weighted round robin */
+};
+
+struct proxy_upstream {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    char text[PROXY_ADDR_TEXT]; /* as configured, also the Host sent (unix: "localhost") */
+    unsigned weight;            /* 1 to 1000 */
+};
+
+/* [proxy MATCH]; the configuration owns it, workers only read it. */
+struct proxy_conf {
+    struct proxy_upstream upstreams[PROXY_MAX_UPSTREAMS];
+    size_t n_upstreams;
+    enum proxy_balance balance;
+    unsigned keepalive;            /* idle connections kept per worker and upstream (32) */
+    uint64_t keepalive_timeout_ms; /* idle connections closed after this (4 s) */
+    uint64_t connect_timeout_ms;   /* 5 s, then the next upstream */
+    uint64_t read_timeout_ms;      /* longest upstream silence (60 s): 504 or a cut */
+    uint64_t send_timeout_ms;      /* longest wait to write to the upstream (60 s) */
+    bool preserve_host;            /* send the client's Host, not the upstream's */
+    bool strip_prefix;             /* send the path below the route's prefix */
+};
+
+extern const struct section_spec proxy_schema;
+
+/* Fills conf with the defaults of DESIGN.md §4. */
+void proxy_conf_defaults(void *conf);
+
+/* ---- per-worker pool and balancing (proxy_pool.c) ---- */
+
+struct proxy_worker;
+
+/* One upstream connection, owned by the request using it or by the pool. */
+struct proxy_conn {
+    struct loop_watch w;
+    struct proxy_conn *prev, *next; /* in the pool's idle list */
+    struct proxy_worker *pw;
+    size_t route, up;
+    uint64_t idle_since;
+    unsigned requests; /* requests sent on it so far */
+};
+
+/* Per worker: worker_init/worker_teardown of the kind. */
+int proxy_worker_init(void **worker, size_t n_routes);
+void proxy_worker_teardown(void *worker);
+
+/*
+ * The upstream of route (rank route, conf c) to try next under smooth
+ * weighted round robin, among those whose bit is clear in tried; -1 when
+ * every one was tried. Never yields.
+ */
+int proxy_pick(struct proxy_worker *pw, size_t route, const struct proxy_conf *c, uint32_t tried);
+
+/*
+ * An idle pooled connection to upstream up of route, checked still open
+ * (nothing to read, no end of file), or NULL. The caller owns it. Never
+ * yields.
+ */
+struct proxy_conn *proxy_pool_get(struct proxy_worker *pw, struct loop *loop, size_t route,
+                                  size_t up, const struct proxy_conf *c);
+
+/*
+ * A new connection to upstream up, connected within connect_timeout:
+ * returns it (the caller owns it) or NULL with -errno in *err (-ETIMEDOUT
+ * for the timeout). May yield.
+ */
+struct proxy_conn *proxy_connect(struct proxy_worker *pw, struct loop *loop, size_t route,
+                                 size_t up, const struct proxy_conf *c, int *err);
+
+/* Gives a connection whose last response was read to its end back to the
+ * pool (or closes it when the pool is full or keepalive is 0). Never
+ * yields. */
+void proxy_pool_put(struct proxy_conn *pc, const struct proxy_conf *c);
+
+/* Closes a connection the caller owns. Never yields. */
+void proxy_conn_close(struct proxy_conn *pc);
+
+/* ---- messages (proxy_msg.c) ---- */
+
+/* Where the request goes: the target sent upstream (NUL-terminated in a
+ * buffer of cap bytes), from the target as received, the normalised path
+ * and the part below the route's prefix. Returns its length, or -1 when it
+ * does not fit. */
+int proxy_target(const struct proxy_conf *c, const char *raw_path, size_t raw_path_len,
+                 const char *query, size_t query_len, const char *path, size_t path_len,
+                 const char *rest, size_t rest_len, char *out, size_t cap);
+
+/*
+ * Writes the request head sent to upstream u for x into out[0..cap): the
+ * request line with target, Host, the client's headers but the hop-by-hop
+ * ones and those named in Connection, the forwarding headers (replaced),
+ * the body's framing. Returns its length, or -1 when it does not fit.
+ */
+int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *u,
+                       const struct http_exchange *x, const char *target, size_t target_len,
+                       char *out, size_t cap);
+
+/* One parsed upstream response, fed with llhttp in response mode. */
+struct proxy_resp {
+    llhttp_t llhttp;
+    const char *upstream; /* its address, for log lines */
+    bool head_only;       /* the request was HEAD: no body whatever it says */
+    /* the head being parsed: spans into the caller's buffer */
+    struct http_span status_text;
+    struct http_header fields[PROXY_MAX_FIELDS];
+    unsigned n_fields;
+    int last_cb; /* 1: a name span was last, 2: a value span */
+    bool bad;    /* a check of our own failed */
+    /* results */
+    int status;       /* the final status, once its head is complete */
+    bool head_ready;  /* the final head is complete: see proxy_resp_head_text */
+    bool upgrade;     /* a 101 for an Upgrade */
+    const char *body; /* the body bytes found by the last proxy_resp_feed */
+    size_t body_len;
+    bool done;       /* the response ended */
+    bool keep_alive; /* the upstream allows another request on the connection */
+};
+
+/* Prepares r for one response. */
+void proxy_resp_init(struct proxy_resp *r, const char *upstream, bool head_only);
+
+/*
+ * Feeds in[0..len) (bytes that follow those fed before; the caller keeps
+ * the buffer in place while a head is incomplete). Stops after a final
+ * head (head_ready), after a body span (body, body_len) or at the end of
+ * the response (done): returns the bytes consumed (call again with the
+ * rest once that is dealt with), or -1 when the response is malformed
+ * (logged, naming the upstream). Never yields.
+ */
+ssize_t proxy_resp_feed(struct proxy_resp *r, const char *in, size_t len);
+
+/* The upstream closed its side: ends a close-delimited body (done), or
+ * returns -1 when the response was not complete. */
+int proxy_resp_eof(struct proxy_resp *r);
+
+/* Writes the final head as sent to the client (HTTP/1.1, the upstream's
+ * status and reason, its headers but the hop-by-hop ones) into
+ * out[0..cap). Returns its length or -1. */
+int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,458 @@
+/* proxy_msg.c - the proxy's messages: the request rebuilt for the upstream, its response parsed. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "handlers/proxy_internal.h"
+#include "http/url.h"
+
+/* ---- writing into a bounded buffer ---- */
+
+struct out {
+    char *p;
+    size_t len, cap;
+    bool overflow;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    if (o->overflow || o->cap - o->len < n) {
+        o->overflow = true;
+        return;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
+
+static void put_line(struct out *o, const char *name, const char *value, size_t value_len)
+{
+    puts_(o, name);
+    put(o, ": ", 2);
+    put(o, value, value_len);
+    put(o, "\r\n", 2);
+}
+
+/* ---- the target ---- */
+
+int proxy_target(const struct proxy_conf *c, const char *raw_path, size_t raw_path_len,
+                 const char *query, size_t query_len, const char *path, size_t path_len,
+                 const char *rest, size_t rest_len, char *out, size_t cap)
+{
+    struct out o = {.p = out, .cap = cap - 1};
+    size_t prefix_len = rest >= path && rest < path + path_len ? (size_t)(rest - path) : path_len;
+
+    if (!c->strip_prefix || prefix_len == 0) {
+        put(&o, raw_path, raw_path_len);
+    } else if (raw_path_len >= prefix_len && memcmp(raw_path, path, prefix_len) == 0) {
+        /* the prefix as written: the rest goes as received */
+        if (raw_path_len == prefix_len || raw_path[prefix_len] != '/')
+            put(&o, "/", 1);
+        put(&o, raw_path + prefix_len, raw_path_len - prefix_len);
+    } else {
+        /* the client encoded the prefix: send the rest re-encoded */
+        size_t n = url_percent_encode_path(rest, rest_len, o.p, o.cap + 1);
+
+        if (n >= o.cap)
+            return -1;
+        o.len = n;
+    }
+    if (query_len > 0) {
+        put(&o, "?", 1);
+        put(&o, query, query_len);
+    }
+    if (o.overflow)
+        return -1;
+    out[o.len] = '\0';
+    return (int)o.len;
+}
+
+/* ---- the request head ---- */
+
+static bool name_is(const struct http_span *s, const char *name)
+{
+    return s->len == strlen(name) && strncasecmp(s->p, name, s->len) == 0;
+}
+
+/* True when the list value v names name (case-insensitive tokens). */
+static bool list_has(const char *v, size_t len, const char *name, size_t name_len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        size_t start, end;
+
+        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        start = i;
+        while (i < len && v[i] != ',')
+            i++;
+        end = i;
+        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+            end--;
+        if (end - start == name_len && strncasecmp(v + start, name, name_len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Headers never passed on: hop-by-hop ones, those the proxy sets itself. */
+static bool request_header_dropped(const struct http_span *name)
+{
+    static const char *const dropped[] = {
+        "Connection",       "Keep-Alive",
+        "Proxy-Connection", "TE",
+        "Trailer",          "Transfer-Encoding",
+        "Upgrade",          "Host",
+        "Content-Length",   "Expect",
+        "X-Forwarded-For",  "X-Forwarded-Proto",
+        "X-Forwarded-Host", "Forwarded",
+    };
+
+    for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
+        if (name_is(name, dropped[i]))
+            return true;
+    }
+    return false;
+}
+
+/* True when a Connection header of req names name. */
+static bool connection_names(const struct http_request *req, const struct http_span *name)
+{
+    for (unsigned i = 0; i < req->header_count; i++) {
+        const struct http_header *h = &req->headers[i];
+
+        if (name_is(&h->name, "Connection") &&
+            list_has(h->value.p, h->value.len, name->p, name->len))
+            return true;
+    }
+    return false;
+}
+
+/* The client's address without port ("unix" for a unix socket), and
+ * whether it is IPv6. */
+static bool peer_ip(const struct http_exchange *x, char *out, size_t cap)
+{
+    const struct sockaddr *sa = x->peer;
+
+    snprintf(out, cap, "unix");
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+    return sa && sa->sa_family == AF_INET6;
+}
+
+/* X-Forwarded-For, -Proto, -Host and Forwarded, replacing the client's. */
+static void put_forwarding(struct out *o, const struct http_exchange *x)
+{
+    const struct http_request *req = x->req;
+    char ip[INET6_ADDRSTRLEN + 8], fwd[INET6_ADDRSTRLEN + 32];
+    bool v6 = peer_ip(x, ip, sizeof ip);
+    int n;
+
+    put_line(o, "X-Forwarded-For", ip, strlen(ip));
+    put_line(o, "X-Forwarded-Proto", "http", 4);
+    if (req->host.len)
+        put_line(o, "X-Forwarded-Host", req->host.p, req->host.len);
+    n = snprintf(fwd, sizeof fwd, v6 ? "for=\"[%s]\"" : "for=%s", ip);
+    puts_(o, "Forwarded: ");
+    put(o, fwd, (size_t)n);
+    if (req->host.len) {
+        puts_(o, ";host=\"");
+        put(o, req->host.p, req->host.len);
+        puts_(o, "\"");
+    }
+    puts_(o, ";proto=http\r\n");
+}
+
+int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *u,
+                       const struct http_exchange *x, const char *target, size_t target_len,
+                       char *out, size_t cap)
+{
+    const struct http_request *req = x->req;
+    struct out o = {.p = out, .cap = cap};
+    char num[32];
+
+    put(&o, req->method_name.p, req->method_name.len);
+    put(&o, " ", 1);
+    put(&o, target, target_len);
+    puts_(&o, " HTTP/1.1\r\n");
+    if (c->preserve_host && req->host.len)
+        put_line(&o, "Host", req->host.p, req->host.len);
+    else if (u->addr.ss_family == AF_UNIX)
+        put_line(&o, "Host", "localhost", 9);
+    else
+        put_line(&o, "Host", u->text, strlen(u->text));
+    for (unsigned i = 0; i < req->header_count; i++) {
+        const struct http_header *h = &req->headers[i];
+
+        if (request_header_dropped(&h->name) || connection_names(req, &h->name))
+            continue;
+        put(&o, h->name.p, h->name.len);
+        put(&o, ": ", 2);
+        put(&o, h->value.p, h->value.len);
+        put(&o, "\r\n", 2);
+    }
+    put_forwarding(&o, x);
+    if (req->chunked) {
+        puts_(&o, "Transfer-Encoding: chunked\r\n");
+    } else if (req->content_length >= 0) {
+        put_line(&o, "Content-Length", num,
+                 (size_t)snprintf(num, sizeof num, "%lld", (long long)req->content_length));
+    }
+    if (c->keepalive == 0)
+        puts_(&o, "Connection: close\r\n");
+    put(&o, "\r\n", 2);
+    return o.overflow ? -1 : (int)o.len;
+}
+
+/* ---- the response ---- */
+
+static struct proxy_resp *resp_of(llhttp_t *p) { return (struct proxy_resp *)p; }
+
+/* RFC 9110 tchar. */
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct proxy_resp *r = resp_of(p);
+
+    r->n_fields = 0;
+    r->last_cb = 0;
+    r->status_text = (struct http_span){0};
+    return 0;
+}
+
+static int on_status(llhttp_t *p, const char *at, size_t len)
+{
+    struct proxy_resp *r = resp_of(p);
+
+    if (!r->status_text.p)
+        r->status_text.p = at;
+    r->status_text.len = (size_t)(at + len - r->status_text.p);
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct proxy_resp *r = resp_of(p);
+    struct http_header *h;
+
+    if (r->last_cb != 1) {
+        if (r->n_fields == PROXY_MAX_FIELDS) {
+            log_error("upstream %s: more than %d header fields: 502", r->upstream,
+                      PROXY_MAX_FIELDS);
+            r->bad = true;
+            return -1;
+        }
+        r->fields[r->n_fields++] = (struct http_header){.name = {.p = at}};
+        r->last_cb = 1;
+    }
+    h = &r->fields[r->n_fields - 1];
+    h->name.len = (size_t)(at + len - h->name.p);
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct proxy_resp *r = resp_of(p);
+    struct http_header *h = &r->fields[r->n_fields - 1];
+
+    if (r->last_cb != 2) {
+        h->value.p = at;
+        r->last_cb = 2;
+    }
+    h->value.len = (size_t)(at + len - h->value.p);
+    return 0;
+}
+
+/* Our own checks of a complete head, beyond llhttp's: names are tokens,
+ * values free of control bytes, at most one Content-Length, a
+ * Transfer-Encoding only as exactly "chunked" and never with a length. */
+static const char *head_problem(struct proxy_resp *r)
+{
+    unsigned n_cl = 0, n_te = 0;
+
+    for (unsigned i = 0; i < r->n_fields; i++) {
+        struct http_header *h = &r->fields[i];
+
+        if (h->name.len == 0)
+            return "an empty header name";
+        for (size_t k = 0; k < h->name.len; k++) {
+            if (!is_tchar((unsigned char)h->name.p[k]))
+                return "an invalid header name";
+        }
+        if (!h->value.p)
+            h->value.p = "";
+        while (h->value.len &&
+               (h->value.p[h->value.len - 1] == ' ' || h->value.p[h->value.len - 1] == '\t'))
+            h->value.len--;
+        for (size_t k = 0; k < h->value.len; k++) {
+            unsigned char ch = (unsigned char)h->value.p[k];
+
+            if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+                return "a control byte in a header value";
+        }
+        if (name_is(&h->name, "Content-Length"))
+            n_cl++;
+        if (name_is(&h->name, "Transfer-Encoding")) {
+            n_te++;
+            if (!name_is(&h->value, "chunked"))
+                return "a Transfer-Encoding other than chunked";
+        }
+    }
+    if (n_cl && n_te)
+        return "both Content-Length and Transfer-Encoding";
+    if (n_cl > 1)
+        return "more than one Content-Length";
+    if (n_te > 1)
+        return "more than one Transfer-Encoding";
+    return NULL;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct proxy_resp *r = resp_of(p);
+    const char *why = head_problem(r);
+    int status = p->status_code;
+
+    if (why) {
+        log_error("upstream %s: the response has %s: 502", r->upstream, why);
+        r->bad = true;
+        return -1;
+    }
+    if (status >= 100 && status < 200 && status != 101)
+        return 1; /* interim: dropped, the final response follows */
+    r->status = status;
+    r->head_ready = true;
+    r->upgrade = status == 101;
+    if (status == 101) {
+        log_error("upstream %s: 101 to a request without Upgrade: 502", r->upstream);
+        r->bad = true;
+        return -1;
+    }
+    return r->head_only || status == 204 || status == 304 ? 1 : 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct proxy_resp *r = resp_of(p);
+
+    if (len == 0)
+        return 0; /* an open span closed at the end of the input */
+    r->body = at;
+    r->body_len = len;
+    return HPE_PAUSED;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct proxy_resp *r = resp_of(p);
+
+    if (!r->head_ready)
+        return 0; /* the end of an interim response */
+    r->done = true;
+    r->keep_alive = llhttp_should_keep_alive(p);
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t resp_settings = {
+    .on_message_begin = on_message_begin,
+    .on_status = on_status,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+void proxy_resp_init(struct proxy_resp *r, const char *upstream, bool head_only)
+{
+    memset(r, 0, sizeof *r);
+    llhttp_init(&r->llhttp, HTTP_RESPONSE, &resp_settings);
+    r->upstream = upstream;
+    r->head_only = head_only;
+}
+
+ssize_t proxy_resp_feed(struct proxy_resp *r, const char *in, size_t len)
+{
+    bool head_was_ready = r->head_ready;
+    llhttp_errno_t e;
+
+    r->body = NULL;
+    r->body_len = 0;
+    if (r->done)
+        return len == 0 ? 0 : -1;
+    e = llhttp_execute(&r->llhttp, in, len);
+    if (e == HPE_OK)
+        return (ssize_t)len;
+    if (e == HPE_PAUSED) {
+        llhttp_resume(&r->llhttp);
+        return llhttp_get_error_pos(&r->llhttp) - in;
+    }
+    if (!r->bad)
+        log_error("upstream %s: malformed response%s: %s: 502", r->upstream,
+                  head_was_ready ? " body" : "", llhttp_get_error_reason(&r->llhttp));
+    return -1;
+}
+
+int proxy_resp_eof(struct proxy_resp *r)
+{
+    if (r->done)
+        return 0;
+    if (r->head_ready && llhttp_finish(&r->llhttp) == HPE_OK && r->done)
+        return 0;
+    return -1;
+}
+
+/* Response headers never passed on: hop-by-hop ones. */
+static bool response_header_dropped(const struct proxy_resp *r, const struct http_span *name)
+{
+    static const char *const dropped[] = {"Connection", "Keep-Alive",        "Proxy-Connection",
+                                          "TE",         "Trailer",           "Transfer-Encoding",
+                                          "Upgrade",    "Proxy-Authenticate"};
+
+    for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
+        if (name_is(name, dropped[i]))
+            return true;
+    }
+    for (unsigned i = 0; i < r->n_fields; i++) {
+        const struct http_header *h = &r->fields[i];
+
+        if (name_is(&h->name, "Connection") &&
+            list_has(h->value.p, h->value.len, name->p, name->len))
+            return true;
+    }
+    return false;
+}
+
+int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap)
+{
+    struct out o = {.p = out, .cap = cap};
+    char line[32];
+
+    put(&o, line, (size_t)snprintf(line, sizeof line, "HTTP/1.1 %03d ", r->status));
+    put(&o, r->status_text.p ? r->status_text.p : "", r->status_text.len);
+    put(&o, "\r\n", 2);
+    for (unsigned i = 0; i < r->n_fields; i++) {
+        const struct http_header *h = &r->fields[i];
+
+        if (response_header_dropped(r, &h->name))
+            continue;
+        put(&o, h->name.p, h->name.len);
+        put(&o, ": ", 2);
+        put(&o, h->value.p, h->value.len);
+        put(&o, "\r\n", 2);
+    }
+    put(&o, "\r\n", 2);
+    return o.overflow ? -1 : (int)o.len;
+}

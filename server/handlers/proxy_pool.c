@@ -1,0 +1,267 @@
+/* proxy_pool.c - one worker's upstream connections: idle keep-alive pools and the balancer. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/io.h"
+#include "core/log.h"
+#include "handlers/proxy_internal.h"
+
+/* One upstream of one route, in one worker. */
+struct proxy_up_state {
+    struct proxy_conn *idle_first, *idle_last; /* oldest first */
+    unsigned n_idle;
+    int current_weight; /* smooth weighted round robin */
+};
+
+struct proxy_route_state {
+    uint64_t keepalive_timeout_ms; /* of the route's conf, for the keeper */
+    struct proxy_up_state ups[PROXY_MAX_UPSTREAMS];
+};
+
+/*
+ * The keeper is a coroutine of the worker's loop that closes idle
+ * connections when their keepalive_timeout passes; it exists while the pool
+ * has been used. Teardown on a live loop closes the idle connections and
+ * leaves the struct to the keeper to free; when the loop itself goes away,
+ * it cancels the keeper, which closes them first.
+ */
+struct proxy_worker {
+    struct loop *loop;    /* set by the first connection pooled */
+    struct coro *keeper;  /* NULL when not running */
+    uint64_t keeper_wake; /* when the keeper wakes next; 0: only when woken */
+    bool keeper_woken;    /* loop_wakeup() is pending */
+    bool torn_down;       /* the keeper frees the struct */
+    size_t n_routes;
+    struct proxy_route_state routes[];
+};
+
+int proxy_worker_init(void **worker, size_t n_routes)
+{
+    struct proxy_worker *pw = calloc(1, sizeof *pw + n_routes * sizeof pw->routes[0]);
+
+    if (!pw)
+        return -ENOMEM;
+    pw->n_routes = n_routes;
+    *worker = pw;
+    return 0;
+}
+
+void proxy_conn_close(struct proxy_conn *pc)
+{
+    if (pc->w.loop)
+        loop_watch_del(&pc->w);
+    close(pc->w.fd);
+    free(pc);
+}
+
+static void idle_unlink(struct proxy_conn *pc)
+{
+    struct proxy_up_state *us = &pc->pw->routes[pc->route].ups[pc->up];
+
+    *(pc->prev ? &pc->prev->next : &us->idle_first) = pc->next;
+    *(pc->next ? &pc->next->prev : &us->idle_last) = pc->prev;
+    pc->prev = pc->next = NULL;
+    us->n_idle--;
+    pc->w.on_event = NULL;
+}
+
+/* Closes idle connections idle since before now - timeout (all when all);
+ * returns the earliest time one of those left expires, 0 when none is left. */
+static uint64_t pool_sweep(struct proxy_worker *pw, uint64_t now, bool all)
+{
+    uint64_t next = 0;
+
+    for (size_t r = 0; r < pw->n_routes; r++) {
+        struct proxy_route_state *rs = &pw->routes[r];
+
+        for (size_t u = 0; u < PROXY_MAX_UPSTREAMS; u++) {
+            struct proxy_conn *pc;
+
+            while ((pc = rs->ups[u].idle_first) &&
+                   (all || pc->idle_since + rs->keepalive_timeout_ms <= now)) {
+                idle_unlink(pc);
+                proxy_conn_close(pc);
+            }
+            if (pc && (next == 0 || pc->idle_since + rs->keepalive_timeout_ms < next))
+                next = pc->idle_since + rs->keepalive_timeout_ms;
+        }
+    }
+    return next;
+}
+
+static void keeper_end(void *arg)
+{
+    struct proxy_worker *pw = arg;
+
+    pool_sweep(pw, 0, true);
+    pw->keeper = NULL;
+    if (pw->torn_down)
+        free(pw);
+}
+
+static void keeper_main(struct coro *co, void *arg)
+{
+    struct proxy_worker *pw = arg;
+
+    if (coro_defer(co, keeper_end, pw) < 0) {
+        pw->keeper = NULL;
+        return;
+    }
+    while (!pw->torn_down) {
+        pw->keeper_wake = pool_sweep(pw, loop_now(pw->loop), false);
+        pw->keeper_woken = false;
+        loop_wait(pw->loop, NULL, NULL, 0, pw->keeper_wake);
+    }
+}
+
+void proxy_worker_teardown(void *worker)
+{
+    struct proxy_worker *pw = worker;
+
+    if (!pw->keeper) {
+        /* Never pooled anything, or the loop is gone and the keeper with
+         * it (it closed the idle connections). */
+        free(pw);
+        return;
+    }
+    pool_sweep(pw, 0, true);
+    pw->torn_down = true;
+    if (!pw->keeper_woken)
+        loop_wakeup(pw->loop, pw->keeper);
+    pw->keeper_woken = true;
+}
+
+/* An idle connection that becomes readable or hangs up is of no more use:
+ * the upstream closed it, or sent what nobody asked for. */
+static void idle_event(struct loop_watch *w, uint32_t events)
+{
+    struct proxy_conn *pc = (struct proxy_conn *)w;
+
+    if (!(events & (LOOP_READ | LOOP_HUP | LOOP_EOF)))
+        return; /* writable: nothing to say */
+    idle_unlink(pc);
+    proxy_conn_close(pc);
+}
+
+/* True when the peer closed pc or sent something: a peek that finds no
+ * byte and no end of file. */
+static bool conn_stale(const struct proxy_conn *pc)
+{
+    char c;
+    ssize_t n = recv(pc->w.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+struct proxy_conn *proxy_pool_get(struct proxy_worker *pw, struct loop *loop, size_t route,
+                                  size_t up, const struct proxy_conf *c)
+{
+    struct proxy_up_state *us = &pw->routes[route].ups[up];
+    uint64_t now = loop_now(loop);
+    struct proxy_conn *pc;
+
+    while ((pc = us->idle_last)) {
+        idle_unlink(pc);
+        if (pc->idle_since + c->keepalive_timeout_ms > now && !conn_stale(pc))
+            return pc;
+        proxy_conn_close(pc);
+    }
+    return NULL;
+}
+
+struct proxy_conn *proxy_connect(struct proxy_worker *pw, struct loop *loop, size_t route,
+                                 size_t up, const struct proxy_conf *c, int *err)
+{
+    const struct proxy_upstream *u = &c->upstreams[up];
+    struct proxy_conn *pc = calloc(1, sizeof *pc);
+    int one = 1;
+
+    if (!pc) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    *pc = (struct proxy_conn){.pw = pw, .route = route, .up = up};
+    pc->w.fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (pc->w.fd < 0) {
+        *err = -errno;
+        free(pc);
+        return NULL;
+    }
+    if (u->addr.ss_family != AF_UNIX)
+        setsockopt(pc->w.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    *err = loop_watch_add(loop, &pc->w);
+    if (*err == 0)
+        *err = co_connect(&pc->w, (const struct sockaddr *)&u->addr, u->addr_len,
+                          loop_now(loop) + c->connect_timeout_ms);
+    if (*err < 0) {
+        proxy_conn_close(pc);
+        return NULL;
+    }
+    return pc;
+}
+
+/* Starts the keeper, or wakes it when pc expires before it would wake. */
+static void keeper_notify(struct proxy_worker *pw, uint64_t expires)
+{
+    if (!pw->keeper) {
+        pw->keeper_woken = false;
+        pw->keeper = loop_spawn(pw->loop, keeper_main, pw);
+        return; /* it ran until its first wait, which saw pc */
+    }
+    if (!pw->keeper_woken && (pw->keeper_wake == 0 || expires < pw->keeper_wake)) {
+        loop_wakeup(pw->loop, pw->keeper);
+        pw->keeper_woken = true;
+    }
+}
+
+void proxy_pool_put(struct proxy_conn *pc, const struct proxy_conf *c)
+{
+    struct proxy_worker *pw = pc->pw;
+    struct proxy_route_state *rs = &pw->routes[pc->route];
+    struct proxy_up_state *us = &rs->ups[pc->up];
+
+    if (c->keepalive == 0 || pw->torn_down || conn_stale(pc)) {
+        proxy_conn_close(pc);
+        return;
+    }
+    if (us->n_idle >= c->keepalive) {
+        struct proxy_conn *oldest = us->idle_first;
+
+        idle_unlink(oldest);
+        proxy_conn_close(oldest);
+    }
+    pw->loop = pc->w.loop;
+    rs->keepalive_timeout_ms = c->keepalive_timeout_ms;
+    pc->idle_since = loop_now(pw->loop);
+    pc->prev = us->idle_last;
+    pc->next = NULL;
+    *(us->idle_last ? &us->idle_last->next : &us->idle_first) = pc;
+    us->idle_last = pc;
+    us->n_idle++;
+    pc->w.on_event = idle_event;
+    keeper_notify(pw, pc->idle_since + c->keepalive_timeout_ms);
+}
+
+int proxy_pick(struct proxy_worker *pw, size_t route, const struct proxy_conf *c, uint32_t tried)
+{
+    struct proxy_route_state *rs = &pw->routes[route];
+    int best = -1, total = 0;
+
+    for (size_t i = 0; i < c->n_upstreams; i++) {
+        struct proxy_up_state *us = &rs->ups[i];
+
+        if (tried & (UINT32_C(1) << i))
+            continue;
+        us->current_weight += (int)c->upstreams[i].weight;
+        total += (int)c->upstreams[i].weight;
+        if (best < 0 || us->current_weight > rs->ups[best].current_weight)
+            best = (int)i;
+    }
+    if (best >= 0)
+        rs->ups[best].current_weight -= total;
+    return best;
+}
