@@ -10,11 +10,7 @@
 #include "handlers/status.h"
 
 static const struct handler_kind *const kinds[] = {
-    &static_kind,
-    &redirect_kind,
-    &status_kind,
-    &cgi_kind,
-    &proxy_kind,
+    &static_kind, &redirect_kind, &status_kind, &cgi_kind, &proxy_kind,
 };
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
