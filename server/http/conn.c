@@ -60,13 +60,7 @@ void conn_set_state(struct conn *c, enum conn_state s)
     c->state = s;
 }
 
-uint64_t conn_clock_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+uint64_t conn_clock_ns(const struct conn *c) { return loop_now_ns(c->srv->loop); }
 
 int conn_flush_prefix(struct conn *c, size_t len, int flags)
 {
@@ -166,7 +160,7 @@ static int conn_read_head(struct conn *c)
             int r;
 
             if (!m->head_ns)
-                m->head_ns = conn_clock_ns();
+                m->head_ns = conn_clock_ns(c);
             r = http_parse_head(&m->parser, m->rbuf + m->rstart, avail, &m->req);
 
             if (r != 0)

@@ -148,8 +148,12 @@ void conn_sent(struct conn *c, uint64_t n);
  * is freed). */
 void conn_set_state(struct conn *c, enum conn_state s);
 
-/* CLOCK_MONOTONIC in nanoseconds (a vDSO read, no syscall). */
-uint64_t conn_clock_ns(void);
+/* The loop's CLOCK_MONOTONIC in nanoseconds, as read once per loop
+ * iteration after epoll_wait: no clock read per request (a vDSO read per
+ * request cost about 4% of the server's CPU on a paravirtual clock). A
+ * request answered in the iteration that read it lasts 0 µs by this clock,
+ * as nginx's $request_time shows 0.000. */
+uint64_t conn_clock_ns(const struct conn *c);
 
 /* The Date header value for now. */
 const char *conn_date(struct conn *c);

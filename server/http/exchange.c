@@ -140,7 +140,7 @@ uint64_t http_resp_body_sent(const struct http_exchange *x)
 
 uint64_t http_exchange_elapsed_us(const struct http_exchange *x)
 {
-    uint64_t now = conn_clock_ns();
+    uint64_t now = conn_clock_ns(x->conn);
 
     return x->start_ns && now > x->start_ns ? (now - x->start_ns) / 1000 : 0;
 }

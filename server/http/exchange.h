@@ -112,7 +112,7 @@ struct http_exchange {
     uint64_t length;    /* the Content-Length sent, when has_length */
     uint64_t out_start; /* the connection's output offset where this response begins */
     size_t head_len;    /* bytes of the response head, once ended */
-    uint64_t start_ns;  /* CLOCK_MONOTONIC when the request's first byte was taken */
+    uint64_t start_ns;  /* the loop's clock when the request's first byte was taken */
 };
 
 /*
