@@ -347,12 +347,13 @@ Test(proxy, a_client_expecting_100_continue_does_not_stall)
     cr_assert_eq(run_cmd(text, sizeof text, "cmp '%s' '%s' 2>&1", in, out), 0, "%s", text);
 }
 
-/* Starts Python's http.server on dir; returns its port (read from what it
- * prints to dir/python.out, within 10 s). */
+/* Starts Python's http.server on dir (Debian's python3, which
+ * packaging/install-deps installs, not a wrapper earlier on PATH); returns
+ * its port (read from what it prints to dir/python.out, within 30 s). */
 static unsigned python_server(const char *dir)
 {
     char out[400], *text;
-    long deadline = now_ms() + 10000;
+    long deadline = now_ms() + 30000;
     unsigned port = 0;
 
     snprintf(out, sizeof out, "%s/python.out", dir);
@@ -362,8 +363,8 @@ static unsigned python_server(const char *dir)
 
         dup2(fd, STDOUT_FILENO);
         dup2(fd, STDERR_FILENO);
-        execlp("python3", "python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
-               "--directory", dir, (char *)NULL);
+        execl("/usr/bin/python3", "python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
+              "--directory", dir, (char *)NULL);
         _exit(127);
     }
     while (port == 0 && now_ms() < deadline) {
