@@ -150,6 +150,16 @@ void daemon_start_bin(struct daemon *d, const char *bin, const char *ini)
     daemon_start_prepared(d, bin);
 }
 
+void daemon_start_with_dir(struct daemon *d, const char *ini, const char *rel)
+{
+    char dir[1200];
+
+    daemon_prepare(d, ini);
+    snprintf(dir, sizeof dir, "%s/%s", d->root, rel);
+    cr_assert_eq(mkdir(dir, 0755), 0, "%s: %s", dir, strerror(errno));
+    daemon_start_prepared(d, cohttpd_bin());
+}
+
 void daemon_start_prepared(struct daemon *d, const char *bin)
 {
     long deadline;

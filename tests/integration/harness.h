@@ -34,6 +34,9 @@ void daemon_start_bin(struct daemon *d, const char *bin, const char *ini);
  * daemon_prepare made (and the caller filled, e.g. with the directories
  * its config names) and waits until it serves, as daemon_start does. */
 void daemon_start_prepared(struct daemon *d, const char *bin);
+/* daemon_prepare, then an empty directory rel below the site root (a CGI
+ * route's root, say), then daemon_start_prepared with the shipped binary. */
+void daemon_start_with_dir(struct daemon *d, const char *ini, const char *rel);
 
 /* Like daemon_start but only prepares dir and the config: the caller runs
  * the daemon (for command-line tests). */

@@ -14,15 +14,7 @@ static struct daemon d;
 static void stop(void) { cr_assert_eq(daemon_stop(&d), 0, "the daemon exits cleanly"); }
 
 /* Starts the daemon on ini after making dir/www/cgi-bin. */
-static void start_with(const char *ini)
-{
-    char dir[600];
-
-    daemon_prepare(&d, ini);
-    snprintf(dir, sizeof dir, "%s/cgi-bin", d.root);
-    cr_assert_eq(mkdir(dir, 0755), 0, "%s: %s", dir, strerror(errno));
-    daemon_start_prepared(&d, cohttpd_bin());
-}
+static void start_with(const char *ini) { daemon_start_with_dir(&d, ini, "cgi-bin"); }
 
 /* Writes a file below the site with mode. */
 static void site_file(const char *rel, const char *text, mode_t mode)
