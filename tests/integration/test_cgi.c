@@ -33,15 +33,7 @@ static void script(const char *name, const char *text)
 }
 
 /* Starts the daemon on ini after making dir/www/cgi-bin. */
-static void start_with(const char *ini)
-{
-    char dir[600];
-
-    daemon_prepare(&d, ini);
-    snprintf(dir, sizeof dir, "%s/cgi-bin", d.root);
-    cr_assert_eq(mkdir(dir, 0755), 0, "%s: %s", dir, strerror(errno));
-    daemon_start_prepared(&d, cohttpd_bin());
-}
+static void start_with(const char *ini) { daemon_start_with_dir(&d, ini, "cgi-bin"); }
 
 static void start(void) { start_with(CGI_INI); }
 
@@ -593,7 +585,9 @@ static void start_busy(void)
                "[cgi /cgi-bin/]\nroot = %ROOT%/cgi-bin\nmax_scripts = 2\n");
 }
 
-TestSuite(cgi_busy, .init = start_busy, .fini = kill_daemon);
+/* A graceful stop: the two held scripts, whose clients left, must be gone
+ * with the daemon rather than sleep on under PID 1. */
+TestSuite(cgi_busy, .init = start_busy, .fini = stop);
 
 Test(cgi_busy, more_than_max_scripts_is_503_with_retry_after)
 {
