@@ -53,7 +53,8 @@ struct conn_mem {
     } cleanups[HTTP_MAX_CLEANUPS];
     char *rbuf;
     char *obuf;
-    char *pathbuf; /* the normalised path, rcap bytes */
+    char *pathbuf;                         /* the normalised path, rcap bytes */
+    char upstream[HTTP_UPSTREAM_NAME_MAX]; /* x->upstream's copy */
     char space[];
 };
 

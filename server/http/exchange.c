@@ -2,6 +2,7 @@
  * once, per-request cleanups, and handing the connection over after a 101. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -22,6 +23,16 @@ int http_exchange_defer(struct http_exchange *x, void (*fn)(void *data), void *d
         return -ENOMEM;
     m->cleanups[m->ncleanups++] = (struct conn_cleanup){.fn = fn, .data = data};
     return 0;
+}
+
+void http_exchange_set_upstream(struct http_exchange *x, const char *name, int64_t us)
+{
+    struct conn_mem *m = xmem(x);
+
+    if (name != m->upstream)
+        snprintf(m->upstream, sizeof m->upstream, "%s", name);
+    x->upstream = m->upstream;
+    x->upstream_us = us;
 }
 
 /* The directions of want in which the client is ready for the handler:

@@ -85,11 +85,10 @@ struct http_exchange {
     /* What the access log and the status page record beside the status.
      * route[0..route_len) is the route's section as written ("static /"),
      * set by the site's dispatch; NULL when no route matched. A handler
-     * that hands the request on (a CGI script, an upstream) may name it in
-     * upstream (valid until the handler returns; the engine copies nothing
-     * before then) with its time in upstream_us (-1: unknown): the JSON log
-     * writes them as "upstream" and "upstream_time_us" when upstream is
-     * set. */
+     * that hands the request on (a CGI script, an upstream) names it with
+     * http_exchange_set_upstream(), which keeps a copy for the log, with
+     * its time in upstream_us (-1: unknown): the JSON log writes them as
+     * "upstream" and "upstream_time_us" when upstream is set. */
     const char *route;
     size_t route_len;
     const char *upstream;
@@ -270,6 +269,9 @@ int http_poll(struct http_exchange *x, uint32_t client, struct loop_watch *const
 /* At most this many cleanups per request. */
 #define HTTP_MAX_CLEANUPS 24
 
+/* The longest name http_exchange_set_upstream() keeps, NUL included. */
+#define HTTP_UPSTREAM_NAME_MAX 256
+
 /*
  * Registers fn(data) to run once when this request ends, on every path:
  * after the handler returns (whatever it sent, whatever failed), or when
@@ -337,6 +339,14 @@ const char *http_req_header(const struct http_exchange *x, const char *name, siz
  * that has not answered yet) and checks now and then whether anyone still
  * waits for the answer. Never yields. */
 bool http_client_gone(const struct http_exchange *x);
+
+/* Names what the request was handed on to (a script's path, an upstream's
+ * address) for the access log, with the time it took in us (-1: unknown).
+ * The name is copied (at most HTTP_UPSTREAM_NAME_MAX - 1 bytes are kept),
+ * so it may live on the handler's stack; x->upstream points at the copy
+ * until the request ends. May be called again to update either. Never
+ * yields. */
+void http_exchange_set_upstream(struct http_exchange *x, const char *name, int64_t us);
 
 /* The connection's own address into *ss: x->local, or, when that is a
  * wildcard listener's (0.0.0.0, ::), the address the client reached
