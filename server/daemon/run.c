@@ -645,6 +645,15 @@ static void warn_restart_only(const struct daemon *d, const struct config *old,
         log_warn("reload: access_log_format changes on restart only");
 }
 
+/* Closes the listeners from index before on (bound for a reload that
+ * failed), after the workers stopped watching them. */
+static void reload_unbind_new(struct daemon *d, size_t before)
+{
+    for (size_t i = before; i < d->n_listeners; i++)
+        listener_retire(d, &d->listeners[i]);
+    d->n_listeners = before;
+}
+
 /* Binds the listen lines of cfg that are new; marks the ones to keep.
  * On failure the new sockets are closed again. */
 static int reload_bind(struct daemon *d, const struct config *cfg)
@@ -670,11 +679,8 @@ static int reload_bind(struct daemon *d, const struct config *cfg)
         else
             r = listener_bind(d, cfg, &cfg->server.listen[i]);
     }
-    if (r < 0) {
-        for (size_t j = before; j < d->n_listeners; j++)
-            listener_retire(d, &d->listeners[j]);
-        d->n_listeners = before;
-    }
+    if (r < 0)
+        reload_unbind_new(d, before);
     return r;
 }
 
@@ -750,13 +756,39 @@ static struct app *reload_load(struct daemon *d)
     return app;
 }
 
-/* SIGHUP: a new configuration, validated before it replaces the old one. */
+/* Makes app serve: its new listeners, then every worker or none (the
+ * previous generation keeps serving then). Returns 0, or -1 after
+ * reporting why not; app is the caller's either way. */
+static int reload_switch(struct daemon *d, struct app *app)
+{
+    size_t before = d->n_listeners;
+    int r;
+
+    if (reload_bind(d, app_config(app)) < 0 || serve_new_listeners(d) < 0) {
+        reload_unbind_new(d, before);
+        reload_failed(d, "cannot listen on a new address (see the error log)");
+        return -1;
+    }
+    r = workers_set_app(d->workers, app);
+    if (r < 0) {
+        char why[128];
+
+        snprintf(why, sizeof why, "a worker cannot switch to the new configuration: %s",
+                 strerror(-r));
+        reload_unbind_new(d, before);
+        reload_failed(d, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* SIGHUP: a new configuration, validated before it replaces the old one;
+ * it serves on every worker or on none. */
 static void reload(struct daemon *d)
 {
     struct app *app;
     const struct config *cfg;
     char status[512];
-    size_t before;
 
     if (!d->config_path) {
         log_warn("reload: no configuration file to reload (started with -r)");
@@ -766,18 +798,12 @@ static void reload(struct daemon *d)
     log_info("reloading %s", d->config_path);
     if (!(app = reload_load(d)))
         return;
-    cfg = app_config(app);
-    before = d->n_listeners;
-    if (reload_bind(d, cfg) < 0 || serve_new_listeners(d) < 0) {
-        for (size_t i = before; i < d->n_listeners; i++)
-            listener_retire(d, &d->listeners[i]);
-        d->n_listeners = before;
+    if (reload_switch(d, app) < 0) {
         app_release(app);
-        reload_failed(d, "cannot listen on a new address (see the error log)");
         return;
     }
+    cfg = app_config(app);
     warn_restart_only(d, app_config(d->app), cfg);
-    workers_set_app(d->workers, app);
     app_release(d->app);
     d->app = app;
     reload_unbind(d);

@@ -56,6 +56,7 @@ struct worker {
     int (*cmd_fn)(struct worker *wk, const void *arg);
     const void *cmd_arg;
     int cmd_result;
+    struct app_worker *pending; /* a generation prepared, not yet served (workers_set_app) */
 };
 
 struct workers {
@@ -482,25 +483,44 @@ void workers_stop(struct workers *ws, uint64_t timeout_ms)
     free(ws);
 }
 
-/* Command: serve new requests with another generation. The old one's
- * worker state goes once its last request here ends (app.h). */
-static int worker_set_app(struct worker *wk, const void *arg)
+/* Command, first half of a switch: builds this worker's use of the new
+ * generation (kept aside, not served yet). */
+static int worker_prepare_app(struct worker *wk, const void *arg)
 {
-    struct app_worker *aw = app_worker_new((struct app *)arg);
-
-    if (!aw) {
-        log_error("worker %u keeps serving the previous configuration", wk->id);
+    wk->pending = app_worker_new((struct app *)arg);
+    if (!wk->pending) {
+        log_error("worker %u cannot prepare the new configuration", wk->id);
         return -ENOMEM;
     }
-    http_server_set_site(wk->http, app_worker_site(aw)); /* the engine takes a reference */
-    app_worker_release(aw);
     return 0;
 }
 
-void workers_set_app(struct workers *ws, struct app *app)
+/* Command, second half: serves new requests with what the first half
+ * built (commit), or drops it (no commit). The old generation's worker
+ * state goes once its last request here ends (app.h). */
+static int worker_finish_app(struct worker *wk, const void *arg)
 {
+    const bool *commit = arg;
+
+    if (!wk->pending)
+        return 0;
+    if (*commit)
+        http_server_set_site(wk->http, app_worker_site(wk->pending)); /* the engine takes a ref */
+    app_worker_release(wk->pending);
+    wk->pending = NULL;
+    return 0;
+}
+
+int workers_set_app(struct workers *ws, struct app *app)
+{
+    bool commit;
+    int r;
+
     app_set_observer(app, workers_observe, ws);
-    workers_run_all(ws, worker_set_app, app);
+    r = workers_run_all(ws, worker_prepare_app, app);
+    commit = r == 0;
+    workers_run_all(ws, worker_finish_app, &commit);
+    return r;
 }
 
 static int worker_set_access_fd(struct worker *wk, const void *arg)

@@ -38,10 +38,16 @@ int workers_listen(struct workers *ws, const struct workers_listener *wl);
  * uses its fds, and the caller may close them. Main thread only. */
 void workers_unlisten(struct workers *ws, const struct workers_listener *wl);
 
-/* Serves new requests with app from now on (each worker takes a reference;
- * running requests finish under the one they began with). Returns once
- * every worker switched. Main thread only. */
-void workers_set_app(struct workers *ws, struct app *app);
+/*
+ * Serves new requests with app from now on, on every worker or on none:
+ * each worker first builds its use of app (app_worker_new, its kinds'
+ * worker states); only when all of them could do every worker switches
+ * (each takes a reference; running requests finish under the generation
+ * they began with). Returns 0 once every worker switched, or the first
+ * -errno a worker met (logged), in which case every worker still serves
+ * the previous generation and holds no reference to app. Main thread only.
+ */
+int workers_set_app(struct workers *ws, struct app *app);
 
 /* Points every worker's access log at fd (after a reopen: the old fd may be
  * closed when this returns). No effect when the access log is off. Main

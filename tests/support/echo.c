@@ -2,6 +2,7 @@
  * both ways. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,9 +16,12 @@
 
 /*
  * [echo MATCH], linked into the test build of the daemon (cohttpd-test)
- * only, as the table's test kind (handlers/kinds.c). One key, hold_fifo
- * (a FIFO's path), no route or worker state. The path below the route's
- * prefix picks what it does:
+ * only, as the table's test kind (handlers/kinds.c). Two keys: hold_fifo
+ * (a FIFO's path), and fail_worker_init = N, which makes the worker state
+ * of the first N workers that prepare the generation fail (-EIO), so that
+ * a test sees what a worker-side failure does at startup or reload; no
+ * route or worker state otherwise. The path below the route's prefix
+ * picks what it does:
  *
  *   /stream     the body streamed back as it arrives (echo_stream.h)
  *   /flush3     a 10-byte answer whose head and first 3 bytes are flushed
@@ -97,7 +101,8 @@ static void echo_whole(struct http_exchange *x, void *arg)
 
 /* The route's keys. */
 struct echo_conf {
-    const char *hold_fifo; /* /flush3 waits for a byte on this FIFO; NULL: none */
+    const char *hold_fifo;     /* /flush3 waits for a byte on this FIFO; NULL: none */
+    unsigned fail_worker_init; /* workers whose worker_init fails, per generation */
 };
 
 /* Waits for a byte on the FIFO at path (opened read-write, so that it has
@@ -180,8 +185,45 @@ static void echo_describe(FILE *out, const void *conf, const struct handler_targ
     fprintf(out, "echo: %s\n", echo_mode_of(t->rest, t->rest_len)->name);
 }
 
+/* Worker states still to refuse for the generation opened last: set by
+ * open (main thread, before the workers prepare the generation), counted
+ * down by worker_init (worker threads). */
+static _Atomic long echo_failures_left;
+
+/* The route state is the conf; arms the generation's worker_init failures. */
+static int echo_open(const void *conf, size_t index, void **state, char *err, size_t err_len)
+{
+    const struct echo_conf *c = conf;
+
+    (void)err;
+    (void)err_len;
+    if (index == 0)
+        atomic_store(&echo_failures_left, 0);
+    atomic_fetch_add(&echo_failures_left, (long)c->fail_worker_init);
+    *state = (void *)c;
+    return 0;
+}
+
+static void echo_close(void *state) { (void)state; }
+
+/* No worker state (NULL), or the failure fail_worker_init asked for. */
+static int echo_worker_init(void **worker, size_t n_routes)
+{
+    (void)n_routes;
+    *worker = NULL;
+    return atomic_fetch_sub(&echo_failures_left, 1) > 0 ? -EIO : 0;
+}
+
+static void echo_worker_teardown(void *worker) { (void)worker; }
+
 static const struct key_spec echo_keys[] = {
     {.name = "hold_fifo", .type = VT_TEXT, .offset = offsetof(struct echo_conf, hold_fifo)},
+    {.name = "fail_worker_init",
+     .type = VT_NUMBER,
+     .offset = offsetof(struct echo_conf, fail_worker_init),
+     .width = sizeof(unsigned),
+     .min = 0,
+     .max = 1024},
 };
 
 static const struct section_spec echo_schema = {.keys = echo_keys,
@@ -191,6 +233,10 @@ const struct handler_kind handler_test_kind = {
     .name = "echo",
     .schema = &echo_schema,
     .conf_size = sizeof(struct echo_conf),
+    .open = echo_open,
+    .close = echo_close,
+    .worker_init = echo_worker_init,
+    .worker_teardown = echo_worker_teardown,
     .handle = echo_handle,
     .describe = echo_describe,
 };
