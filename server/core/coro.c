@@ -471,6 +471,18 @@ size_t coro_pool_trim(struct coro_pool *pool)
     return trimmed;
 }
 
+size_t coro_pool_shrink(struct coro_pool *pool)
+{
+    size_t n;
+
+    coro_pool_trim(pool);
+    n = pool->ncold;
+    coro_free_list(pool->cold);
+    pool->cold = NULL;
+    pool->ncold = 0;
+    return n;
+}
+
 void coro_free(struct coro *co)
 {
     struct coro_pool *pool;

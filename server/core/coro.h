@@ -29,6 +29,12 @@ struct coro_pool *coro_pool_new(size_t stack_size, size_t keep_hot, size_t keep_
  * used ones. Returns how many stacks it trimmed. */
 size_t coro_pool_trim(struct coro_pool *pool);
 
+/* After a burst is over: trims as coro_pool_trim does, then unmaps every
+ * stack whose pages were given back (each still held the page of its
+ * struct and a mapping). The keep_hot most recently used stacks stay.
+ * Returns how many stacks it unmapped. */
+size_t coro_pool_shrink(struct coro_pool *pool);
+
 /* Unmaps every pooled stack. All coroutines of the pool must be freed first. */
 void coro_pool_free(struct coro_pool *pool);
 

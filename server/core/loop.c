@@ -164,6 +164,8 @@ struct coro *loop_current(const struct loop *loop) { return loop->current; }
 
 size_t loop_coroutines(const struct loop *loop) { return loop->ntasks; }
 
+size_t loop_release_stacks(struct loop *loop) { return coro_pool_shrink(loop->pool); }
+
 uint64_t loop_heartbeat(const struct loop *loop)
 {
     return atomic_load_explicit(&loop->heartbeat, memory_order_relaxed);

@@ -162,4 +162,9 @@ void loop_load(const struct loop *loop, uint64_t *iterations, uint64_t *busy_ns,
 /* Registered counts for statistics: live coroutines and watched fds. */
 size_t loop_coroutines(const struct loop *loop);
 
+/* Unmaps the coroutine stacks kept beyond the pool's few hot ones (see
+ * coro_pool_shrink), for a worker that has gone quiet after a burst.
+ * Returns how many it unmapped. Loop thread only; never yields. */
+size_t loop_release_stacks(struct loop *loop);
+
 #endif

@@ -250,6 +250,7 @@ static void release_memory_when_quiet(struct worker *wk)
         return;
     wk->release_due = false;
     http_server_release_memory(wk->http);
+    loop_release_stacks(wk->loop);
     malloc_trim(0);
 }
 

@@ -93,6 +93,8 @@ Test(memory, ten_thousand_idle_keepalive_connections)
 
 #define FLOOD_CONNS  1000
 #define FLOOD_ROUNDS 12
+/* How far above its level before the flood RSS may stay once it is over. */
+#define RSS_MARGIN_KIB (3 * 1024)
 
 /*
  * One round of a flood of bad requests: n connections each send a partial
@@ -119,11 +121,12 @@ static void flood_round(unsigned port, int *fds, int n, size_t fill)
     }
 }
 
-/* Polls the daemon's RSS (10 s at most) until it is at most want KiB;
- * returns the last value read. */
+/* Polls the daemon's RSS (30 s at most: a worker gives its memory back
+ * from its heartbeat timer, which a loaded machine can delay) until it is
+ * at most want KiB; returns the last value read. */
 static long rss_settles(pid_t pid, long want)
 {
-    long deadline = now_ms() + 10000, rss;
+    long deadline = now_ms() + 30000, rss;
 
     while ((rss = proc_rss_kib(pid)) > want && now_ms() < deadline)
         usleep(100000);
@@ -159,15 +162,18 @@ Test(memory, rss_comes_back_after_a_flood)
         cr_assert_eq(daemon_stop(&d), 0);
         return;
     }
-    /* The flood must have taken twice the margin below, or that check
-     * proves nothing. */
+    /* The flood must have taken far more than the margin below, or that
+     * check proves nothing. The margin: the few coroutine stacks and
+     * buffers a worker keeps hot, and what the allocator cannot give
+     * back (about 1 MiB after this flood; 4.7 MiB while the stacks beyond
+     * the hot ones stayed mapped). */
     cr_assert_gt(peak - base, 16 * 1024, "the flood took %ld KiB (RSS %ld KiB)", peak - base, peak);
-    after = rss_settles(d.pid, base + 8 * 1024);
+    after = rss_settles(d.pid, base + RSS_MARGIN_KIB);
     cr_log_info("RSS %ld KiB before the flood, %ld KiB right after, %ld KiB once idle", base, peak,
                 after);
     printf("flood: RSS %ld KiB before, %ld KiB right after, %ld KiB once idle\n", base, peak,
            after);
-    cr_assert_leq(after, base + 8 * 1024,
+    cr_assert_leq(after, base + RSS_MARGIN_KIB,
                   "RSS stays at %ld KiB once the flood is over (%ld KiB before it, %ld KiB "
                   "right after)",
                   after, base, peak);

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -235,6 +236,45 @@ Test(coro, trimmed_and_unmapped_stacks_still_work)
     }
     for (int i = 0; i < 4; i++)
         coro_free(cos[i]);
+    coro_pool_free(pool);
+}
+
+/* Is the page holding p mapped? (msync answers ENOMEM for an unmapped one.) */
+static bool page_mapped(const void *p)
+{
+    uintptr_t page = (uintptr_t)p & ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
+
+    return msync((void *)page, 1, MS_ASYNC) == 0;
+}
+
+Test(coro, shrink_unmaps_the_stacks_beyond_the_hot_ones)
+{
+    struct coro_pool *pool = coro_pool_new(32768, 2, 64);
+    struct coro *cos[8], *again[2];
+    int out = 0, mapped = 0;
+
+    for (int i = 0; i < 8; i++) {
+        cos[i] = coro_new(pool, body_trimmed, &out);
+        coro_resume(cos[i], 0);
+    }
+    for (int i = 0; i < 8; i++)
+        coro_free(cos[i]); /* all eight kept, cos[7] the most recent */
+    cr_assert_eq(coro_pool_shrink(pool), 6, "two stay hot, six are unmapped");
+    cr_assert_eq(coro_pool_shrink(pool), 0);
+    for (int i = 0; i < 8; i++)
+        mapped += page_mapped(cos[i]);
+    cr_assert_eq(mapped, 2, "%d stacks still mapped", mapped);
+    cr_assert(page_mapped(cos[7]) && page_mapped(cos[6]), "the most recently used stay");
+    /* The hot stacks serve the next coroutines, and work. */
+    for (int i = 0; i < 2; i++) {
+        again[i] = coro_new(pool, body_trimmed, &out);
+        cr_assert(again[i] == cos[7 - i], "coroutine %d reuses a hot stack", i);
+        out = 0;
+        coro_resume(again[i], 0);
+        cr_assert_eq(out, 2);
+    }
+    for (int i = 0; i < 2; i++)
+        coro_free(again[i]);
     coro_pool_free(pool);
 }
 
