@@ -87,6 +87,17 @@ static void io_count(const struct loop_watch *w, uint32_t bit, size_t n)
         r->unsettled += n;
 }
 
+/* The bytes moved since the last settlement earn their credit. Returns
+ * the milliseconds of waiting the credit still pays for (0: less than
+ * one). An account with a rate only. */
+static uint64_t io_rate_earn(struct io_rate *r)
+{
+    r->credit += (int64_t)r->unsettled * 1000;
+    r->bytes += r->unsettled;
+    r->unsettled = 0;
+    return r->credit < (int64_t)r->rate ? 0 : (uint64_t)r->credit / r->rate;
+}
+
 /* Before a wait starting at now: the bytes moved since the last one earn
  * their credit. Returns when the wait must end: window_ms from now, or
  * sooner when the credit runs out first (*by_rate is then set); 0 when
@@ -98,12 +109,9 @@ static uint64_t io_rate_settle(struct io_rate *r, uint64_t now, bool *by_rate)
     *by_rate = false;
     if (!r->rate)
         return now + r->window_ms;
-    r->credit += (int64_t)r->unsettled * 1000;
-    r->bytes += r->unsettled;
-    r->unsettled = 0;
-    if (r->credit < (int64_t)r->rate)
+    left = io_rate_earn(r);
+    if (left == 0)
         return 0; /* less than a millisecond of waiting left */
-    left = (uint64_t)r->credit / r->rate;
     if (left >= r->window_ms)
         return now + r->window_ms;
     *by_rate = true;
@@ -384,8 +392,73 @@ static bool io_all_registered(struct loop_watch *const *watches, size_t n)
     return true;
 }
 
+/* The directions an account is kept for. */
+static const uint32_t io_dirs[2] = {LOOP_READ, LOOP_WRITE};
+
+/* The minimum-rate account that a co_poll wait on watch i is charged to
+ * in direction dir (LOOP_READ or LOOP_WRITE), or NULL. */
+static struct io_rate *io_poll_rate(struct loop_watch *const *watches, const uint32_t *events,
+                                    size_t i, uint32_t dir)
+{
+    struct io_rate *r = events[i] & dir ? io_rate_of(watches[i], dir) : NULL;
+
+    return r && r->rate ? r : NULL;
+}
+
+/* Before a co_poll wait starting at now: settles every account it is
+ * charged to. Returns when the first one's credit runs out (0: none is
+ * charged), or sets *spent (and marks the account tripped) when one has
+ * none left. */
+static uint64_t io_poll_settle(struct loop_watch *const *watches, const uint32_t *events, size_t n,
+                               uint64_t now, bool *spent)
+{
+    uint64_t due = 0;
+
+    *spent = false;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t d = 0; d < 2; d++) {
+            struct io_rate *r = io_poll_rate(watches, events, i, io_dirs[d]);
+            uint64_t left;
+
+            if (!r)
+                continue;
+            left = io_rate_earn(r);
+            if (left == 0) {
+                r->tripped = *spent = true;
+                return 0;
+            }
+            if (!due || now + left < due)
+                due = now + left;
+        }
+    }
+    return due;
+}
+
+/* After a co_poll wait of waited ms that ended with rc: charges it to the
+ * accounts settled before; one whose credit ran out trips. */
+static void io_poll_charge(struct loop_watch *const *watches, const uint32_t *events, size_t n,
+                           uint64_t waited, int rc)
+{
+
+    for (size_t i = 0; i < n; i++) {
+        for (size_t d = 0; d < 2; d++) {
+            struct io_rate *r = io_poll_rate(watches, events, i, io_dirs[d]);
+
+            if (!r)
+                continue;
+            r->credit -= (int64_t)(waited * r->rate);
+            r->waited_ms += waited;
+            if (rc == -ETIMEDOUT && r->credit < (int64_t)r->rate)
+                r->tripped = true;
+        }
+    }
+}
+
 int co_poll(struct loop_watch *const *watches, const uint32_t *events, size_t n, uint64_t deadline)
 {
+    struct loop *loop;
+    uint64_t start, due;
+    bool spent;
     int mask, rc;
 
     /* Bit 31 would make the mask negative, like an error: 31 watches at most. */
@@ -396,7 +469,15 @@ int co_poll(struct loop_watch *const *watches, const uint32_t *events, size_t n,
         return mask;
     if (!io_all_registered(watches, n))
         return -EBADF;
-    rc = io_reason(loop_wait(watches[0]->loop, watches, events, n, deadline));
+    loop = watches[0]->loop;
+    start = loop_now(loop);
+    due = io_poll_settle(watches, events, n, start, &spent);
+    if (spent)
+        return -ETIMEDOUT;
+    if (!due || (deadline && deadline < due))
+        due = deadline;
+    rc = io_reason(loop_wait(loop, watches, events, n, due));
+    io_poll_charge(watches, events, n, loop_now(loop) - start, rc);
     if (rc < 0)
         return rc;
     if (!io_all_registered(watches, n))

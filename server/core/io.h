@@ -36,7 +36,10 @@
  * Time the caller spends away from the fd is not counted, so a slow
  * producer is never blamed on its peer. The account is settled only when
  * a call has to wait; otherwise a call costs one addition. co_poll()
- * keeps no account: its waits are bounded by its deadline alone.
+ * keeps the accounts that have a rate, for each direction it waits for
+ * on a watch that has one: it returns -ETIMEDOUT, the account tripped,
+ * when the credit runs out first; the window alone does not bound its
+ * waits (its deadline does).
  */
 struct io_rate {
     uint64_t rate;      /* bytes per second; 0: none */

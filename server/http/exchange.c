@@ -82,6 +82,25 @@ static int poll_client_prepare(struct http_exchange *x, uint32_t client)
     return conn_flush_nowait(x->conn);
 }
 
+/* The client fell below min_body_rate or min_send_rate while the handler
+ * waited on it: a body cut short is a 408 (if nothing was answered yet),
+ * an output cut short leaves the connection broken. -ECONNABORTED, or 0
+ * while the client keeps its rates. */
+static int poll_rates_check(struct http_exchange *x)
+{
+    struct conn_mem *m = xmem(x);
+
+    if (m->rates.in.tripped && !m->body_errno) {
+        m->body_errno = -ETIMEDOUT;
+        m->body_status = 408;
+    }
+    if (m->rates.out.tripped) {
+        m->broken = true;
+        x->keep_alive = false;
+    }
+    return m->rates.in.tripped || m->rates.out.tripped ? -ECONNABORTED : 0;
+}
+
 int http_poll(struct http_exchange *x, uint32_t client, struct loop_watch *const *watches,
               const uint32_t *events, size_t n, uint64_t deadline)
 {
@@ -98,7 +117,7 @@ int http_poll(struct http_exchange *x, uint32_t client, struct loop_watch *const
         ev[i + 1] = events[i];
     }
     for (;;) {
-        if ((r = poll_client_prepare(x, client)) < 0)
+        if ((r = poll_rates_check(x)) < 0 || (r = poll_client_prepare(x, client)) < 0)
             return r;
         mask = poll_mask(x, client, watches, events, n);
         if (mask)
@@ -107,6 +126,8 @@ int http_poll(struct http_exchange *x, uint32_t client, struct loop_watch *const
          * for writing while output waits in the queue. */
         ev[0] = (client & LOOP_READ) | ((client & LOOP_WRITE) || poll_pending(x) ? LOOP_WRITE : 0);
         r = ev[0] ? co_poll(all, ev, n + 1, deadline) : co_poll(all + 1, ev + 1, n, deadline);
+        if (r == -ETIMEDOUT && poll_rates_check(x) < 0)
+            return -ECONNABORTED;
         if (r < 0)
             return r;
     }

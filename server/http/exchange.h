@@ -256,7 +256,12 @@ int http_resp_flush(struct http_exchange *x);
  * or 0; events[i] is what watches[i] is waited for. Queued output is sent
  * while waiting, and "100 Continue" when the client asked for it and the
  * handler waits to read. Returns a mask: bit 0 for the client, bit i + 1
- * for watches[i]; a hang-up counts as ready. Or -ETIMEDOUT, -ECANCELED,
+ * for watches[i]; a hang-up counts as ready. The time spent waiting for
+ * the client counts against min_body_rate (waiting to read) and
+ * min_send_rate (waiting for queued output to leave), as a blocking read
+ * or write does: a client that falls below one makes this and every later
+ * http_poll() return -ECONNABORTED (the body fails with 408, an output
+ * cut short closes the connection). Or -ETIMEDOUT, -ECANCELED,
  * -EINVAL (n too large, or LOOP_WRITE while a head is begun and not
  * ended), -EBUSY (another coroutine waits on a watch for
  * the same direction), -errno (the client's output failed). May yield.

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -22,6 +23,8 @@
     "min_send_rate = 1m\n"                                                                         \
     "min_body_rate = 4k\n"                                                                         \
     "[echo /echo]\n"                                                                               \
+    "[cgi /cgi-bin/]\n"                                                                            \
+    "root = %ROOT%/cgi-bin\n"                                                                      \
     "[static /]\n"                                                                                 \
     "root = %ROOT%\n"
 
@@ -33,16 +36,27 @@ static struct daemon d;
 
 static unsigned char pattern(size_t i) { return (unsigned char)(i * 7 + i / 251); }
 
+/* The daemon, big.bin, and cgi-bin/big: a script that answers with
+ * big.bin (no length: the response is chunked). */
 static void start(void)
 {
     unsigned char *big = malloc(BIG_SIZE);
+    char script[512], path[700];
 
-    daemon_start_bin(&d, cohttpd_test_bin(), RATES_INI);
+    daemon_prepare(&d, RATES_INI);
     cr_assert_not_null(big);
     for (size_t i = 0; i < BIG_SIZE; i++)
         big[i] = pattern(i);
     site_write(&d, "big.bin", big, BIG_SIZE);
     free(big);
+    snprintf(script, sizeof script,
+             "#!/bin/sh\nprintf 'Content-Type: application/octet-stream\\r\\n\\r\\n'\n"
+             "exec cat '%s/big.bin'\n",
+             d.root);
+    site_write(&d, "cgi-bin/big", script, strlen(script));
+    snprintf(path, sizeof path, "%s/cgi-bin/big", d.root);
+    cr_assert_eq(chmod(path, 0755), 0);
+    daemon_start_prepared(&d, cohttpd_test_bin());
 }
 
 static void stop(void) { cr_assert_eq(daemon_stop(&d), 0, "the daemon exits cleanly"); }
@@ -116,32 +130,49 @@ static bool log_says(const char *needle)
     return found;
 }
 
-Test(min_rates, a_reader_below_min_send_rate_is_cut_and_the_log_says_why)
+/*
+ * Asks for target with a small receive buffer and reads 1 KiB every 100 ms
+ * (about 10 KB/s) until the daemon says it gave up on a client below
+ * min_send_rate, then what the kernel still holds at full speed; expects
+ * the connection closed before the whole answer (over BIG_SIZE bytes)
+ * came, and the log line naming the client.
+ */
+static void expect_slow_reader_cut(const char *target)
 {
-    static const char req[] = "GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     static const char needle[] = "below min_send_rate = 1048576";
     struct inbox in = {0};
-    int fd = connect_small_rcvbuf(), rounds = 0;
-    const char *body;
-    char *log;
+    char req[256], *log;
+    int fd = connect_small_rcvbuf(), rounds = 0,
+        n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                     target);
 
-    cr_assert(tcp_send_all(fd, req, sizeof req - 1));
-    /* 1 KiB every 100 ms, until the daemon says it gave up on us. */
+    cr_assert(tcp_send_all(fd, req, (size_t)n));
     while (!in.closed && !in.idle && rounds++ < MAX_ROUNDS && !log_says(needle))
         inbox_read(&in, fd, 1024, 100);
-    /* Then what the kernel still holds arrives at full speed, and the end. */
     while (!in.closed && !in.idle)
         inbox_read(&in, fd, 1 << 20, 0);
+    close(fd);
     log = file_slurp(d.log);
     cr_assert(in.closed, "the slow reader was still connected; the log:\n%s", log);
     cr_assert_eq(response_status(in.buf), 200, "%.200s", in.buf);
-    cr_assert_lt(inbox_body(&in, &body), BIG_SIZE,
-                 "the whole file reached a reader at 10 KB/s; the log:\n%s", log);
+    cr_assert_lt(in.len, BIG_SIZE, "the whole answer reached a reader at 10 KB/s; the log:\n%s",
+                 log);
     cr_assert(strstr(log, needle) && strstr(log, "client 127.0.0.1:"),
               "no log line names the client and min_send_rate:\n%s", log);
     free(log);
     free(in.buf);
-    close(fd);
+}
+
+Test(min_rates, a_reader_below_min_send_rate_is_cut_and_the_log_says_why)
+{
+    expect_slow_reader_cut("/big.bin");
+}
+
+/* The same through http_poll(), where a CGI handler waits on the client
+ * and on its script at once. */
+Test(min_rates, a_slow_reader_of_a_cgi_answer_is_cut_by_min_send_rate)
+{
+    expect_slow_reader_cut("/cgi-bin/big");
 }
 
 Test(min_rates, a_reader_above_min_send_rate_gets_the_whole_file)
@@ -241,4 +272,56 @@ Test(min_rates, an_uploader_above_min_body_rate_gets_its_body_back)
     free(in.buf);
     free(body);
     close(fd);
+}
+
+/* A body to /echo/stream (echoed as it arrives: the handler waits in
+ * http_poll()) sent piece bytes every pause_ms, reading what comes back,
+ * until all is sent or the daemon closes. *closed: it closed. Returns the
+ * bytes sent. */
+static size_t trickle_stream(int fd, size_t len, size_t piece, int pause_ms, bool *closed)
+{
+    char head[256], buf[65536], zeros[1024] = {0};
+    int n = snprintf(head, sizeof head,
+                     "POST /echo/stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     "Content-Length: %zu\r\n\r\n",
+                     len);
+    size_t sent = 0;
+    int rounds = 0;
+
+    cr_assert_leq(piece, sizeof zeros);
+    *closed = false;
+    cr_assert(tcp_send_all(fd, head, (size_t)n));
+    while (sent < len && !*closed && rounds++ < MAX_ROUNDS) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        size_t k = len - sent < piece ? len - sent : piece;
+
+        if (poll(&pfd, 1, pause_ms) > 0) {
+            *closed = recv(fd, buf, sizeof buf, 0) <= 0;
+            continue;
+        }
+        if (!tcp_send_all(fd, zeros, k))
+            break;
+        sent += k;
+    }
+    return sent;
+}
+
+Test(min_rates, a_slow_uploader_to_a_streaming_handler_is_cut_by_min_body_rate)
+{
+    size_t len = 40 * 1024, sent;
+    int fd = tcp_connect(d.port);
+    bool closed;
+    char *log;
+
+    /* 100 bytes every 100 ms: about 1 KB/s, a quarter of min_body_rate. */
+    sent = trickle_stream(fd, len, 100, 100, &closed);
+    if (!closed)
+        closed = wait_closed(fd, WAIT_MS);
+    close(fd);
+    log = file_slurp(d.log);
+    cr_assert_lt(sent, len, "the daemon took the whole trickled body; the log:\n%s", log);
+    cr_assert(closed, "the connection stayed open; the log:\n%s", log);
+    cr_assert(strstr(log, "below min_body_rate = 4096") && strstr(log, "client 127.0.0.1:"),
+              "no log line names the client and min_body_rate:\n%s", log);
+    free(log);
 }

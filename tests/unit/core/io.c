@@ -711,6 +711,67 @@ Test(io, poll_reports_exactly_the_ready_watches)
     loop_free(p.loop);
 }
 
+/* ---- a minimum rate across co_poll ---- */
+
+struct poll_rate {
+    struct loop *loop;
+    struct loop_watch w;
+    struct io_rates rates;
+    int peer;
+    int fed, starved;
+};
+
+static void poll_rate_body(struct coro *co, void *arg)
+{
+    struct poll_rate *p = arg;
+    struct loop_watch *ws[1] = {&p->w};
+    uint32_t ev[1] = {LOOP_READ};
+    char buf[64];
+
+    (void)co;
+    co_read(&p->w, buf, sizeof buf, 1); /* learn that nothing is there yet */
+    /* Bytes arrive in time: the credit pays for the wait. */
+    p->fed = co_poll(ws, ev, 1, 0);
+    co_read(&p->w, buf, sizeof buf, 1);
+    /* Then nothing more: without a deadline, only the credit ends the wait. */
+    p->starved = co_poll(ws, ev, 1, 0);
+    loop_stop(p->loop);
+}
+
+static void feed_body(struct coro *co, void *arg)
+{
+    struct poll_rate *p = arg;
+
+    (void)co;
+    cr_assert_eq(write(p->peer, "abcd", 4), 4);
+}
+
+Test(io, poll_charges_its_waits_to_a_minimum_rate, .timeout = 30)
+{
+    struct poll_rate p = {.loop = loop_new(STACK)};
+    int sv[2];
+
+    make_pair(sv);
+    watch(p.loop, &p.w, sv[0]);
+    /* 100 kB/s with 50 ms of credit: a peer that sends nothing is cut
+     * within 50 ms of waiting, whatever the caller's deadline. */
+    io_rate_start(&p.rates.in, 100000, 50);
+    io_rate_start(&p.rates.out, 0, 0);
+    p.w.rates = &p.rates;
+    p.peer = sv[1];
+    loop_spawn(p.loop, poll_rate_body, &p);
+    loop_spawn(p.loop, feed_body, &p);
+    run(p.loop);
+    cr_assert_eq(p.fed, 1, "the watch was ready with the bytes");
+    cr_assert_eq(p.starved, -ETIMEDOUT, "the credit ran out");
+    cr_assert(p.rates.in.tripped, "the account says the peer fell below its rate");
+    cr_assert_eq(p.rates.in.bytes, 4, "the bytes read earned credit");
+    p.w.rates = NULL;
+    unwatch(&p.w);
+    close(sv[1]);
+    loop_free(p.loop);
+}
+
 /* ---- ten thousand coroutines ---- */
 
 #define CROWD 10000
