@@ -201,3 +201,53 @@ Test(reload_worker, a_failed_switch_closes_the_new_listen_address)
     free(status);
     cr_assert_eq(try_connect(&sa), 0, "127.0.0.2:%u serves generation 2", ntohs(sa.sin_port));
 }
+
+/* Waits (WAIT_MS at most) until the daemon logs generation gen. */
+static void wait_generation(unsigned gen)
+{
+    char needle[64];
+
+    snprintf(needle, sizeof needle, "(config generation %u)", gen);
+    cr_assert(file_wait_for(d.log, needle, WAIT_MS), "no '%s' within %d ms; stderr:\n%s", needle,
+              WAIT_MS, file_slurp(d.log));
+}
+
+/*
+ * A connection that stays busy across a reload (a request pipelined behind
+ * another) serves its next request under the new configuration, parsed
+ * with the new limits: here a max_header_size that refuses its head. (The
+ * parser kept the old generation's limits, freed with it: a use after
+ * free under AddressSanitizer, found by the soak.)
+ */
+Test(reload_worker, a_request_pipelined_after_a_reload_gets_the_new_limits)
+{
+    static const char first[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHo";
+    char rest[4096], *out;
+    int fd = tcp_connect(d.port), n;
+    size_t len;
+    FILE *f;
+
+    cr_assert(tcp_send_all(fd, first, sizeof first - 1));
+    out = read_responses(fd, 1, WAIT_MS, &len);
+    cr_assert_eq(response_status(out), 200, "%s", out);
+    free(out);
+    f = fopen(d.config, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "[server]\nlisten = 127.0.0.1:0\nworkers = 2\naccess_log = off\n"
+            "[limits]\nmax_header_size = 1k\n[static /]\nroot = %s\n",
+            d.root);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(kill(d.pid, SIGHUP), 0);
+    wait_generation(2);
+    /* The second head's end, and a third with a 2 KB header behind it. */
+    n = snprintf(rest, sizeof rest,
+                 "st: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nX-Big: %02000d\r\n\r\n", 0);
+    cr_assert(tcp_send_all(fd, rest, (size_t)n));
+    out = read_responses(fd, 2, WAIT_MS, &len);
+    cr_assert_eq(response_count(out, len), 2, "%s", out);
+    cr_assert_eq(response_status(out), 200, "the request begun before the reload: %s", out);
+    cr_assert(strstr(out, "HTTP/1.1 431 "), "the third head is over the new 1k limit: %s", out);
+    free(out);
+    close(fd);
+}
