@@ -453,13 +453,28 @@ static int loop_watch_drop(struct loop_watch *w, bool ctl)
 
 int loop_watch_del(struct loop_watch *w) { return loop_watch_drop(w, true); }
 
+/* Held for reading while a child process is being made (it copies every
+ * descriptor until it execs), for writing by a close that relies on epoll
+ * forgetting the descriptor by itself. Process-wide: so is the fd table. */
+static pthread_rwlock_t loop_children = PTHREAD_RWLOCK_INITIALIZER;
+
+void loop_child_begin(void) { pthread_rwlock_rdlock(&loop_children); }
+
+void loop_child_end(void) { pthread_rwlock_unlock(&loop_children); }
+
 int loop_watch_close(struct loop_watch *w)
 {
-    int rc = loop_watch_drop(w, false);
+    /* No child is being made: closing the last descriptor of the socket
+     * makes epoll forget it, no epoll_ctl needed. Else a child may hold a
+     * copy, and epoll would go on reporting it to a watch freed meanwhile:
+     * unregister it first. */
+    bool alone = pthread_rwlock_trywrlock(&loop_children) == 0;
+    int rc = loop_watch_drop(w, !alone);
 
-    /* The last descriptor of the socket goes: epoll forgets it by itself. */
     if (close(w->fd) < 0 && rc == 0)
         rc = -errno;
+    if (alone)
+        pthread_rwlock_unlock(&loop_children);
     return rc;
 }
 

@@ -119,8 +119,16 @@ int loop_watch_del(struct loop_watch *w);
 
 /* Unregisters w and closes w->fd, without the EPOLL_CTL_DEL syscall: for
  * an fd that has no duplicate (an accepted socket), closing it removes it
- * from epoll. Returns 0 or -errno. */
+ * from epoll. While a child process is being made (loop_child_begin) it
+ * may hold a duplicate: then the syscall is made. Returns 0 or -errno. */
 int loop_watch_close(struct loop_watch *w);
+
+/* Around the making of a child process (fork, posix_spawn), in any
+ * thread: until it execs, the child holds a copy of every descriptor of
+ * the process, so loop_watch_close cannot count on a close to take a
+ * socket out of epoll. Never yields; the pair must not nest. */
+void loop_child_begin(void);
+void loop_child_end(void);
 
 /* Starts a coroutine running fn(co, arg) at once; it runs until it first
  * blocks. When it finishes the loop frees it. Returns it (it may already be

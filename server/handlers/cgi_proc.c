@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/loop.h"
+
 static void close_fd(int *fd)
 {
     if (*fd >= 0)
@@ -93,7 +95,9 @@ static int spawn_child(pid_t *pid, const char *path, const char *dir, char *cons
         posix_spawnattr_destroy(&attr);
         return r;
     }
+    loop_child_begin();
     r = -posix_spawn(pid, path, &fa, &attr, argv, envp);
+    loop_child_end();
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     return r;
