@@ -174,6 +174,21 @@ bool http_client_gone(const struct http_exchange *x)
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+void http_resp_client_gone(struct http_exchange *x)
+{
+    struct conn_mem *m = xmem(x);
+
+    if (x->state == HTTP_RESP_HEAD) {
+        m->olen = x->head_start;
+        x->state = HTTP_RESP_NONE;
+    }
+    if (x->state != HTTP_RESP_NONE)
+        return;
+    x->status = HTTP_STATUS_CLIENT_GONE;
+    x->state = HTTP_RESP_DONE;
+    x->keep_alive = false; /* what was answered before still leaves; then the close */
+}
+
 static bool is_wildcard(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET)

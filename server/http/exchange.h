@@ -189,6 +189,20 @@ int http_resp_finish(struct http_exchange *x);
  */
 int http_resp_error(struct http_exchange *x, int status, const char *allow);
 
+/* The status the access log and the status page record for a request
+ * whose client left before any response began (nginx's 499). Never sent. */
+#define HTTP_STATUS_CLIENT_GONE 499
+
+/* Says that the client went away before a response began (a handler saw
+ * -ECONNRESET, -EPIPE, or http_client_gone()): nothing is sent for it,
+ * the connection closes (after what earlier pipelined requests were
+ * answered), and the request is recorded as
+ * HTTP_STATUS_CLIENT_GONE, without the "sent no response" error line. A
+ * head begun and not ended is dropped. After the response began it does
+ * nothing (the status begun is recorded; the response is cut). Never
+ * yields. */
+void http_resp_client_gone(struct http_exchange *x);
+
 /* ---- the request body ---- */
 
 /*
