@@ -57,6 +57,7 @@ struct cgi_run {
     struct cgi_head head; /* the script's, once parsed (points into out) */
     size_t redirect_len;
     uint64_t started, active; /* loop ms: the start, the last bytes moved */
+    uint64_t started_ns;      /* the loop's clock when the script started */
     unsigned long err_dropped;
     size_t elen;
     char err[CGI_ERR_LINE];
@@ -85,14 +86,22 @@ static void drop(struct cgi_run *r, int k)
     *fd = -1;
 }
 
-/* Ends the script and frees what the run holds but its struct. */
-static void run_release(struct cgi_run *r)
+/* Ends the script and frees what the run holds but its struct; loop: the
+ * caller runs in the request's coroutine (see cgi_proc_end), NULL from a
+ * cancelled one. The access log learns the script and its run time. */
+static void run_release(struct cgi_run *r, struct loop *loop)
 {
     if (r->ended)
         return;
-    for (int k = 0; k < W_COUNT; k++)
+    if (loop && r->started_ns)
+        http_exchange_set_upstream(r->x, r->file,
+                                   (int64_t)((loop_now_ns(loop) - r->started_ns) / 1000));
+    for (int k = 0; k < W_PID; k++)
         drop(r, k);
-    cgi_proc_end(&r->p);
+    if (r->watched[W_PID]) /* the pidfd is cgi_proc_end's, to reap with */
+        loop_watch_del(&r->watch[W_PID]);
+    r->watched[W_PID] = false;
+    cgi_proc_end(&r->p, loop);
     if (r->body_fd >= 0)
         close(r->body_fd);
     r->body_fd = -1;
@@ -107,7 +116,7 @@ static void cgi_run_end(void *data)
 {
     struct cgi_run *r = data;
 
-    run_release(r);
+    run_release(r, NULL); /* already done unless the coroutine was cancelled */
     free(r->redirect);
     free(r->script);
     free(r);
@@ -512,6 +521,7 @@ static void relay_end(struct cgi_run *r, const struct cgi_conf *conf, int e)
         http_resp_error(r->x, status, NULL);
     } else {
         terminate(r, false); /* the client left, or its connection failed */
+        http_resp_client_gone(r->x);
     }
 }
 
@@ -677,6 +687,8 @@ void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_
     if (x->req->chunked && (e = collect_body(r, &length)) != 0) {
         if (e > 0)
             http_resp_error(x, e, NULL);
+        else
+            http_resp_client_gone(x);
         return;
     }
     e = start(r, route, s, rest_len, length);
@@ -688,13 +700,12 @@ void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_
         return;
     }
     r->started = r->active = loop_now(x->loop);
-    if ((e = watch_all(r)) < 0 || (e = http_body_claim(x)) < 0) {
+    r->started_ns = loop_now_ns(x->loop);
+    if ((e = watch_all(r)) < 0 || (e = http_body_claim(x)) < 0)
         http_resp_error(x, 503, NULL);
-        return;
-    }
-    relay_end(r, route->conf, relay(r, route->conf));
-    if (r->redirect) {
-        run_release(r);
+    else
+        relay_end(r, route->conf, relay(r, route->conf));
+    run_release(r, x->loop);
+    if (r->redirect)
         cgi_redirect(x, w, r->file, r->redirect, r->redirect_len);
-    }
 }

@@ -1,0 +1,229 @@
+/* Integration: a CGI script's life beside cohttpd's: a daemon killed outright, a client that
+ * leaves, the access log's account of the run, a reload while scripts run. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "test_cgi_util.h"
+
+static struct daemon d;
+
+/* One worker (so that every request sees the same generation at once), a
+ * JSON access log in the daemon's directory, and an env line a reload
+ * changes. */
+#define LIFE_INI                                                                                   \
+    "[server]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = access.log\n"                       \
+    "access_log_format = json\n[limits]\nshutdown_timeout = 1s\n"                                  \
+    "[cgi /cgi-bin/]\nroot = %s/cgi-bin\nenv = CGI_GEN=%s\n[static /]\nroot = %s\n"
+
+static void start(void)
+{
+    char ini[1024];
+
+    snprintf(ini, sizeof ini, LIFE_INI, "%ROOT%", "A", "%ROOT%");
+    daemon_start_with_dir(&d, ini, "cgi-bin");
+}
+
+/* The safety net: whatever a test left, no script outlives the suite. */
+static void finish(void) { daemon_kill(&d); }
+
+TestSuite(cgi_life, .init = start, .fini = finish);
+
+/* A script that appends its process group's id to ../started.txt, then
+ * sleeps in two children of its own group. */
+static const char sleeper[] = "#!/bin/sh\necho $$ >> ../started.txt\nsleep 60\nsleep 60\n";
+
+static int send_request(const char *target)
+{
+    char req[512];
+    int fd = tcp_connect(d.port), n;
+
+    n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                 target);
+    cr_assert(tcp_send_all(fd, req, (size_t)n));
+    return fd;
+}
+
+/* Waits for n lines in ../started.txt and reads them into pgids. */
+static void started(pid_t *pgids, int n)
+{
+    char path[600], *text, *p;
+
+    snprintf(path, sizeof path, "%s/started.txt", d.root);
+    cr_assert_eq(cgi_wait_lines(path, n), n, "not every script started: %s", file_slurp(d.log));
+    text = file_slurp(path);
+    p = text;
+    for (int i = 0; i < n; i++) {
+        pgids[i] = (pid_t)strtol(p, &p, 10);
+        cr_assert_gt(pgids[i], 1, "%s", text);
+    }
+    free(text);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* The line of text holding needle, copied to out. */
+static const char *line_with(const char *text, const char *needle, char *out, size_t cap)
+{
+    const char *at = strstr(text, needle), *start, *end;
+
+    cr_assert_not_null(at, "no line with %s in:\n%s", needle, text);
+    for (start = at; start > text && start[-1] != '\n'; start--)
+        ;
+    end = strchr(at, '\n');
+    snprintf(out, cap, "%.*s", (int)(end ? end - start : (long)strlen(start)), start);
+    return out;
+}
+
+/* Stops the daemon with SIGTERM (which writes the access log out) and
+ * returns the access log (malloc'd); the directory stays for finish(). */
+static char *stop_and_read_log(void)
+{
+    char path[600];
+    int status = 0;
+    long until = now_ms() + 10000;
+
+    cr_assert_eq(kill(d.pid, SIGTERM), 0);
+    while (waitpid(d.pid, &status, WNOHANG) == 0 && now_ms() < until)
+        usleep(10000);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the daemon did not stop cleanly: %s",
+              file_slurp(d.log));
+    d.pid = 0;
+    snprintf(path, sizeof path, "%s/access.log", d.dir);
+    return file_slurp(path);
+}
+
+Test(cgi_life, scripts_die_with_a_daemon_killed_by_sigkill)
+{
+    pid_t pgids[3];
+    int fds[3], status;
+
+    /* Orphans come to this process, which reaps them: PID 1 may not. */
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0, "%s", strerror(errno));
+    cgi_script_at(&d, "cgi-bin/slow.sh", sleeper);
+    for (int i = 0; i < 3; i++)
+        fds[i] = send_request("/cgi-bin/slow.sh");
+    started(pgids, 3);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(kill(-pgids[i], 0), 0, "script group %d is running", (int)pgids[i]);
+    cr_assert_eq(kill(d.pid, SIGKILL), 0);
+    cr_assert_eq(waitpid(d.pid, &status, 0), d.pid);
+    d.pid = 0; /* finish() must not do the guard's work */
+    for (int i = 0; i < 3; i++) {
+        cr_assert(cgi_group_gone_within(pgids[i], true),
+                  "script group %d outlived the daemon killed by SIGKILL; its stderr:\n%s",
+                  (int)pgids[i], file_slurp(d.log));
+        close(fds[i]);
+    }
+}
+
+Test(cgi_life, a_client_that_leaves_is_logged_as_499_without_an_error)
+{
+    char line[4096], *log, *err;
+    pid_t pgid;
+    int fd;
+
+    cgi_script_at(&d, "cgi-bin/slow.sh", sleeper);
+    fd = send_request("/cgi-bin/slow.sh?leaving");
+    started(&pgid, 1);
+    close(fd);
+    cr_assert(cgi_group_gone(pgid), "the script's group outlived its client");
+    log = stop_and_read_log();
+    line_with(log, "/cgi-bin/slow.sh?leaving", line, sizeof line);
+    cr_assert(strstr(line, "\"status\":499") != NULL, "not logged as 499: %s", line);
+    err = file_slurp(d.log);
+    cr_assert(strstr(err, "sent no response") == NULL, "an error line for a client that left: %s",
+              err);
+    free(err);
+    free(log);
+}
+
+Test(cgi_life, the_json_log_names_the_script_and_its_run_time)
+{
+    char out[256], path[600], want[700];
+    char *log;
+
+    cgi_script_at(&d, "cgi-bin/hi.sh", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhi'\n");
+    cr_assert_eq(
+        run_cmd(out, sizeof out, "curl -sS 'http://127.0.0.1:%u/cgi-bin/hi.sh/x' 2>&1", d.port), 0,
+        "%s", out);
+    cr_assert_str_eq(out, "hi");
+    log = stop_and_read_log();
+    snprintf(path, sizeof path, "%s/line.json", d.dir);
+    write_file(path, log);
+    cr_assert_eq(
+        run_cmd(out, sizeof out,
+                "python3 -c 'import json, sys; o = json.loads(open(sys.argv[1]).readline()); "
+                "t = o[\"upstream_time_us\"]; assert isinstance(t, int) and t > 0, t; "
+                "print(o[\"upstream\"], o[\"status\"])' '%s' 2>&1",
+                path),
+        0, "not a JSON line with the script's fields: %s (%s)", log, out);
+    snprintf(want, sizeof want, "%s/cgi-bin/hi.sh 200\n", d.root);
+    cr_assert_str_eq(out, want, "%s", log);
+    free(log);
+}
+
+/* The body a reload test's script sends: its generation, then 100,000 bytes. */
+#define RELOAD_BODY_LEN 100006
+
+Test(cgi_life, scripts_running_across_a_reload_finish_whole_and_new_ones_use_the_new_config)
+{
+    char ini[1024], fifo[600], out[256];
+    pid_t pgids[3];
+    int fds[3];
+
+    cgi_script_at(&d, "cgi-bin/gen.sh",
+                  "#!/bin/sh\necho $$ >> ../started.txt\nread line < ../go.fifo\n"
+                  "printf 'Content-Type: text/plain\\nContent-Length: 100006\\n\\n'\n"
+                  "printf 'gen=%s\\n' \"$CGI_GEN\"\nhead -c 100000 /dev/zero | tr '\\0' z\n");
+    snprintf(fifo, sizeof fifo, "%s/go.fifo", d.root);
+    cr_assert_eq(mkfifo(fifo, 0644), 0, "%s", strerror(errno));
+    for (int i = 0; i < 3; i++)
+        fds[i] = send_request("/cgi-bin/gen.sh");
+    started(pgids, 3);
+    snprintf(ini, sizeof ini, LIFE_INI, d.root, "B", d.root);
+    write_file(d.config, ini);
+    cr_assert_eq(kill(d.pid, SIGHUP), 0);
+    cr_assert(file_wait_for(d.log, "(config generation 2)", 30000), "no reload: %s",
+              file_slurp(d.log));
+    cr_assert_eq(
+        run_cmd(out, sizeof out, "cd '%s' && for i in 1 2 3; do echo; done > go.fifo", d.root), 0,
+        "%s", out);
+    for (int i = 0; i < 3; i++) {
+        size_t len, body_len;
+        char *resp = read_until_idle(fds[i], 10000, &len, &(bool){false});
+        const char *body = response_body(resp, len, &body_len);
+
+        cr_assert_eq(response_status(resp), 200, "script %d: %.300s", i, resp);
+        cr_assert_not_null(body, "script %d: %.300s", i, resp);
+        cr_assert_eq(body_len, RELOAD_BODY_LEN, "script %d's response was cut: %zu bytes", i,
+                     body_len);
+        cr_assert_eq(len, (size_t)(body - resp) + RELOAD_BODY_LEN, "script %d: more bytes", i);
+        cr_assert(strncmp(body, "gen=A\n", 6) == 0, "started under the old configuration: %.20s",
+                  body);
+        free(resp);
+        close(fds[i]);
+    }
+    /* A new request runs under the new configuration. */
+    cr_assert_eq(run_cmd(out, sizeof out,
+                         "(cd '%s' && echo > go.fifo) >/dev/null 2>&1 & "
+                         "curl -sS 'http://127.0.0.1:%u/cgi-bin/gen.sh' 2>&1 | head -c 6",
+                         d.root, d.port),
+                 0, "%s", out);
+    cr_assert_str_eq(out, "gen=B\n", "%s", file_slurp(d.log));
+}
