@@ -101,6 +101,8 @@ static void run_release(struct cgi_run *r, struct loop *loop)
     if (r->watched[W_PID]) /* the pidfd is cgi_proc_end's, to reap with */
         loop_watch_del(&r->watch[W_PID]);
     r->watched[W_PID] = false;
+    if (r->started_ns)
+        http_count_script(r->x, HTTP_SCRIPT_ENDED);
     cgi_proc_end(&r->p, loop);
     if (r->body_fd >= 0)
         close(r->body_fd);
@@ -513,6 +515,7 @@ static void relay_end(struct cgi_run *r, const struct cgi_conf *conf, int e)
                  (unsigned long long)(loop_now(r->x->loop) - r->started >= conf->timeout_ms
                                           ? conf->timeout_ms
                                           : conf->idle_timeout_ms));
+        http_count_script(r->x, HTTP_SCRIPT_KILLED_TIMEOUT);
         terminate(r, true);
     } else if (e == -EPROTO) {
         terminate(r, false);
@@ -521,6 +524,7 @@ static void relay_end(struct cgi_run *r, const struct cgi_conf *conf, int e)
         http_resp_error(r->x, status, NULL);
     } else {
         terminate(r, false); /* the client left, or its connection failed */
+        http_count_script(r->x, HTTP_SCRIPT_KILLED_GONE);
         http_resp_client_gone(r->x);
     }
 }
@@ -701,6 +705,7 @@ void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_
     }
     r->started = r->active = loop_now(x->loop);
     r->started_ns = loop_now_ns(x->loop);
+    http_count_script(x, HTTP_SCRIPT_STARTED);
     if ((e = watch_all(r)) < 0 || (e = http_body_claim(x)) < 0)
         http_resp_error(x, 503, NULL);
     else

@@ -163,6 +163,18 @@ void http_count_file_cache(struct http_exchange *x, bool hit)
     http_stat_add(hit ? &st->file_cache_hits : &st->file_cache_misses, 1);
 }
 
+void http_count_script(struct http_exchange *x, enum http_script_event ev)
+{
+    struct http_stats *st = &x->conn->srv->stats;
+
+    switch (ev) {
+    case HTTP_SCRIPT_STARTED: http_stat_add(&st->scripts_running, 1); break;
+    case HTTP_SCRIPT_ENDED: http_stat_add(&st->scripts_running, (uint64_t)-1); break;
+    case HTTP_SCRIPT_KILLED_TIMEOUT: http_stat_add(&st->scripts_killed_timeout, 1); break;
+    case HTTP_SCRIPT_KILLED_GONE: http_stat_add(&st->scripts_killed_gone, 1); break;
+    }
+}
+
 bool http_client_gone(const struct http_exchange *x)
 {
     char byte;

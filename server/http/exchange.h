@@ -379,6 +379,17 @@ uint64_t http_resp_body_sent(const struct http_exchange *x);
  * there) for the status page. Never yields. */
 void http_count_file_cache(struct http_exchange *x, bool hit);
 
+/* What a handler running scripts (CGI) tells the status page. */
+enum http_script_event {
+    HTTP_SCRIPT_STARTED,        /* one more running */
+    HTTP_SCRIPT_ENDED,          /* one fewer running (however it ended) */
+    HTTP_SCRIPT_KILLED_TIMEOUT, /* killed at its time limit */
+    HTTP_SCRIPT_KILLED_GONE,    /* killed because its client left */
+};
+
+/* Counts ev for the worker's status page. Never yields. */
+void http_count_script(struct http_exchange *x, enum http_script_event ev);
+
 /* Microseconds since the request's first byte was taken. Never yields. */
 uint64_t http_exchange_elapsed_us(const struct http_exchange *x);
 

@@ -22,13 +22,14 @@ static struct daemon d;
 #define LIFE_INI                                                                                   \
     "[server]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = access.log\n"                       \
     "access_log_format = json\n[limits]\nshutdown_timeout = 1s\n"                                  \
-    "[cgi /cgi-bin/]\nroot = %s/cgi-bin\nenv = CGI_GEN=%s\n[static /]\nroot = %s\n"
+    "[cgi /cgi-bin/]\nroot = %s/cgi-bin\nenv = CGI_GEN=%s\n[static /]\nroot = %s\n"                \
+    "[cgi /quick/]\nroot = %s/cgi-bin\ntimeout = 1s\n[status /status]\n"
 
 static void start(void)
 {
     char ini[1024];
 
-    snprintf(ini, sizeof ini, LIFE_INI, "%ROOT%", "A", "%ROOT%");
+    snprintf(ini, sizeof ini, LIFE_INI, "%ROOT%", "A", "%ROOT%", "%ROOT%");
     daemon_start_with_dir(&d, ini, "cgi-bin");
 }
 
@@ -183,7 +184,7 @@ Test(cgi_life, the_json_log_names_the_script_and_its_run_time)
 
 Test(cgi_life, scripts_running_across_a_reload_finish_whole_and_new_ones_use_the_new_config)
 {
-    char ini[1024], fifo[600], out[256];
+    char ini[2048], fifo[600], out[256];
     pid_t pgids[3];
     int fds[3];
 
@@ -196,7 +197,7 @@ Test(cgi_life, scripts_running_across_a_reload_finish_whole_and_new_ones_use_the
     for (int i = 0; i < 3; i++)
         fds[i] = send_request("/cgi-bin/gen.sh");
     started(pgids, 3);
-    snprintf(ini, sizeof ini, LIFE_INI, d.root, "B", d.root);
+    snprintf(ini, sizeof ini, LIFE_INI, d.root, "B", d.root, d.root);
     write_file(d.config, ini);
     cr_assert_eq(kill(d.pid, SIGHUP), 0);
     cr_assert(file_wait_for(d.log, "(config generation 2)", 30000), "no reload: %s",
@@ -226,4 +227,55 @@ Test(cgi_life, scripts_running_across_a_reload_finish_whole_and_new_ones_use_the
                          d.root, d.port),
                  0, "%s", out);
     cr_assert_str_eq(out, "gen=B\n", "%s", file_slurp(d.log));
+}
+
+/* The status page (query: "format=prometheus" or "format=json") in out. */
+static void status_page(char *out, size_t cap, const char *query)
+{
+    cr_assert_eq(run_cmd(out, cap, "curl -sS 'http://127.0.0.1:%u/status?%s' 2>&1", d.port, query),
+                 0, "%s", out);
+}
+
+/* Waits (10 s at most) until the Prometheus page holds line. */
+static bool status_shows(const char *line, char *page, size_t cap)
+{
+    for (long until = now_ms() + 10000;; usleep(20000)) {
+        status_page(page, cap, "format=prometheus");
+        if (strstr(page, line) || now_ms() >= until)
+            return strstr(page, line) != NULL;
+    }
+}
+
+Test(cgi_life, the_status_page_counts_running_and_killed_scripts)
+{
+    char page[16384], out[256], path[600];
+    pid_t pgid;
+    int fd;
+
+    cgi_script_at(&d, "cgi-bin/slow.sh", sleeper);
+    fd = send_request("/cgi-bin/slow.sh");
+    started(&pgid, 1);
+    cr_assert(status_shows("\ncohttpd_scripts_running 1\n", page, sizeof page), "%s", page);
+    close(fd);
+    cr_assert(cgi_group_gone(pgid), "the script's group outlived its client");
+    cr_assert_eq(run_cmd(out, sizeof out,
+                         "curl -sS -o /dev/null -w '%%{http_code}' "
+                         "'http://127.0.0.1:%u/quick/slow.sh' 2>&1",
+                         d.port),
+                 0, "%s", out);
+    cr_assert_str_eq(out, "504");
+    cr_assert(status_shows("\ncohttpd_scripts_running 0\n", page, sizeof page), "%s", page);
+    cr_assert(strstr(page, "\ncohttpd_scripts_killed_total{reason=\"timeout\"} 1\n"), "%s", page);
+    cr_assert(strstr(page, "\ncohttpd_scripts_killed_total{reason=\"client_gone\"} 1\n"), "%s",
+              page);
+    snprintf(path, sizeof path, "%s/metrics.txt", d.dir);
+    write_file(path, page);
+    if (run_cmd(NULL, 0, "command -v promtool >/dev/null") != 0)
+        cr_assert_fail("promtool is missing (packaging/install-deps --test installs prometheus)");
+    cr_assert_eq(run_cmd(out, sizeof out, "promtool check metrics < '%s' 2>&1", path), 0,
+                 "promtool check metrics: %s", out);
+    status_page(page, sizeof page, "format=json");
+    cr_assert(strstr(page, "\"scripts\":{\"running\":0,\"killed_timeout\":1,"
+                           "\"killed_client_gone\":1}"),
+              "%s", page);
 }
