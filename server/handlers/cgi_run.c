@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/io.h"
@@ -51,9 +52,12 @@ struct cgi_run {
     size_t olen, opos;
     bool out_eof, head_sent, discard, client_full;
     bool exited;
-    bool nph;             /* an nph- script: its head goes to the client as written */
-    int body_fd;          /* a chunked body collected before the start, or -1 */
-    char *redirect;       /* a local Location without Status, or NULL */
+    bool nph;        /* an nph- script: its head goes to the client as written */
+    int body_fd;     /* a chunked body collected before the start, or -1 */
+    char *redirect;  /* a local Location without Status, or NULL */
+    char *xsendfile; /* X-Sendfile's path (with x_sendfile on), or NULL */
+    size_t xsendfile_len;
+    bool xsendfile_on;    /* the route has x_sendfile */
     struct cgi_head head; /* the script's, once parsed (points into out) */
     size_t redirect_len;
     uint64_t started, active; /* loop ms: the start, the last bytes moved */
@@ -120,6 +124,7 @@ static void cgi_run_end(void *data)
 
     run_release(r, NULL); /* already done unless the coroutine was cancelled */
     free(r->redirect);
+    free(r->xsendfile);
     free(r->script);
     free(r);
 }
@@ -285,6 +290,22 @@ static int take_raw_head(struct cgi_run *r, size_t max)
     return e < 0 ? e : 1;
 }
 
+/* True when h holds X-Sendfile: its value is kept in r->xsendfile (NULL
+ * when memory is short). */
+static bool take_xsendfile(struct cgi_run *r, const struct cgi_head *h)
+{
+    for (size_t i = 0; i < h->n_fields; i++) {
+        const struct cgi_field *f = &h->fields[i];
+
+        if (f->name_len == 10 && strncasecmp(f->name, "X-Sendfile", 10) == 0) {
+            r->xsendfile = strndup(f->value, f->value_len);
+            r->xsendfile_len = f->value_len;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Parses the header block in r->out once it is complete. 1 when the head
  * went out, 0 while more is needed, -EPROTO after a 502, -errno. */
 static int take_head(struct cgi_run *r)
@@ -307,6 +328,8 @@ static int take_head(struct cgi_run *r)
         bad_gateway(r, why);
         return -EPROTO;
     }
+    if (n > 0 && r->xsendfile_on && take_xsendfile(r, h))
+        return r->xsendfile ? -EXDEV : -ENOMEM; /* the relay stops; cgi_run serves the file */
     if (n > 0 && cgi_head_location_local(h) && !h->status) {
         r->redirect = strndup(h->location, h->location_len);
         r->redirect_len = h->location_len;
@@ -685,6 +708,7 @@ void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_
     r->script = s;
     r->file = s->file;
     r->nph = strncmp(strrchr(s->file, '/') + 1, "nph-", 4) == 0;
+    r->xsendfile_on = route->xs_root != NULL;
     r->p = (struct cgi_proc){.pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
     w->running++;
     length = x->req->content_length > 0 ? x->req->content_length : -1;
@@ -713,4 +737,6 @@ void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_
     run_release(r, x->loop);
     if (r->redirect)
         cgi_redirect(x, w, r->file, r->redirect, r->redirect_len);
+    else if (r->xsendfile)
+        cgi_xsendfile(x, route, w, r->file, r->xsendfile, r->xsendfile_len);
 }

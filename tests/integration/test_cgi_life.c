@@ -23,13 +23,14 @@ static struct daemon d;
     "[server]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = access.log\n"                       \
     "access_log_format = json\n[limits]\nshutdown_timeout = 1s\n"                                  \
     "[cgi /cgi-bin/]\nroot = %s/cgi-bin\nenv = CGI_GEN=%s\n[static /]\nroot = %s\n"                \
-    "[cgi /quick/]\nroot = %s/cgi-bin\ntimeout = 1s\n[status /status]\n"
+    "[cgi /quick/]\nroot = %s/cgi-bin\ntimeout = 1s\n[status /status]\n"                           \
+    "[cgi /xs/]\nroot = %s/cgi-bin\nx_sendfile = %s\n"
 
 static void start(void)
 {
-    char ini[1024];
+    char ini[2048];
 
-    snprintf(ini, sizeof ini, LIFE_INI, "%ROOT%", "A", "%ROOT%", "%ROOT%");
+    snprintf(ini, sizeof ini, LIFE_INI, "%ROOT%", "A", "%ROOT%", "%ROOT%", "%ROOT%", "%ROOT%");
     daemon_start_with_dir(&d, ini, "cgi-bin");
 }
 
@@ -184,7 +185,7 @@ Test(cgi_life, the_json_log_names_the_script_and_its_run_time)
 
 Test(cgi_life, scripts_running_across_a_reload_finish_whole_and_new_ones_use_the_new_config)
 {
-    char ini[2048], fifo[600], out[256];
+    char ini[4096], fifo[600], out[256];
     pid_t pgids[3];
     int fds[3];
 
@@ -197,7 +198,7 @@ Test(cgi_life, scripts_running_across_a_reload_finish_whole_and_new_ones_use_the
     for (int i = 0; i < 3; i++)
         fds[i] = send_request("/cgi-bin/gen.sh");
     started(pgids, 3);
-    snprintf(ini, sizeof ini, LIFE_INI, d.root, "B", d.root, d.root);
+    snprintf(ini, sizeof ini, LIFE_INI, d.root, "B", d.root, d.root, d.root, d.root);
     write_file(d.config, ini);
     cr_assert_eq(kill(d.pid, SIGHUP), 0);
     cr_assert(file_wait_for(d.log, "(config generation 2)", 30000), "no reload: %s",
@@ -278,4 +279,90 @@ Test(cgi_life, the_status_page_counts_running_and_killed_scripts)
     cr_assert(strstr(page, "\"scripts\":{\"running\":0,\"killed_timeout\":1,"
                            "\"killed_client_gone\":1}"),
               "%s", page);
+}
+
+/* A script at cgi-bin/NAME answering X-Sendfile: target (and other fields
+ * that must not reach the client). */
+static void xsendfile_script(const char *name, const char *target)
+{
+    char rel[256], text[1024];
+
+    snprintf(rel, sizeof rel, "cgi-bin/%s", name);
+    snprintf(text, sizeof text,
+             "#!/bin/sh\nprintf 'X-Sendfile: %s\\nContent-Type: text/x-script\\n"
+             "X-From-Script: yes\\n\\nscript body'\n",
+             target);
+    cgi_script_at(&d, rel, text);
+}
+
+Test(cgi_life, x_sendfile_serves_the_file_with_ranges_and_conditionals)
+{
+    char target[600], out[4096], etag[128], cmd_out[256];
+    static char body[100000];
+
+    for (size_t i = 0; i < sizeof body; i++)
+        body[i] = (char)('a' + i % 26);
+    site_write(&d, "files/big.txt", body, sizeof body);
+    snprintf(target, sizeof target, "%s/files/big.txt", d.root);
+    xsendfile_script("send.sh", target);
+    /* The whole file, with the static handler's headers, not the script's. */
+    cr_assert_eq(run_cmd(out, sizeof out,
+                         "curl -sS -D - -o '%s/got.txt' 'http://127.0.0.1:%u/xs/send.sh' 2>&1 && "
+                         "cmp '%s/got.txt' '%s' 2>&1 && echo same",
+                         d.dir, d.port, d.dir, target),
+                 0, "%s", out);
+    cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+    cr_assert(strstr(out, "\r\nContent-Length: 100000\r\n"), "%s", out);
+    cr_assert(strstr(out, "\r\nContent-Type: text/plain"), "%s", out);
+    cr_assert(strstr(out, "\r\nAccept-Ranges: bytes\r\n"), "%s", out);
+    cr_assert(strstr(out, "X-From-Script") == NULL, "a script's field went out: %s", out);
+    cr_assert(strstr(out, "\nsame\n"), "the body is not the file: %s", out);
+    cr_assert_not_null(response_header(out, "ETag", etag, sizeof etag), "%s", out);
+    /* A range. */
+    cr_assert_eq(
+        run_cmd(out, sizeof out, "curl -sS -i -r 26-35 'http://127.0.0.1:%u/xs/send.sh'", d.port),
+        0, "%s", out);
+    cr_assert(strncmp(out, "HTTP/1.1 206 ", 13) == 0, "%s", out);
+    cr_assert(strstr(out, "\r\nContent-Range: bytes 26-35/100000\r\n"), "%s", out);
+    cr_assert(strstr(out, "\r\n\r\nabcdefghij") && strlen(strstr(out, "\r\n\r\n")) == 14, "%s",
+              out);
+    /* A conditional GET. */
+    cr_assert_eq(run_cmd(cmd_out, sizeof cmd_out,
+                         "curl -sS -o /dev/null -w '%%{http_code}' -H 'If-None-Match: %s' "
+                         "'http://127.0.0.1:%u/xs/send.sh'",
+                         etag, d.port),
+                 0, "%s", cmd_out);
+    cr_assert_str_eq(cmd_out, "304");
+}
+
+Test(cgi_life, x_sendfile_outside_its_directory_is_502_with_a_log_line)
+{
+    char target[600], out[256];
+
+    xsendfile_script("passwd.sh", "/etc/passwd");
+    snprintf(target, sizeof target, "%s/../cohttpd.ini", d.root);
+    xsendfile_script("escape.sh", target);
+    cr_assert_eq(
+        run_cmd(out, sizeof out,
+                "curl -sS -o /dev/null -w '%%{http_code}' 'http://127.0.0.1:%u/xs/passwd.sh'",
+                d.port),
+        0, "%s", out);
+    cr_assert_str_eq(out, "502");
+    cr_assert(file_wait_for(d.log, "X-Sendfile /etc/passwd is not below x_sendfile", 10000), "%s",
+              file_slurp(d.log));
+    cr_assert_eq(
+        run_cmd(out, sizeof out,
+                "curl -sS -o /dev/null -w '%%{http_code}' 'http://127.0.0.1:%u/xs/escape.sh'",
+                d.port),
+        0, "%s", out);
+    cr_assert_str_eq(out, "502");
+    cr_assert(file_wait_for(d.log, "leaves the x_sendfile directory", 10000), "%s",
+              file_slurp(d.log));
+    /* Without x_sendfile the field is the script's like any other. */
+    cr_assert_eq(run_cmd(out, sizeof out,
+                         "curl -sS -i 'http://127.0.0.1:%u/cgi-bin/passwd.sh' | tr -d '\\r'",
+                         d.port),
+                 0, "%s", out);
+    cr_assert(strstr(out, "\nX-Sendfile: /etc/passwd\n") && strstr(out, "\n\nscript body"), "%s",
+              out);
 }
