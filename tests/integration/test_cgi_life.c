@@ -335,6 +335,19 @@ Test(cgi_life, x_sendfile_serves_the_file_with_ranges_and_conditionals)
     cr_assert_str_eq(cmd_out, "304");
 }
 
+/* GET path answers 502, and the error log says line. */
+static void expect_502_logged(const char *path, const char *line)
+{
+    char out[256];
+
+    cr_assert_eq(run_cmd(out, sizeof out,
+                         "curl -sS -o /dev/null -w '%%{http_code}' 'http://127.0.0.1:%u%s'", d.port,
+                         path),
+                 0, "%s", out);
+    cr_assert_str_eq(out, "502", "%s", path);
+    cr_assert(file_wait_for(d.log, line, 10000), "%s", file_slurp(d.log));
+}
+
 Test(cgi_life, x_sendfile_outside_its_directory_is_502_with_a_log_line)
 {
     char target[600], out[256];
@@ -342,22 +355,8 @@ Test(cgi_life, x_sendfile_outside_its_directory_is_502_with_a_log_line)
     xsendfile_script("passwd.sh", "/etc/passwd");
     snprintf(target, sizeof target, "%s/../cohttpd.ini", d.root);
     xsendfile_script("escape.sh", target);
-    cr_assert_eq(
-        run_cmd(out, sizeof out,
-                "curl -sS -o /dev/null -w '%%{http_code}' 'http://127.0.0.1:%u/xs/passwd.sh'",
-                d.port),
-        0, "%s", out);
-    cr_assert_str_eq(out, "502");
-    cr_assert(file_wait_for(d.log, "X-Sendfile /etc/passwd is not below x_sendfile", 10000), "%s",
-              file_slurp(d.log));
-    cr_assert_eq(
-        run_cmd(out, sizeof out,
-                "curl -sS -o /dev/null -w '%%{http_code}' 'http://127.0.0.1:%u/xs/escape.sh'",
-                d.port),
-        0, "%s", out);
-    cr_assert_str_eq(out, "502");
-    cr_assert(file_wait_for(d.log, "leaves the x_sendfile directory", 10000), "%s",
-              file_slurp(d.log));
+    expect_502_logged("/xs/passwd.sh", "X-Sendfile /etc/passwd is not below x_sendfile");
+    expect_502_logged("/xs/escape.sh", "leaves the x_sendfile directory");
     /* Without x_sendfile the field is the script's like any other. */
     cr_assert_eq(run_cmd(out, sizeof out,
                          "curl -sS -i 'http://127.0.0.1:%u/cgi-bin/passwd.sh' | tr -d '\\r'",
