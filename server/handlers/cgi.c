@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "handlers/cgi_internal.h"
+#include "handlers/static_cache.h"
 #include "handlers/static.h"
 #include "handlers/static_internal.h"
 
@@ -100,6 +101,17 @@ static int cgi_route_open(const void *conf, size_t index, void **state, char *er
         free(route);
         return -e;
     }
+    if (cc->x_sendfile) {
+        route->xs_files = (struct static_conf){.root = cc->x_sendfile};
+        route->xs_root = static_root_open(&route->xs_files);
+        if (!route->xs_root) {
+            e = errno;
+            snprintf(err, err_len, "cannot open x_sendfile %s: %s", cc->x_sendfile, strerror(e));
+            static_root_close(route->root);
+            free(route);
+            return -e;
+        }
+    }
     *state = route;
     return 0;
 }
@@ -109,6 +121,7 @@ static void cgi_route_close(void *state)
     struct cgi_route *route = state;
 
     static_root_close(route->root);
+    static_root_close(route->xs_root);
     free(route);
 }
 
@@ -119,7 +132,14 @@ static int cgi_worker_init(void **worker, size_t n_routes)
     return *worker ? 0 : -ENOMEM;
 }
 
-static void cgi_worker_teardown(void *worker) { free(worker); }
+static void cgi_worker_teardown(void *worker)
+{
+    struct cgi_worker *w = worker;
+
+    if (w->xs_cache)
+        static_cache_free(w->xs_cache);
+    free(w);
+}
 
 static void cgi_handle(struct http_exchange *x, void *state, const char *rest, size_t rest_len)
 {
@@ -232,6 +252,11 @@ static const struct key_spec cgi_keys[] = {
      .min = 1,
      .max = 65536},
     {.name = "env", .type = VT_CUSTOM, .repeatable = true, .parse = parse_env, .dump = dump_env},
+    {.name = "x_sendfile",
+     .type = VT_CUSTOM,
+     .offset = offsetof(struct cgi_conf, x_sendfile),
+     .parse = static_parse_root,
+     .dump = conf_dump_string},
 };
 
 static const struct section_spec cgi_schema = {.keys = cgi_keys,

@@ -18,6 +18,7 @@ struct cgi_conf {
     unsigned max_scripts;         /* running at once per worker (default 64); 503 beyond */
     const char *env[CGI_MAX_ENV]; /* "NAME=value" lines added to every script's environment */
     size_t n_env;
+    const char *x_sendfile; /* absolute directory scripts may name in X-Sendfile, or NULL */
 };
 
 /*
@@ -36,7 +37,13 @@ struct cgi_conf {
  *     strictly (502 for an invalid or missing one), its body streamed
  *     with cohttpd's framing while the request body streams to its stdin;
  *     504 when timeout or idle_timeout pass before it answered, after
- *     which its process group gets SIGTERM, then SIGKILL.
+ *     which its process group gets SIGTERM, then SIGKILL;
+ *   - with x_sendfile, a header block holding X-Sendfile: PATH (an
+ *     absolute path below that directory) is answered with that file, as
+ *     the static handler serves files (conditionals, ranges, its own
+ *     headers; the script's other fields and its body are dropped); a
+ *     PATH outside the directory is 502 with a log line, a missing one
+ *     404.
  * Whatever happens, the script's process group is killed and the script
  * reaped when the request ends: no zombie, no descriptor left open.
  */

@@ -15,6 +15,8 @@ struct cgi_route {
     const struct cgi_conf *conf;
     struct static_conf files; /* the root as static.h opens it */
     struct static_root *root;
+    struct static_conf xs_files; /* x_sendfile's directory, when set */
+    struct static_root *xs_root;
 };
 
 struct cgi_redirect;
@@ -25,6 +27,7 @@ struct cgi_worker {
     struct cgi_redirect *redirects; /* requests dispatched again, running now */
     uint64_t log_tokens_at;         /* stderr lines: the bucket's last refill (loop ms) */
     unsigned log_tokens;
+    struct static_cache *xs_cache; /* X-Sendfile's open files, made at the first one */
 };
 
 /* The script a request names. */
@@ -61,5 +64,11 @@ void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_
  */
 void cgi_redirect(struct http_exchange *x, struct cgi_worker *w, const char *file,
                   const char *location, size_t len);
+
+/* Answers x with the file path[0..len) that a script (file, for log
+ * lines) named in X-Sendfile, below route's x_sendfile directory
+ * (cgi_xsendfile.c). May yield. */
+void cgi_xsendfile(struct http_exchange *x, const struct cgi_route *route, struct cgi_worker *w,
+                   const char *file, const char *path, size_t len);
 
 #endif

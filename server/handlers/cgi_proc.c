@@ -5,11 +5,20 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/io.h"
+#include "core/log.h"
 #include "core/loop.h"
+#include "handlers/cgi_guard.h"
+
+/* After SIGKILL, how long a script's leader may take to be reaped before
+ * it is given up on (a process in uninterruptible sleep). */
+#define CGI_REAP_WAIT_MS 60000
 
 static void close_fd(int *fd)
 {
@@ -120,15 +129,20 @@ int cgi_proc_spawn(struct cgi_proc *p, const char *path, const char *dir, char *
     p->err_fd = pipes[2][0];
     if (r < 0) {
         p->pid = 0;
-        cgi_proc_end(p);
+        cgi_proc_end(p, NULL);
         return r;
     }
     p->pidfd = pidfd_open(p->pid, 0);
     if (p->pidfd < 0) {
         r = -errno;
-        cgi_proc_end(p);
+        cgi_proc_end(p, NULL);
         return r;
     }
+    r = cgi_guard_add(p->pid);
+    if (r < 0)
+        log_warn("cgi %s: runs unguarded (it would outlive a crash of cohttpd): %s", path,
+                 strerror(-r));
+    p->guarded = r == 0;
     return 0;
 }
 
@@ -145,7 +159,66 @@ bool cgi_proc_try_reap(struct cgi_proc *p)
     return p->pid == 0;
 }
 
-void cgi_proc_end(struct cgi_proc *p)
+/* A killed script whose leader was not reaped at once: a coroutine of
+ * its own waits for its pidfd, so that the request goes on. */
+struct cgi_reap {
+    pid_t pid;
+    struct loop_watch w;
+};
+
+/* Runs when the reaper ends or is cancelled (the worker stops). */
+static void reap_free(void *data)
+{
+    struct cgi_reap *rp = data;
+
+    if (rp->pid > 0 && waitpid(rp->pid, NULL, WNOHANG) == 0)
+        log_error("cgi: process %d did not end after SIGKILL; it is left unreaped", (int)rp->pid);
+    loop_watch_del(&rp->w);
+    close(rp->w.fd);
+    free(rp);
+}
+
+static void reap_main(struct coro *co, void *arg)
+{
+    struct cgi_reap *rp = arg;
+    struct loop_watch *ws[1] = {&rp->w};
+    uint32_t ev[1] = {LOOP_READ};
+    uint64_t until = loop_now(rp->w.loop) + CGI_REAP_WAIT_MS;
+
+    if (coro_defer(co, reap_free, rp) < 0) {
+        reap_free(rp);
+        return;
+    }
+    while (waitpid(rp->pid, NULL, WNOHANG) == 0) {
+        /* The watch starts out "ready": only the pidfd's own edge counts. */
+        rp->w.ready &= ~(uint32_t)(LOOP_READ | LOOP_WRITE | LOOP_HUP);
+        if (co_poll(ws, ev, 1, until) < 0)
+            return;
+    }
+    rp->pid = 0;
+}
+
+/* Hands the killed, unreaped script p to a reaper on loop. False when
+ * none can be started. */
+static bool reap_later(struct cgi_proc *p, struct loop *loop)
+{
+    struct cgi_reap *rp = malloc(sizeof *rp);
+
+    if (!rp)
+        return false;
+    *rp = (struct cgi_reap){.pid = p->pid, .w = {.fd = p->pidfd}};
+    if (loop_watch_add(loop, &rp->w) < 0) {
+        free(rp);
+        return false;
+    }
+    p->pidfd = -1; /* the reaper's now */
+    p->pid = 0;
+    if (!loop_spawn(loop, reap_main, rp))
+        reap_free(rp);
+    return true;
+}
+
+void cgi_proc_end(struct cgi_proc *p, struct loop *loop)
 {
     close_fd(&p->in_fd);
     close_fd(&p->out_fd);
@@ -153,9 +226,14 @@ void cgi_proc_end(struct cgi_proc *p)
     if (p->pid > 0) {
         /* Unreaped, the leader keeps its group's id from being reused. */
         kill(-p->pid, SIGKILL);
-        while (waitpid(p->pid, &p->status, 0) < 0 && errno == EINTR)
-            ;
-        p->pid = 0;
+        if (p->guarded)
+            cgi_guard_remove(p->pid);
+        p->guarded = false;
+        if (!cgi_proc_try_reap(p) && !(loop && p->pidfd >= 0 && reap_later(p, loop))) {
+            /* The worker is stopping: the process ends on its own and,
+             * once cohttpd has exited, its parent reaps it. */
+            p->pid = 0;
+        }
     }
     close_fd(&p->pidfd);
 }

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "core/loop.h"
+
 /*
  * One running script. Our ends of its pipes are non-blocking and
  * close-on-exec (no other child inherits them); the pidfd says when it
@@ -12,12 +14,13 @@
  * departed client ends it with everything it started.
  */
 struct cgi_proc {
-    pid_t pid;  /* also the process group; 0 once reaped */
-    int pidfd;  /* readable once the script exited; -1 when closed */
-    int in_fd;  /* the script's stdin (we write), -1 when none or closed */
-    int out_fd; /* the script's stdout (we read), -1 when closed */
-    int err_fd; /* the script's stderr (we read), -1 when closed */
-    int status; /* waitpid's status once reaped */
+    pid_t pid;    /* also the process group; 0 once reaped */
+    int pidfd;    /* readable once the script exited; -1 when closed */
+    int in_fd;    /* the script's stdin (we write), -1 when none or closed */
+    int out_fd;   /* the script's stdout (we read), -1 when closed */
+    int err_fd;   /* the script's stderr (we read), -1 when closed */
+    int status;   /* waitpid's status once reaped */
+    bool guarded; /* listed with the guard (cgi_guard.h) */
 };
 
 /*
@@ -43,12 +46,15 @@ void cgi_proc_signal(struct cgi_proc *p, int sig);
 bool cgi_proc_try_reap(struct cgi_proc *p);
 
 /*
- * Ends everything: closes the pipes and the pidfd; when the script is not
- * reaped yet, sends SIGKILL to its process group and reaps it (a killed
- * process exits at once, so the wait is short; it does not yield). The
- * group's other members, killed too, are reparented and reaped by init.
- * Safe to call twice. Never yields.
+ * Ends everything: closes the pipes; when the script is not reaped yet,
+ * sends SIGKILL to its process group, unlists it from the guard and reaps
+ * it if it has exited. If not, and loop is given (the caller runs in a
+ * coroutine of loop), a coroutine of its own waits on the pidfd, up to a
+ * minute, and reaps it: the worker never blocks in waitpid. With loop NULL
+ * (a worker that stops: nothing may be spawned) the leader is left for
+ * its parent's parent once cohttpd has exited. Safe to call twice. Never
+ * yields.
  */
-void cgi_proc_end(struct cgi_proc *p);
+void cgi_proc_end(struct cgi_proc *p, struct loop *loop);
 
 #endif

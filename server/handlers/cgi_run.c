@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/io.h"
@@ -51,12 +52,16 @@ struct cgi_run {
     size_t olen, opos;
     bool out_eof, head_sent, discard, client_full;
     bool exited;
-    bool nph;             /* an nph- script: its head goes to the client as written */
-    int body_fd;          /* a chunked body collected before the start, or -1 */
-    char *redirect;       /* a local Location without Status, or NULL */
+    bool nph;        /* an nph- script: its head goes to the client as written */
+    int body_fd;     /* a chunked body collected before the start, or -1 */
+    char *redirect;  /* a local Location without Status, or NULL */
+    char *xsendfile; /* X-Sendfile's path (with x_sendfile on), or NULL */
+    size_t xsendfile_len;
+    bool xsendfile_on;    /* the route has x_sendfile */
     struct cgi_head head; /* the script's, once parsed (points into out) */
     size_t redirect_len;
     uint64_t started, active; /* loop ms: the start, the last bytes moved */
+    uint64_t started_ns;      /* the loop's clock when the script started */
     unsigned long err_dropped;
     size_t elen;
     char err[CGI_ERR_LINE];
@@ -85,14 +90,24 @@ static void drop(struct cgi_run *r, int k)
     *fd = -1;
 }
 
-/* Ends the script and frees what the run holds but its struct. */
-static void run_release(struct cgi_run *r)
+/* Ends the script and frees what the run holds but its struct; loop: the
+ * caller runs in the request's coroutine (see cgi_proc_end), NULL from a
+ * cancelled one. The access log learns the script and its run time. */
+static void run_release(struct cgi_run *r, struct loop *loop)
 {
     if (r->ended)
         return;
-    for (int k = 0; k < W_COUNT; k++)
+    if (loop && r->started_ns)
+        http_exchange_set_upstream(r->x, r->file,
+                                   (int64_t)((loop_now_ns(loop) - r->started_ns) / 1000));
+    for (int k = 0; k < W_PID; k++)
         drop(r, k);
-    cgi_proc_end(&r->p);
+    if (r->watched[W_PID]) /* the pidfd is cgi_proc_end's, to reap with */
+        loop_watch_del(&r->watch[W_PID]);
+    r->watched[W_PID] = false;
+    if (r->started_ns)
+        http_count_script(r->x, HTTP_SCRIPT_ENDED);
+    cgi_proc_end(&r->p, loop);
     if (r->body_fd >= 0)
         close(r->body_fd);
     r->body_fd = -1;
@@ -107,8 +122,9 @@ static void cgi_run_end(void *data)
 {
     struct cgi_run *r = data;
 
-    run_release(r);
+    run_release(r, NULL); /* already done unless the coroutine was cancelled */
     free(r->redirect);
+    free(r->xsendfile);
     free(r->script);
     free(r);
 }
@@ -274,6 +290,22 @@ static int take_raw_head(struct cgi_run *r, size_t max)
     return e < 0 ? e : 1;
 }
 
+/* True when h holds X-Sendfile: its value is kept in r->xsendfile (NULL
+ * when memory is short). */
+static bool take_xsendfile(struct cgi_run *r, const struct cgi_head *h)
+{
+    for (size_t i = 0; i < h->n_fields; i++) {
+        const struct cgi_field *f = &h->fields[i];
+
+        if (f->name_len == 10 && strncasecmp(f->name, "X-Sendfile", 10) == 0) {
+            r->xsendfile = strndup(f->value, f->value_len);
+            r->xsendfile_len = f->value_len;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Parses the header block in r->out once it is complete. 1 when the head
  * went out, 0 while more is needed, -EPROTO after a 502, -errno. */
 static int take_head(struct cgi_run *r)
@@ -296,6 +328,8 @@ static int take_head(struct cgi_run *r)
         bad_gateway(r, why);
         return -EPROTO;
     }
+    if (n > 0 && r->xsendfile_on && take_xsendfile(r, h))
+        return r->xsendfile ? -EXDEV : -ENOMEM; /* the relay stops; cgi_run serves the file */
     if (n > 0 && cgi_head_location_local(h) && !h->status) {
         r->redirect = strndup(h->location, h->location_len);
         r->redirect_len = h->location_len;
@@ -504,6 +538,7 @@ static void relay_end(struct cgi_run *r, const struct cgi_conf *conf, int e)
                  (unsigned long long)(loop_now(r->x->loop) - r->started >= conf->timeout_ms
                                           ? conf->timeout_ms
                                           : conf->idle_timeout_ms));
+        http_count_script(r->x, HTTP_SCRIPT_KILLED_TIMEOUT);
         terminate(r, true);
     } else if (e == -EPROTO) {
         terminate(r, false);
@@ -512,6 +547,8 @@ static void relay_end(struct cgi_run *r, const struct cgi_conf *conf, int e)
         http_resp_error(r->x, status, NULL);
     } else {
         terminate(r, false); /* the client left, or its connection failed */
+        http_count_script(r->x, HTTP_SCRIPT_KILLED_GONE);
+        http_resp_client_gone(r->x);
     }
 }
 
@@ -671,12 +708,15 @@ void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_
     r->script = s;
     r->file = s->file;
     r->nph = strncmp(strrchr(s->file, '/') + 1, "nph-", 4) == 0;
+    r->xsendfile_on = route->xs_root != NULL;
     r->p = (struct cgi_proc){.pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
     w->running++;
     length = x->req->content_length > 0 ? x->req->content_length : -1;
     if (x->req->chunked && (e = collect_body(r, &length)) != 0) {
         if (e > 0)
             http_resp_error(x, e, NULL);
+        else
+            http_resp_client_gone(x);
         return;
     }
     e = start(r, route, s, rest_len, length);
@@ -688,13 +728,15 @@ void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_
         return;
     }
     r->started = r->active = loop_now(x->loop);
-    if ((e = watch_all(r)) < 0 || (e = http_body_claim(x)) < 0) {
+    r->started_ns = loop_now_ns(x->loop);
+    http_count_script(x, HTTP_SCRIPT_STARTED);
+    if ((e = watch_all(r)) < 0 || (e = http_body_claim(x)) < 0)
         http_resp_error(x, 503, NULL);
-        return;
-    }
-    relay_end(r, route->conf, relay(r, route->conf));
-    if (r->redirect) {
-        run_release(r);
+    else
+        relay_end(r, route->conf, relay(r, route->conf));
+    run_release(r, x->loop);
+    if (r->redirect)
         cgi_redirect(x, w, r->file, r->redirect, r->redirect_len);
-    }
+    else if (r->xsendfile)
+        cgi_xsendfile(x, route, w, r->file, r->xsendfile, r->xsendfile_len);
 }

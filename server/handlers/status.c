@@ -135,6 +135,9 @@ static void totals_add(struct totals *t, const struct http_view_worker *w)
     t->w.http.duration_sum_us += w->http.duration_sum_us;
     t->w.http.file_cache_hits += w->http.file_cache_hits;
     t->w.http.file_cache_misses += w->http.file_cache_misses;
+    t->w.http.scripts_running += w->http.scripts_running;
+    t->w.http.scripts_killed_timeout += w->http.scripts_killed_timeout;
+    t->w.http.scripts_killed_gone += w->http.scripts_killed_gone;
     t->w.accept_refused += w->accept_refused;
     t->w.accept_pauses += w->accept_pauses;
 }
@@ -244,6 +247,11 @@ static void json_write(FILE *out, const struct http_view *v)
     fprintf(out, ",\"file_cache\":{\"hits\":%llu,\"misses\":%llu},",
             (unsigned long long)t.w.http.file_cache_hits,
             (unsigned long long)t.w.http.file_cache_misses);
+    fprintf(out,
+            "\"scripts\":{\"running\":%llu,\"killed_timeout\":%llu,\"killed_client_gone\":%llu},",
+            (unsigned long long)t.w.http.scripts_running,
+            (unsigned long long)t.w.http.scripts_killed_timeout,
+            (unsigned long long)t.w.http.scripts_killed_gone);
     json_workers(out, v);
     fputs("}\n", out);
 }
@@ -317,6 +325,18 @@ static void prom_duration(FILE *out, const struct totals *t)
     prom_value(out, "cohttpd_request_duration_seconds_count", cumulative);
 }
 
+static void prom_scripts(FILE *out, const struct totals *t)
+{
+    prom_head(out, "cohttpd_scripts_running", "gauge", "CGI scripts running now.");
+    prom_value(out, "cohttpd_scripts_running", t->w.http.scripts_running);
+    prom_head(out, "cohttpd_scripts_killed_total", "counter",
+              "CGI scripts killed before they ended, by reason.");
+    fprintf(out, "cohttpd_scripts_killed_total{reason=\"timeout\"} %llu\n",
+            (unsigned long long)t->w.http.scripts_killed_timeout);
+    fprintf(out, "cohttpd_scripts_killed_total{reason=\"client_gone\"} %llu\n",
+            (unsigned long long)t->w.http.scripts_killed_gone);
+}
+
 static void prom_workers(FILE *out, const struct totals *t, const struct http_view *v)
 {
     prom_head(out, "cohttpd_file_cache_lookups_total", "counter",
@@ -351,6 +371,7 @@ static void prom_write(FILE *out, const struct http_view *v)
     prom_requests(out, &t, v);
     prom_duration(out, &t);
     prom_workers(out, &t, v);
+    prom_scripts(out, &t);
 }
 
 /* ---- the handler --------------------------------------------------------- */

@@ -184,6 +184,18 @@ void http_count_file_cache(struct http_exchange *x, bool hit)
     http_stat_add(hit ? &st->file_cache_hits : &st->file_cache_misses, 1);
 }
 
+void http_count_script(struct http_exchange *x, enum http_script_event ev)
+{
+    struct http_stats *st = &x->conn->srv->stats;
+
+    switch (ev) {
+    case HTTP_SCRIPT_STARTED: http_stat_add(&st->scripts_running, 1); break;
+    case HTTP_SCRIPT_ENDED: http_stat_add(&st->scripts_running, (uint64_t)-1); break;
+    case HTTP_SCRIPT_KILLED_TIMEOUT: http_stat_add(&st->scripts_killed_timeout, 1); break;
+    case HTTP_SCRIPT_KILLED_GONE: http_stat_add(&st->scripts_killed_gone, 1); break;
+    }
+}
+
 bool http_client_gone(const struct http_exchange *x)
 {
     char byte;
@@ -193,6 +205,21 @@ bool http_client_gone(const struct http_exchange *x)
         return true;
     n = recv(x->conn->w.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+void http_resp_client_gone(struct http_exchange *x)
+{
+    struct conn_mem *m = xmem(x);
+
+    if (x->state == HTTP_RESP_HEAD) {
+        m->olen = x->head_start;
+        x->state = HTTP_RESP_NONE;
+    }
+    if (x->state != HTTP_RESP_NONE)
+        return;
+    x->status = HTTP_STATUS_CLIENT_GONE;
+    x->state = HTTP_RESP_DONE;
+    x->keep_alive = false; /* what was answered before still leaves; then the close */
 }
 
 static bool is_wildcard(const struct sockaddr *sa)

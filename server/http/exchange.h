@@ -189,6 +189,20 @@ int http_resp_finish(struct http_exchange *x);
  */
 int http_resp_error(struct http_exchange *x, int status, const char *allow);
 
+/* The status the access log and the status page record for a request
+ * whose client left before any response began (nginx's 499). Never sent. */
+#define HTTP_STATUS_CLIENT_GONE 499
+
+/* Says that the client went away before a response began (a handler saw
+ * -ECONNRESET, -EPIPE, or http_client_gone()): nothing is sent for it,
+ * the connection closes (after what earlier pipelined requests were
+ * answered), and the request is recorded as
+ * HTTP_STATUS_CLIENT_GONE, without the "sent no response" error line. A
+ * head begun and not ended is dropped. After the response began it does
+ * nothing (the status begun is recorded; the response is cut). Never
+ * yields. */
+void http_resp_client_gone(struct http_exchange *x);
+
 /* ---- the request body ---- */
 
 /*
@@ -369,6 +383,17 @@ uint64_t http_resp_body_sent(const struct http_exchange *x);
 /* Counts one lookup in a worker's open-file cache (hit: the entry was
  * there) for the status page. Never yields. */
 void http_count_file_cache(struct http_exchange *x, bool hit);
+
+/* What a handler running scripts (CGI) tells the status page. */
+enum http_script_event {
+    HTTP_SCRIPT_STARTED,        /* one more running */
+    HTTP_SCRIPT_ENDED,          /* one fewer running (however it ended) */
+    HTTP_SCRIPT_KILLED_TIMEOUT, /* killed at its time limit */
+    HTTP_SCRIPT_KILLED_GONE,    /* killed because its client left */
+};
+
+/* Counts ev for the worker's status page. Never yields. */
+void http_count_script(struct http_exchange *x, enum http_script_event ev);
 
 /* Microseconds since the request's first byte was taken. Never yields. */
 uint64_t http_exchange_elapsed_us(const struct http_exchange *x);

@@ -237,6 +237,9 @@ void http_stats_read(const struct http_stats *st, struct http_view_worker *out)
     out->http.duration_sum_us = stat_get(&st->duration_sum_us);
     out->http.file_cache_hits = stat_get(&st->file_cache_hits);
     out->http.file_cache_misses = stat_get(&st->file_cache_misses);
+    out->http.scripts_running = stat_get(&st->scripts_running);
+    out->http.scripts_killed_timeout = stat_get(&st->scripts_killed_timeout);
+    out->http.scripts_killed_gone = stat_get(&st->scripts_killed_gone);
 }
 
 void http_view_free(struct http_view *v)

@@ -60,6 +60,9 @@ struct http_stats {
     _Atomic uint64_t duration_sum_us;
     _Atomic uint64_t file_cache_hits; /* open-file cache lookups (http_count_file_cache) */
     _Atomic uint64_t file_cache_misses;
+    _Atomic uint64_t scripts_running;        /* gauge: CGI scripts (http_count_script) */
+    _Atomic uint64_t scripts_killed_timeout; /* killed at timeout or idle_timeout */
+    _Atomic uint64_t scripts_killed_gone;    /* killed because their client left */
 };
 
 /* Adds n to a counter only its worker's thread writes: a relaxed load and
@@ -78,7 +81,8 @@ struct http_view_worker {
     struct {
         uint64_t connections_total, connections_open, requests, status_class[6], bytes_out,
             bytes_in, conns_reading, conns_writing, duration[HTTP_DURATION_BUCKETS],
-            duration_sum_us, file_cache_hits, file_cache_misses;
+            duration_sum_us, file_cache_hits, file_cache_misses, scripts_running,
+            scripts_killed_timeout, scripts_killed_gone;
     } http;
     uint64_t accept_refused; /* accepts held back at max_connections (the client waits) */
     uint64_t accept_pauses;  /* times accepting paused (max_connections or no descriptors) */

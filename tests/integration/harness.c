@@ -218,9 +218,41 @@ int daemon_stop(struct daemon *d)
     return code;
 }
 
+/* Sends SIGKILL to the process group of each child of pid that leads
+ * its own (CGI scripts do), from /proc/PID/task/TID/children. */
+static void kill_child_groups(pid_t pid)
+{
+    char path[64];
+    struct dirent *e;
+    DIR *dir;
+
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    if (!(dir = opendir(path)))
+        return;
+    while ((e = readdir(dir))) {
+        char file[400];
+        FILE *f;
+        int child;
+
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(file, sizeof file, "%s/%s/children", path, e->d_name);
+        if (!(f = fopen(file, "r")))
+            continue;
+        while (fscanf(f, "%d", &child) == 1) {
+            if (getpgid(child) == child)
+                kill(-child, SIGKILL);
+        }
+        fclose(f);
+    }
+    closedir(dir);
+}
+
 void daemon_kill(struct daemon *d)
 {
     if (d->pid > 0) {
+        kill(d->pid, SIGSTOP); /* no new child meanwhile */
+        kill_child_groups(d->pid);
         kill(d->pid, SIGKILL);
         waitpid(d->pid, NULL, 0);
         d->pid = 0;

@@ -54,7 +54,9 @@ int daemon_stop(struct daemon *d);
 void site_write(const struct daemon *d, const char *rel, const void *data, size_t len);
 
 /* Kills the daemon (SIGKILL) and removes its directory, for a suite's fini
- * after a failed test; harmless when daemon_stop already ran. */
+ * after a failed test; harmless when daemon_stop already ran. The process
+ * groups its children lead (CGI scripts) are killed first, so that a
+ * failing test leaves no script behind. */
 void daemon_kill(struct daemon *d);
 
 /* CLOCK_MONOTONIC in milliseconds. */

@@ -44,6 +44,8 @@ check "the log directory is cohttpd's, 0750" test "$(stat -c '%U:%G %a' /var/log
 check "the default site is copied" test -f /var/www/cohttpd/index.html
 check "listen on IPv4" grep -qx 'listen = \*:80' /etc/cohttpd/cohttpd.ini
 check "listen on IPv6" grep -qx 'listen = \[::\]:80' /etc/cohttpd/cohttpd.ini
+check "the drop-in for JIT interpreters is an example" \
+    grep -qx 'MemoryDenyWriteExecute=no' /usr/share/doc/cohttpd/examples/cgi-jit.conf
 
 # The unit's ExecStartPre and ExecStart, run by hand as its user with its
 # one capability.

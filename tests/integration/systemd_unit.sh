@@ -62,6 +62,23 @@ if out=$(verify) && [ -z "$out" ]; then
 else
     fail "systemd-analyze verify: $out"
 fi
+# The drop-in for JIT interpreters (packaging/cgi-jit.conf, shipped as an
+# example): the unit with it verifies, and it turns MemoryDenyWriteExecute off.
+dropin_dir=$root/etc/systemd/system/cohttpd.service.d
+mkdir -p "$dropin_dir"
+cp "$src/packaging/cgi-jit.conf" "$dropin_dir/"
+if out=$(verify) && [ -z "$out" ]; then
+    echo "ok: systemd-analyze verify with the cgi-jit.conf drop-in"
+else
+    fail "systemd-analyze verify with cgi-jit.conf: $out"
+fi
+grep -q -E '^MemoryDenyWriteExecute=no$' "$dropin_dir/cgi-jit.conf" ||
+    fail "cgi-jit.conf does not set MemoryDenyWriteExecute=no"
+echo 'MemoryDenyWriteExecut=no' >>"$dropin_dir/cgi-jit.conf"
+if out=$(verify) && [ -z "$out" ]; then
+    fail "systemd-analyze verify accepted a misspelt key in the drop-in: the check cannot fail"
+fi
+rm -r "$dropin_dir"
 # ...and it notices a broken unit.
 sed -i 's/^Type=notify/Typ=notify/' "$root/etc/systemd/system/cohttpd.service"
 if out=$(verify) && [ -z "$out" ]; then
