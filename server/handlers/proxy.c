@@ -386,6 +386,7 @@ static void try_failed(struct proxy_req *p, struct proxy_tries *t, size_t up, co
 
     if (n > 0)
         t->names_len += (size_t)n < cap ? (size_t)n : cap - 1;
+    log_warn("upstream %s: %s", p->c->upstreams[up].text, why);
     t->tried |= UINT32_C(1) << up;
     t->last = up;
     t->n++;
@@ -410,8 +411,11 @@ static int choose(struct proxy_req *p, const struct proxy_tries *t)
         avail = all & ~t->tried & ~proxy_pool_full(p->pw, p->route, c);
         if (avail)
             break;
-        if (queue_end == 0)
+        if (queue_end == 0) {
             queue_end = loop_now(p->x->loop) + c->queue_timeout_ms;
+            log_debug("%.*s: queued: every upstream left is at max_conns", (int)p->x->path_len,
+                      p->x->path);
+        }
         if (proxy_pool_queue_wait(p->pw, p->x->loop, p->route, queue_end) < 0)
             return -2;
     }
