@@ -16,6 +16,7 @@
 static struct daemon d;
 static struct fake ups[N_UPS];
 static int stalled[2][2] = {{-1, -1}, {-1, -1}};
+static const char *server_keys = ""; /* more [server] lines for start() */
 
 static void fini(void)
 {
@@ -36,7 +37,8 @@ static void start(int n, enum fake_mode mode, const unsigned *weights, const cha
 {
     char ini[2048], *p = ini;
     size_t left = sizeof ini;
-    int k = snprintf(p, left, "[server]\nlisten = 127.0.0.1:0\nworkers = 1\n[proxy /api/]\n");
+    int k = snprintf(p, left, "[server]\nlisten = 127.0.0.1:0\nworkers = 1\n%s[proxy /api/]\n",
+                     server_keys);
 
     for (int i = 0; i < n; i++) {
         fake_start(&ups[i], mode);
@@ -297,4 +299,149 @@ Test(proxy_balance, retry_timeout_ends_the_tries_with_504)
     daemon_start(&d, ini);
     cr_assert_eq(get("/api/x", NULL, NULL), 504, "%s", daemon_log());
     cr_assert(file_wait_for(d.log, "(retry_timeout)): 504", 10000), "the log says why");
+}
+
+/* Reads from fd until buf holds needle (bounded by 15 s). */
+static bool read_for(int fd, char *buf, size_t cap, const char *needle)
+{
+    size_t len = strlen(buf);
+    long deadline = now_ms() + 15000;
+
+    while (!strstr(buf, needle) && now_ms() < deadline && len + 1 < cap) {
+        bool closed = false;
+        size_t n = 0;
+        char *more = read_until_idle(fd, 100, &n, &closed);
+
+        if (n > cap - 1 - len)
+            n = cap - 1 - len;
+        memcpy(buf + len, more, n);
+        len += n;
+        buf[len] = '\0';
+        free(more);
+        if (closed)
+            break;
+    }
+    return strstr(buf, needle) != NULL;
+}
+
+Test(proxy_balance, max_conns_then_queue_timeout_is_503)
+{
+    char buf[4096] = "", body[256];
+    int fd;
+
+    start(1, FAKE_SSE, NULL, "max_conns = 1\nqueue_timeout = 1s\n");
+    fd = hold_request();
+    cr_assert(read_for(fd, buf, sizeof buf, "data: one"), "%s", buf);
+    cr_assert_eq(get("/api/x", NULL, body), 503, "the one connection is busy: %s", daemon_log());
+    cr_assert(strlen(body) > 0 && strlen(body) < 100, "a short body: '%s'", body);
+    cr_assert(file_wait_for(d.log, "stayed at max_conns for queue_timeout", 10000), "logged");
+    atomic_store(&ups[0].sse_go, 1);
+    cr_assert(read_for(fd, buf, sizeof buf, "0\r\n\r\n"), "%s", buf);
+    get_ok(1, NULL);
+    close(fd);
+}
+
+static void *get_thread(void *arg)
+{
+    *(long *)arg = get("/api/x", NULL, NULL);
+    return NULL;
+}
+
+Test(proxy_balance, a_request_queued_for_max_conns_goes_when_one_is_free)
+{
+    char buf[4096] = "";
+    pthread_t th;
+    long status = 0;
+    int fd;
+
+    server_keys = "log_level = debug\n";
+    start(1, FAKE_SSE, NULL, "max_conns = 1\nqueue_timeout = 60s\n");
+    fd = hold_request();
+    cr_assert(read_for(fd, buf, sizeof buf, "data: one"), "%s", buf);
+    cr_assert_eq(pthread_create(&th, NULL, get_thread, &status), 0);
+    cr_assert(file_wait_for(d.log, "queued: every upstream left is at max_conns", 15000), "%s",
+              daemon_log());
+    atomic_store(&ups[0].sse_go, 1);
+    cr_assert(read_for(fd, buf, sizeof buf, "0\r\n\r\n"), "%s", buf);
+    pthread_join(th, NULL);
+    cr_assert_eq(status, 200, "%s", daemon_log());
+    cr_assert_eq(atomic_load(&ups[0].accepted), 1, "it waited for the one connection: %s",
+                 counts());
+    close(fd);
+}
+
+/* The load of the kill test: clients that GET until told to stop. */
+struct load {
+    _Atomic long seq; /* requests begun */
+    _Atomic int stop;
+    _Atomic long marker;       /* requests begun after this one must succeed */
+    _Atomic long late_errors;  /* failures of those */
+    _Atomic long early_errors; /* failures before it */
+    char first_late[128];
+};
+
+static void *load_thread(void *arg)
+{
+    struct load *l = arg;
+
+    for (int i = 0; i < 5000 && !atomic_load(&l->stop); i++) {
+        long marker = atomic_load(&l->marker);
+        long seq = atomic_fetch_add(&l->seq, 1);
+        long status = get("/api/x", NULL, NULL);
+
+        if (status == 200)
+            continue;
+        if (marker >= 0 && seq > marker) {
+            if (atomic_fetch_add(&l->late_errors, 1) == 0)
+                snprintf(l->first_late, sizeof l->first_late, "request %ld: %ld", seq, status);
+        } else {
+            atomic_fetch_add(&l->early_errors, 1);
+        }
+    }
+    return NULL;
+}
+
+/* Waits (bounded) until l has begun n requests. */
+static bool wait_seq(struct load *l, long n)
+{
+    long deadline = now_ms() + 60000;
+
+    while (atomic_load(&l->seq) < n && now_ms() < deadline)
+        usleep(10000);
+    return atomic_load(&l->seq) >= n;
+}
+
+Test(proxy_balance, killing_one_of_three_upstreams_under_load)
+{
+    static struct load l;
+    pthread_t th[4];
+    long marker;
+    bool seen, more;
+
+    memset(&l, 0, sizeof l);
+    atomic_store(&l.marker, -1);
+    start(3, FAKE_OK, NULL, "max_fails = 1\nfail_timeout = 60s\n");
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, load_thread, &l), 0);
+    seen = wait_seq(&l, 100);
+    if (seen) {
+        fake_kill(&ups[1]);
+        /* the traffic itself finds the dead one: its first failure takes it out */
+        seen = file_wait_for(d.log, "skipped for 60000 ms", 15000);
+    }
+    marker = atomic_load(&l.seq);
+    atomic_store(&l.marker, marker);
+    more = wait_seq(&l, marker + 400);
+    atomic_store(&l.stop, 1);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    cr_assert(seen, "the dead upstream was taken out: %s", daemon_log());
+    cr_assert(more, "the load went on: %ld requests", atomic_load(&l.seq));
+    cr_assert_eq(atomic_load(&l.late_errors), 0,
+                 "after the dead upstream was taken out, %ld of %ld requests failed (first: %s); "
+                 "%ld before",
+                 atomic_load(&l.late_errors), atomic_load(&l.seq) - marker, l.first_late,
+                 atomic_load(&l.early_errors));
+    cr_assert_eq(atomic_load(&l.early_errors), 0,
+                 "retries on another upstream hid even the first failures");
 }
