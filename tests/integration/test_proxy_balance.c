@@ -445,3 +445,42 @@ Test(proxy_balance, killing_one_of_three_upstreams_under_load)
     cr_assert_eq(atomic_load(&l.early_errors), 0,
                  "retries on another upstream hid even the first failures");
 }
+
+Test(proxy_balance, route_and_T_print_the_balancing)
+{
+    char text[4096];
+
+    daemon_prepare(&d, "[proxy /api/]\nupstream = 127.0.0.1:9000 127.0.0.1:9001*2\n"
+                       "balance = hash\nhash_key = header:X-User\nmax_fails = 3\n"
+                       "retry_timeout = 20s\nmax_conns = 8\n");
+    cr_assert_eq(run_cmd(text, sizeof text, "'%s' --route 'GET http://h/api/x' -c '%s' 2>&1",
+                         cohttpd_bin(), d.config),
+                 0, "%s", text);
+    cr_assert(strstr(text, "balance: hash on header X-User\n"), "%s", text);
+    cr_assert_eq(run_cmd(text, sizeof text, "'%s' -T -c '%s' 2>&1", cohttpd_bin(), d.config), 0,
+                 "%s", text);
+    cr_assert(strstr(text, "balance = hash\n"), "%s", text);
+    cr_assert(strstr(text, "hash_key = header:X-User\nmax_fails = 3\nfail_timeout = 10s\n"
+                           "retries = 1\nretry_timeout = 20s\nmax_conns = 8\nqueue_timeout = 5s\n"),
+              "%s", text);
+    daemon_prepare(&d, "[proxy /api/]\nupstream = 127.0.0.1:9000\nbalance = least_conn\n");
+    cr_assert_eq(run_cmd(text, sizeof text, "'%s' --route 'GET http://h/api/x' -c '%s' 2>&1",
+                         cohttpd_bin(), d.config),
+                 0, "%s", text);
+    cr_assert(strstr(text, "balance: least_conn\n"), "%s", text);
+}
+
+Test(proxy_balance, a_bad_hash_key_is_a_config_error)
+{
+    char text[4096];
+
+    /* the harness puts its [server] lines first: [proxy /api/] is line 4 */
+    daemon_prepare(&d, "[proxy /api/]\nupstream = 127.0.0.1:9000\nbalance = fastest\n"
+                       "hash_key = cookie:x\n");
+    cr_assert_eq(run_cmd(text, sizeof text, "'%s' -t -c '%s' 2>&1", cohttpd_bin(), d.config), 1,
+                 "%s", text);
+    cr_assert(strstr(text, "cohttpd.ini:7: 'hash_key' must be client or header:NAME"), "%s", text);
+    cr_assert(strstr(text, "cohttpd.ini:6: invalid value 'fastest' for 'balance' (expected "
+                           "round_robin, least_conn, random_two or hash)"),
+              "%s", text);
+}
