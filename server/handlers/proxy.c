@@ -598,18 +598,27 @@ static void proxy_handle(struct http_exchange *x, void *state, const char *rest,
 static int proxy_open(const void *conf, size_t index, void **state, char *err, size_t err_len)
 {
     struct proxy_shared *r = calloc(1, sizeof *r);
+    int rc;
 
-    (void)err;
-    (void)err_len;
     if (!r)
         return -ENOMEM;
     r->conf = conf;
     r->index = index;
+    rc = proxy_check_start(r);
+    if (rc < 0) {
+        snprintf(err, err_len, "cannot start the health checker: %s", strerror(-rc));
+        free(r);
+        return rc;
+    }
     *state = r;
     return 0;
 }
 
-static void proxy_close(void *state) { free(state); }
+static void proxy_close(void *state)
+{
+    proxy_check_stop(state);
+    free(state);
+}
 
 static const char *balance_name(enum proxy_balance b)
 {

@@ -175,6 +175,34 @@ static void dump_hash_key(FILE *out, const struct key_spec *key, const void *obj
         fprintf(out, "%s = client\n", key->name);
 }
 
+/* health_uri = /PATH[?QUERY]: sent as it is, so no space or control byte. */
+static void parse_health_uri(struct conf_io *io, const struct key_spec *key, void *obj,
+                             const char *value)
+{
+    struct proxy_conf *c = obj;
+    size_t len = strlen(value);
+
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)value[i] <= ' ' || value[i] == 0x7f)
+            len = 0;
+    }
+    if (!*value) {
+        c->health_uri[0] = '\0';
+        return;
+    }
+    if (value[0] != '/' || len == 0 || len >= sizeof c->health_uri) {
+        conf_error(io, "'%s' must be a path starting with / (no spaces, under %zu bytes)",
+                   key->name, sizeof c->health_uri);
+        return;
+    }
+    memcpy(c->health_uri, value, len + 1);
+}
+
+static void dump_health_uri(FILE *out, const struct key_spec *key, const void *obj)
+{
+    fprintf(out, "%s = %s\n", key->name, ((const struct proxy_conf *)obj)->health_uri);
+}
+
 static const struct key_spec proxy_keys[] = {
     {.name = "upstream",
      .type = VT_CUSTOM,
@@ -262,6 +290,25 @@ static const struct key_spec proxy_keys[] = {
      .width = sizeof(uint64_t),
      .min = 1,
      .max = UINT64_C(86400000)},
+    {.name = "health_uri", .type = VT_CUSTOM, .parse = parse_health_uri, .dump = dump_health_uri},
+    {.name = "health_interval",
+     .type = VT_DURATION,
+     .offset = offsetof(struct proxy_conf, health_interval_ms),
+     .width = sizeof(uint64_t),
+     .min = 10,
+     .max = UINT64_C(86400000)},
+    {.name = "health_passes",
+     .type = VT_NUMBER,
+     .offset = offsetof(struct proxy_conf, health_passes),
+     .width = sizeof(unsigned),
+     .min = 1,
+     .max = 100},
+    {.name = "health_fails",
+     .type = VT_NUMBER,
+     .offset = offsetof(struct proxy_conf, health_fails),
+     .width = sizeof(unsigned),
+     .min = 1,
+     .max = 100},
 };
 
 const struct section_spec proxy_schema = {.keys = proxy_keys,
@@ -283,4 +330,7 @@ void proxy_conf_defaults(void *conf)
     c->fail_timeout_ms = 10000;
     c->retries = 1;
     c->queue_timeout_ms = 5000;
+    c->health_interval_ms = 5000;
+    c->health_passes = 1;
+    c->health_fails = 1;
 }

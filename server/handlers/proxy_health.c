@@ -36,7 +36,8 @@ uint32_t proxy_health_up(const struct proxy_shared *s, const struct proxy_conf *
     uint32_t up = 0;
 
     for (size_t i = 0; i < c->n_upstreams; i++)
-        if (atomic_load_explicit(&s->ups[i].down_until, memory_order_relaxed) <= now)
+        if (atomic_load_explicit(&s->ups[i].down_until, memory_order_relaxed) <= now &&
+            !atomic_load_explicit(&s->ups[i].checked_down, memory_order_relaxed))
             up |= UINT32_C(1) << i;
     return up;
 }

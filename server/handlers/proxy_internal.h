@@ -29,7 +29,8 @@ enum proxy_balance {
     PROXY_HASH,        /* rendezvous hashing of hash_key, weighted */
 };
 
-#define PROXY_HASH_HEADER 64 /* the longest header name hash_key may name */
+#define PROXY_HASH_HEADER 64  /* the longest header name hash_key may name */
+#define PROXY_HEALTH_URI  256 /* the longest health_uri */
 
 struct proxy_upstream {
     struct sockaddr_storage addr;
@@ -57,6 +58,10 @@ struct proxy_conf {
     uint64_t retry_timeout_ms;           /* all tries end within this (0: no bound) */
     unsigned max_conns;                  /* busy connections per upstream and worker (0: any) */
     uint64_t queue_timeout_ms;           /* longest wait for one under max_conns (5 s) */
+    char health_uri[PROXY_HEALTH_URI];   /* active checks GET it; "" for none */
+    uint64_t health_interval_ms;         /* between checks of one upstream, and their bound (5 s) */
+    unsigned health_passes;              /* passes in a row that bring one back (1) */
+    unsigned health_fails;               /* failures in a row that take one out (1) */
 };
 
 extern const struct section_spec proxy_schema;
@@ -75,13 +80,17 @@ struct proxy_up_shared {
     _Atomic unsigned active;       /* connections busy with a request, in every worker */
     _Atomic uint64_t failures;     /* failures since the generation began */
     _Atomic uint64_t retries;      /* requests moved from it to another upstream */
+    _Atomic bool checked_down;     /* the active checks took it out */
 };
+
+struct proxy_checker;
 
 /* The route state of a [proxy] route (open/close), one per generation. */
 struct proxy_shared {
     const struct proxy_conf *conf;
     size_t index; /* the route's rank among the generation's proxy routes */
     struct proxy_up_shared ups[PROXY_MAX_UPSTREAMS];
+    struct proxy_checker *checker; /* the active checks' thread, when health_uri is set */
 };
 
 /*
@@ -92,8 +101,22 @@ struct proxy_shared {
  */
 bool proxy_health_fail(struct proxy_shared *s, size_t up, const struct proxy_conf *c, uint64_t now);
 
-/* The mask of upstreams that passive health does not keep out at now. */
+/* The mask of upstreams that neither passive health nor the active checks
+ * keep out at now. */
 uint32_t proxy_health_up(const struct proxy_shared *s, const struct proxy_conf *c, uint64_t now);
+
+/*
+ * Active checks (proxy_check.c): when s->conf->health_uri is set, starts
+ * the route's one checker thread (for the whole daemon, whatever the
+ * number of workers), which GETs health_uri from every upstream each
+ * health_interval and sets checked_down after health_fails failures in a
+ * row, clears it after health_passes passes. Returns 0 or -errno. Main
+ * thread.
+ */
+int proxy_check_start(struct proxy_shared *s);
+
+/* Stops and joins s's checker, if any. Main thread. */
+void proxy_check_stop(struct proxy_shared *s);
 
 /* ---- balancing (proxy_balance.c) ---- */
 

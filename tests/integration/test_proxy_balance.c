@@ -484,3 +484,41 @@ Test(proxy_balance, a_bad_hash_key_is_a_config_error)
                            "round_robin, least_conn, random_two or hash)"),
               "%s", text);
 }
+
+/* n GETs through the route: how many the FAKE_HEADERS upstream answered
+ * (its body is the request head) while the FAKE_OK one answers "conn=". */
+static int answered_by_headers(int n)
+{
+    int count = 0;
+
+    for (int i = 0; i < n; i++) {
+        char body[256];
+
+        cr_assert_eq(get("/api/x", NULL, body), 200, "request %d: %s", i, daemon_log());
+        count += strncmp(body, "GET /api/x ", 11) == 0;
+    }
+    return count;
+}
+
+Test(proxy_balance, active_checks_take_an_upstream_out_and_bring_it_back)
+{
+    char down[128], back[128];
+
+    /* retries = 0 and max_fails = 0: only the checks keep requests away */
+    start(2, FAKE_OK, NULL,
+          "health_uri = /health\nhealth_interval = 100ms\nhealth_fails = 2\n"
+          "retries = 0\nmax_fails = 0\nkeepalive = 0\n");
+    atomic_store(&ups[0].mode, FAKE_HEADERS);
+    cr_assert_gt(answered_by_headers(10), 0, "both answer at first");
+    snprintf(down, sizeof down,
+             "upstream 127.0.0.1:%u: health check of /health failed 2 times: out until it passes",
+             ups[0].port);
+    snprintf(back, sizeof back,
+             "upstream 127.0.0.1:%u: health check of /health passed 1 time: back", ups[0].port);
+    atomic_store(&ups[0].mode, FAKE_CLOSE);
+    cr_assert(file_wait_for(d.log, down, 15000), "%s", down);
+    cr_assert_eq(answered_by_headers(10), 0, "none to the one out");
+    atomic_store(&ups[0].mode, FAKE_HEADERS);
+    cr_assert(file_wait_for(d.log, back, 15000), "%s", back);
+    cr_assert_gt(answered_by_headers(10), 0, "the one back answers again");
+}
