@@ -1,6 +1,7 @@
 /* proxy_health.c - passive health: failures within fail_timeout take an upstream out, for every
  * worker. */
 #include <stdatomic.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "handlers/proxy_internal.h"
@@ -40,4 +41,30 @@ uint32_t proxy_health_up(const struct proxy_shared *s, const struct proxy_conf *
             !atomic_load_explicit(&s->ups[i].checked_down, memory_order_relaxed))
             up |= UINT32_C(1) << i;
     return up;
+}
+
+size_t proxy_health_view(const void *state, struct handler_upstream *out, size_t cap)
+{
+    const struct proxy_shared *s = state;
+    const struct proxy_conf *c = s->conf;
+    struct timespec ts;
+    uint32_t up;
+    size_t n = c->n_upstreams < cap ? c->n_upstreams : cap;
+
+    /* loop_now()'s clock: CLOCK_MONOTONIC in milliseconds */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    up = proxy_health_up(s, c, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+    for (size_t i = 0; i < n; i++) {
+        const struct proxy_up_shared *u = &s->ups[i];
+
+        out[i] = (struct handler_upstream){
+            .address = c->upstreams[i].text,
+            .up = (up >> i) & 1,
+            .failures = atomic_load_explicit(&u->failures, memory_order_relaxed),
+            .retries = atomic_load_explicit(&u->retries, memory_order_relaxed),
+            .active = atomic_load_explicit(&u->active, memory_order_relaxed),
+            .idle = atomic_load_explicit(&u->idle, memory_order_relaxed),
+        };
+    }
+    return n;
 }

@@ -12,6 +12,7 @@
 
 #include "core/loop.h"
 #include "handlers/conf_keys.h"
+#include "handlers/kinds.h"
 #include "http/exchange.h"
 
 #define PROXY_MAX_UPSTREAMS 32    /* upstream addresses per route */
@@ -78,6 +79,7 @@ struct proxy_up_shared {
     _Atomic uint64_t window_start; /* when the current window of failures began */
     _Atomic unsigned fails;        /* failures in that window */
     _Atomic unsigned active;       /* connections busy with a request, in every worker */
+    _Atomic unsigned idle;         /* idle in the pools of every worker */
     _Atomic uint64_t failures;     /* failures since the generation began */
     _Atomic uint64_t retries;      /* requests moved from it to another upstream */
     _Atomic bool checked_down;     /* the active checks took it out */
@@ -104,6 +106,10 @@ bool proxy_health_fail(struct proxy_shared *s, size_t up, const struct proxy_con
 /* The mask of upstreams that neither passive health nor the active checks
  * keep out at now. */
 uint32_t proxy_health_up(const struct proxy_shared *s, const struct proxy_conf *c, uint64_t now);
+
+/* handler_kind.upstreams: each upstream's state and counters for the
+ * status page. Any thread. */
+size_t proxy_health_view(const void *state, struct handler_upstream *out, size_t cap);
 
 /*
  * Active checks (proxy_check.c): when s->conf->health_uri is set, starts

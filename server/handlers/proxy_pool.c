@@ -104,6 +104,7 @@ static void idle_unlink(struct proxy_conn *pc)
     *(pc->next ? &pc->next->prev : &us->idle_last) = pc->prev;
     pc->prev = pc->next = NULL;
     us->n_idle--;
+    atomic_fetch_sub_explicit(&pc->shared->ups[pc->up].idle, 1, memory_order_relaxed);
     pc->w.on_event = NULL;
 }
 
@@ -284,6 +285,7 @@ void proxy_pool_put(struct proxy_conn *pc, const struct proxy_conf *c)
     *(us->idle_last ? &us->idle_last->next : &us->idle_first) = pc;
     us->idle_last = pc;
     us->n_idle++;
+    atomic_fetch_add_explicit(&pc->shared->ups[pc->up].idle, 1, memory_order_relaxed);
     pc->w.on_event = idle_event;
     keeper_notify(pw, pc->idle_since + c->keepalive_timeout_ms);
 }

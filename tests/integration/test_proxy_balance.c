@@ -522,3 +522,48 @@ Test(proxy_balance, active_checks_take_an_upstream_out_and_bring_it_back)
     cr_assert(file_wait_for(d.log, back, 15000), "%s", back);
     cr_assert_gt(answered_by_headers(10), 0, "the one back answers again");
 }
+
+Test(proxy_balance, the_status_page_shows_each_upstream)
+{
+    char want[512], out[4096], file[400];
+    char *text;
+
+    start(2, FAKE_OK, NULL,
+          "max_fails = 1\nfail_timeout = 60s\nkeepalive_timeout = 60s\n[status /status]\n");
+    atomic_store(&ups[1].mode, FAKE_CLOSE);
+    get_ok(4, NULL); /* the second fails once, is taken out, its request moves on */
+    snprintf(file, sizeof file, "%s/status.json", d.dir);
+    cr_assert_eq(
+        run_cmd(out, sizeof out, "curl -sS -o '%s' http://127.0.0.1:%u/status 2>&1", file, d.port),
+        0, "%s", out);
+    text = file_slurp(file);
+    snprintf(want, sizeof want,
+             "\"upstreams\":{\"proxy /api/\":["
+             "{\"address\":\"127.0.0.1:%u\",\"state\":\"up\",\"failures\":0,\"retries\":0,"
+             "\"active\":0,\"idle\":1},"
+             "{\"address\":\"127.0.0.1:%u\",\"state\":\"down\",\"failures\":1,\"retries\":1,"
+             "\"active\":0,\"idle\":0}]}",
+             ups[0].port, ups[1].port);
+    cr_assert(strstr(text, want), "want %s\nin %s", want, text);
+    free(text);
+    snprintf(file, sizeof file, "%s/status.txt", d.dir);
+    cr_assert_eq(run_cmd(out, sizeof out,
+                         "curl -sS -o '%s' 'http://127.0.0.1:%u/status?format=prometheus' 2>&1",
+                         file, d.port),
+                 0, "%s", out);
+    text = file_slurp(file);
+    snprintf(want, sizeof want,
+             "\ncohttpd_upstream_up{route=\"proxy /api/\",upstream=\"127.0.0.1:%u\"} 0\n",
+             ups[1].port);
+    cr_assert(strstr(text, want), "want %s\nin %s", want, text);
+    snprintf(want, sizeof want,
+             "\ncohttpd_upstream_idle_connections{route=\"proxy /api/\",upstream=\"127.0.0.1:%u\"} "
+             "1\n",
+             ups[0].port);
+    cr_assert(strstr(text, want), "want %s\nin %s", want, text);
+    free(text);
+    if (run_cmd(NULL, 0, "command -v promtool >/dev/null") != 0)
+        cr_assert_fail("promtool is missing (packaging/install-deps --test installs prometheus)");
+    cr_assert_eq(run_cmd(out, sizeof out, "promtool check metrics < '%s' 2>&1", file), 0,
+                 "promtool check metrics: %s", out);
+}
