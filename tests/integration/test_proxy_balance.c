@@ -131,14 +131,14 @@ static int hold_request(void)
     return fd;
 }
 
-/* Waits (bounded) until fake f accepted n connections. */
-static bool wait_accepted(struct fake *f, int n)
+/* Waits up to ms until *count reaches n; whether it did. */
+static bool wait_count(const _Atomic int *count, int n, long ms)
 {
-    long deadline = now_ms() + 15000;
+    long deadline = now_ms() + ms;
 
-    while (atomic_load(&f->accepted) < n && now_ms() < deadline)
+    while (atomic_load(count) < n && now_ms() < deadline)
         usleep(10000);
-    return atomic_load(&f->accepted) >= n;
+    return atomic_load(count) >= n;
 }
 
 Test(proxy_balance, least_conn_sends_nothing_to_the_busy_upstream)
@@ -149,7 +149,8 @@ Test(proxy_balance, least_conn_sends_nothing_to_the_busy_upstream)
     atomic_store(&ups[0].mode, FAKE_HANG);
     /* among idle upstreams the first goes first: the request that hangs */
     fd = hold_request();
-    cr_assert(wait_accepted(&ups[0], 1), "the first upstream got the first request: %s", counts());
+    cr_assert(wait_count(&ups[0].accepted, 1, 15000),
+              "the first upstream got the first request: %s", counts());
     get_ok(6, NULL);
     cr_assert_eq(atomic_load(&ups[0].accepted), 1, "nothing more to the busy one: %s", counts());
     close(fd);
@@ -372,7 +373,7 @@ Test(proxy_balance, a_request_queued_for_max_conns_goes_when_one_is_free)
 
 /* The load of the kill test: clients that GET until told to stop. */
 struct load {
-    _Atomic long seq; /* requests begun */
+    _Atomic int seq; /* requests begun */
     _Atomic int stop;
     _Atomic long marker;       /* requests begun after this one must succeed */
     _Atomic long late_errors;  /* failures of those */
@@ -401,21 +402,11 @@ static void *load_thread(void *arg)
     return NULL;
 }
 
-/* Waits (bounded) until l has begun n requests. */
-static bool wait_seq(struct load *l, long n)
-{
-    long deadline = now_ms() + 60000;
-
-    while (atomic_load(&l->seq) < n && now_ms() < deadline)
-        usleep(10000);
-    return atomic_load(&l->seq) >= n;
-}
-
 Test(proxy_balance, killing_one_of_three_upstreams_under_load)
 {
     static struct load l;
     pthread_t th[4];
-    long marker;
+    int marker;
     bool seen, more;
 
     memset(&l, 0, sizeof l);
@@ -423,7 +414,7 @@ Test(proxy_balance, killing_one_of_three_upstreams_under_load)
     start(3, FAKE_OK, NULL, "max_fails = 1\nfail_timeout = 60s\n");
     for (int i = 0; i < 4; i++)
         cr_assert_eq(pthread_create(&th[i], NULL, load_thread, &l), 0);
-    seen = wait_seq(&l, 100);
+    seen = wait_count(&l.seq, 100, 60000);
     if (seen) {
         fake_kill(&ups[1]);
         /* the traffic itself finds the dead one: its first failure takes it out */
@@ -431,19 +422,26 @@ Test(proxy_balance, killing_one_of_three_upstreams_under_load)
     }
     marker = atomic_load(&l.seq);
     atomic_store(&l.marker, marker);
-    more = wait_seq(&l, marker + 400);
+    more = wait_count(&l.seq, marker + 400, 60000);
     atomic_store(&l.stop, 1);
     for (int i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
     cr_assert(seen, "the dead upstream was taken out: %s", daemon_log());
-    cr_assert(more, "the load went on: %ld requests", atomic_load(&l.seq));
+    cr_assert(more, "the load went on: %d requests", atomic_load(&l.seq));
     cr_assert_eq(atomic_load(&l.late_errors), 0,
-                 "after the dead upstream was taken out, %ld of %ld requests failed (first: %s); "
+                 "after the dead upstream was taken out, %ld of %d requests failed (first: %s); "
                  "%ld before",
                  atomic_load(&l.late_errors), atomic_load(&l.seq) - marker, l.first_late,
                  atomic_load(&l.early_errors));
     cr_assert_eq(atomic_load(&l.early_errors), 0,
                  "retries on another upstream hid even the first failures");
+}
+
+/* Runs cohttpd with args and -c on d's config; its exit status, what it
+ * printed in out. */
+static int cohttpd_cli(char *out, size_t cap, const char *args)
+{
+    return run_cmd(out, cap, "'%s' %s -c '%s' 2>&1", cohttpd_bin(), args, d.config);
 }
 
 Test(proxy_balance, route_and_T_print_the_balancing)
@@ -453,20 +451,15 @@ Test(proxy_balance, route_and_T_print_the_balancing)
     daemon_prepare(&d, "[proxy /api/]\nupstream = 127.0.0.1:9000 127.0.0.1:9001*2\n"
                        "balance = hash\nhash_key = header:X-User\nmax_fails = 3\n"
                        "retry_timeout = 20s\nmax_conns = 8\n");
-    cr_assert_eq(run_cmd(text, sizeof text, "'%s' --route 'GET http://h/api/x' -c '%s' 2>&1",
-                         cohttpd_bin(), d.config),
-                 0, "%s", text);
+    cr_assert_eq(cohttpd_cli(text, sizeof text, "--route 'GET http://h/api/x'"), 0, "%s", text);
     cr_assert(strstr(text, "balance: hash on header X-User\n"), "%s", text);
-    cr_assert_eq(run_cmd(text, sizeof text, "'%s' -T -c '%s' 2>&1", cohttpd_bin(), d.config), 0,
-                 "%s", text);
+    cr_assert_eq(cohttpd_cli(text, sizeof text, "-T"), 0, "%s", text);
     cr_assert(strstr(text, "balance = hash\n"), "%s", text);
     cr_assert(strstr(text, "hash_key = header:X-User\nmax_fails = 3\nfail_timeout = 10s\n"
                            "retries = 1\nretry_timeout = 20s\nmax_conns = 8\nqueue_timeout = 5s\n"),
               "%s", text);
     daemon_prepare(&d, "[proxy /api/]\nupstream = 127.0.0.1:9000\nbalance = least_conn\n");
-    cr_assert_eq(run_cmd(text, sizeof text, "'%s' --route 'GET http://h/api/x' -c '%s' 2>&1",
-                         cohttpd_bin(), d.config),
-                 0, "%s", text);
+    cr_assert_eq(cohttpd_cli(text, sizeof text, "--route 'GET http://h/api/x'"), 0, "%s", text);
     cr_assert(strstr(text, "balance: least_conn\n"), "%s", text);
 }
 
@@ -477,8 +470,7 @@ Test(proxy_balance, a_bad_hash_key_is_a_config_error)
     /* the harness puts its [server] lines first: [proxy /api/] is line 4 */
     daemon_prepare(&d, "[proxy /api/]\nupstream = 127.0.0.1:9000\nbalance = fastest\n"
                        "hash_key = cookie:x\n");
-    cr_assert_eq(run_cmd(text, sizeof text, "'%s' -t -c '%s' 2>&1", cohttpd_bin(), d.config), 1,
-                 "%s", text);
+    cr_assert_eq(cohttpd_cli(text, sizeof text, "-t"), 1, "%s", text);
     cr_assert(strstr(text, "cohttpd.ini:7: 'hash_key' must be client or header:NAME"), "%s", text);
     cr_assert(strstr(text, "cohttpd.ini:6: invalid value 'fastest' for 'balance' (expected "
                            "round_robin, least_conn, random_two or hash)"),
