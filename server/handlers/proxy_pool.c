@@ -267,7 +267,9 @@ void proxy_pool_put(struct proxy_conn *pc, const struct proxy_conf *c)
     struct proxy_up_state *us = &rs->ups[pc->up];
 
     conn_release(pc);
-    if (c->keepalive == 0 || pw->torn_down || conn_stale(pc)) {
+    /* No peek here: a connection the upstream closes in the meantime is
+     * found by idle_event, or by the peek of proxy_pool_get. */
+    if (c->keepalive == 0 || pw->torn_down) {
         proxy_conn_close(pc);
         return;
     }
