@@ -226,6 +226,8 @@ static int app_observe(const struct http_site *site, struct http_view *v)
     for (size_t i = 0; i < app->n_routes; i++) {
         v->routes[i].name = app->routes[i].name;
         v->routes[i].name_len = app->routes[i].name_len;
+        v->routes[i].kind = app->routes[i].kind;
+        v->routes[i].state = app->routes[i].state;
         for (size_t r = 0; r < rows && r < APP_MAX_ROWS; r++) {
             app_counter *row = atomic_load_explicit(&app->route_rows[r], memory_order_acquire);
 

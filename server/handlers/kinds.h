@@ -2,7 +2,9 @@
 #ifndef COHTTPD_HANDLERS_KINDS_H
 #define COHTTPD_HANDLERS_KINDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "handlers/conf_keys.h"
@@ -41,6 +43,18 @@ struct handler_target {
     const char *raw_path; /* the path as written, before normalising */
     size_t raw_path_len;
 };
+
+/* One upstream of a route as the status page shows it. */
+struct handler_upstream {
+    const char *address; /* as configured; lives as long as the route state */
+    bool up;             /* not taken out by failures or health checks */
+    uint64_t failures;   /* since the configuration was loaded */
+    uint64_t retries;    /* requests moved from it to another upstream */
+    unsigned active;     /* connections busy with a request, every worker */
+    unsigned idle;       /* idle keep-alive connections, every worker */
+};
+
+#define HANDLER_MAX_UPSTREAMS 64 /* the most upstreams a route reports */
 
 struct handler_kind {
     const char *name;                  /* the KIND of [KIND MATCH] */
@@ -89,6 +103,12 @@ struct handler_kind {
      * the decision needs. Main thread.
      */
     void (*describe)(FILE *out, const void *conf, const struct handler_target *t);
+    /*
+     * The status page: fills out[0..cap) with the upstreams of a route
+     * state from open and returns how many. Any thread, never yields.
+     * NULL: the kind has no upstreams.
+     */
+    size_t (*upstreams)(const void *state, struct handler_upstream *out, size_t cap);
 };
 
 /* The kind named name[0..len), or NULL. */

@@ -2,6 +2,7 @@
 #include "handlers/proxy.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +13,6 @@
 #include "core/log.h"
 #include "handlers/proxy_internal.h"
 
-/* The route state: the conf and the route's rank among the proxy routes. */
-struct proxy_route {
-    const struct proxy_conf *conf;
-    size_t index;
-};
-
 /* How one attempt on one upstream connection ended. */
 enum proxy_outcome {
     PX_OK,        /* the response went out whole */
@@ -26,6 +21,7 @@ enum proxy_outcome {
     PX_FAIL_504,  /* nothing sent to the client yet: answer 504 */
     PX_BODY_FAIL, /* the client's body failed: answer http_body_status() */
     PX_CUT,       /* the client's response cannot be completed: close */
+    PX_FAIL_503,  /* every upstream left stayed at max_conns for queue_timeout */
 };
 
 /* One request through the proxy, freed by its cleanup on every path. */
@@ -33,7 +29,9 @@ struct proxy_req {
     struct http_exchange *x;
     const struct proxy_conf *c;
     struct proxy_worker *pw;
+    struct proxy_shared *shared;
     size_t route;
+    uint64_t key;          /* what balance = hash hashes */
     struct proxy_conn *pc; /* the upstream connection in use, or NULL */
     struct proxy_resp resp;
     /* toward the upstream */
@@ -366,21 +364,87 @@ static void relay_done(struct proxy_req *p)
     }
 }
 
-/* A connection to upstream up: a pooled one unless fresh, else a new one.
- * *reused tells which. NULL when it cannot connect (logged). */
-static struct proxy_conn *attempt_conn(struct proxy_req *p, size_t up, bool fresh, bool *reused)
+/* The upstreams one request tried and why each failed, for the log line
+ * that ends it. */
+struct proxy_tries {
+    uint32_t tried;    /* a bit per upstream given up on */
+    unsigned n;        /* how many */
+    size_t last;       /* the last one */
+    bool timed_out;    /* the last one ended at a timeout */
+    uint64_t deadline; /* retry_timeout's end (0: none) */
+    char names[1024];  /* "A (why), B (why)" */
+    size_t names_len;
+};
+
+/* Upstream up failed (why): counted by passive health, named in the log. */
+static void try_failed(struct proxy_req *p, struct proxy_tries *t, size_t up, const char *why,
+                       bool timeout)
+{
+    size_t cap = sizeof t->names - t->names_len;
+    int n = snprintf(t->names + t->names_len, cap, "%s%s (%s)", t->n ? ", " : "",
+                     p->c->upstreams[up].text, why);
+
+    if (n > 0)
+        t->names_len += (size_t)n < cap ? (size_t)n : cap - 1;
+    log_warn("upstream %s: %s", p->c->upstreams[up].text, why);
+    t->tried |= UINT32_C(1) << up;
+    t->last = up;
+    t->n++;
+    t->timed_out = timeout;
+    proxy_health_fail(p->shared, up, p->c, loop_now(p->x->loop));
+}
+
+/* The next upstream to try: one passive health lets through when there is
+ * one (else any: better a try than a certain 502), below max_conns (else
+ * queued up to queue_timeout). -1 when none is left, -2 when the queue
+ * timed out. May yield. */
+static int choose(struct proxy_req *p, const struct proxy_tries *t)
 {
     const struct proxy_conf *c = p->c;
-    struct proxy_conn *pc = fresh ? NULL : proxy_pool_get(p->pw, p->x->loop, p->route, up, c);
+    uint32_t all = c->n_upstreams >= 32 ? UINT32_MAX : (UINT32_C(1) << c->n_upstreams) - 1;
+    uint32_t avail, up;
+    uint64_t queue_end = 0;
+
+    for (;;) {
+        if ((all & ~t->tried) == 0)
+            return -1;
+        avail = all & ~t->tried & ~proxy_pool_full(p->pw, p->route, c);
+        if (avail)
+            break;
+        if (queue_end == 0) {
+            queue_end = loop_now(p->x->loop) + c->queue_timeout_ms;
+            log_debug("%.*s: queued: every upstream left is at max_conns", (int)p->x->path_len,
+                      p->x->path);
+        }
+        if (proxy_pool_queue_wait(p->pw, p->x->loop, p->route, queue_end) < 0)
+            return -2;
+    }
+    up = avail & proxy_health_up(p->shared, c, loop_now(p->x->loop));
+    return (int)proxy_balance_pick(proxy_worker_balancer(p->pw, p->route), c, p->shared,
+                                   up ? up : avail, p->key);
+}
+
+/* A connection to upstream up: a pooled one unless fresh, else a new one.
+ * *reused tells which. NULL when it cannot connect (counted in t). */
+static struct proxy_conn *attempt_conn(struct proxy_req *p, struct proxy_tries *t, size_t up,
+                                       bool fresh, bool *reused)
+{
+    struct loop *loop = p->x->loop;
+    struct proxy_conn *pc = fresh ? NULL : proxy_pool_get(p->pw, loop, p->shared, up);
+    uint64_t deadline = loop_now(loop) + p->c->connect_timeout_ms;
+    bool retry_end = t->deadline && t->deadline < deadline;
     int err;
 
     *reused = pc != NULL;
     if (pc)
         return pc;
-    pc = proxy_connect(p->pw, p->x->loop, p->route, up, c, &err);
+    pc = proxy_connect(p->pw, loop, p->shared, up, retry_end ? t->deadline : deadline, &err);
     if (!pc)
-        log_warn("upstream %s: cannot connect: %s", c->upstreams[up].text,
-                 err == -ETIMEDOUT ? "connect_timeout" : strerror(-err));
+        try_failed(p, t, up,
+                   err != -ETIMEDOUT ? strerror(-err)
+                   : retry_end       ? "retry_timeout"
+                                     : "connect_timeout",
+                   err == -ETIMEDOUT);
     return pc;
 }
 
@@ -396,58 +460,102 @@ static void attempt_reset(struct proxy_req *p)
         p->body_eof = false; /* an empty body ends again (a chunked one with its last chunk) */
 }
 
-/* Tries upstreams until one answers. Returns the final outcome. */
-static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, size_t target_len)
+/* Whether the request may move on after t's failures: retries and
+ * retry_timeout allow it. Logs the end (naming every upstream tried) when
+ * not; *o is then the answer. */
+static bool may_retry(struct proxy_req *p, struct proxy_tries *t, int up, enum proxy_outcome *o)
 {
-    uint32_t tried = 0;
-    bool fresh = false;
+    const char *why = up == -2 ? "every upstream stayed at max_conns for queue_timeout"
+                      : up == -1 || t->n > p->c->retries ? "no upstream answered"
+                                                         : NULL;
+
+    if (!why && t->deadline && loop_now(p->x->loop) >= t->deadline) {
+        why = "no upstream answered within retry_timeout";
+        t->timed_out = true;
+    }
+    if (!why)
+        return true;
+    *o = up == -2 ? PX_FAIL_503 : t->timed_out ? PX_FAIL_504 : PX_FAIL_502;
+    log_error("%.*s %.*s: %s (tried: %s): %d", (int)p->x->req->method_name.len,
+              p->x->req->method_name.p, (int)p->x->path_len, p->x->path, why,
+              t->n ? t->names : "none",
+              *o == PX_FAIL_503   ? 503
+              : *o == PX_FAIL_504 ? 504
+                                  : 502);
+    return false;
+}
+
+/* Sends the request to the upstream chosen and relays its answer; 1 to
+ * move on to another upstream, 0 with the final outcome in *o. */
+static int attempt(struct proxy_req *p, struct proxy_tries *t, size_t up, const char *target,
+                   size_t target_len, enum proxy_outcome *o)
+{
+    bool reused, fresh = false;
+    int head_len;
 
     for (;;) {
-        int up = fresh ? (int)p->pc->up : proxy_pick(p->pw, p->route, p->c, tried);
-        bool reused;
-        int head_len;
-        enum proxy_outcome o;
-
-        if (fresh)
-            attempt_reset(p);
-        if (up < 0) {
-            log_error("%s: no upstream could be reached: 502", p->x->path);
-            return PX_FAIL_502;
-        }
-        p->pc = attempt_conn(p, (size_t)up, fresh, &reused);
-        fresh = false;
-        if (!p->pc) {
-            tried |= UINT32_C(1) << up;
-            continue;
-        }
+        p->pc = attempt_conn(p, t, up, fresh, &reused);
+        if (!p->pc)
+            return 1;
         head_len = proxy_request_head(p->c, &p->c->upstreams[up], p->x, target, target_len, p->head,
                                       p->head_cap);
-        if (head_len < 0)
-            return PX_FAIL_502;
+        if (head_len < 0) {
+            *o = PX_FAIL_502;
+            return 0;
+        }
         proxy_resp_init(&p->resp, p->c->upstreams[up].text, p->x->req->method == HTTP_HEAD);
-        o = relay(p, (size_t)head_len);
-        if (o != PX_RETRY)
-            return o;
+        *o = relay(p, (size_t)head_len);
+        if (*o == PX_FAIL_502 || *o == PX_FAIL_504)
+            proxy_health_fail(p->shared, up, p->c, loop_now(p->x->loop));
+        if (*o != PX_RETRY)
+            return 0;
         if (!reused && p->body_read == 0 && idempotent(p->x)) {
             /* a fresh connection that ended at once: the next upstream */
-            log_warn("upstream %s: the connection ended before a response",
-                     p->c->upstreams[up].text);
+            try_failed(p, t, up, "closed before a response", false);
             attempt_reset(p);
-            tried |= UINT32_C(1) << up;
-            continue;
+            return 1;
         }
         if (!reused || p->body_read > 0 || !idempotent(p->x)) {
             log_error("upstream %s: the connection ended before a response: 502",
                       p->c->upstreams[up].text);
-            return PX_FAIL_502;
+            proxy_health_fail(p->shared, up, p->c, loop_now(p->x->loop));
+            *o = PX_FAIL_502;
+            return 0;
         }
-        fresh = true; /* the keep-alive race: again, on a new connection */
+        attempt_reset(p); /* the keep-alive race: again, on a new connection */
+        fresh = true;
+    }
+}
+
+/* Tries upstreams until one answers, within retries and retry_timeout.
+ * Returns the final outcome. */
+static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, size_t target_len)
+{
+    struct proxy_tries t = {.tried = 0};
+    enum proxy_outcome o = PX_FAIL_502;
+
+    if (p->c->retry_timeout_ms)
+        t.deadline = loop_now(p->x->loop) + p->c->retry_timeout_ms;
+    for (;;) {
+        int up;
+
+        if (t.n > 0 && !may_retry(p, &t, 0, &o))
+            return o;
+        up = choose(p, &t);
+        if (up < 0) {
+            may_retry(p, &t, up, &o);
+            return o;
+        }
+        if (t.n > 0)
+            atomic_fetch_add_explicit(&p->shared->ups[t.last].retries, 1, memory_order_relaxed);
+        if (attempt(p, &t, (size_t)up, target, target_len, &o) == 0)
+            return o;
     }
 }
 
 static void proxy_handle(struct http_exchange *x, void *state, const char *rest, size_t rest_len)
 {
-    const struct proxy_route *route = state;
+    struct proxy_shared *route = state;
     size_t head_cap = x->site->limits.max_header_size + 4096;
     struct proxy_req *p = malloc(sizeof *p + head_cap);
     int target_len;
@@ -462,7 +570,10 @@ static void proxy_handle(struct http_exchange *x, void *state, const char *rest,
     p->x = x;
     p->c = route->conf;
     p->pw = x->handler_worker;
+    p->shared = route;
     p->route = route->index;
+    if (p->c->balance == PROXY_HASH)
+        p->key = proxy_balance_key(p->c, x);
     p->head = (char *)(p + 1);
     p->head_cap = head_cap;
     p->chunked = x->req->chunked;
@@ -476,8 +587,8 @@ static void proxy_handle(struct http_exchange *x, void *state, const char *rest,
     o = proxy_run(p, p->target, (size_t)target_len);
     if (o == PX_OK)
         relay_done(p);
-    else if (o == PX_FAIL_502 || o == PX_FAIL_504)
-        http_resp_error(x, o == PX_FAIL_502 ? 502 : 504, NULL);
+    else if (o == PX_FAIL_502 || o == PX_FAIL_504 || o == PX_FAIL_503)
+        http_resp_error(x, o == PX_FAIL_502 ? 502 : o == PX_FAIL_504 ? 504 : 503, NULL);
     else if (o == PX_BODY_FAIL && !p->head_sent && http_body_status(x))
         http_resp_error(x, http_body_status(x), NULL);
 }
@@ -486,18 +597,39 @@ static void proxy_handle(struct http_exchange *x, void *state, const char *rest,
 
 static int proxy_open(const void *conf, size_t index, void **state, char *err, size_t err_len)
 {
-    struct proxy_route *r = malloc(sizeof *r);
+    struct proxy_shared *r = calloc(1, sizeof *r);
+    int rc;
 
-    (void)err;
-    (void)err_len;
     if (!r)
         return -ENOMEM;
-    *r = (struct proxy_route){.conf = conf, .index = index};
+    r->conf = conf;
+    r->index = index;
+    rc = proxy_check_start(r);
+    if (rc < 0) {
+        snprintf(err, err_len, "cannot start the health checker: %s", strerror(-rc));
+        free(r);
+        return rc;
+    }
     *state = r;
     return 0;
 }
 
-static void proxy_close(void *state) { free(state); }
+static void proxy_close(void *state)
+{
+    proxy_check_stop(state);
+    free(state);
+}
+
+static const char *balance_name(enum proxy_balance b)
+{
+    switch (b) {
+    case PROXY_LEAST_CONN: return "least_conn";
+    case PROXY_RANDOM_TWO: return "random_two";
+    case PROXY_HASH: return "hash";
+    case PROXY_ROUND_ROBIN:
+    default: return "round_robin";
+    }
+}
 
 static void proxy_describe(FILE *out, const void *conf, const struct handler_target *t)
 {
@@ -513,7 +645,12 @@ static void proxy_describe(FILE *out, const void *conf, const struct handler_tar
         else
             fprintf(out, " %s*%u", c->upstreams[i].text, c->upstreams[i].weight);
     }
-    fputs("\nbalance: round_robin\n", out);
+    fprintf(out, "\nbalance: %s", balance_name(c->balance));
+    if (c->balance == PROXY_HASH && c->hash_header[0])
+        fprintf(out, " on header %s", c->hash_header);
+    else if (c->balance == PROXY_HASH)
+        fputs(" on the client address", out);
+    fputc('\n', out);
     if (n < 0)
         fputs("upstream target: none (414 URI Too Long)\n", out);
     else
@@ -531,4 +668,5 @@ const struct handler_kind proxy_kind = {
     .worker_teardown = proxy_worker_teardown,
     .handle = proxy_handle,
     .describe = proxy_describe,
+    .upstreams = proxy_health_view,
 };

@@ -136,8 +136,72 @@ static void dump_upstreams(FILE *out, const struct key_spec *key, const void *ob
 
 static const struct enum_name balance_names[] = {
     {.name = "round_robin", .value = PROXY_ROUND_ROBIN},
+    {.name = "least_conn", .value = PROXY_LEAST_CONN},
+    {.name = "random_two", .value = PROXY_RANDOM_TWO},
+    {.name = "hash", .value = PROXY_HASH},
     {.name = NULL},
 };
+
+/* hash_key = client | header:NAME */
+static void parse_hash_key(struct conf_io *io, const struct key_spec *key, void *obj,
+                           const char *value)
+{
+    struct proxy_conf *c = obj;
+    const char *name = value + 7;
+    size_t len;
+
+    if (strcmp(value, "client") == 0) {
+        c->hash_header[0] = '\0';
+        return;
+    }
+    len = strlen(name);
+    if (strncmp(value, "header:", 7) != 0 || len == 0 || len >= sizeof c->hash_header ||
+        strspn(name, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != len) {
+        conf_error(io, "'%s' must be client or header:NAME (a header name under %zu bytes)",
+                   key->name, sizeof c->hash_header);
+        return;
+    }
+    memcpy(c->hash_header, name, len + 1);
+}
+
+static void dump_hash_key(FILE *out, const struct key_spec *key, const void *obj)
+{
+    const struct proxy_conf *c = obj;
+
+    if (c->hash_header[0])
+        fprintf(out, "%s = header:%s\n", key->name, c->hash_header);
+    else
+        fprintf(out, "%s = client\n", key->name);
+}
+
+/* health_uri = /PATH[?QUERY]: sent as it is, so no space or control byte. */
+static void parse_health_uri(struct conf_io *io, const struct key_spec *key, void *obj,
+                             const char *value)
+{
+    struct proxy_conf *c = obj;
+    size_t len = strlen(value);
+
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)value[i] <= ' ' || value[i] == 0x7f)
+            len = 0;
+    }
+    if (!*value) {
+        c->health_uri[0] = '\0';
+        return;
+    }
+    if (value[0] != '/' || len == 0 || len >= sizeof c->health_uri) {
+        conf_error(io, "'%s' must be a path starting with / (no spaces, under %zu bytes)",
+                   key->name, sizeof c->health_uri);
+        return;
+    }
+    memcpy(c->health_uri, value, len + 1);
+}
+
+static void dump_health_uri(FILE *out, const struct key_spec *key, const void *obj)
+{
+    fprintf(out, "%s = %s\n", key->name, ((const struct proxy_conf *)obj)->health_uri);
+}
 
 static const struct key_spec proxy_keys[] = {
     {.name = "upstream",
@@ -189,6 +253,62 @@ static const struct key_spec proxy_keys[] = {
      .type = VT_BOOL,
      .offset = offsetof(struct proxy_conf, strip_prefix),
      .width = sizeof(bool)},
+    {.name = "hash_key", .type = VT_CUSTOM, .parse = parse_hash_key, .dump = dump_hash_key},
+    {.name = "max_fails",
+     .type = VT_NUMBER,
+     .offset = offsetof(struct proxy_conf, max_fails),
+     .width = sizeof(unsigned),
+     .min = 0,
+     .max = 1000},
+    {.name = "fail_timeout",
+     .type = VT_DURATION,
+     .offset = offsetof(struct proxy_conf, fail_timeout_ms),
+     .width = sizeof(uint64_t),
+     .min = 1,
+     .max = UINT64_C(86400000)},
+    {.name = "retries",
+     .type = VT_NUMBER,
+     .offset = offsetof(struct proxy_conf, retries),
+     .width = sizeof(unsigned),
+     .min = 0,
+     .max = PROXY_MAX_UPSTREAMS},
+    {.name = "retry_timeout",
+     .type = VT_DURATION,
+     .offset = offsetof(struct proxy_conf, retry_timeout_ms),
+     .width = sizeof(uint64_t),
+     .min = 0,
+     .max = UINT64_C(86400000)},
+    {.name = "max_conns",
+     .type = VT_NUMBER,
+     .offset = offsetof(struct proxy_conf, max_conns),
+     .width = sizeof(unsigned),
+     .min = 0,
+     .max = 1000000},
+    {.name = "queue_timeout",
+     .type = VT_DURATION,
+     .offset = offsetof(struct proxy_conf, queue_timeout_ms),
+     .width = sizeof(uint64_t),
+     .min = 1,
+     .max = UINT64_C(86400000)},
+    {.name = "health_uri", .type = VT_CUSTOM, .parse = parse_health_uri, .dump = dump_health_uri},
+    {.name = "health_interval",
+     .type = VT_DURATION,
+     .offset = offsetof(struct proxy_conf, health_interval_ms),
+     .width = sizeof(uint64_t),
+     .min = 10,
+     .max = UINT64_C(86400000)},
+    {.name = "health_passes",
+     .type = VT_NUMBER,
+     .offset = offsetof(struct proxy_conf, health_passes),
+     .width = sizeof(unsigned),
+     .min = 1,
+     .max = 100},
+    {.name = "health_fails",
+     .type = VT_NUMBER,
+     .offset = offsetof(struct proxy_conf, health_fails),
+     .width = sizeof(unsigned),
+     .min = 1,
+     .max = 100},
 };
 
 const struct section_spec proxy_schema = {.keys = proxy_keys,
@@ -206,4 +326,11 @@ void proxy_conf_defaults(void *conf)
     c->connect_timeout_ms = 5000;
     c->read_timeout_ms = 60000;
     c->send_timeout_ms = 60000;
+    c->max_fails = 1;
+    c->fail_timeout_ms = 10000;
+    c->retries = 1;
+    c->queue_timeout_ms = 5000;
+    c->health_interval_ms = 5000;
+    c->health_passes = 1;
+    c->health_fails = 1;
 }

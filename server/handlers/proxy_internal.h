@@ -2,6 +2,7 @@
 #ifndef COHTTPD_HANDLERS_PROXY_INTERNAL_H
 #define COHTTPD_HANDLERS_PROXY_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 
 #include "core/loop.h"
 #include "handlers/conf_keys.h"
+#include "handlers/kinds.h"
 #include "http/exchange.h"
 
 #define PROXY_MAX_UPSTREAMS 32    /* upstream addresses per route */
@@ -23,7 +25,13 @@
 
 enum proxy_balance {
     PROXY_ROUND_ROBIN, /* smooth weighted round robin */
+    PROXY_LEAST_CONN,  /* fewest active connections per weight, round robin among ties */
+    PROXY_RANDOM_TWO,  /* two weighted random picks, the less loaded one */
+    PROXY_HASH,        /* rendezvous hashing of hash_key, weighted */
 };
+
+#define PROXY_HASH_HEADER 64  /* the longest header name hash_key may name */
+#define PROXY_HEALTH_URI  256 /* the longest health_uri */
 
 struct proxy_upstream {
     struct sockaddr_storage addr;
@@ -37,13 +45,24 @@ struct proxy_conf {
     struct proxy_upstream upstreams[PROXY_MAX_UPSTREAMS];
     size_t n_upstreams;
     enum proxy_balance balance;
-    unsigned keepalive;            /* idle connections kept per worker and upstream (32) */
-    uint64_t keepalive_timeout_ms; /* idle connections closed after this (4 s) */
-    uint64_t connect_timeout_ms;   /* 5 s, then the next upstream */
-    uint64_t read_timeout_ms;      /* longest upstream silence (60 s): 504 or a cut */
-    uint64_t send_timeout_ms;      /* longest wait to write to the upstream (60 s) */
-    bool preserve_host;            /* send the client's Host, not the upstream's */
-    bool strip_prefix;             /* send the path below the route's prefix */
+    unsigned keepalive;                  /* idle connections kept per worker and upstream (32) */
+    uint64_t keepalive_timeout_ms;       /* idle connections closed after this (4 s) */
+    uint64_t connect_timeout_ms;         /* 5 s, then the next upstream */
+    uint64_t read_timeout_ms;            /* longest upstream silence (60 s): 504 or a cut */
+    uint64_t send_timeout_ms;            /* longest wait to write to the upstream (60 s) */
+    bool preserve_host;                  /* send the client's Host, not the upstream's */
+    bool strip_prefix;                   /* send the path below the route's prefix */
+    char hash_header[PROXY_HASH_HEADER]; /* hash_key = header:NAME; "" hashes the client */
+    unsigned max_fails;                  /* failures within fail_timeout that take one out (1) */
+    uint64_t fail_timeout_ms;            /* the window, and how long it stays out (10 s) */
+    unsigned retries;                    /* other upstreams tried after a failed connect (1) */
+    uint64_t retry_timeout_ms;           /* all tries end within this (0: no bound) */
+    unsigned max_conns;                  /* busy connections per upstream and worker (0: any) */
+    uint64_t queue_timeout_ms;           /* longest wait for one under max_conns (5 s) */
+    char health_uri[PROXY_HEALTH_URI];   /* active checks GET it; "" for none */
+    uint64_t health_interval_ms;         /* between checks of one upstream, and their bound (5 s) */
+    unsigned health_passes;              /* passes in a row that bring one back (1) */
+    unsigned health_fails;               /* failures in a row that take one out (1) */
 };
 
 extern const struct section_spec proxy_schema;
@@ -51,7 +70,81 @@ extern const struct section_spec proxy_schema;
 /* Fills conf with the defaults of DESIGN.md §4. */
 void proxy_conf_defaults(void *conf);
 
-/* ---- per-worker pool and balancing (proxy_pool.c) ---- */
+/* ---- what every worker shares: counters and passive health (proxy_health.c) ---- */
+
+/* One upstream's counters in one generation, shared by every worker
+ * (relaxed atomics: a race costs at most one request's worth of accuracy). */
+struct proxy_up_shared {
+    _Atomic uint64_t down_until;   /* loop_now() ms before which passive health skips it */
+    _Atomic uint64_t window_start; /* when the current window of failures began */
+    _Atomic unsigned fails;        /* failures in that window */
+    _Atomic unsigned active;       /* connections busy with a request, in every worker */
+    _Atomic unsigned idle;         /* idle in the pools of every worker */
+    _Atomic uint64_t failures;     /* failures since the generation began */
+    _Atomic uint64_t retries;      /* requests moved from it to another upstream */
+    _Atomic bool checked_down;     /* the active checks took it out */
+};
+
+struct proxy_checker;
+
+/* The route state of a [proxy] route (open/close), one per generation. */
+struct proxy_shared {
+    const struct proxy_conf *conf;
+    size_t index; /* the route's rank among the generation's proxy routes */
+    struct proxy_up_shared ups[PROXY_MAX_UPSTREAMS];
+    struct proxy_checker *checker; /* the active checks' thread, when health_uri is set */
+};
+
+/*
+ * Records a failure of upstream up at now (loop_now() ms): max_fails of
+ * them within fail_timeout take it out until now + fail_timeout (logged
+ * once, as a warning). Returns true when this one took it out. Thread-safe,
+ * never yields.
+ */
+bool proxy_health_fail(struct proxy_shared *s, size_t up, const struct proxy_conf *c, uint64_t now);
+
+/* The mask of upstreams that neither passive health nor the active checks
+ * keep out at now. */
+uint32_t proxy_health_up(const struct proxy_shared *s, const struct proxy_conf *c, uint64_t now);
+
+/* handler_kind.upstreams: each upstream's state and counters for the
+ * status page. Any thread. */
+size_t proxy_health_view(const void *state, struct handler_upstream *out, size_t cap);
+
+/*
+ * Active checks (proxy_check.c): when s->conf->health_uri is set, starts
+ * the route's one checker thread (for the whole daemon, whatever the
+ * number of workers), which GETs health_uri from every upstream each
+ * health_interval and sets checked_down after health_fails failures in a
+ * row, clears it after health_passes passes. Returns 0 or -errno. Main
+ * thread.
+ */
+int proxy_check_start(struct proxy_shared *s);
+
+/* Stops and joins s's checker, if any. Main thread. */
+void proxy_check_stop(struct proxy_shared *s);
+
+/* ---- balancing (proxy_balance.c) ---- */
+
+/* One worker's balancing state for one route. */
+struct proxy_balancer {
+    int current_weight[PROXY_MAX_UPSTREAMS]; /* smooth weighted round robin */
+    uint64_t rng;                            /* random_two; any seed but 0 */
+};
+
+/*
+ * Picks one upstream of c among eligible (a non-empty mask of indexes)
+ * under c->balance: active counts come from s, key is what hash hashes
+ * (proxy_balance_key). Never yields.
+ */
+size_t proxy_balance_pick(struct proxy_balancer *b, const struct proxy_conf *c,
+                          const struct proxy_shared *s, uint32_t eligible, uint64_t key);
+
+/* The hash of what balance = hash keys on for x: the header hash_key
+ * names, or the client's address (also when that header is absent). */
+uint64_t proxy_balance_key(const struct proxy_conf *c, const struct http_exchange *x);
+
+/* ---- per-worker pool and limits (proxy_pool.c) ---- */
 
 struct proxy_worker;
 
@@ -62,42 +155,51 @@ struct proxy_conn {
     struct proxy_worker *pw;
     size_t route, up;
     uint64_t idle_since;
-    unsigned requests; /* requests sent on it so far */
+    unsigned requests;           /* requests sent on it so far */
+    struct proxy_shared *shared; /* while busy: whose active count it adds to */
+    bool busy;                   /* owned by a request (counted), not idle in the pool */
 };
 
 /* Per worker: worker_init/worker_teardown of the kind. */
 int proxy_worker_init(void **worker, size_t n_routes);
 void proxy_worker_teardown(void *worker);
 
-/*
- * The upstream of route (rank route, conf c) to try next under smooth
- * weighted round robin, among those whose bit is clear in tried; -1 when
- * every one was tried. Never yields.
- */
-int proxy_pick(struct proxy_worker *pw, size_t route, const struct proxy_conf *c, uint32_t tried);
+/* This worker's balancing state for route. */
+struct proxy_balancer *proxy_worker_balancer(struct proxy_worker *pw, size_t route);
+
+/* The mask of route's upstreams that have max_conns busy connections in
+ * this worker (0 when max_conns is 0). Never yields. */
+uint32_t proxy_pool_full(struct proxy_worker *pw, size_t route, const struct proxy_conf *c);
+
+/* Waits until a busy connection of route is released in this worker:
+ * returns 0, or -ETIMEDOUT at deadline (loop_now() ms). May yield. */
+int proxy_pool_queue_wait(struct proxy_worker *pw, struct loop *loop, size_t route,
+                          uint64_t deadline);
 
 /*
- * An idle pooled connection to upstream up of route, checked still open
- * (nothing to read, no end of file), or NULL. The caller owns it. Never
+ * An idle pooled connection to upstream up of s's route, checked still
+ * open (nothing to read, no end of file), or NULL. The caller owns it, busy
+ * (counted in s and against max_conns until put back or closed). Never
  * yields.
  */
-struct proxy_conn *proxy_pool_get(struct proxy_worker *pw, struct loop *loop, size_t route,
-                                  size_t up, const struct proxy_conf *c);
+struct proxy_conn *proxy_pool_get(struct proxy_worker *pw, struct loop *loop,
+                                  struct proxy_shared *s, size_t up);
 
 /*
- * A new connection to upstream up, connected within connect_timeout:
- * returns it (the caller owns it) or NULL with -errno in *err (-ETIMEDOUT
- * for the timeout). May yield.
+ * A new connection to upstream up of s's route, connected by deadline
+ * (loop_now() ms): returns it (the caller owns it, busy) or NULL with
+ * -errno in *err (-ETIMEDOUT at the deadline). May yield.
  */
-struct proxy_conn *proxy_connect(struct proxy_worker *pw, struct loop *loop, size_t route,
-                                 size_t up, const struct proxy_conf *c, int *err);
+struct proxy_conn *proxy_connect(struct proxy_worker *pw, struct loop *loop, struct proxy_shared *s,
+                                 size_t up, uint64_t deadline, int *err);
 
 /* Gives a connection whose last response was read to its end back to the
  * pool (or closes it when the pool is full or keepalive is 0). Never
  * yields. */
 void proxy_pool_put(struct proxy_conn *pc, const struct proxy_conf *c);
 
-/* Closes a connection the caller owns. Never yields. */
+/* Closes a connection the caller owns (a busy one wakes the requests
+ * queued for max_conns). Never yields. */
 void proxy_conn_close(struct proxy_conn *pc);
 
 /* ---- messages (proxy_msg.c) ---- */

@@ -1,5 +1,6 @@
-/* proxy_pool.c - one worker's upstream connections: idle keep-alive pools and the balancer. */
+/* proxy_pool.c - one worker's upstream connections: idle keep-alive pools, busy counts, queues. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -14,12 +15,21 @@
 struct proxy_up_state {
     struct proxy_conn *idle_first, *idle_last; /* oldest first */
     unsigned n_idle;
-    int current_weight; /* smooth weighted round robin */
+    unsigned n_busy; /* owned by requests: counted against max_conns */
+};
+
+/* A request queued for max_conns, on its coroutine's stack. */
+struct proxy_waiter {
+    struct coro *co;
+    struct proxy_waiter *next;
+    bool woken;
 };
 
 struct proxy_route_state {
     uint64_t keepalive_timeout_ms; /* of the route's conf, for the keeper */
     struct proxy_up_state ups[PROXY_MAX_UPSTREAMS];
+    struct proxy_balancer balancer;
+    struct proxy_waiter *waiters; /* queued for max_conns, woken all at once */
 };
 
 /*
@@ -50,8 +60,36 @@ int proxy_worker_init(void **worker, size_t n_routes)
     return 0;
 }
 
+/* Makes pc a request's: counted in its worker and in every worker's total. */
+static void conn_take(struct proxy_conn *pc, struct proxy_shared *s)
+{
+    pc->busy = true;
+    pc->shared = s;
+    pc->pw->routes[pc->route].ups[pc->up].n_busy++;
+    atomic_fetch_add_explicit(&s->ups[pc->up].active, 1, memory_order_relaxed);
+}
+
+/* pc is no longer a request's: the requests queued for max_conns look again. */
+static void conn_release(struct proxy_conn *pc)
+{
+    struct proxy_route_state *rs = &pc->pw->routes[pc->route];
+    struct proxy_waiter *w;
+
+    if (!pc->busy)
+        return;
+    pc->busy = false;
+    rs->ups[pc->up].n_busy--;
+    atomic_fetch_sub_explicit(&pc->shared->ups[pc->up].active, 1, memory_order_relaxed);
+    while ((w = rs->waiters)) {
+        rs->waiters = w->next;
+        w->woken = true;
+        loop_wakeup(pc->pw->loop, w->co);
+    }
+}
+
 void proxy_conn_close(struct proxy_conn *pc)
 {
+    conn_release(pc);
     if (pc->w.loop)
         loop_watch_del(&pc->w);
     close(pc->w.fd);
@@ -66,6 +104,7 @@ static void idle_unlink(struct proxy_conn *pc)
     *(pc->next ? &pc->next->prev : &us->idle_last) = pc->prev;
     pc->prev = pc->next = NULL;
     us->n_idle--;
+    atomic_fetch_sub_explicit(&pc->shared->ups[pc->up].idle, 1, memory_order_relaxed);
     pc->w.on_event = NULL;
 }
 
@@ -157,26 +196,28 @@ static bool conn_stale(const struct proxy_conn *pc)
     return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
 }
 
-struct proxy_conn *proxy_pool_get(struct proxy_worker *pw, struct loop *loop, size_t route,
-                                  size_t up, const struct proxy_conf *c)
+struct proxy_conn *proxy_pool_get(struct proxy_worker *pw, struct loop *loop,
+                                  struct proxy_shared *s, size_t up)
 {
-    struct proxy_up_state *us = &pw->routes[route].ups[up];
+    struct proxy_up_state *us = &pw->routes[s->index].ups[up];
     uint64_t now = loop_now(loop);
     struct proxy_conn *pc;
 
     while ((pc = us->idle_last)) {
         idle_unlink(pc);
-        if (pc->idle_since + c->keepalive_timeout_ms > now && !conn_stale(pc))
+        if (pc->idle_since + s->conf->keepalive_timeout_ms > now && !conn_stale(pc)) {
+            conn_take(pc, s);
             return pc;
+        }
         proxy_conn_close(pc);
     }
     return NULL;
 }
 
-struct proxy_conn *proxy_connect(struct proxy_worker *pw, struct loop *loop, size_t route,
-                                 size_t up, const struct proxy_conf *c, int *err)
+struct proxy_conn *proxy_connect(struct proxy_worker *pw, struct loop *loop, struct proxy_shared *s,
+                                 size_t up, uint64_t deadline, int *err)
 {
-    const struct proxy_upstream *u = &c->upstreams[up];
+    const struct proxy_upstream *u = &s->conf->upstreams[up];
     struct proxy_conn *pc = calloc(1, sizeof *pc);
     int one = 1;
 
@@ -184,7 +225,8 @@ struct proxy_conn *proxy_connect(struct proxy_worker *pw, struct loop *loop, siz
         *err = -ENOMEM;
         return NULL;
     }
-    *pc = (struct proxy_conn){.pw = pw, .route = route, .up = up};
+    *pc = (struct proxy_conn){.pw = pw, .route = s->index, .up = up};
+    pw->loop = loop;
     pc->w.fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (pc->w.fd < 0) {
         *err = -errno;
@@ -193,10 +235,10 @@ struct proxy_conn *proxy_connect(struct proxy_worker *pw, struct loop *loop, siz
     }
     if (u->addr.ss_family != AF_UNIX)
         setsockopt(pc->w.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    conn_take(pc, s);
     *err = loop_watch_add(loop, &pc->w);
     if (*err == 0)
-        *err = co_connect(&pc->w, (const struct sockaddr *)&u->addr, u->addr_len,
-                          loop_now(loop) + c->connect_timeout_ms);
+        *err = co_connect(&pc->w, (const struct sockaddr *)&u->addr, u->addr_len, deadline);
     if (*err < 0) {
         proxy_conn_close(pc);
         return NULL;
@@ -224,7 +266,10 @@ void proxy_pool_put(struct proxy_conn *pc, const struct proxy_conf *c)
     struct proxy_route_state *rs = &pw->routes[pc->route];
     struct proxy_up_state *us = &rs->ups[pc->up];
 
-    if (c->keepalive == 0 || pw->torn_down || conn_stale(pc)) {
+    conn_release(pc);
+    /* No peek here: a connection the upstream closes in the meantime is
+     * found by idle_event, or by the peek of proxy_pool_get. */
+    if (c->keepalive == 0 || pw->torn_down) {
         proxy_conn_close(pc);
         return;
     }
@@ -242,26 +287,43 @@ void proxy_pool_put(struct proxy_conn *pc, const struct proxy_conf *c)
     *(us->idle_last ? &us->idle_last->next : &us->idle_first) = pc;
     us->idle_last = pc;
     us->n_idle++;
+    atomic_fetch_add_explicit(&pc->shared->ups[pc->up].idle, 1, memory_order_relaxed);
     pc->w.on_event = idle_event;
     keeper_notify(pw, pc->idle_since + c->keepalive_timeout_ms);
 }
 
-int proxy_pick(struct proxy_worker *pw, size_t route, const struct proxy_conf *c, uint32_t tried)
+struct proxy_balancer *proxy_worker_balancer(struct proxy_worker *pw, size_t route)
+{
+    return &pw->routes[route].balancer;
+}
+
+uint32_t proxy_pool_full(struct proxy_worker *pw, size_t route, const struct proxy_conf *c)
+{
+    uint32_t full = 0;
+
+    if (c->max_conns == 0)
+        return 0;
+    for (size_t i = 0; i < c->n_upstreams; i++)
+        if (pw->routes[route].ups[i].n_busy >= c->max_conns)
+            full |= UINT32_C(1) << i;
+    return full;
+}
+
+int proxy_pool_queue_wait(struct proxy_worker *pw, struct loop *loop, size_t route,
+                          uint64_t deadline)
 {
     struct proxy_route_state *rs = &pw->routes[route];
-    int best = -1, total = 0;
+    struct proxy_waiter me = {.co = loop_current(loop)}, **pp = &rs->waiters;
 
-    for (size_t i = 0; i < c->n_upstreams; i++) {
-        struct proxy_up_state *us = &rs->ups[i];
-
-        if (tried & (UINT32_C(1) << i))
-            continue;
-        us->current_weight += (int)c->upstreams[i].weight;
-        total += (int)c->upstreams[i].weight;
-        if (best < 0 || us->current_weight > rs->ups[best].current_weight)
-            best = (int)i;
-    }
-    if (best >= 0)
-        rs->ups[best].current_weight -= total;
-    return best;
+    pw->loop = loop;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = &me;
+    loop_wait(loop, NULL, NULL, 0, deadline);
+    if (me.woken)
+        return 0;
+    for (pp = &rs->waiters; *pp != &me; pp = &(*pp)->next)
+        ;
+    *pp = me.next;
+    return -ETIMEDOUT;
 }

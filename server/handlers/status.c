@@ -185,6 +185,47 @@ static const char *const class_names[6] = {"other", "1xx", "2xx", "3xx", "4xx", 
 
 /* ---- JSON ---------------------------------------------------------------- */
 
+/* The upstreams of route r (its kind's handler_kind.upstreams) into
+ * out[0..HANDLER_MAX_UPSTREAMS); 0 for kinds without upstreams. */
+static size_t route_upstreams(const struct http_view_route *r, struct handler_upstream *out)
+{
+    const struct handler_kind *kind = r->kind;
+
+    if (!kind || !kind->upstreams || !r->state)
+        return 0;
+    return kind->upstreams(r->state, out, HANDLER_MAX_UPSTREAMS);
+}
+
+/* "upstreams":{"proxy /api/":[{"address":..., "state":"up", ...}, ...]}, */
+static void json_upstreams(FILE *out, const struct http_view *v)
+{
+    struct handler_upstream u[HANDLER_MAX_UPSTREAMS];
+    bool first = true;
+
+    fputs("\"upstreams\":{", out);
+    for (size_t i = 0; i < v->n_routes; i++) {
+        size_t n = route_upstreams(&v->routes[i], u);
+
+        if (n == 0)
+            continue;
+        fputs(first ? "" : ",", out);
+        first = false;
+        put_quoted(out, v->routes[i].name, v->routes[i].name_len);
+        fputs(":[", out);
+        for (size_t j = 0; j < n; j++) {
+            fputs(j ? ",{\"address\":" : "{\"address\":", out);
+            put_quoted(out, u[j].address, strlen(u[j].address));
+            fprintf(out,
+                    ",\"state\":\"%s\",\"failures\":%llu,\"retries\":%llu,\"active\":%u,"
+                    "\"idle\":%u}",
+                    u[j].up ? "up" : "down", (unsigned long long)u[j].failures,
+                    (unsigned long long)u[j].retries, u[j].active, u[j].idle);
+        }
+        fputc(']', out);
+    }
+    fputs("},", out);
+}
+
 static void json_duration(FILE *out, const struct totals *t)
 {
     uint64_t cumulative = 0;
@@ -252,6 +293,7 @@ static void json_write(FILE *out, const struct http_view *v)
             (unsigned long long)t.w.http.scripts_running,
             (unsigned long long)t.w.http.scripts_killed_timeout,
             (unsigned long long)t.w.http.scripts_killed_gone);
+    json_upstreams(out, v);
     json_workers(out, v);
     fputs("}\n", out);
 }
@@ -362,6 +404,50 @@ static void prom_workers(FILE *out, const struct totals *t, const struct http_vi
                 busy_ratio(&v->workers[i]));
 }
 
+/* The upstream metric families: name, type, help, and the value of one. */
+static const struct {
+    const char *name, *type, *help;
+} up_metrics[] = {
+    {"cohttpd_upstream_up", "gauge", "1 when the upstream takes requests, 0 while it is out."},
+    {"cohttpd_upstream_failures_total", "counter",
+     "Failed connects, timeouts and bad responses of the upstream since the last reload."},
+    {"cohttpd_upstream_retries_total", "counter",
+     "Requests moved from the upstream to another since the last reload."},
+    {"cohttpd_upstream_active_connections", "gauge", "Upstream connections busy with a request."},
+    {"cohttpd_upstream_idle_connections", "gauge", "Idle keep-alive upstream connections."},
+};
+
+static uint64_t up_metric(size_t m, const struct handler_upstream *u)
+{
+    const uint64_t values[] = {u->up, u->failures, u->retries, u->active, u->idle};
+
+    return values[m];
+}
+
+static void prom_upstreams(FILE *out, const struct http_view *v)
+{
+    struct handler_upstream u[HANDLER_MAX_UPSTREAMS];
+
+    for (size_t m = 0; m < sizeof up_metrics / sizeof up_metrics[0]; m++) {
+        bool head = false;
+
+        for (size_t i = 0; i < v->n_routes; i++) {
+            size_t n = route_upstreams(&v->routes[i], u);
+
+            for (size_t j = 0; j < n; j++) {
+                if (!head)
+                    prom_head(out, up_metrics[m].name, up_metrics[m].type, up_metrics[m].help);
+                head = true;
+                fprintf(out, "%s{route=", up_metrics[m].name);
+                put_quoted(out, v->routes[i].name, v->routes[i].name_len);
+                fputs(",upstream=", out);
+                put_quoted(out, u[j].address, strlen(u[j].address));
+                fprintf(out, "} %llu\n", (unsigned long long)up_metric(m, &u[j]));
+            }
+        }
+    }
+}
+
 static void prom_write(FILE *out, const struct http_view *v)
 {
     struct totals t;
@@ -372,6 +458,7 @@ static void prom_write(FILE *out, const struct http_view *v)
     prom_duration(out, &t);
     prom_workers(out, &t, v);
     prom_scripts(out, &t);
+    prom_upstreams(out, v);
 }
 
 /* ---- the handler --------------------------------------------------------- */

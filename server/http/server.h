@@ -96,6 +96,8 @@ struct http_view_route {
     const char *name; /* the section as written, without brackets */
     size_t name_len;
     uint64_t requests;
+    const void *kind;  /* the route's kind and state, opaque to the engine: */
+    const void *state; /* the status page asks the kind about them */
 };
 
 /* What http_site.observe fills; free with http_view_free. */

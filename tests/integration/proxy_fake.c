@@ -200,6 +200,7 @@ static bool answer(struct fake_conn *c, int req, size_t head_len)
         consume(c, head_len);
         return chunked ? echo_chunked(c) : echo_length(c, length < 0 ? 0 : length);
     case FAKE_SSE: consume(c, head_len); return answer_sse(c);
+    case FAKE_CLOSE: return false;
     case FAKE_INTERIM:
         consume(c, head_len);
         return send_str(c->fd, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"
@@ -286,5 +287,20 @@ unsigned fake_dead_port(void)
     unsigned port;
 
     close(bind_any(&port));
+    return port;
+}
+
+unsigned fake_stalled_port(int fds[2])
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    unsigned port;
+
+    fds[0] = bind_any(&port);
+    cr_assert_eq(listen(fds[0], 0), 0);
+    /* the one connection a queue of 0 holds fills it */
+    fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons((uint16_t)port);
+    cr_assert_eq(connect(fds[1], (struct sockaddr *)&sin, sizeof sin), 0, "%s", strerror(errno));
     return port;
 }

@@ -19,6 +19,7 @@ enum fake_mode {
     FAKE_ECHO,      /* streams the body back (Content-Length, or chunked as received) */
     FAKE_SSE,       /* one event, then a second once the test sets sse_go */
     FAKE_INTERIM,   /* 100 and 103 before a 200 "ok" */
+    FAKE_CLOSE,     /* reads a request, closes without an answer */
 };
 
 /* A listening socket on 127.0.0.1 and a thread per connection. */
@@ -41,5 +42,11 @@ void fake_kill(struct fake *f);
 
 /* A port where nothing listens (connections are refused). */
 unsigned fake_dead_port(void);
+
+/* A port where connections neither complete nor fail (a listener whose
+ * queue is full: its SYNs are dropped): what a connect_timeout is for.
+ * fds[0], fds[1] are the listener and the connection filling it, for the
+ * caller to close. */
+unsigned fake_stalled_port(int fds[2]);
 
 #endif
