@@ -2,6 +2,7 @@
 #include "daemon/app.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -9,7 +10,9 @@
 
 #include "core/log.h"
 #include "handlers/kinds.h"
+#include "http/client.h"
 #include "http/mime.h"
+#include "http/policy.h"
 #include "http/router.h"
 
 /* Workers (app_workers) of one generation whose requests are counted by
@@ -21,10 +24,11 @@ typedef _Atomic uint64_t app_counter;
 /* What a route needs while serving; the router's conf points here. */
 struct app_route {
     const struct handler_kind *kind;
-    void *state;       /* from kind->open, else the configuration's typed conf */
-    size_t kind_index; /* the kind's index in the handler table */
-    bool opened;       /* state came from kind->open: close it */
-    const char *name;  /* the section as written, without its brackets ("static /") */
+    void *state;                      /* from kind->open, else the configuration's typed conf */
+    size_t kind_index;                /* the kind's index in the handler table */
+    bool opened;                      /* state came from kind->open: close it */
+    const struct http_policy *policy; /* the route's site keys */
+    const char *name; /* the section as written, without its brackets ("static /") */
     size_t name_len;
 };
 
@@ -55,6 +59,17 @@ struct app_worker {
     void *kind_worker[];         /* by kind index; NULL for kinds without routes */
 };
 
+/* Answers 403 to a client the route's allow/deny lines refuse. */
+static void app_refuse(struct http_exchange *x, const struct app_route *ar)
+{
+    char client[INET6_ADDRSTRLEN];
+
+    http_addr_text(x->client, client, sizeof client);
+    log_info("client %s refused by the allow/deny lines of [%.*s]: 403", client, (int)ar->name_len,
+             ar->name);
+    http_resp_error(x, 403, NULL);
+}
+
 static void app_dispatch(struct http_exchange *x, void *arg)
 {
     struct app_worker *aw = arg;
@@ -74,6 +89,11 @@ static void app_dispatch(struct http_exchange *x, void *arg)
         http_stat_add(&aw->route_requests[ar - aw->app->routes], 1);
     x->route = ar->name;
     x->route_len = ar->name_len;
+    if (!http_access_permits(http_policy_access(ar->policy, &aw->app->cfg.server.policy),
+                             x->client)) {
+        app_refuse(x, ar);
+        return;
+    }
     rest = route_rest(route, x->path, x->path_len, &rest_len);
     x->handler_worker = aw->kind_worker[ar->kind_index];
     ar->kind->handle(x, ar->state, rest, rest_len);
@@ -126,6 +146,7 @@ static int app_open_route(struct app *app, const struct route *route, struct app
     ar->kind = route->kind;
     ar->kind_index = kind_index(route->kind);
     ar->state = route->conf;
+    ar->policy = route->policy;
     ar->name = route->name;
     ar->name_len = strlen(route->name);
     if (ar->name_len >= 2 && route->name[0] == '[') {
@@ -309,6 +330,7 @@ struct app_worker *app_worker_new(struct app *app)
         .limits = app->cfg.limits,
         .mime = app->mime,
         .server_header = app->cfg.server.server_header,
+        .trusted = &app->cfg.server.trusted,
         .dispatch = app_dispatch,
         .app = aw,
         .hold = site_hold,

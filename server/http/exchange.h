@@ -99,6 +99,16 @@ struct http_exchange {
     socklen_t peer_len;
     const struct sockaddr *local;
     socklen_t local_len;
+    /* The real client (http/client.h): the peer, or, when the peer is one
+     * of [server] trusted_proxies, the address its X-Forwarded-For or
+     * Forwarded names (port 0 when the header gave none). Always set, for
+     * the access log, CGI's REMOTE_ADDR, access control and the proxy. */
+    const struct sockaddr *client;
+    socklen_t client_len;
+    /* The peer is a trusted proxy and its forwarding headers (if any) were
+     * well formed: a proxy handler appends to them instead of replacing
+     * them. */
+    bool forwarded_trusted;
     /* The handler's own state in this worker for the site's generation,
      * opaque to the engine: the site's dispatch sets it for the handler. */
     void *handler_worker;
@@ -112,6 +122,7 @@ struct http_exchange {
     uint64_t out_start; /* the connection's output offset where this response begins */
     size_t head_len;    /* bytes of the response head, once ended */
     uint64_t start_ns;  /* the loop's clock when the request's first byte was taken */
+    struct sockaddr_storage client_ss; /* where client points when a header named it */
 };
 
 /*

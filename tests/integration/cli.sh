@@ -272,5 +272,28 @@ check "--route: 405 with Allow" grep -qx 'allow: GET, HEAD, OPTIONS' <<<"$out"
 out=$("$bin" --route 'GET http://x/index.html' -r "$tmp/site" 2>&1)
 check "--route: a file that exists has no refusal" bash -c "! grep -q '^status:' <<<'$out'"
 
+# trusted_proxies, allow and deny: -T shows them, -t checks them, --route explains them
+printf '[server]\nlisten = 127.0.0.1:0\ntrusted_proxies = 10.0.0.0/8 ::1 unix\ndeny = 192.0.2.1\n[static /]\nroot = %s\n[static /in/]\nroot = %s\nallow = 127.0.0.1 ::1\ndeny = all\n' \
+    "$tmp/site" "$tmp/site" >"$tmp/access.ini"
+out=$("$bin" -T -c "$tmp/access.ini" 2>&1)
+check "-T shows trusted_proxies" grep -qx 'trusted_proxies = 10.0.0.0/8 ::1/128 unix' <<<"$out"
+check "-T shows [server]'s deny" grep -qx 'deny = 192.0.2.1/32' <<<"$out"
+check "-T shows a route's allow" grep -qx 'allow = 127.0.0.1/32 ::1/128' <<<"$out"
+check "-T shows a route's deny all" grep -qx 'deny = all' <<<"$out"
+"$bin" -T -c "$tmp/access.ini" >"$tmp/access-dump.ini" 2>&1
+out=$("$bin" -T -c "$tmp/access-dump.ini" 2>&1 | tail -n +2)
+check "-T of -T is the same" test "$out" = "$("$bin" -T -c "$tmp/access.ini" | tail -n +2)"
+out=$("$bin" --route 'GET http://x/a' -c "$tmp/access.ini" 2>&1)
+check "--route: [server]'s rules for a route without its own" \
+    grep -qx "access: deny 192.0.2.1/32; others served (\[server\]'s lines, first match wins; 403 when refused)" <<<"$out"
+out=$("$bin" --route 'GET http://x/in/a' -c "$tmp/access.ini" 2>&1)
+check "--route: a route's own rules" \
+    grep -qx "access: allow 127.0.0.1/32, allow ::1/128, deny all; others refused (the route's lines, first match wins; 403 when refused)" <<<"$out"
+printf '[server]\ntrusted_proxies = 10.0.0.0/33 proxy.example\n[static /]\nroot = %s\nallow = 300.1.1.1\n' "$tmp/site" >"$tmp/bad-access.ini"
+out=$("$bin" -t -c "$tmp/bad-access.ini" 2>&1); rc=$?
+check "-t: a bad CIDR exits 1" test $rc -eq 1
+check "-t: trusted_proxies names the bad block" grep -q "bad-access.ini:2: trusted_proxies: '10.0.0.0/33' is not an address" <<<"$out"
+check "-t: allow names the bad address" grep -q "bad-access.ini:5: allow: '300.1.1.1' is not an address" <<<"$out"
+
 echo "$pass passed, $fail failed"
 test $fail -eq 0
