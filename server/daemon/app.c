@@ -70,6 +70,31 @@ static void app_refuse(struct http_exchange *x, const struct app_route *ar)
     http_resp_error(x, 403, NULL);
 }
 
+/* http_site.error_page: the page error_page names for status, served by
+ * the route that matches its path when that route's kind serves pages. */
+static int app_error_page(struct http_exchange *x, int status, const char *name, const char *value)
+{
+    const struct app_worker *aw = x->site->app;
+    const char *page = http_policy_page(x->policy, &aw->app->cfg.server.policy, status), *rest;
+    const struct route *route;
+    const struct app_route *ar;
+    void *worker = x->handler_worker;
+    size_t rest_len;
+    int r;
+
+    if (!page)
+        return -ENOENT;
+    route = router_match(aw->app->router, x->req->host.p, x->req->host.len, page, strlen(page));
+    ar = route ? route->conf : NULL;
+    if (!ar || !ar->kind->serve_page)
+        return -ENOENT;
+    rest = route_rest(route, page, strlen(page), &rest_len);
+    x->handler_worker = aw->kind_worker[ar->kind_index];
+    r = ar->kind->serve_page(x, ar->state, rest, rest_len, status, name, value);
+    x->handler_worker = worker;
+    return r;
+}
+
 static void app_dispatch(struct http_exchange *x, void *arg)
 {
     struct app_worker *aw = arg;
@@ -80,11 +105,13 @@ static void app_dispatch(struct http_exchange *x, void *arg)
     const char *rest;
     size_t rest_len;
 
+    x->policy = &aw->app->cfg.server.policy;
     if (!route) {
         http_resp_error(x, 404, NULL);
         return;
     }
     ar = route->conf;
+    x->policy = ar->policy;
     if (aw->route_requests)
         http_stat_add(&aw->route_requests[ar - aw->app->routes], 1);
     x->route = ar->name;
@@ -332,6 +359,7 @@ struct app_worker *app_worker_new(struct app *app)
         .server_header = app->cfg.server.server_header,
         .trusted = &app->cfg.server.trusted,
         .dispatch = app_dispatch,
+        .error_page = app_error_page,
         .app = aw,
         .hold = site_hold,
         .release = site_release,

@@ -800,6 +800,8 @@ int config_dump(const struct config *cfg, FILE *out)
     schema_dump_keys(out, &schema_site, &cfg->server.policy);
     if (cfg->server.policy.access.n == 0)
         fputs("allow =\ndeny =\n", out); /* none: shown empty ([server] only) */
+    if (cfg->server.policy.n_pages == 0)
+        fputs("error_page =\n", out);
     schema_dump_section(out, "[limits]", &schema_limits, &cfg->limits);
     fprintf(out, "\n[mime]\n");
     for (size_t i = 0; i < cfg->n_mime; i++)

@@ -123,6 +123,110 @@ static void dump_access(FILE *out, const struct key_spec *key, const void *obj)
         fputc('\n', out);
 }
 
+/* ---- error_page ----------------------------------------------------------- */
+
+/* The most error_page statuses per section. */
+#define SITE_MAX_PAGES 64
+
+/* One line in the making: its statuses, then its page (the last word). */
+struct page_line {
+    int status[SITE_MAX_PAGES];
+    size_t n_status;
+    const char *path;
+    size_t path_len;
+    bool bad;
+};
+
+static int page_word(struct conf_io *io, void *obj, const char *w, size_t len)
+{
+    struct page_line *l = obj;
+    int v = 0;
+
+    l->bad = true; /* until the word is taken */
+
+    if (l->path) {
+        conf_error(io,
+                   "error_page: the page '%.*s' must come last (error_page = 404 410 /404.html)",
+                   (int)l->path_len, l->path);
+        return -1;
+    }
+    if (w[0] == '/') {
+        l->path = w;
+        l->path_len = len;
+        l->bad = false;
+        return 0;
+    }
+    for (size_t i = 0; i < len && len == 3; i++)
+        v = w[i] >= '0' && w[i] <= '9' ? v * 10 + (w[i] - '0') : -1000;
+    if (len != 3 || v < 400 || v > 599) {
+        conf_error(io, "error_page: '%.*s' is not an error status (400 to 599) or a path", (int)len,
+                   w);
+        return -1;
+    }
+    if (l->n_status == SITE_MAX_PAGES)
+        return -1;
+    l->status[l->n_status++] = v;
+    l->bad = false;
+    return 0;
+}
+
+static void parse_error_page(struct conf_io *io, const struct key_spec *key, void *obj,
+                             const char *value)
+{
+    struct loader *ld = (struct loader *)io;
+    struct http_policy *p = obj;
+    struct page_line l = {0};
+    char *path;
+    (void)key;
+    conf_for_each_word(io, value, &l, page_word);
+    if (l.bad || (!l.path && !l.n_status))
+        return; /* an error said, or an empty line: no page */
+    if (!l.path || !l.n_status) {
+        conf_error(io, "error_page needs statuses and a page: error_page = 404 410 /404.html");
+        return;
+    }
+    path = conf_strndup(io, l.path, l.path_len);
+    if (!path || !conf_url_path_ok(path) || path[l.path_len - 1] == '/') {
+        conf_error(io, "error_page: '%.*s' is not a file's URL path", (int)l.path_len, l.path);
+        return;
+    }
+    if (!p->pages && !(p->pages = ld_alloc(ld, SITE_MAX_PAGES * sizeof *p->pages)))
+        return;
+    for (size_t i = 0; i < l.n_status; i++) {
+        size_t k = 0;
+
+        while (k < p->n_pages && p->pages[k].status != l.status[i])
+            k++;
+        if (k == SITE_MAX_PAGES) {
+            conf_error(io, "error_page: at most %d statuses per section", SITE_MAX_PAGES);
+            return;
+        }
+        p->pages[k] = (struct http_error_page){.status = l.status[i], .path = path};
+        p->n_pages += k == p->n_pages;
+    }
+}
+
+/* One line per page, with every status it answers, in the order first set. */
+static void dump_error_page(FILE *out, const struct key_spec *key, const void *obj)
+{
+    const struct http_policy *p = obj;
+
+    for (size_t i = 0; i < p->n_pages; i++) {
+        size_t j = 0;
+
+        while (j < i && strcmp(p->pages[j].path, p->pages[i].path) != 0)
+            j++;
+        if (j < i)
+            continue; /* written with its first status */
+        fprintf(out, "%s =", key->name);
+        for (j = i; j < p->n_pages; j++) {
+            if (strcmp(p->pages[j].path, p->pages[i].path) == 0)
+                fprintf(out, " %d", p->pages[j].status);
+        }
+        fprintf(out, " %s\n", p->pages[i].path);
+    }
+}
+
 static const struct key_spec site_keys[] = {
     {.name = "allow",
      .type = VT_CUSTOM,
@@ -134,6 +238,11 @@ static const struct key_spec site_keys[] = {
      .repeatable = true,
      .parse = parse_access,
      .dump = dump_access},
+    {.name = "error_page",
+     .type = VT_CUSTOM,
+     .repeatable = true,
+     .parse = parse_error_page,
+     .dump = dump_error_page},
 };
 
 const struct section_spec schema_site = {.keys = site_keys,
@@ -151,10 +260,31 @@ static void access_print(FILE *out, const struct http_access *a)
     }
 }
 
+/* "error pages: 404 410 /404.html, 502 /502.html (WHOSE lines)" */
+static void describe_pages(FILE *out, const struct route *route, const struct config *cfg)
+{
+    const struct http_policy *p =
+        route->policy && route->policy->n_pages ? route->policy : &cfg->server.policy;
+
+    if (!p->n_pages)
+        return;
+    fputs("error pages: ", out);
+    for (size_t i = 0; i < p->n_pages; i++) {
+        bool last = i + 1 == p->n_pages || strcmp(p->pages[i + 1].path, p->pages[i].path) != 0;
+
+        fprintf(out, "%d ", p->pages[i].status);
+        if (last)
+            fprintf(out, "%s%s", p->pages[i].path, i + 1 < p->n_pages ? ", " : "");
+    }
+    fprintf(out, " (%s; a missing page: the built-in text)\n",
+            p == &cfg->server.policy ? "[server]'s lines" : "the route's lines");
+}
+
 void config_describe_site(FILE *out, const struct route *route, const struct config *cfg)
 {
     const struct http_access *a = http_policy_access(route->policy, &cfg->server.policy);
 
+    describe_pages(out, route, cfg);
     if (a->n == 0)
         return; /* every client: nothing to say */
     fputs("access: ", out);

@@ -19,6 +19,7 @@
 #include "handlers/static_index.h"
 #include "handlers/static_internal.h"
 #include "handlers/static_serve.h"
+#include "http/mime.h"
 #include "http/status.h"
 #include "http/url.h"
 
@@ -101,6 +102,8 @@ void static_reply_status(struct http_exchange *x, const struct static_conf *conf
     size_t len;
     const char *body = http_status_body(status, &len);
 
+    if (http_resp_error_page(x, status, allow ? "Allow" : NULL, allow) != -ENOENT)
+        return;
     if (http_resp_begin(x, status) < 0)
         return;
     if (allow)
@@ -281,6 +284,33 @@ static void static_handle(struct http_exchange *x, void *state, const char *rest
         answer_failure(x, root, rel, r);
 }
 
+/* handler_kind.serve_page: the file at rest, sent whole with status. */
+static int static_serve_page(struct http_exchange *x, void *state, const char *rest,
+                             size_t rest_len, int status, const char *name, const char *value)
+{
+    const struct static_root *root = state;
+    const char *type;
+    size_t type_len;
+    struct static_file *f;
+    int r;
+
+    if (rest_len < 2 || rest_len - 1 > STATIC_PATH_MAX || has_dotfile(rest, rest_len) ||
+        static_file_get(x->handler_worker, root, rest + 1, rest_len - 1, loop_now(x->loop), &f) < 0)
+        return -ENOENT;
+    type = mime_lookup(x->site->mime, rest + 1, rest_len - 1, &type_len);
+    r = http_resp_begin(x, status);
+    if (r == 0) {
+        if (name)
+            http_resp_header(x, name, strlen(name), value, strlen(value));
+        static_add_conf_headers(x, root->conf);
+        http_resp_header(x, "Content-Type", 12, type, type_len);
+        r = f->data ? http_resp_body(x, f->data, (size_t)f->size)
+                    : http_resp_sendfile(x, f->fd, 0, (size_t)f->size);
+    }
+    static_file_release(f);
+    return r == -ENOENT ? -EIO : r;
+}
+
 /* ---- the kind ------------------------------------------------------------ */
 
 static int static_route_open(const void *conf, size_t index, void **state, char *err,
@@ -390,4 +420,5 @@ const struct handler_kind static_kind = {
     .worker_teardown = static_worker_teardown,
     .handle = static_handle,
     .describe = static_describe,
+    .serve_page = static_serve_page,
 };

@@ -34,6 +34,9 @@ struct http_site {
      * must answer it through the http_resp_* calls of exchange.h. */
     void (*dispatch)(struct http_exchange *x, void *app);
     void *app; /* the daemon's per-generation context for dispatch */
+    /* Serves the error page for status to x (see http_resp_error_page),
+     * or returns -ENOENT without sending anything. NULL: no error pages. */
+    int (*error_page)(struct http_exchange *x, int status, const char *name, const char *value);
     /* Reference count, managed by the daemon's hold/release callbacks. */
     void (*hold)(const struct http_site *site);
     void (*release)(const struct http_site *site);

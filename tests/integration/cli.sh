@@ -295,5 +295,26 @@ check "-t: a bad CIDR exits 1" test $rc -eq 1
 check "-t: trusted_proxies names the bad block" grep -q "bad-access.ini:2: trusted_proxies: '10.0.0.0/33' is not an address" <<<"$out"
 check "-t: allow names the bad address" grep -q "bad-access.ini:5: allow: '300.1.1.1' is not an address" <<<"$out"
 
+# error_page: -T shows it, --route explains it, -t checks it
+printf '[server]\nerror_page = 404 /e/404.html\n[static /]\nroot = %s\nerror_page = 404 410 /e/gone.html\nerror_page = 502 /e/5.html\n[static /x/]\nroot = %s\n' \
+    "$tmp/site" "$tmp/site" >"$tmp/pages.ini"
+out=$("$bin" -T -c "$tmp/pages.ini" 2>&1)
+check "-T shows [server]'s error_page" grep -qx 'error_page = 404 /e/404.html' <<<"$out"
+check "-T shows a route's error_page with its statuses" grep -qx 'error_page = 404 410 /e/gone.html' <<<"$out"
+"$bin" -T -c "$tmp/pages.ini" >"$tmp/pages-dump.ini" 2>&1
+check "-T of -T is the same (error_page)" \
+    test "$("$bin" -T -c "$tmp/pages-dump.ini" | tail -n +2)" = "$("$bin" -T -c "$tmp/pages.ini" | tail -n +2)"
+out=$("$bin" --route 'GET http://x/a' -c "$tmp/pages.ini" 2>&1)
+check "--route: a route's error pages" \
+    grep -qx "error pages: 404 410 /e/gone.html, 502 /e/5.html (the route's lines; a missing page: the built-in text)" <<<"$out"
+out=$("$bin" --route 'GET http://x/x/a' -c "$tmp/pages.ini" 2>&1)
+check "--route: [server]'s error pages" \
+    grep -qx "error pages: 404 /e/404.html (\[server\]'s lines; a missing page: the built-in text)" <<<"$out"
+printf '[static /]\nroot = %s\nerror_page = 200 /a.html\nerror_page = 404\n' "$tmp/site" >"$tmp/bad-pages.ini"
+out=$("$bin" -t -c "$tmp/bad-pages.ini" 2>&1); rc=$?
+check "-t: a bad error_page exits 1" test $rc -eq 1
+check "-t: error_page refuses a status below 400" grep -q "bad-pages.ini:3: error_page: '200' is not an error status" <<<"$out"
+check "-t: error_page needs a page" grep -q "bad-pages.ini:4: error_page needs statuses and a page" <<<"$out"
+
 echo "$pass passed, $fail failed"
 test $fail -eq 0
