@@ -316,5 +316,23 @@ check "-t: a bad error_page exits 1" test $rc -eq 1
 check "-t: error_page refuses a status below 400" grep -q "bad-pages.ini:3: error_page: '200' is not an error status" <<<"$out"
 check "-t: error_page needs a page" grep -q "bad-pages.ini:4: error_page needs statuses and a page" <<<"$out"
 
+# try: -T shows it, --route lists the candidates, -t checks it
+printf '[static /]\nroot = %s\ntry = {path} {path}.html {path}/ /index.html =404\n' "$tmp/site" >"$tmp/try.ini"
+out=$("$bin" -T -c "$tmp/try.ini" 2>&1)
+check "-T shows try" grep -qx 'try = {path} {path}.html {path}/ /index.html =404' <<<"$out"
+"$bin" -T -c "$tmp/try.ini" >"$tmp/try-dump.ini" 2>&1
+check "-T of -T is the same (try)" \
+    test "$("$bin" -T -c "$tmp/try-dump.ini" | tail -n +2)" = "$("$bin" -T -c "$tmp/try.ini" | tail -n +2)"
+out=$("$bin" --route 'GET http://x/about' -c "$tmp/try.ini" 2>&1)
+check "--route lists try's candidates" \
+    grep -qx "try: $tmp/site/about $tmp/site/about.html $tmp/site/about/ $tmp/site/index.html (the first that exists; none: 404)" <<<"$out"
+printf '[static /]\nroot = %s\ntry = =404 {path}\n[static /a/]\nroot = %s\ntry = {path} ../x\n[static /b/]\nroot = %s\nfallback = /i.html\ntry = {path}\n' \
+    "$tmp/site" "$tmp/site" "$tmp/site" >"$tmp/bad-try.ini"
+out=$("$bin" -t -c "$tmp/bad-try.ini" 2>&1); rc=$?
+check "-t: a bad try exits 1" test $rc -eq 1
+check "-t: =STATUS comes after paths" grep -q "bad-try.ini:3: try: '=404' is not a last candidate" <<<"$out"
+check "-t: a candidate leaving the root" grep -q "bad-try.ini:6: try: '../x' is not a path below the root" <<<"$out"
+check "-t: fallback and try together" grep -q "bad-try.ini:10: fallback and try exclude each other" <<<"$out"
+
 echo "$pass passed, $fail failed"
 test $fail -eq 0
