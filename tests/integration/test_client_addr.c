@@ -1,11 +1,8 @@
 /* Integration: the real client behind trusted_proxies, and allow/deny, through curl. */
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -50,32 +47,14 @@ static void start(const char *server_extra, const char *format, const char *rout
              logpath, format, server_extra, up.port, routes_extra);
     daemon_start_with_dir(&d, ini, "cgi-bin");
     site_write(&d, "index.html", "home\n", 5);
-    site_write(&d, "cgi-bin/addr.sh", addr_sh, strlen(addr_sh));
-    {
-        char path[600];
-
-        snprintf(path, sizeof path, "%s/cgi-bin/addr.sh", d.root);
-        cr_assert_eq(chmod(path, 0755), 0, "chmod %s: %s", path, strerror(errno));
-    }
+    site_write_script(&d, "cgi-bin/addr.sh", addr_sh);
 }
 
-/* curl with extra arguments on path; the status, and the body in out. */
-static int curl(const char *args, const char *path, char *out, size_t cap)
-{
-    char code[64], file[400];
-    char *body;
-    int rc;
+/* The last response curl saw (curl()). */
+static struct curl_got got;
 
-    snprintf(file, sizeof file, "%s/body.out", d.dir);
-    unlink(file);
-    rc =
-        run_cmd(code, sizeof code, "curl -sS %s -o '%s' -w '%%{http_code}' 'http://127.0.0.1:%u%s'",
-                args, file, d.port, path);
-    body = file_slurp(file);
-    snprintf(out, cap, "%s", body);
-    free(body);
-    return rc == 0 ? atoi(code) : -rc;
-}
+/* curl with extra arguments on path; the status (the response in got). */
+static int curl(const char *args, const char *path) { return curl_fetch(&d, args, path, &got); }
 
 /* Stops the daemon (which writes out its access log) and returns the log
  * (malloc'd); the daemon's stderr goes to err. */
@@ -91,30 +70,27 @@ static char *stop_and_read_log(char *err, size_t cap)
 
 Test(client_addr, a_trusted_proxy_names_the_client_everywhere)
 {
-    char body[8192], err[16384];
+    char err[16384];
     char *log;
 
     start("trusted_proxies = 10.0.0.0/8 127.0.0.1", "combined", "");
-    cr_assert_eq(curl("-H 'X-Forwarded-For: 198.51.100.7, 10.1.1.1'", "/", body, sizeof body), 200);
-    cr_assert_eq(curl("-H 'X-Forwarded-For: 203.0.113.9'", "/cgi-bin/addr.sh", body, sizeof body),
+    cr_assert_eq(curl("-H 'X-Forwarded-For: 198.51.100.7, 10.1.1.1'", "/"), 200);
+    cr_assert_eq(curl("-H 'X-Forwarded-For: 203.0.113.9'", "/cgi-bin/addr.sh"), 200);
+    cr_expect_str_eq(got.body, "REMOTE_ADDR=203.0.113.9 REMOTE_PORT=0\n");
+    cr_assert_eq(curl("-H 'Forwarded: for=\"[2001:db8::5]:4711\";proto=https'", "/cgi-bin/addr.sh"),
                  200);
-    cr_expect_str_eq(body, "REMOTE_ADDR=203.0.113.9 REMOTE_PORT=0\n");
-    cr_assert_eq(curl("-H 'Forwarded: for=\"[2001:db8::5]:4711\";proto=https'", "/cgi-bin/addr.sh",
-                      body, sizeof body),
-                 200);
-    cr_expect_str_eq(body, "REMOTE_ADDR=2001:db8::5 REMOTE_PORT=4711\n");
+    cr_expect_str_eq(got.body, "REMOTE_ADDR=2001:db8::5 REMOTE_PORT=4711\n");
     /* The proxy appends to a trusted proxy's headers and keeps its proto. */
     cr_assert_eq(curl("-H 'X-Forwarded-For: 192.0.2.44' -H 'Forwarded: for=192.0.2.44' "
                       "-H 'X-Forwarded-Proto: https'",
-                      "/api/x", body, sizeof body),
+                      "/api/x"),
                  200);
-    cr_expect(strstr(body, "\r\nX-Forwarded-For: 192.0.2.44, 127.0.0.1\r\n"), "%s", body);
-    cr_expect(strstr(body, "\r\nForwarded: for=192.0.2.44, for=127.0.0.1;"), "%s", body);
-    cr_expect(strstr(body, "\r\nX-Forwarded-Proto: https\r\n"), "%s", body);
+    cr_expect(strstr(got.body, "\r\nX-Forwarded-For: 192.0.2.44, 127.0.0.1\r\n"), "%s", got.body);
+    cr_expect(strstr(got.body, "\r\nForwarded: for=192.0.2.44, for=127.0.0.1;"), "%s", got.body);
+    cr_expect(strstr(got.body, "\r\nX-Forwarded-Proto: https\r\n"), "%s", got.body);
     /* Malformed from a trusted proxy: the proxy is the client, and it is said. */
-    cr_assert_eq(
-        curl("-H 'X-Forwarded-For: not-an-address'", "/cgi-bin/addr.sh", body, sizeof body), 200);
-    cr_expect(strncmp(body, "REMOTE_ADDR=127.0.0.1 ", 22) == 0, "%s", body);
+    cr_assert_eq(curl("-H 'X-Forwarded-For: not-an-address'", "/cgi-bin/addr.sh"), 200);
+    cr_expect(strncmp(got.body, "REMOTE_ADDR=127.0.0.1 ", 22) == 0, "%s", got.body);
     log = stop_and_read_log(err, sizeof err);
     cr_expect(strstr(log, "\n198.51.100.7 - - [") || strncmp(log, "198.51.100.7 - - [", 18) == 0,
               "the access log names the forwarded client:\n%s", log);
@@ -128,22 +104,21 @@ Test(client_addr, a_trusted_proxy_names_the_client_everywhere)
 
 Test(client_addr, an_untrusted_peer_cannot_name_a_client)
 {
-    char body[8192], err[16384];
+    char err[16384];
     char *log;
 
     start("trusted_proxies = 10.0.0.0/8", "json", "");
-    cr_assert_eq(curl("-H 'X-Forwarded-For: 198.51.100.7'", "/", body, sizeof body), 200);
-    cr_assert_eq(curl("-H 'X-Forwarded-For: 198.51.100.7'", "/cgi-bin/addr.sh", body, sizeof body),
-                 200);
-    cr_expect(strncmp(body, "REMOTE_ADDR=127.0.0.1 ", 22) == 0, "%s", body);
+    cr_assert_eq(curl("-H 'X-Forwarded-For: 198.51.100.7'", "/"), 200);
+    cr_assert_eq(curl("-H 'X-Forwarded-For: 198.51.100.7'", "/cgi-bin/addr.sh"), 200);
+    cr_expect(strncmp(got.body, "REMOTE_ADDR=127.0.0.1 ", 22) == 0, "%s", got.body);
     cr_assert_eq(curl("-H 'X-Forwarded-For: 198.51.100.7' -H 'Forwarded: for=198.51.100.7' "
                       "-H 'X-Forwarded-Proto: https'",
-                      "/api/x", body, sizeof body),
+                      "/api/x"),
                  200);
-    cr_expect(strstr(body, "\r\nX-Forwarded-For: 127.0.0.1\r\n"), "%s", body);
-    cr_expect(strstr(body, "\r\nForwarded: for=127.0.0.1;"), "%s", body);
-    cr_expect(strstr(body, "\r\nX-Forwarded-Proto: http\r\n"), "%s", body);
-    cr_expect_null(strstr(body, "198.51.100.7"), "replaced: %s", body);
+    cr_expect(strstr(got.body, "\r\nX-Forwarded-For: 127.0.0.1\r\n"), "%s", got.body);
+    cr_expect(strstr(got.body, "\r\nForwarded: for=127.0.0.1;"), "%s", got.body);
+    cr_expect(strstr(got.body, "\r\nX-Forwarded-Proto: http\r\n"), "%s", got.body);
+    cr_expect_null(strstr(got.body, "198.51.100.7"), "replaced: %s", got.body);
     log = stop_and_read_log(err, sizeof err);
     cr_expect(strstr(log, "\"remote_addr\":\"127.0.0.1\""), "%s", log);
     cr_expect_null(strstr(log, "198.51.100.7"), "%s", log);
@@ -153,15 +128,14 @@ Test(client_addr, an_untrusted_peer_cannot_name_a_client)
 
 Test(client_addr, the_json_log_and_the_status_page_use_the_real_client)
 {
-    char body[8192], err[16384];
+    char err[16384];
     char *log;
 
     start("trusted_proxies = 127.0.0.1", "json",
           "[status /.well-known/cohttpd]\nallow = 127.0.0.1\n");
-    cr_assert_eq(curl("", "/.well-known/cohttpd", body, sizeof body), 200, "%s", body);
-    cr_assert_eq(
-        curl("-H 'X-Forwarded-For: 198.51.100.7'", "/.well-known/cohttpd", body, sizeof body), 403,
-        "a forwarded client outside allow: %s", body);
+    cr_assert_eq(curl("", "/.well-known/cohttpd"), 200, "%s", got.body);
+    cr_assert_eq(curl("-H 'X-Forwarded-For: 198.51.100.7'", "/.well-known/cohttpd"), 403,
+                 "a forwarded client outside allow: %s", got.body);
     log = stop_and_read_log(err, sizeof err);
     cr_expect(strstr(log, "\"remote_addr\":\"198.51.100.7\""), "%s", log);
     free(log);
@@ -234,12 +208,9 @@ Test(access, allow_and_deny_by_route_and_by_default_ipv4_and_ipv6)
 
 Test(access, the_real_client_is_checked_behind_a_trusted_proxy)
 {
-    char body[256];
-
     start("trusted_proxies = 127.0.0.1\ndeny = 192.0.2.0/24\n", "combined", "");
-    cr_expect_eq(curl("", "/", body, sizeof body), 200, "%s", body);
-    cr_expect_eq(curl("-H 'X-Forwarded-For: 192.0.2.8'", "/", body, sizeof body), 403, "%s", body);
-    cr_expect_str_eq(body, "403 Forbidden\n");
-    cr_expect_eq(curl("-H 'X-Forwarded-For: 198.51.100.8'", "/", body, sizeof body), 200, "%s",
-                 body);
+    cr_expect_eq(curl("", "/"), 200, "%s", got.body);
+    cr_expect_eq(curl("-H 'X-Forwarded-For: 192.0.2.8'", "/"), 403, "%s", got.body);
+    cr_expect_str_eq(got.body, "403 Forbidden\n");
+    cr_expect_eq(curl("-H 'X-Forwarded-For: 198.51.100.8'", "/"), 200, "%s", got.body);
 }

@@ -1,10 +1,8 @@
 /* Integration: error_page, per route and from [server], through curl. */
 #include <criterion/criterion.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -17,16 +15,6 @@ static const char page_other[] = "<h1>other error</h1>\n";
 static const char page_403[] = "<h1>not for you</h1>\n";
 static const char page_502[] = "<h1>the script failed</h1>\n";
 static const char page_server[] = "<h1>the server's 404</h1>\n";
-
-static void script(const char *name, const char *text)
-{
-    char rel[256], path[600];
-
-    snprintf(rel, sizeof rel, "cgi-bin/%s", name);
-    site_write(&d, rel, text, strlen(text));
-    snprintf(path, sizeof path, "%s/%s", d.root, rel);
-    cr_assert_eq(chmod(path, 0755), 0, "chmod %s: %s", path, strerror(errno));
-}
 
 static void start(void)
 {
@@ -53,46 +41,22 @@ static void start(void)
     site_write(&d, "errors/403.html", page_403, strlen(page_403));
     site_write(&d, "errors/502.html", page_502, strlen(page_502));
     site_write(&d, "errors/server404.html", page_server, strlen(page_server));
-    script("bad.sh", "#!/bin/sh\nprintf 'no header line\\n\\n'\n");
-    script("own404.sh", "#!/bin/sh\nprintf 'Status: 404 Not Found\\nContent-Type: text/plain\\n\\n"
-                        "the script says so\\n'\n");
+    site_write_script(&d, "cgi-bin/bad.sh", "#!/bin/sh\nprintf 'no header line\\n\\n'\n");
+    site_write_script(&d, "cgi-bin/own404.sh",
+                      "#!/bin/sh\nprintf 'Status: 404 Not Found\\nContent-Type: text/plain\\n\\n"
+                      "the script says so\\n'\n");
 }
 
 static void stop(void) { cr_assert_eq(daemon_stop(&d), 0, "the daemon exits cleanly"); }
 
 TestSuite(error_pages, .init = start, .fini = stop, .timeout = 120);
 
-/* A response as curl saw it. */
-struct got {
-    int status;
-    char head[4096];
-    char body[4096];
-};
-
-/* curl with extra arguments on path into g. */
-static void curl(struct got *g, const char *args, const char *path)
+static void curl(struct curl_got *g, const char *args, const char *path)
 {
-    char code[64], hfile[400], bfile[400];
-    char *text;
-
-    snprintf(hfile, sizeof hfile, "%s/head.out", d.dir);
-    snprintf(bfile, sizeof bfile, "%s/body.out", d.dir);
-    unlink(hfile);
-    unlink(bfile);
-    cr_assert_eq(run_cmd(code, sizeof code,
-                         "curl -sS %s -D '%s' -o '%s' -w '%%{http_code}' 'http://127.0.0.1:%u%s'",
-                         args, hfile, bfile, d.port, path),
-                 0, "curl %s %s", args, path);
-    g->status = atoi(code);
-    text = file_slurp(hfile);
-    snprintf(g->head, sizeof g->head, "%s", text);
-    free(text);
-    text = file_slurp(bfile);
-    snprintf(g->body, sizeof g->body, "%s", text);
-    free(text);
+    cr_assert_gt(curl_fetch(&d, args, path, g), 0, "curl %s %s failed", args, path);
 }
 
-static void expect_page(const struct got *g, int status, const char *page)
+static void expect_page(const struct curl_got *g, int status, const char *page)
 {
     char cl[64];
 
@@ -105,7 +69,7 @@ static void expect_page(const struct got *g, int status, const char *page)
 
 Test(error_pages, static_errors_get_the_route_s_pages_with_their_status)
 {
-    struct got g;
+    struct curl_got g;
 
     curl(&g, "", "/missing.html");
     expect_page(&g, 404, page_404);
@@ -138,7 +102,7 @@ Test(error_pages, head_gets_the_status_and_length_without_the_body)
 
 Test(error_pages, a_route_without_pages_inherits_server_s_and_a_missing_page_falls_back)
 {
-    struct got g;
+    struct curl_got g;
 
     curl(&g, "", "/inherit/missing.html");
     expect_page(&g, 404, page_server);
@@ -152,7 +116,7 @@ Test(error_pages, a_route_without_pages_inherits_server_s_and_a_missing_page_fal
 
 Test(error_pages, cgi_and_proxy_failures_get_pages_but_a_script_s_own_status_passes_unchanged)
 {
-    struct got g;
+    struct curl_got g;
 
     curl(&g, "", "/cgi-bin/bad.sh");
     expect_page(&g, 502, page_502);

@@ -39,23 +39,6 @@ static void stop(void) { cr_assert_eq(daemon_stop(&d), 0, "the daemon exits clea
 
 TestSuite(try_files, .init = start, .fini = stop, .timeout = 120);
 
-/* GET path with curl: the status, the body in out. */
-static int get(const char *path, char *out, size_t cap)
-{
-    char code[64], file[400];
-    char *body;
-    int rc;
-
-    snprintf(file, sizeof file, "%s/body.out", d.dir);
-    unlink(file);
-    rc = run_cmd(code, sizeof code, "curl -sS -o '%s' -w '%%{http_code}' 'http://127.0.0.1:%u%s'",
-                 file, d.port, path);
-    body = file_slurp(file);
-    snprintf(out, cap, "%s", body);
-    free(body);
-    return rc == 0 ? atoi(code) : -rc;
-}
-
 struct try_case {
     const char *path;
     int status;
@@ -64,14 +47,13 @@ struct try_case {
 
 static void expect_cases(const struct try_case *c, size_t n)
 {
-    char body[4096];
+    static struct curl_got g;
 
     for (size_t i = 0; i < n; i++) {
-        int status = get(c[i].path, body, sizeof body);
-
-        cr_expect_eq(status, c[i].status, "%s: status %d, expected %d", c[i].path, status,
-                     c[i].status);
-        cr_expect_str_eq(body, c[i].body, "%s: body '%s', expected '%s'", c[i].path, body,
+        curl_fetch(&d, "", c[i].path, &g);
+        cr_expect_eq(g.status, c[i].status, "%s: status %d, expected %d:\n%s", c[i].path, g.status,
+                     c[i].status, g.head);
+        cr_expect_str_eq(g.body, c[i].body, "%s: body '%s', expected '%s'", c[i].path, g.body,
                          c[i].body);
     }
 }
