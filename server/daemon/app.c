@@ -1,8 +1,8 @@
 /* app.c - a configuration generation at run time, each worker's use of it, the dispatcher. */
 #include "daemon/app.h"
 
-#include <errno.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>

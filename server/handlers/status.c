@@ -294,7 +294,14 @@ static bool wants_prometheus(const struct http_exchange *x)
     return accept && len && memmem(accept, len, "text/plain", 10);
 }
 
-static void free_page(void *data) { free(*(char **)data); }
+/* Frees the page and the cell that points at it. */
+static void free_page(void *data)
+{
+    char **page = data;
+
+    free(*page);
+    free(page);
+}
 
 static void status_handle(struct http_exchange *x, void *state, const char *rest, size_t rest_len)
 {
@@ -323,14 +330,17 @@ static void status_handle(struct http_exchange *x, void *state, const char *rest
     }
     /* The page lives until the request ends, on every path. */
     page = calloc(1, sizeof *page);
-    out = page && http_exchange_defer(x, free_page, page) == 0 ? open_memstream(page, &len) : NULL;
+    if (page && http_exchange_defer(x, free_page, page) < 0) {
+        free(page);
+        page = NULL;
+    }
+    out = page ? open_memstream(page, &len) : NULL;
     if (out) {
         (prom ? prom_write : json_write)(out, &v);
         fclose(out);
     }
     http_view_free(&v);
     if (!out) {
-        free(page);
         http_resp_error(x, 503, NULL);
         return;
     }
