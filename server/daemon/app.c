@@ -1,6 +1,7 @@
 /* app.c - a configuration generation at run time, each worker's use of it, the dispatcher. */
 #include "daemon/app.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -9,7 +10,9 @@
 
 #include "core/log.h"
 #include "handlers/kinds.h"
+#include "http/client.h"
 #include "http/mime.h"
+#include "http/policy.h"
 #include "http/router.h"
 
 /* Workers (app_workers) of one generation whose requests are counted by
@@ -21,10 +24,11 @@ typedef _Atomic uint64_t app_counter;
 /* What a route needs while serving; the router's conf points here. */
 struct app_route {
     const struct handler_kind *kind;
-    void *state;       /* from kind->open, else the configuration's typed conf */
-    size_t kind_index; /* the kind's index in the handler table */
-    bool opened;       /* state came from kind->open: close it */
-    const char *name;  /* the section as written, without its brackets ("static /") */
+    void *state;                      /* from kind->open, else the configuration's typed conf */
+    size_t kind_index;                /* the kind's index in the handler table */
+    bool opened;                      /* state came from kind->open: close it */
+    const struct http_policy *policy; /* the route's site keys */
+    const char *name; /* the section as written, without its brackets ("static /") */
     size_t name_len;
 };
 
@@ -55,6 +59,42 @@ struct app_worker {
     void *kind_worker[];         /* by kind index; NULL for kinds without routes */
 };
 
+/* Answers 403 to a client the route's allow/deny lines refuse. */
+static void app_refuse(struct http_exchange *x, const struct app_route *ar)
+{
+    char client[INET6_ADDRSTRLEN];
+
+    http_addr_text(x->client, client, sizeof client);
+    log_info("client %s refused by the allow/deny lines of [%.*s]: 403", client, (int)ar->name_len,
+             ar->name);
+    http_resp_error(x, 403, NULL);
+}
+
+/* http_site.error_page: the page error_page names for status, served by
+ * the route that matches its path when that route's kind serves pages. */
+static int app_error_page(struct http_exchange *x, int status, const char *name, const char *value)
+{
+    const struct app_worker *aw = x->site->app;
+    const char *page = http_policy_page(x->policy, &aw->app->cfg.server.policy, status), *rest;
+    const struct route *route;
+    const struct app_route *ar;
+    void *worker = x->handler_worker;
+    size_t rest_len;
+    int r;
+
+    if (!page)
+        return -ENOENT;
+    route = router_match(aw->app->router, x->req->host.p, x->req->host.len, page, strlen(page));
+    ar = route ? route->conf : NULL;
+    if (!ar || !ar->kind->serve_page)
+        return -ENOENT;
+    rest = route_rest(route, page, strlen(page), &rest_len);
+    x->handler_worker = aw->kind_worker[ar->kind_index];
+    r = ar->kind->serve_page(x, ar->state, rest, rest_len, status, name, value);
+    x->handler_worker = worker;
+    return r;
+}
+
 static void app_dispatch(struct http_exchange *x, void *arg)
 {
     struct app_worker *aw = arg;
@@ -65,15 +105,22 @@ static void app_dispatch(struct http_exchange *x, void *arg)
     const char *rest;
     size_t rest_len;
 
+    x->policy = &aw->app->cfg.server.policy;
     if (!route) {
         http_resp_error(x, 404, NULL);
         return;
     }
     ar = route->conf;
+    x->policy = ar->policy;
     if (aw->route_requests)
         http_stat_add(&aw->route_requests[ar - aw->app->routes], 1);
     x->route = ar->name;
     x->route_len = ar->name_len;
+    if (!http_access_permits(http_policy_access(ar->policy, &aw->app->cfg.server.policy),
+                             x->client)) {
+        app_refuse(x, ar);
+        return;
+    }
     rest = route_rest(route, x->path, x->path_len, &rest_len);
     x->handler_worker = aw->kind_worker[ar->kind_index];
     ar->kind->handle(x, ar->state, rest, rest_len);
@@ -126,6 +173,7 @@ static int app_open_route(struct app *app, const struct route *route, struct app
     ar->kind = route->kind;
     ar->kind_index = kind_index(route->kind);
     ar->state = route->conf;
+    ar->policy = route->policy;
     ar->name = route->name;
     ar->name_len = strlen(route->name);
     if (ar->name_len >= 2 && route->name[0] == '[') {
@@ -311,7 +359,9 @@ struct app_worker *app_worker_new(struct app *app)
         .limits = app->cfg.limits,
         .mime = app->mime,
         .server_header = app->cfg.server.server_header,
+        .trusted = &app->cfg.server.trusted,
         .dispatch = app_dispatch,
+        .error_page = app_error_page,
         .app = aw,
         .hold = site_hold,
         .release = site_release,

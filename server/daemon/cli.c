@@ -429,5 +429,6 @@ int cli_print_route(const struct config *cfg, const char *request, FILE *out, FI
                                      .raw_path_len = req.path_len};
     target.rest = route_rest(route, path, (size_t)len, &target.rest_len);
     route->kind->describe(out, route->conf, &target);
+    config_describe_site(out, route, cfg);
     return CLI_EXIT_OK;
 }

@@ -250,6 +250,7 @@ static int ld_route_add(struct loader *ld, const struct handler_kind *ks, const 
 {
     struct config *cfg = ld->cfg;
     const char *slash = strchr(match, '/'), *host = NULL;
+    struct http_policy *policy;
     void *conf;
 
     if (!slash) {
@@ -271,8 +272,9 @@ static int ld_route_add(struct loader *ld, const struct handler_kind *ks, const 
         return -1;
     }
     conf = ld_alloc(ld, ks->conf_size);
+    policy = ld_alloc(ld, sizeof *policy);
     cfg->routes = ld_grow(ld, cfg->routes, cfg->n_routes, &ld->routes_cap, sizeof(*cfg->routes));
-    if (!conf || !cfg->routes)
+    if (!conf || !policy || !cfg->routes)
         return -1;
     if (ks->conf_init)
         ks->conf_init(conf);
@@ -280,12 +282,14 @@ static int ld_route_add(struct loader *ld, const struct handler_kind *ks, const 
                                                   .host = host,
                                                   .prefix = ld_strdup(ld, slash),
                                                   .conf = conf,
+                                                  .policy = policy,
                                                   .name = ld->sec.name,
                                                   .file = cfg->path,
                                                   .line = ld->line};
     ld->sec.kind = SEC_ROUTE;
     ld->sec.spec = ks->schema;
     ld->sec.obj = conf;
+    ld->sec.policy = policy;
     return 0;
 }
 
@@ -351,6 +355,7 @@ static void ld_global_section(struct loader *ld, const char *name)
         ld->sec.kind = sec_kinds[i];
         ld->sec.spec = specs[i];
         ld->sec.obj = objs[i];
+        ld->sec.policy = sec_kinds[i] == SEC_SERVER ? &ld->cfg->server.policy : NULL;
         return;
     }
     if (handler_kind_find(name, strlen(name)) || ld_kind_planned(name)) {
@@ -792,6 +797,11 @@ int config_dump(const struct config *cfg, FILE *out)
 
     fprintf(out, "; cohttpd configuration from %s, with every default filled in\n", cfg->path);
     schema_dump_section(out, "[server]", &schema_server, &cfg->server);
+    schema_dump_keys(out, &schema_site, &cfg->server.policy);
+    if (cfg->server.policy.access.n == 0)
+        fputs("allow =\ndeny =\n", out); /* none: shown empty ([server] only) */
+    if (cfg->server.policy.n_pages == 0)
+        fputs("error_page =\n", out);
     schema_dump_section(out, "[limits]", &schema_limits, &cfg->limits);
     fprintf(out, "\n[mime]\n");
     for (size_t i = 0; i < cfg->n_mime; i++)
@@ -802,6 +812,7 @@ int config_dump(const struct config *cfg, FILE *out)
 
         snprintf(header, sizeof(header), "[%s %s%s]", ks->name, r->host ? r->host : "", r->prefix);
         schema_dump_section(out, header, ks->schema, r->conf);
+        schema_dump_keys(out, &schema_site, r->policy);
     }
     return fflush(out) == 0 && !ferror(out) ? 0 : -1;
 }

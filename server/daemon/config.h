@@ -10,7 +10,9 @@
 
 #include "core/log.h"
 #include "handlers/conf.h"
+#include "http/client.h"
 #include "http/limits.h"
+#include "http/policy.h"
 #include "http/router.h"
 
 #define CONFIG_MAX_LISTEN     64
@@ -56,7 +58,9 @@ struct config_server {
     enum config_access_format access_log_format;
     struct config_log error_log; /* stderr | journal | file (never off) */
     enum log_level log_level;
-    const char *server_header; /* Server: value, or NULL for no Server header */
+    const char *server_header;   /* Server: value, or NULL for no Server header */
+    struct http_trusted trusted; /* trusted_proxies */
+    struct http_policy policy;   /* allow, deny ...: the routes' defaults */
 };
 
 /* A [mime] line: ".ext = type". */
@@ -144,6 +148,11 @@ int config_load_over(const char *path, const struct config_overrides *o, struct 
  */
 int config_from_root(const char *root, const struct config_overrides *o, struct config *cfg,
                      struct config_errors *errs);
+
+/* --route: writes what the site keys of route (allow, deny ...) do, as
+ * "name: value" lines, with [server]'s defaults where the route has none;
+ * nothing when they change nothing. */
+void config_describe_site(FILE *out, const struct route *route, const struct config *cfg);
 
 /* Frees everything cfg owns and zeroes it. */
 void config_free(struct config *cfg);

@@ -25,6 +25,7 @@ struct section {
     const char *name;                /* as written, "[static /]" */
     unsigned line;
     void *obj;                           /* the struct its keys land in */
+    struct http_policy *policy;          /* [server]'s or the route's site keys, else NULL */
     unsigned key_line[SECTION_MAX_KEYS]; /* where each key was set (0: not yet) */
 };
 
@@ -89,6 +90,17 @@ extern const struct section_spec schema_limits;
  * sections are refused with "not supported yet" (NULL-terminated). */
 extern const char *const schema_planned_kinds[];
 
+/* ---- the site keys (config_site.c) ---- */
+
+/* allow, deny: in [server] and in every route section (after the kind's
+ * own keys, which win), stored in the section's struct http_policy. */
+extern const struct section_spec schema_site;
+
+/* [server] trusted_proxies. */
+void site_parse_trusted(struct conf_io *io, const struct key_spec *key, void *obj,
+                        const char *value);
+void site_dump_trusted(FILE *out, const struct key_spec *key, const void *obj);
+
 /* Points ld->io at the loader's services for the key parsers. */
 void schema_io_init(struct loader *ld);
 
@@ -107,6 +119,9 @@ void schema_identity(struct loader *ld);
 /* Writes "\n[header]" and every key of spec with its value in obj. */
 void schema_dump_section(FILE *out, const char *header, const struct section_spec *spec,
                          const void *obj);
+
+/* Writes every key of spec with its value in obj (NULL: none), no header. */
+void schema_dump_keys(FILE *out, const struct section_spec *spec, const void *obj);
 
 /* ---- value syntax (config_value.c) ---- */
 

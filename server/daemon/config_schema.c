@@ -354,6 +354,10 @@ static const struct key_spec server_keys[] = {
     {.name = "server_header",
      .type = VT_TEXT,
      .offset = offsetof(struct config_server, server_header)},
+    {.name = "trusted_proxies",
+     .type = VT_CUSTOM,
+     .parse = site_parse_trusted,
+     .dump = site_dump_trusted},
 };
 
 /* ---- [limits] ------------------------------------------------------------ */
@@ -705,6 +709,18 @@ static void key_unknown(struct loader *ld, const char *name)
         ld_error(ld, ld->line, "unknown key '%s' in %s", name, ld->sec.name);
 }
 
+/* A site key (allow, deny ...) of [server] or a route: true when name is one. */
+static bool site_key(struct loader *ld, const char *name, const char *value)
+{
+    for (size_t i = 0; i < schema_site.n_keys; i++) {
+        if (strcmp(schema_site.keys[i].name, name) == 0) {
+            key_parse(ld, &schema_site.keys[i], ld->sec.policy, value);
+            return true;
+        }
+    }
+    return false;
+}
+
 void schema_key(struct loader *ld, const char *name, const char *value)
 {
     const struct section_spec *spec = ld->sec.spec;
@@ -722,6 +738,8 @@ void schema_key(struct loader *ld, const char *name, const char *value)
     }
     while (i < spec->n_keys && strcmp(spec->keys[i].name, name) != 0)
         i++;
+    if (i == spec->n_keys && ld->sec.policy && site_key(ld, name, value))
+        return;
     if (i == spec->n_keys) {
         key_unknown(ld, name);
         return;
@@ -796,5 +814,11 @@ void schema_dump_section(FILE *out, const char *header, const struct section_spe
 {
     fprintf(out, "\n%s\n", header);
     for (size_t i = 0; i < spec->n_keys; i++)
+        dump_key(out, &spec->keys[i], obj);
+}
+
+void schema_dump_keys(FILE *out, const struct section_spec *spec, const void *obj)
+{
+    for (size_t i = 0; obj && i < spec->n_keys; i++)
         dump_key(out, &spec->keys[i], obj);
 }

@@ -583,7 +583,7 @@ static void env_input(struct cgi_env_in *in, struct http_exchange *x, const stru
         .path_info_len = path_info_len,
         .script_filename = s->file,
         .document_root = conf->root,
-        .peer = x->peer,
+        .peer = x->client,
         .local = (const struct sockaddr *)local,
         .content_length = content_length,
         .server_software = "cohttpd/" COHTTPD_VERSION,

@@ -15,6 +15,7 @@
 
 #define STATIC_MAX_INDEX   8  /* index = at most this many names */
 #define STATIC_MAX_HEADERS 32 /* header = at most this many times per route */
+#define STATIC_MAX_TRY     8  /* try = at most this many candidates */
 
 enum static_dotfiles {
     STATIC_DOTFILES_DENY, /* a path segment starting with '.' is 404 (default) */
@@ -49,6 +50,13 @@ struct static_conf {
                                                        (e.g. "/index.html"), or NULL */
     struct conf_header headers[STATIC_MAX_HEADERS]; /* added to every response */
     size_t n_headers;
+    /* try: candidates in order, each a path template below the root where
+     * "{path}" stands for the request's path below the prefix (one ending
+     * in '/' is a directory: its index files, its listing), the last one
+     * possibly "=STATUS" (try_status); n_try 0: no try line. */
+    const char *try_paths[STATIC_MAX_TRY];
+    size_t n_try;
+    int try_status; /* 400..599: the answer when no candidate matched; 0: 404 */
 };
 
 /* [redirect MATCH] */

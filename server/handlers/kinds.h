@@ -97,6 +97,17 @@ struct handler_kind {
     void (*handle)(struct http_exchange *x, void *state, const char *rest, size_t rest_len);
 
     /*
+     * Serves the file at rest (below the route's prefix, as for handle) as
+     * an error page: with status, plus the header name: value when name is
+     * not NULL, for a HEAD without its body. Returns 0 once sent (or
+     * -errno when sending failed), -ENOENT when there is no such page
+     * (nothing sent). May yield. NULL: the kind serves no error pages
+     * (only [static] routes do).
+     */
+    int (*serve_page)(struct http_exchange *x, void *state, const char *rest, size_t rest_len,
+                      int status, const char *name, const char *value);
+
+    /*
      * --route: writes what handle would do with t under conf, one
      * "name: value" line each (for static the file, for redirect the
      * status and Location), without touching the file system beyond what

@@ -147,7 +147,39 @@ static bool peer_ip(const struct http_exchange *x, char *out, size_t cap)
     return sa && sa->sa_family == AF_INET6;
 }
 
-/* X-Forwarded-For, -Proto, -Host and Forwarded, replacing the client's. */
+/* The values of every name header of x's request joined with ", " (and a
+ * final ", "), when the peer is a trusted proxy: its list goes on. Writes
+ * nothing for anyone else, whose forwarding headers are replaced. */
+static void put_trusted_list(struct out *o, const struct http_exchange *x, const char *name)
+{
+    const struct http_request *req = x->req;
+
+    for (unsigned i = 0; x->forwarded_trusted && i < req->header_count; i++) {
+        const struct http_header *h = &req->headers[i];
+
+        if (name_is(&h->name, name) && h->value.len) {
+            put(o, h->value.p, h->value.len);
+            put(o, ", ", 2);
+        }
+    }
+}
+
+/* A trusted proxy's single-valued forwarding header (X-Forwarded-Proto,
+ * -Host) as it came; else value (NULL, 0: no header). */
+static void put_trusted_or(struct out *o, const struct http_exchange *x, const char *name,
+                           const char *value, size_t len)
+{
+    size_t got = 0;
+    const char *v = x->forwarded_trusted ? http_req_header(x, name, &got) : NULL;
+
+    if (v && got)
+        put_line(o, name, v, got);
+    else if (value && len)
+        put_line(o, name, value, len);
+}
+
+/* X-Forwarded-For, -Proto, -Host and Forwarded: a trusted proxy's are
+ * appended to (the peer added at the end) or kept, anyone else's replaced. */
 static void put_forwarding(struct out *o, const struct http_exchange *x)
 {
     const struct http_request *req = x->req;
@@ -155,12 +187,15 @@ static void put_forwarding(struct out *o, const struct http_exchange *x)
     bool v6 = peer_ip(x, ip, sizeof ip);
     int n;
 
-    put_line(o, "X-Forwarded-For", ip, strlen(ip));
-    put_line(o, "X-Forwarded-Proto", "http", 4);
-    if (req->host.len)
-        put_line(o, "X-Forwarded-Host", req->host.p, req->host.len);
+    puts_(o, "X-Forwarded-For: ");
+    put_trusted_list(o, x, "X-Forwarded-For");
+    put(o, ip, strlen(ip));
+    puts_(o, "\r\n");
+    put_trusted_or(o, x, "X-Forwarded-Proto", "http", 4);
+    put_trusted_or(o, x, "X-Forwarded-Host", req->host.p, req->host.len);
     n = snprintf(fwd, sizeof fwd, v6 ? "for=\"[%s]\"" : "for=%s", ip);
     puts_(o, "Forwarded: ");
+    put_trusted_list(o, x, "Forwarded");
     put(o, fwd, (size_t)n);
     if (req->host.len) {
         puts_(o, ";host=\"");

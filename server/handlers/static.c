@@ -19,6 +19,7 @@
 #include "handlers/static_index.h"
 #include "handlers/static_internal.h"
 #include "handlers/static_serve.h"
+#include "http/mime.h"
 #include "http/status.h"
 #include "http/url.h"
 
@@ -101,6 +102,8 @@ void static_reply_status(struct http_exchange *x, const struct static_conf *conf
     size_t len;
     const char *body = http_status_body(status, &len);
 
+    if (http_resp_error_page(x, status, allow ? "Allow" : NULL, allow) != -ENOENT)
+        return;
     if (http_resp_begin(x, status) < 0)
         return;
     if (allow)
@@ -220,10 +223,12 @@ static void answer_failure(struct http_exchange *x, const struct static_root *ro
     }
 }
 
-/* A path ending in '/': the first index file that exists, else a listing
- * (autoindex), else the fallback or 404. */
-static void serve_directory(struct http_exchange *x, const struct static_root *root, char *rel,
-                            size_t len)
+/* Serves the directory rel[0..len) (ending in '/', or empty for the
+ * root): the first index file that exists, else a listing (autoindex).
+ * Returns 0 once answered, else why not: -ENOENT (nothing to serve),
+ * -EXDEV or -ELOOP (it leads out of the root), -EMFILE ... */
+static int try_directory(struct http_exchange *x, const struct static_root *root, char *rel,
+                         size_t len)
 {
     const struct static_conf *conf = root->conf;
     int r, why = -ENOENT;
@@ -235,19 +240,83 @@ static void serve_directory(struct http_exchange *x, const struct static_root *r
             continue;
         memcpy(rel + len, conf->index[i], n + 1);
         r = serve_rel(x, root, rel, len + n);
-        if (r == 0)
-            return;
-        if (r == -EMFILE || r == -ENFILE || r == -ENOMEM) {
-            answer_failure(x, root, rel, r);
-            return;
-        }
+        if (r == 0 || r == -EMFILE || r == -ENFILE || r == -ENOMEM)
+            return r;
         if (r == -EXDEV || r == -ELOOP)
             why = r; /* the directory leads out of the root */
     }
     rel[len] = '\0';
     r = conf->autoindex ? static_index_serve(x, root, len ? rel : ".") : why;
+    return r == -EISDIR ? -ENOENT : r;
+}
+
+/* A path ending in '/': the first index file that exists, else a listing
+ * (autoindex), else the fallback or 404. */
+static void serve_directory(struct http_exchange *x, const struct static_root *root, char *rel,
+                            size_t len)
+{
+    int r = try_directory(x, root, rel, len);
+
     if (r < 0)
-        answer_failure(x, root, rel, r == -EISDIR ? -ENOENT : r);
+        answer_failure(x, root, rel, r);
+}
+
+/* Writes candidate t with "{path}" as rest into out (STATIC_PATH_MAX + 1
+ * bytes) without its leading '/' and with no "//". Returns the length, or
+ * -1 when it does not fit. */
+static ssize_t try_expand(const char *t, const char *rest, size_t rest_len, char *out)
+{
+    size_t n = 0;
+    char prev = '/';
+
+    for (; *t; t++) {
+        const char *p = t;
+        size_t len = 1;
+
+        if (strncmp(t, "{path}", 6) == 0) {
+            p = rest;
+            len = rest_len;
+            t += 5;
+        }
+        for (size_t i = 0; i < len; prev = p[i++]) {
+            if (p[i] == '/' && prev == '/')
+                continue;
+            if (n == STATIC_PATH_MAX)
+                return -1;
+            out[n++] = p[i];
+        }
+    }
+    out[n] = '\0';
+    return (ssize_t)n;
+}
+
+/* try: the first candidate that exists is served; none: the last's status
+ * (=STATUS) or 404. A candidate ending in '/' is a directory, any other a
+ * file (a directory does not match it). */
+static void serve_try(struct http_exchange *x, const struct static_root *root, const char *rest,
+                      size_t rest_len, char *rel)
+{
+    const struct static_conf *conf = root->conf;
+    int r = -ENOENT;
+
+    for (size_t i = 0; i < conf->n_try && (r == -ENOENT || r == -EISDIR); i++) {
+        ssize_t len = try_expand(conf->try_paths[i], rest, rest_len, rel);
+
+        if (len < 0 || (conf->dotfiles == STATIC_DOTFILES_DENY && has_dotfile(rel, (size_t)len)))
+            continue;
+        if (len == 0 || rel[len - 1] == '/')
+            r = try_directory(x, root, rel, (size_t)len);
+        else
+            r = serve_rel(x, root, rel, (size_t)len);
+        if (r == -ENOTDIR || r == -ENAMETOOLONG)
+            r = -ENOENT;
+    }
+    if (r == 0)
+        return;
+    if (r == -ENOENT || r == -EISDIR)
+        static_reply_status(x, conf, conf->try_status ? conf->try_status : 404, NULL);
+    else
+        answer_failure(x, root, rel, r == -EXDEV || r == -ELOOP ? -EXDEV : r);
 }
 
 static void static_handle(struct http_exchange *x, void *state, const char *rest, size_t rest_len)
@@ -262,6 +331,10 @@ static void static_handle(struct http_exchange *x, void *state, const char *rest
         return;
     if (conf->dotfiles == STATIC_DOTFILES_DENY && has_dotfile(rest, rest_len)) {
         static_reply_status(x, conf, 404, NULL);
+        return;
+    }
+    if (conf->n_try) {
+        serve_try(x, root, rest, rest_len, rel);
         return;
     }
     if (len > STATIC_PATH_MAX) {
@@ -279,6 +352,33 @@ static void static_handle(struct http_exchange *x, void *state, const char *rest
         redirect_slash(x, conf);
     else if (r < 0)
         answer_failure(x, root, rel, r);
+}
+
+/* handler_kind.serve_page: the file at rest, sent whole with status. */
+static int static_serve_page(struct http_exchange *x, void *state, const char *rest,
+                             size_t rest_len, int status, const char *name, const char *value)
+{
+    const struct static_root *root = state;
+    const char *type;
+    size_t type_len;
+    struct static_file *f;
+    int r;
+
+    if (rest_len < 2 || rest_len - 1 > STATIC_PATH_MAX || has_dotfile(rest, rest_len) ||
+        static_file_get(x->handler_worker, root, rest + 1, rest_len - 1, loop_now(x->loop), &f) < 0)
+        return -ENOENT;
+    type = mime_lookup(x->site->mime, rest + 1, rest_len - 1, &type_len);
+    r = http_resp_begin(x, status);
+    if (r == 0) {
+        if (name)
+            http_resp_header(x, name, strlen(name), value, strlen(value));
+        static_add_conf_headers(x, root->conf);
+        http_resp_header(x, "Content-Type", 12, type, type_len);
+        r = f->data ? http_resp_body(x, f->data, (size_t)f->size)
+                    : http_resp_sendfile(x, f->fd, 0, (size_t)f->size);
+    }
+    static_file_release(f);
+    return r == -ENOENT ? -EIO : r;
 }
 
 /* ---- the kind ------------------------------------------------------------ */
@@ -352,10 +452,26 @@ static bool describe_refusal(FILE *out, const struct static_conf *sc, const char
     }
     if (stat(file, &st) == 0)
         return false;
-    if (sc->fallback)
-        return false; /* the fallback line says what is served */
+    if (sc->fallback || sc->n_try)
+        return false; /* the fallback or try line says what is served */
     fputs("status: 404 Not Found (no such file)\n", out);
     return true;
+}
+
+/* --route: try's candidates for t, as files below root, in order. */
+static void describe_try(FILE *out, const struct static_conf *sc, const char *root,
+                         const struct handler_target *t)
+{
+    char rel[STATIC_PATH_MAX + 1];
+
+    if (!sc->n_try)
+        return;
+    fputs("try:", out);
+    for (size_t i = 0; i < sc->n_try; i++) {
+        if (try_expand(sc->try_paths[i], t->rest, t->rest_len, rel) >= 0)
+            fprintf(out, " %s/%s", root, rel);
+    }
+    fprintf(out, " (the first that exists; none: %d)\n", sc->try_status ? sc->try_status : 404);
 }
 
 static void static_describe(FILE *out, const void *conf, const struct handler_target *t)
@@ -377,6 +493,7 @@ static void static_describe(FILE *out, const void *conf, const struct handler_ta
     }
     if (sc->fallback)
         fprintf(out, "fallback: %s%s (when no file matches)\n", root, sc->fallback);
+    describe_try(out, sc, root, t);
 }
 
 const struct handler_kind static_kind = {
@@ -390,4 +507,5 @@ const struct handler_kind static_kind = {
     .worker_teardown = static_worker_teardown,
     .handle = static_handle,
     .describe = static_describe,
+    .serve_page = static_serve_page,
 };

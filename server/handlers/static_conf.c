@@ -114,6 +114,9 @@ static void dump_precompressed(FILE *out, const struct key_spec *key, const void
     fputc('\n', out);
 }
 
+static const char try_and_fallback[] =
+    "fallback and try exclude each other: give the fallback as try's last candidate";
+
 static void parse_fallback(struct conf_io *io, const struct key_spec *key, void *obj,
                            const char *value)
 {
@@ -121,11 +124,92 @@ static void parse_fallback(struct conf_io *io, const struct key_spec *key, void 
         conf_set_string(obj, key, NULL);
         return;
     }
+    if (((struct static_conf *)obj)->n_try) {
+        conf_error(io, "%s", try_and_fallback);
+        return;
+    }
     if (!conf_url_path_ok(value)) {
         conf_error(io, "fallback '%s' must be a plain path starting with '/'", value);
         return;
     }
     conf_set_string(obj, key, conf_strdup(io, value));
+}
+
+/* A try candidate: "=STATUS" (last), or a path template starting with '/'
+ * or "{path}", plain once "{path}" stands for a path. */
+static int try_word(struct conf_io *io, void *obj, const char *w, size_t len)
+{
+    struct static_conf *sc = obj;
+    char probe[512];
+    size_t n = 0;
+
+    if (sc->try_status) {
+        conf_error(io, "try: '=%d' must be the last candidate", sc->try_status);
+        return -1;
+    }
+    if (w[0] == '=') {
+        int v = len == 4 ? 0 : -1;
+
+        for (size_t i = 1; v >= 0 && i < len; i++)
+            v = w[i] >= '0' && w[i] <= '9' ? v * 10 + (w[i] - '0') : -1;
+        if (v < 400 || v > 599 || sc->n_try == 0) {
+            conf_error(io, "try: '%.*s' is not a last candidate =STATUS (400 to 599) after paths",
+                       (int)len, w);
+            return -1;
+        }
+        sc->try_status = v;
+        return 0;
+    }
+    for (size_t i = 0; i < len && n + 3 < sizeof probe; i++) {
+        bool var = len - i >= 6 && memcmp(w + i, "{path}", 6) == 0;
+
+        probe[n++] = var ? '/' : w[i];
+        if (var) {
+            probe[n++] = 'p';
+            i += 5;
+        }
+    }
+    probe[n] = '\0';
+    if (n + 3 >= sizeof probe || !conf_url_path_ok(probe) || strpbrk(probe, "{}")) {
+        conf_error(io,
+                   "try: '%.*s' is not a path below the root ({path}, {path}.html, /index.html)",
+                   (int)len, w);
+        return -1;
+    }
+    if (sc->n_try == STATIC_MAX_TRY) {
+        conf_error(io, "try lists more than %d candidates", STATIC_MAX_TRY);
+        return -1;
+    }
+    sc->try_paths[sc->n_try] = conf_strndup(io, w, len);
+    return sc->try_paths[sc->n_try++] ? 0 : -1;
+}
+
+static void parse_try(struct conf_io *io, const struct key_spec *key, void *obj, const char *value)
+{
+    struct static_conf *sc = obj;
+
+    (void)key;
+    sc->n_try = 0;
+    sc->try_status = 0;
+    if (!*value)
+        return;
+    if (sc->fallback) {
+        conf_error(io, "%s", try_and_fallback);
+        return;
+    }
+    conf_for_each_word(io, value, obj, try_word);
+}
+
+static void dump_try(FILE *out, const struct key_spec *key, const void *obj)
+{
+    const struct static_conf *sc = obj;
+
+    fprintf(out, "%s =", key->name);
+    for (size_t i = 0; i < sc->n_try; i++)
+        fprintf(out, " %s", sc->try_paths[i]);
+    if (sc->try_status)
+        fprintf(out, " =%d", sc->try_status);
+    fputc('\n', out);
 }
 
 /* Headers the HTTP engine writes itself; configuring them would break framing. */
@@ -231,6 +315,7 @@ static const struct key_spec static_keys[] = {
      .repeatable = true,
      .parse = parse_header,
      .dump = dump_headers},
+    {.name = "try", .type = VT_CUSTOM, .parse = parse_try, .dump = dump_try},
 };
 
 const struct section_spec static_schema = {.keys = static_keys,

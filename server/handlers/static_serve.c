@@ -1,6 +1,7 @@
 /* static_serve.c - one file as a response: encodings, conditionals, ranges. */
 #include "handlers/static_serve.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -139,6 +140,9 @@ static void reply_unsatisfiable(struct http_exchange *x, const struct static_con
     size_t cr_len = range_format_unsatisfied(cr, sizeof cr, size), body_len;
     const char *body = http_status_body(416, &body_len);
 
+    cr[cr_len] = '\0';
+    if (http_resp_error_page(x, 416, "Content-Range", cr) != -ENOENT)
+        return;
     if (http_resp_begin(x, 416) < 0)
         return;
     http_resp_header(x, "Content-Range", 13, cr, cr_len);

@@ -8,16 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/cidr.h"
 #include "http/server.h"
 
 /* The most CIDRs one allow list holds. */
 #define STATUS_MAX_ALLOW 32
-
-/* An address block: IPv4 as ::ffff:a.b.c.d (prefix counted over 128 bits). */
-struct cidr {
-    unsigned char addr[16];
-    unsigned prefix;
-};
 
 struct status_conf {
     struct cidr allow[STATUS_MAX_ALLOW];
@@ -32,89 +27,18 @@ struct totals {
 
 /* ---- addresses ----------------------------------------------------------- */
 
-static void v4_mapped(unsigned char out[16], const void *in4)
-{
-    memset(out, 0, 10);
-    out[10] = out[11] = 0xff;
-    memcpy(out + 12, in4, 4);
-}
-
-/* Parses "ADDR" or "ADDR/BITS" (IPv4 or IPv6) into c. 0 or -EINVAL. */
-static int cidr_parse(const char *s, size_t len, struct cidr *c)
-{
-    char text[INET6_ADDRSTRLEN + 8];
-    const char *slash;
-    struct in_addr a4;
-    unsigned max, bits;
-    bool v4;
-
-    if (len == 0 || len >= sizeof text)
-        return -EINVAL;
-    memcpy(text, s, len);
-    text[len] = '\0';
-    slash = strchr(text, '/');
-    if (slash)
-        text[slash - text] = '\0';
-    v4 = inet_pton(AF_INET, text, &a4) == 1;
-    if (v4)
-        v4_mapped(c->addr, &a4);
-    else if (inet_pton(AF_INET6, text, c->addr) != 1)
-        return -EINVAL;
-    max = v4 ? 32 : 128;
-    bits = max;
-    if (slash) {
-        char *end;
-        unsigned long n = strtoul(slash + 1, &end, 10);
-
-        if (slash[1] < '0' || slash[1] > '9' || *end || n > max)
-            return -EINVAL;
-        bits = (unsigned)n;
-    }
-    c->prefix = bits + (v4 ? 96 : 0);
-    return 0;
-}
-
-static bool cidr_match(const struct cidr *c, const unsigned char addr[16])
-{
-    unsigned full = c->prefix / 8, rest = c->prefix % 8;
-
-    if (memcmp(c->addr, addr, full) != 0)
-        return false;
-    if (rest == 0)
-        return true;
-    return ((c->addr[full] ^ addr[full]) & (0xff << (8 - rest)) & 0xff) == 0;
-}
-
-/* True when the client of x may read the page. */
+/* True when the client of x (the real client behind a trusted proxy) may
+ * read the page. */
 static bool status_allowed(const struct status_conf *conf, const struct http_exchange *x)
 {
-    const struct sockaddr *sa = x->peer;
+    const struct sockaddr *sa = x->client;
     unsigned char addr[16];
 
     if (!sa || sa->sa_family == AF_UNIX)
         return true; /* a local socket: its file's permissions decide */
-    if (sa->sa_family == AF_INET)
-        v4_mapped(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr);
-    else if (sa->sa_family == AF_INET6)
-        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
-    else
+    if (!cidr_addr_of(sa, addr))
         return false;
-    for (size_t i = 0; i < conf->n_allow; i++) {
-        if (cidr_match(&conf->allow[i], addr))
-            return true;
-    }
-    return false;
-}
-
-/* Writes c as "ADDR/BITS" (IPv4 as a dotted quad). */
-static void cidr_print(FILE *out, const struct cidr *c)
-{
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    char text[INET6_ADDRSTRLEN];
-    bool v4 = c->prefix >= 96 && memcmp(c->addr, mapped, 12) == 0;
-
-    inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? c->addr + 12 : c->addr, text, sizeof text);
-    fprintf(out, "%s/%u", text, v4 ? c->prefix - 96 : c->prefix);
+    return cidr_match_any(conf->allow, conf->n_allow, addr);
 }
 
 /* ---- the counters, summed ------------------------------------------------ */
@@ -478,7 +402,14 @@ static bool wants_prometheus(const struct http_exchange *x)
     return accept && len && memmem(accept, len, "text/plain", 10);
 }
 
-static void free_page(void *data) { free(*(char **)data); }
+/* Frees the page and the cell that points at it. */
+static void free_page(void *data)
+{
+    char **page = data;
+
+    free(*page);
+    free(page);
+}
 
 static void status_handle(struct http_exchange *x, void *state, const char *rest, size_t rest_len)
 {
@@ -507,14 +438,17 @@ static void status_handle(struct http_exchange *x, void *state, const char *rest
     }
     /* The page lives until the request ends, on every path. */
     page = calloc(1, sizeof *page);
-    out = page && http_exchange_defer(x, free_page, page) == 0 ? open_memstream(page, &len) : NULL;
+    if (page && http_exchange_defer(x, free_page, page) < 0) {
+        free(page);
+        page = NULL;
+    }
+    out = page ? open_memstream(page, &len) : NULL;
     if (out) {
         (prom ? prom_write : json_write)(out, &v);
         fclose(out);
     }
     http_view_free(&v);
     if (!out) {
-        free(page);
         http_resp_error(x, 503, NULL);
         return;
     }

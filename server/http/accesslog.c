@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/timer.h"
+#include "http/client.h"
 #include "http/exchange.h"
 
 #define LOG_BUF_SIZE (64 * 1024)
@@ -95,20 +96,6 @@ static const char *stamp(struct access_log *log)
         log->stamp_second = now;
     }
     return log->stamp;
-}
-
-static void peer_text(const struct http_exchange *x, char *out, size_t cap)
-{
-    const struct sockaddr *sa = x->peer;
-
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  (socklen_t)cap);
-    else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-                  (socklen_t)cap);
-    else
-        snprintf(out, cap, "%s", sa && sa->sa_family == AF_UNIX ? "unix:" : "-");
 }
 
 /* The length of the well-formed UTF-8 sequence of two to four bytes at s
@@ -237,7 +224,7 @@ void access_log_record(struct access_log *log, const struct http_exchange *x)
     size_t n = 0;
     int w;
 
-    peer_text(x, peer, sizeof peer);
+    http_addr_text(x->client ? x->client : x->peer, peer, sizeof peer);
     if (r) {
         /* A long target is cut so that the version always fits. */
         n = esc(req, sizeof req - 16, r->method_name.p, r->method_name.len, json);

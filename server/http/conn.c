@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "http/accesslog.h"
+#include "http/client.h"
 #include "http/conn.h"
 #include "http/status.h"
 #include "http/url.h"
@@ -216,6 +217,7 @@ static int conn_prepare(struct conn *c)
     if (c->site->limits.max_keepalive_requests &&
         c->requests + 1 >= c->site->limits.max_keepalive_requests)
         x->keep_alive = false;
+    http_client_set(x);
     m->bpos = m->rstart + req->head_len;
     http_body_reset(m, req);
     if (req->path.len == 0 || req->path.p[0] != '/')
@@ -366,6 +368,8 @@ static void conn_serve_bad_head(struct conn *c, int status)
         .site = c->site,
         .peer = (const struct sockaddr *)&c->peer,
         .peer_len = c->peer_len,
+        .client = (const struct sockaddr *)&c->peer,
+        .client_len = c->peer_len,
         .upstream_us = -1,
         .bytes_in = m->rlen - m->rstart,
         .start_ns = m->head_ns,

@@ -13,6 +13,8 @@
 #include "http/parser.h"
 #include "http/server.h"
 
+struct http_policy;
+
 struct conn;
 
 enum http_resp_state {
@@ -99,6 +101,19 @@ struct http_exchange {
     socklen_t peer_len;
     const struct sockaddr *local;
     socklen_t local_len;
+    /* The real client (http/client.h): the peer, or, when the peer is one
+     * of [server] trusted_proxies, the address its X-Forwarded-For or
+     * Forwarded names (port 0 when the header gave none). Always set, for
+     * the access log, CGI's REMOTE_ADDR, access control and the proxy. */
+    const struct sockaddr *client;
+    socklen_t client_len;
+    /* The peer is a trusted proxy and its forwarding headers (if any) were
+     * well formed: a proxy handler appends to them instead of replacing
+     * them. */
+    bool forwarded_trusted;
+    /* The matched route's site keys (http/policy.h: error pages ...), set
+     * by the site's dispatch; NULL before routing. */
+    const struct http_policy *policy;
     /* The handler's own state in this worker for the site's generation,
      * opaque to the engine: the site's dispatch sets it for the handler. */
     void *handler_worker;
@@ -112,6 +127,8 @@ struct http_exchange {
     uint64_t out_start; /* the connection's output offset where this response begins */
     size_t head_len;    /* bytes of the response head, once ended */
     uint64_t start_ns;  /* the loop's clock when the request's first byte was taken */
+    struct sockaddr_storage client_ss; /* where client points when a header named it */
+    bool in_error_page;                /* an error page is being served: no other */
 };
 
 /*
@@ -202,6 +219,18 @@ int http_resp_error(struct http_exchange *x, int status, const char *allow);
  * nothing (the status begun is recorded; the response is cut). Never
  * yields. */
 void http_resp_client_gone(struct http_exchange *x);
+
+/*
+ * Answers status with the error page configured for it (error_page in the
+ * route, else in [server]), when there is one and it can be read: the page
+ * goes out with status, plus the header name: value when name is not NULL
+ * (Allow for a 405, Content-Range for a 416). http_resp_error() tries it
+ * first; a handler that answers an error of its own with more headers calls
+ * it before its own answer. Returns 0 when the page was sent (or its
+ * sending failed: -errno), -ENOENT when there is none (nothing was sent:
+ * answer as usual). May yield.
+ */
+int http_resp_error_page(struct http_exchange *x, int status, const char *name, const char *value);
 
 /* ---- the request body ---- */
 

@@ -569,6 +569,19 @@ static bool status_ends_connection(int status)
     }
 }
 
+int http_resp_error_page(struct http_exchange *x, int status, const char *name, const char *value)
+{
+    int r;
+
+    if (status < 400 || !x->policy || !x->site->error_page || x->in_error_page ||
+        x->state != HTTP_RESP_NONE)
+        return -ENOENT;
+    x->in_error_page = true;
+    r = x->site->error_page(x, status, name, value);
+    x->in_error_page = false;
+    return r;
+}
+
 int http_resp_error(struct http_exchange *x, int status, const char *allow)
 {
     size_t len;
@@ -577,6 +590,9 @@ int http_resp_error(struct http_exchange *x, int status, const char *allow)
 
     if (status_ends_connection(status))
         x->keep_alive = false;
+    r = http_resp_error_page(x, status, allow ? "Allow" : NULL, allow);
+    if (r != -ENOENT)
+        return r;
     r = http_resp_begin(x, status);
 
     if (r < 0)

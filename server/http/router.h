@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 struct handler_kind;
+struct http_policy;
 
 /*
  * One route: a [KIND MATCH] section of the configuration. The strings, kind
@@ -18,8 +19,9 @@ struct route {
     const char *host;   /* "example.com", "*.example.com", or NULL (or "") for any host */
     const char *prefix; /* URL path prefix, starts with '/'; "/api" and "/api/" are the same */
     void *conf;         /* what the route's owner attaches (a typed config, a route state) */
-    const char *name;   /* the section as written, e.g. "[static /]" (messages, --route) */
-    const char *file;   /* where the section is: file name and line (0: none) */
+    const struct http_policy *policy; /* allow, deny ... (http/policy.h); never read here */
+    const char *name; /* the section as written, e.g. "[static /]" (messages, --route) */
+    const char *file; /* where the section is: file name and line (0: none) */
     unsigned line;
     /* Set by router_new in its own copy: the length of prefix without a
      * trailing '/' (0 for "/"). Callers building routes leave it 0. */

@@ -15,6 +15,7 @@ struct http_exchange;
 struct mime_table;
 struct access_log;
 struct http_view;
+struct http_trusted;
 
 enum http_log_format { HTTP_LOG_COMBINED, HTTP_LOG_JSON };
 
@@ -27,10 +28,15 @@ struct http_site {
     struct http_limits limits;
     const struct mime_table *mime;
     const char *server_header; /* NULL or "": no Server header */
+    /* Whose X-Forwarded-For / Forwarded name the real client; NULL: none. */
+    const struct http_trusted *trusted;
     /* Called for every valid request, inside its connection coroutine: it
      * must answer it through the http_resp_* calls of exchange.h. */
     void (*dispatch)(struct http_exchange *x, void *app);
     void *app; /* the daemon's per-generation context for dispatch */
+    /* Serves the error page for status to x (see http_resp_error_page),
+     * or returns -ENOENT without sending anything. NULL: no error pages. */
+    int (*error_page)(struct http_exchange *x, int status, const char *name, const char *value);
     /* Reference count, managed by the daemon's hold/release callbacks. */
     void (*hold)(const struct http_site *site);
     void (*release)(const struct http_site *site);

@@ -272,5 +272,67 @@ check "--route: 405 with Allow" grep -qx 'allow: GET, HEAD, OPTIONS' <<<"$out"
 out=$("$bin" --route 'GET http://x/index.html' -r "$tmp/site" 2>&1)
 check "--route: a file that exists has no refusal" bash -c "! grep -q '^status:' <<<'$out'"
 
+# trusted_proxies, allow and deny: -T shows them, -t checks them, --route explains them
+printf '[server]\nlisten = 127.0.0.1:0\ntrusted_proxies = 10.0.0.0/8 ::1 unix\ndeny = 192.0.2.1\n[static /]\nroot = %s\n[static /in/]\nroot = %s\nallow = 127.0.0.1 ::1\ndeny = all\n' \
+    "$tmp/site" "$tmp/site" >"$tmp/access.ini"
+out=$("$bin" -T -c "$tmp/access.ini" 2>&1)
+check "-T shows trusted_proxies" grep -qx 'trusted_proxies = 10.0.0.0/8 ::1/128 unix' <<<"$out"
+check "-T shows [server]'s deny" grep -qx 'deny = 192.0.2.1/32' <<<"$out"
+check "-T shows a route's allow" grep -qx 'allow = 127.0.0.1/32 ::1/128' <<<"$out"
+check "-T shows a route's deny all" grep -qx 'deny = all' <<<"$out"
+"$bin" -T -c "$tmp/access.ini" >"$tmp/access-dump.ini" 2>&1
+out=$("$bin" -T -c "$tmp/access-dump.ini" 2>&1 | tail -n +2)
+check "-T of -T is the same" test "$out" = "$("$bin" -T -c "$tmp/access.ini" | tail -n +2)"
+out=$("$bin" --route 'GET http://x/a' -c "$tmp/access.ini" 2>&1)
+check "--route: [server]'s rules for a route without its own" \
+    grep -qx "access: deny 192.0.2.1/32; others served (\[server\]'s lines, first match wins; 403 when refused)" <<<"$out"
+out=$("$bin" --route 'GET http://x/in/a' -c "$tmp/access.ini" 2>&1)
+check "--route: a route's own rules" \
+    grep -qx "access: allow 127.0.0.1/32, allow ::1/128, deny all; others refused (the route's lines, first match wins; 403 when refused)" <<<"$out"
+printf '[server]\ntrusted_proxies = 10.0.0.0/33 proxy.example\n[static /]\nroot = %s\nallow = 300.1.1.1\n' "$tmp/site" >"$tmp/bad-access.ini"
+out=$("$bin" -t -c "$tmp/bad-access.ini" 2>&1); rc=$?
+check "-t: a bad CIDR exits 1" test $rc -eq 1
+check "-t: trusted_proxies names the bad block" grep -q "bad-access.ini:2: trusted_proxies: '10.0.0.0/33' is not an address" <<<"$out"
+check "-t: allow names the bad address" grep -q "bad-access.ini:5: allow: '300.1.1.1' is not an address" <<<"$out"
+
+# error_page: -T shows it, --route explains it, -t checks it
+printf '[server]\nerror_page = 404 /e/404.html\n[static /]\nroot = %s\nerror_page = 404 410 /e/gone.html\nerror_page = 502 /e/5.html\n[static /x/]\nroot = %s\n' \
+    "$tmp/site" "$tmp/site" >"$tmp/pages.ini"
+out=$("$bin" -T -c "$tmp/pages.ini" 2>&1)
+check "-T shows [server]'s error_page" grep -qx 'error_page = 404 /e/404.html' <<<"$out"
+check "-T shows a route's error_page with its statuses" grep -qx 'error_page = 404 410 /e/gone.html' <<<"$out"
+"$bin" -T -c "$tmp/pages.ini" >"$tmp/pages-dump.ini" 2>&1
+check "-T of -T is the same (error_page)" \
+    test "$("$bin" -T -c "$tmp/pages-dump.ini" | tail -n +2)" = "$("$bin" -T -c "$tmp/pages.ini" | tail -n +2)"
+out=$("$bin" --route 'GET http://x/a' -c "$tmp/pages.ini" 2>&1)
+check "--route: a route's error pages" \
+    grep -qx "error pages: 404 410 /e/gone.html, 502 /e/5.html (the route's lines; a missing page: the built-in text)" <<<"$out"
+out=$("$bin" --route 'GET http://x/x/a' -c "$tmp/pages.ini" 2>&1)
+check "--route: [server]'s error pages" \
+    grep -qx "error pages: 404 /e/404.html (\[server\]'s lines; a missing page: the built-in text)" <<<"$out"
+printf '[static /]\nroot = %s\nerror_page = 200 /a.html\nerror_page = 404\n' "$tmp/site" >"$tmp/bad-pages.ini"
+out=$("$bin" -t -c "$tmp/bad-pages.ini" 2>&1); rc=$?
+check "-t: a bad error_page exits 1" test $rc -eq 1
+check "-t: error_page refuses a status below 400" grep -q "bad-pages.ini:3: error_page: '200' is not an error status" <<<"$out"
+check "-t: error_page needs a page" grep -q "bad-pages.ini:4: error_page needs statuses and a page" <<<"$out"
+
+# try: -T shows it, --route lists the candidates, -t checks it
+printf '[static /]\nroot = %s\ntry = {path} {path}.html {path}/ /index.html =404\n' "$tmp/site" >"$tmp/try.ini"
+out=$("$bin" -T -c "$tmp/try.ini" 2>&1)
+check "-T shows try" grep -qx 'try = {path} {path}.html {path}/ /index.html =404' <<<"$out"
+"$bin" -T -c "$tmp/try.ini" >"$tmp/try-dump.ini" 2>&1
+check "-T of -T is the same (try)" \
+    test "$("$bin" -T -c "$tmp/try-dump.ini" | tail -n +2)" = "$("$bin" -T -c "$tmp/try.ini" | tail -n +2)"
+out=$("$bin" --route 'GET http://x/about' -c "$tmp/try.ini" 2>&1)
+check "--route lists try's candidates" \
+    grep -qx "try: $tmp/site/about $tmp/site/about.html $tmp/site/about/ $tmp/site/index.html (the first that exists; none: 404)" <<<"$out"
+printf '[static /]\nroot = %s\ntry = =404 {path}\n[static /a/]\nroot = %s\ntry = {path} ../x\n[static /b/]\nroot = %s\nfallback = /i.html\ntry = {path}\n' \
+    "$tmp/site" "$tmp/site" "$tmp/site" >"$tmp/bad-try.ini"
+out=$("$bin" -t -c "$tmp/bad-try.ini" 2>&1); rc=$?
+check "-t: a bad try exits 1" test $rc -eq 1
+check "-t: =STATUS comes after paths" grep -q "bad-try.ini:3: try: '=404' is not a last candidate" <<<"$out"
+check "-t: a candidate leaving the root" grep -q "bad-try.ini:6: try: '../x' is not a path below the root" <<<"$out"
+check "-t: fallback and try together" grep -q "bad-try.ini:10: fallback and try exclude each other" <<<"$out"
+
 echo "$pass passed, $fail failed"
 test $fail -eq 0

@@ -312,6 +312,38 @@ void site_write(const struct daemon *d, const char *rel, const void *data, size_
     write_file(path, data, len);
 }
 
+void site_write_script(const struct daemon *d, const char *rel, const char *text)
+{
+    char path[1024];
+
+    site_write(d, rel, text, strlen(text));
+    snprintf(path, sizeof path, "%s/%s", d->root, rel);
+    cr_assert_eq(chmod(path, 0755), 0, "chmod %s: %s", path, strerror(errno));
+}
+
+int curl_fetch(const struct daemon *d, const char *args, const char *path, struct curl_got *g)
+{
+    char code[64] = "", hfile[400], bfile[400];
+    char *text;
+    int rc;
+
+    snprintf(hfile, sizeof hfile, "%s/curl-head.out", d->dir);
+    snprintf(bfile, sizeof bfile, "%s/curl-body.out", d->dir);
+    unlink(hfile);
+    unlink(bfile);
+    rc = run_cmd(code, sizeof code,
+                 "curl -sS %s -D '%s' -o '%s' -w '%%{http_code}' 'http://127.0.0.1:%u%s'", args,
+                 hfile, bfile, d->port, path);
+    g->status = rc == 0 ? atoi(code) : -1;
+    text = file_slurp(hfile);
+    snprintf(g->head, sizeof g->head, "%s", text);
+    free(text);
+    text = file_slurp(bfile);
+    snprintf(g->body, sizeof g->body, "%s", text);
+    free(text);
+    return g->status;
+}
+
 int tcp_connect(unsigned port)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};

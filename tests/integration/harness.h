@@ -53,6 +53,21 @@ int daemon_stop(struct daemon *d);
 /* Writes a file below d->root (creating directories) with len bytes. */
 void site_write(const struct daemon *d, const char *rel, const void *data, size_t len);
 
+/* site_write of text, then made executable (a CGI script). */
+void site_write_script(const struct daemon *d, const char *rel, const char *text);
+
+/* A response as the curl CLI saw it (curl_fetch). */
+struct curl_got {
+    int status;      /* the status, or -1 when curl failed */
+    char head[4096]; /* the response head (curl -D), truncated to fit */
+    char body[8192]; /* the body, truncated to fit */
+};
+
+/* Runs curl with extra arguments args (shell words) on
+ * http://127.0.0.1:d->port/path into g; the head and body go through files
+ * in d->dir. Returns g->status. */
+int curl_fetch(const struct daemon *d, const char *args, const char *path, struct curl_got *g);
+
 /* Kills the daemon (SIGKILL) and removes its directory, for a suite's fini
  * after a failed test; harmless when daemon_stop already ran. The process
  * groups its children lead (CGI scripts) are killed first, so that a
