@@ -49,6 +49,8 @@ struct static_conf {
                                                        (e.g. "/index.html"), or NULL */
     struct conf_header headers[STATIC_MAX_HEADERS]; /* added to every response */
     size_t n_headers;
+    const char *auth_realm; /* auth_basic: the realm of WWW-Authenticate, or NULL */
+    const char *auth_file;  /* auth_basic_file: an htpasswd file checked at load, or NULL */
 };
 
 /* [redirect MATCH] */
