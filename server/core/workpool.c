@@ -6,7 +6,13 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
+
+/* The nice value of pool threads (Linux applies it to the calling thread). */
+#define WORKPOOL_NICE 10
 
 enum job_state {
     JOB_QUEUED,    /* waits for a thread */
@@ -20,8 +26,23 @@ struct workpool {
     pthread_mutex_t lock;
     pthread_cond_t ready;
     struct workpool_job *head, **tail;
-    size_t queued, running, queue_max;
+    /* Finished jobs whose waiter was cancelled while their wake-up was
+     * posted: freed by that post if it runs, else kept here (a loop that is
+     * freed drops the posts it has not run). */
+    struct workpool_job *orphans;
+    size_t queued, running, n_orphans, queue_max;
 };
+
+/* Takes job off the orphan list (under p->lock). */
+static void orphan_unlink(struct workpool *p, struct workpool_job *job)
+{
+    struct workpool_job **pp = &p->orphans;
+
+    while (*pp != job)
+        pp = &(*pp)->next;
+    *pp = job->next;
+    p->n_orphans--;
+}
 
 /* On the job's loop thread: wake the submitter, or free an orphan. */
 static void job_done(void *arg)
@@ -32,7 +53,9 @@ static void job_done(void *arg)
 
     pthread_mutex_lock(&p->lock);
     orphan = job->state == JOB_ABANDONED;
-    if (!orphan)
+    if (orphan)
+        orphan_unlink(p, job);
+    else
         job->state = JOB_DONE;
     pthread_mutex_unlock(&p->lock);
     if (orphan)
@@ -67,6 +90,8 @@ static void *pool_thread(void *arg)
 {
     struct workpool *p = arg;
 
+    /* Below the event loops: a burst of slow jobs must not take their CPU. */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKPOOL_NICE);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         struct workpool_job *job;
@@ -142,8 +167,14 @@ static void job_cancel(void *arg)
         if (!*pp)
             p->tail = pp;
         p->queued--;
-    } else if (job->state != JOB_DONE) {
-        job->state = JOB_ABANDONED; /* the pool thread or job_done frees it */
+    } else if (job->state == JOB_POSTED) {
+        job->state = JOB_ABANDONED; /* job_done frees it, if it still runs */
+        job->next = p->orphans;
+        p->orphans = job;
+        p->n_orphans++;
+        free_now = false;
+    } else if (job->state == JOB_RUNNING) {
+        job->state = JOB_ABANDONED; /* its thread frees it */
         free_now = false;
     }
     pthread_mutex_unlock(&p->lock);
@@ -195,7 +226,7 @@ size_t workpool_pending(struct workpool *p)
     size_t n;
 
     pthread_mutex_lock(&p->lock);
-    n = p->queued + p->running;
+    n = p->queued + p->running + p->n_orphans;
     pthread_mutex_unlock(&p->lock);
     return n;
 }

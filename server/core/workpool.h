@@ -29,7 +29,8 @@ struct workpool_job {
     int defer;
 };
 
-/* Starts threads (at least 1) that run jobs, with every signal blocked.
+/* Starts threads (at least 1) that run jobs, with every signal blocked and
+ * at nice 10, below the event loops.
  * queue_max bounds the jobs waiting for a thread. Returns NULL with errno
  * set. Call it from the main thread. */
 struct workpool *workpool_new(unsigned threads, size_t queue_max);
@@ -39,12 +40,15 @@ struct workpool *workpool_new(unsigned threads, size_t queue_max);
  * thread has run it. Returns 0 (the job ran; the caller reads its results
  * and calls job->free), -EAGAIN when queue_max jobs already wait (job not
  * queued: the caller frees it), or -ENOMEM. If the coroutine is cancelled
- * while it waits, the pool frees the job once it is done with it. May
+ * while it waits, the pool frees the job once it is done with it (or
+ * keeps it, when the loop is freed before the job's wake-up ran). May
  * yield; must run in a coroutine of loop.
  */
 int workpool_run(struct workpool *p, struct loop *loop, struct workpool_job *job);
 
-/* Jobs queued or running now (for tests and the status page). Any thread. */
+/* Jobs queued or running now, and finished jobs kept because their waiter
+ * was cancelled while its loop was being freed (at most one per waiter
+ * of a stopped worker). For tests and the status page; any thread. */
 size_t workpool_pending(struct workpool *p);
 
 #endif

@@ -40,12 +40,39 @@ __attribute__((format(printf, 3, 4))) static void load_error(struct load *ld, un
         ld->report(ld->ctx, msg);
 }
 
+/* Method prefixes cohttpd accepts and the length of their final field
+ * (bcrypt's: salt and checksum together). */
+static const struct method {
+    const char *prefix;
+    size_t tail;
+} accepted[] = {
+    {.prefix = "$2a$", .tail = 53}, {.prefix = "$2b$", .tail = 53}, {.prefix = "$2y$", .tail = 53},
+    {.prefix = "$5$", .tail = 43},  {.prefix = "$6$", .tail = 86},  {.prefix = "$y$", .tail = 43},
+};
+
+/* True when hash's last '$'-separated field has the method's length and
+ * alphabet (crypt_checksalt checks only the part before it). */
+static bool tail_ok(const char *hash, size_t want)
+{
+    const char *tail = strrchr(hash, '$') + 1;
+
+    return strlen(tail) == want &&
+           strspn(tail, "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == want;
+}
+
+/* True when libcrypt can verify hash (a method it calls legacy, such as
+ * SHA-256-crypt, still verifies). */
+static bool verifiable(const char *hash)
+{
+    int r = crypt_checksalt(hash);
+
+    return r == CRYPT_SALT_OK || r == CRYPT_SALT_METHOD_LEGACY;
+}
+
 /* Why a hash is refused, or NULL when libcrypt verifies it and it is a
  * method cohttpd accepts. */
 static const char *hash_refusal(const char *hash)
 {
-    static const char *const accepted[] = {"$2a$", "$2b$", "$2y$", "$5$", "$6$", "$y$"};
-
     if (strncmp(hash, "$apr1$", 6) == 0)
         return "an Apache MD5 ($apr1$) hash, which cohttpd does not accept";
     if (strncmp(hash, "{SHA}", 5) == 0)
@@ -53,8 +80,10 @@ static const char *hash_refusal(const char *hash)
     if (strncmp(hash, "$1$", 3) == 0)
         return "an MD5-crypt ($1$) hash, which cohttpd does not accept";
     for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
-        if (strncmp(hash, accepted[i], strlen(accepted[i])) == 0)
-            return crypt_checksalt(hash) == CRYPT_SALT_OK ? NULL : "a malformed hash";
+        const struct method *m = &accepted[i];
+
+        if (strncmp(hash, m->prefix, strlen(m->prefix)) == 0)
+            return verifiable(hash) && tail_ok(hash, m->tail) ? NULL : "a malformed hash";
     }
     if (hash[0] == '$')
         return "a hash of a method cohttpd does not accept";
