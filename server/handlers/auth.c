@@ -18,14 +18,13 @@
 #include "core/net.h"
 #include "core/workpool.h"
 #include "handlers/auth_internal.h"
+#include "handlers/pool.h"
 #include "http/status.h"
 
 /* The longest decoded "user:password" taken; longer ones are refused. */
 #define CRED_MAX 512
 /* Successful checks remembered per route (direct-mapped slots). */
 #define CACHE_SLOTS 1024
-/* Hash checks waiting for a thread, in the whole process, before 503. */
-#define QUEUE_MAX 4096
 /* Failed attempts logged per route and second at most. */
 #define FAIL_LOGS_PER_SEC 5
 
@@ -40,25 +39,16 @@ struct auth {
     _Atomic unsigned log_count;
 };
 
-/* The process's hash-checking threads and the MAC key of the caches. */
-static struct workpool *auth_pool;
+/* The MAC key of the caches, made once per process. */
 static unsigned char mac_key[32];
 static _Atomic uint64_t next_version = 1;
-static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
-static int pool_err;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static int key_err;
 
-static void pool_start(void)
+static void key_make(void)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned threads = cpus < 2 ? 2 : cpus > 8 ? 8 : (unsigned)cpus;
-
-    if (getrandom(mac_key, sizeof mac_key, 0) != (ssize_t)sizeof mac_key) {
-        pool_err = errno ? errno : EIO;
-        return;
-    }
-    auth_pool = workpool_new(threads, QUEUE_MAX);
-    if (!auth_pool)
-        pool_err = errno;
+    if (getrandom(mac_key, sizeof mac_key, 0) != (ssize_t)sizeof mac_key)
+        key_err = errno ? errno : EIO;
 }
 
 struct open_report {
@@ -81,11 +71,12 @@ int auth_open(const char *realm, const char *path, struct auth **out, char *err,
     struct open_report rep = {.err = err, .err_len = err_len};
     struct auth *a;
 
-    pthread_once(&pool_once, pool_start);
-    if (!auth_pool) {
-        snprintf(err, err_len, "cannot start the password-checking threads: %s",
-                 strerror(pool_err));
-        return -pool_err;
+    pthread_once(&key_once, key_make);
+    if (key_err || !handlers_pool()) {
+        int e = key_err ? key_err : errno;
+
+        snprintf(err, err_len, "cannot start the password-checking threads: %s", strerror(e));
+        return -e;
     }
     a = calloc(1, sizeof *a);
     if (!a || !(a->slots = calloc(CACHE_SLOTS, sizeof *a->slots)) ||
@@ -194,7 +185,7 @@ static int check_hash(struct http_exchange *x, const char *hash, const char *pas
     j->base = (struct workpool_job){.run = check_run, .free = check_free};
     snprintf(j->hash, sizeof j->hash, "%s", hash);
     memcpy(j->password, password, len);
-    r = workpool_run(auth_pool, x->loop, &j->base);
+    r = workpool_run(handlers_pool(), x->loop, &j->base);
     if (r < 0) {
         check_free(&j->base);
         return r;

@@ -58,7 +58,7 @@ struct section_spec {
 };
 
 /* The most keys a section may have. */
-#define SECTION_MAX_KEYS 16
+#define SECTION_MAX_KEYS 32
 
 /*
  * What the configuration loader offers a key's parser; the loader fills the
