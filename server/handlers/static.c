@@ -379,6 +379,14 @@ static void static_describe(FILE *out, const void *conf, const struct handler_ta
     snprintf(file, sizeof file, "%s%.*s", root, (int)t->rest_len, t->rest);
     fprintf(out, "file: %s\n", file);
     auth_describe(out, sc->auth_realm, sc->auth_file);
+    if (sc->compress)
+        fprintf(out,
+                "compress: br, zstd or gzip by Accept-Encoding for %zu types from %llu bytes "
+                "(levels gzip:%d br:%d zstd:%d), kept up to %llu bytes per worker\n",
+                sc->n_compress_types, (unsigned long long)sc->compress_min_size,
+                sc->compress_level[STATIC_ENCODING_GZIP], sc->compress_level[STATIC_ENCODING_BR],
+                sc->compress_level[STATIC_ENCODING_ZSTD],
+                (unsigned long long)sc->compress_cache_size);
     if (describe_refusal(out, sc, file, t))
         return;
     if (t->rest[t->rest_len - 1] == '/') {

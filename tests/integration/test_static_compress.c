@@ -170,3 +170,40 @@ Test(static_compress, a_changed_file_is_compressed_again)
     cr_assert_str_neq(before, after, "the ETag never changed: %s", out);
     cr_assert(body_is("doc.txt"), "the new file's gzip form decodes to something else");
 }
+
+TestSuite(static_compress_conf, .fini = stop);
+
+Test(static_compress_conf, route_and_T_show_the_compression)
+{
+    char out[8192];
+    int st;
+
+    daemon_prepare(&d, "[static /]\nroot = %ROOT%\ncompress = on\ncompress_types = text/*\n"
+                       "compress_level = gzip:9 br:11 zstd:19\ncompress_min_size = 1k\n");
+    st = run_cmd(out, sizeof out, "%s --route 'GET http://localhost/a.txt' -c %s 2>&1; %s -T -c %s",
+                 cohttpd_bin(), d.config, cohttpd_bin(), d.config);
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert_not_null(strstr(out, "compress: br, zstd or gzip by Accept-Encoding for 1 types from "
+                                   "1024 bytes (levels gzip:9 br:11 zstd:19)"),
+                       "%s", out);
+    cr_assert_not_null(strstr(out, "compress = on\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "compress_types = text/*\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "compress_level = gzip:9 br:11 zstd:19\n"), "%s", out);
+    run_cmd(NULL, 0, "rm -rf %s", d.dir);
+}
+
+Test(static_compress_conf, bad_levels_and_types_are_refused)
+{
+    char out[8192];
+    int st;
+
+    daemon_prepare(&d, "[static /]\nroot = %ROOT%\ncompress_level = gzip:10\n"
+                       "compress_types = html\n");
+    st = run_cmd(out, sizeof out, "%s -t -c %s 2>&1", cohttpd_bin(), d.config);
+    cr_assert_eq(st, 1, "%s", out);
+    cr_assert_not_null(strstr(out, ":6: compress_level 'gzip:10': gzip takes a level from 1 to 9"),
+                       "%s", out);
+    cr_assert_not_null(strstr(out, ":7: compress_types entry 'html' is not a MIME type"), "%s",
+                       out);
+    run_cmd(NULL, 0, "rm -rf %s", d.dir);
+}
