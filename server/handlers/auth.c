@@ -254,7 +254,10 @@ static void log_failure(struct http_exchange *x, struct auth *a, const char *use
     for (size_t i = 0; i < n; i++)
         name[i] = user[i] < 0x20 || user[i] == 0x7f || user[i] == '\'' ? '?' : user[i];
     name[n] = '\0';
-    net_addr_text(x->peer, x->peer_len, client, sizeof client);
+    if (x->peer)
+        net_addr_text(x->peer, x->peer_len, client, sizeof client);
+    else
+        snprintf(client, sizeof client, "unknown");
     log_warn("auth %s: %s: user '%s' from %s", a->path, why, name, client);
 }
 
