@@ -16,6 +16,13 @@ endif()
 
 cohttpd_require_pkg(INIH inih libinih-dev)
 cohttpd_require_pkg(SYSTEMD libsystemd libsystemd-dev)
+# Basic authentication: crypt_rn (libxcrypt) and the MAC of its cache (OpenSSL).
+cohttpd_require_pkg(XCRYPT libxcrypt libcrypt-dev)
+cohttpd_require_pkg(LIBCRYPTO libcrypto libssl-dev)
+# Compression on the fly.
+cohttpd_require_pkg(ZLIB zlib zlib1g-dev)
+cohttpd_require_pkg(BROTLIENC libbrotlienc libbrotli-dev)
+cohttpd_require_pkg(ZSTD libzstd libzstd-dev)
 
 # llhttp: an installed library first (CMake package, then pkg-config); else the
 # C sources Debian ships in node-llhttp, built strict into a static library.

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * daemon/config.c fills these from a [KIND MATCH] section, validated, with
@@ -25,7 +26,11 @@ enum static_dotfiles {
 enum static_encoding {
     STATIC_ENCODING_BR,   /* FILE.br, Content-Encoding: br */
     STATIC_ENCODING_GZIP, /* FILE.gz, Content-Encoding: gzip */
+    STATIC_ENCODING_ZSTD, /* Content-Encoding: zstd (compressed on the fly only) */
 };
+#define STATIC_ENCODINGS 3
+
+#define STATIC_MAX_COMPRESS_TYPES 32 /* compress_types = at most this many */
 
 /* One configured response header, validated: name is an RFC 9110 token,
  * value has no control characters and no leading or trailing blanks. */
@@ -57,6 +62,14 @@ struct static_conf {
     const char *try_paths[STATIC_MAX_TRY];
     size_t n_try;
     int try_status; /* 400..599: the answer when no candidate matched; 0: 404 */
+    const char *auth_realm; /* auth_basic: the realm of WWW-Authenticate, or NULL */
+    const char *auth_file;  /* auth_basic_file: an htpasswd file checked at load, or NULL */
+    bool compress;          /* compress responses on the fly (no precompressed sibling) */
+    const char *compress_types[STATIC_MAX_COMPRESS_TYPES]; /* "text/html", or "text/" + "*" */
+    size_t n_compress_types;
+    uint64_t compress_min_size;           /* smaller files go as they are */
+    uint64_t compress_cache_size;         /* compressed bytes one worker keeps, all routes */
+    int compress_level[STATIC_ENCODINGS]; /* by enum static_encoding */
 };
 
 /* [redirect MATCH] */

@@ -26,7 +26,8 @@ struct static_cache {
     struct file_list zombies;
     size_t count;
     size_t data_bytes;
-    bool last_hit; /* the last static_file_get found a valid entry */
+    size_t comp_bytes; /* compressed forms held by entries, zombies included */
+    bool last_hit;     /* the last static_file_get found a valid entry */
 };
 
 static void list_unlink(struct file_list *l, struct static_file *f)
@@ -53,8 +54,46 @@ static void list_push_front(struct file_list *l, struct static_file *f)
     l->head = f;
 }
 
+void static_comp_release(struct static_comp *comp)
+{
+    if (comp && --comp->refs == 0)
+        free(comp);
+}
+
+void static_file_set_comp(struct static_file *f, int enc, struct static_comp *comp)
+{
+    struct static_comp *old = f->comp[enc];
+
+    if (old)
+        f->cache->comp_bytes -= old->len;
+    static_comp_release(old);
+    f->comp[enc] = comp;
+    if (comp)
+        f->cache->comp_bytes += comp->len;
+}
+
+bool static_cache_comp_room(struct static_cache *c, size_t bytes, uint64_t budget)
+{
+    if (bytes > budget)
+        return false;
+    for (struct static_file *f = c->lru.tail; f && c->comp_bytes + bytes > budget; f = f->prev)
+        for (int e = 0; e < STATIC_ENCODINGS; e++)
+            if (f->comp[e])
+                static_file_set_comp(f, e, NULL);
+    for (struct static_file *f = c->zombies.tail; f && c->comp_bytes + bytes > budget; f = f->prev)
+        for (int e = 0; e < STATIC_ENCODINGS; e++)
+            if (f->comp[e])
+                static_file_set_comp(f, e, NULL);
+    return c->comp_bytes + bytes <= budget;
+}
+
+size_t static_cache_comp_bytes(const struct static_cache *c) { return c->comp_bytes; }
+
 static void file_free(struct static_file *f)
 {
+    for (int e = 0; e < STATIC_ENCODINGS; e++)
+        if (f->comp[e])
+            static_file_set_comp(f, e, NULL);
     if (f->fd >= 0)
         close(f->fd);
     free((void *)f->data);

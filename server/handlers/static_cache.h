@@ -29,6 +29,19 @@ struct static_cache;
 /* An entry unused for this long (ms) is closed. */
 #define STATIC_CACHE_IDLE_MS 30000
 
+/* A compressed form of an entry's file, made on the fly (static_compress.c)
+ * and kept with the entry, under the cache's budget, until the file
+ * changes or the budget needs room. Counted references: the entry holds
+ * one, each response sending it another. */
+struct static_comp {
+    unsigned refs;
+    bool useless; /* compressing did not make it smaller: send the file as it is */
+    char etag[COND_ETAG_MAX + 8];
+    size_t etag_len;
+    size_t len;
+    char data[];
+};
+
 /* What a precompressed sibling (FILE.br, FILE.gz) of an entry is known to be. */
 enum static_sibling { STATIC_SIBLING_UNKNOWN, STATIC_SIBLING_ABSENT, STATIC_SIBLING_PRESENT };
 
@@ -53,6 +66,9 @@ struct static_file {
      * MIME table do not change: a reload makes new roots, hence new entries. */
     char *head;
     size_t head_len;
+    /* compressed forms by enum static_encoding, or NULL; busy: being made */
+    struct static_comp *comp[STATIC_ENCODINGS];
+    bool comp_busy[STATIC_ENCODINGS];
     /* private to static_cache.c */
     struct static_file *hnext, *prev, *next;
     struct static_cache *cache; /* the cache it came from */
@@ -99,6 +115,21 @@ int static_file_get(struct static_cache *c, const struct static_root *root, cons
 /* Keeps lines[0..len) as f's preformatted entity headers (nothing is kept
  * when memory is short). */
 void static_file_keep_head(struct static_file *f, const char *lines, size_t len);
+
+/* Makes room for bytes more compressed data in c within budget, dropping
+ * the compressed forms of the least recently used entries; false when
+ * bytes alone exceed the budget. Never yields. */
+bool static_cache_comp_room(struct static_cache *c, size_t bytes, uint64_t budget);
+
+/* Sets f's compressed form for enc (taking the caller's reference to comp;
+ * NULL drops it), counting its bytes in f's cache. Never yields. */
+void static_file_set_comp(struct static_file *f, int enc, struct static_comp *comp);
+
+/* Gives back a reference to a compressed form. */
+void static_comp_release(struct static_comp *comp);
+
+/* Compressed bytes c keeps (for tests and the status page). */
+size_t static_cache_comp_bytes(const struct static_cache *c);
 
 /* Gives back a reference from static_file_get (on the cache's thread). */
 void static_file_release(struct static_file *f);

@@ -3,6 +3,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "handlers/auth.h"
+#include "handlers/compress.h"
+#include "handlers/static_compress.h"
 #include "handlers/conf.h"
 #include "handlers/static_internal.h"
 
@@ -275,6 +278,124 @@ static void dump_headers(FILE *out, const struct key_spec *key, const void *obj)
         fprintf(out, "%s = %s: %s\n", key->name, sc->headers[i].name, sc->headers[i].value);
 }
 
+static void parse_auth_realm(struct conf_io *io, const struct key_spec *key, void *obj,
+                             const char *value)
+{
+    if (!*value) {
+        conf_set_string(obj, key, NULL);
+        return;
+    }
+    if (!auth_realm_ok(value)) {
+        conf_error(io,
+                   "auth_basic realm '%s' must be 1 to 200 printable characters without '\"' "
+                   "or '\\'",
+                   value);
+        return;
+    }
+    conf_set_string(obj, key, conf_strdup(io, value));
+}
+
+static void auth_file_report(void *ctx, const char *msg) { conf_error(ctx, "%s", msg); }
+
+/* The file is read and checked now, so that -t refuses what startup would. */
+static void parse_auth_file(struct conf_io *io, const struct key_spec *key, void *obj,
+                            const char *value)
+{
+    char *path;
+
+    if (!*value) {
+        conf_set_string(obj, key, NULL);
+        return;
+    }
+    path = conf_path(io, key->name, value);
+    if (path && auth_file_check(path, auth_file_report, io) >= 0)
+        conf_set_string(obj, key, path);
+}
+
+static int compress_type_word(struct conf_io *io, void *obj, const char *w, size_t len)
+{
+    struct static_conf *sc = obj;
+    const char *slash = memchr(w, '/', len);
+
+    if (!slash || slash == w || slash == w + len - 1) {
+        conf_error(io, "compress_types entry '%.*s' is not a MIME type (text/html, text/*)",
+                   (int)len, w);
+        return -1;
+    }
+    if (sc->n_compress_types == STATIC_MAX_COMPRESS_TYPES) {
+        conf_error(io, "compress_types lists more than %d types", STATIC_MAX_COMPRESS_TYPES);
+        return -1;
+    }
+    sc->compress_types[sc->n_compress_types] = conf_strndup(io, w, len);
+    if (!sc->compress_types[sc->n_compress_types])
+        return -1;
+    sc->n_compress_types++;
+    return 0;
+}
+
+static void parse_compress_types(struct conf_io *io, const struct key_spec *key, void *obj,
+                                 const char *value)
+{
+    (void)key;
+    ((struct static_conf *)obj)->n_compress_types = 0;
+    conf_for_each_word(io, value, obj, compress_type_word);
+}
+
+static void dump_compress_types(FILE *out, const struct key_spec *key, const void *obj)
+{
+    const struct static_conf *sc = obj;
+
+    fprintf(out, "%s =", key->name);
+    for (size_t i = 0; i < sc->n_compress_types; i++)
+        fprintf(out, " %s", sc->compress_types[i]);
+    fputc('\n', out);
+}
+
+static const char *const coding_names[STATIC_ENCODINGS] = {"br", "gzip", "zstd"};
+
+/* "gzip:6", "br:5", "zstd:3": one coding's level. */
+static int compress_level_word(struct conf_io *io, void *obj, const char *w, size_t len)
+{
+    struct static_conf *sc = obj;
+    const char *colon = memchr(w, ':', len);
+
+    for (int e = 0; colon && e < STATIC_ENCODINGS; e++) {
+        size_t n = strlen(coding_names[e]);
+        long level = 0;
+        size_t i = n + 1;
+
+        if ((size_t)(colon - w) != n || memcmp(w, coding_names[e], n) != 0)
+            continue;
+        for (; i < len && i < n + 3 && w[i] >= '0' && w[i] <= '9'; i++)
+            level = level * 10 + (w[i] - '0');
+        if (i != len || i == n + 1 || level < 1 || level > compress_level_max(e)) {
+            conf_error(io, "compress_level '%.*s': %s takes a level from 1 to %d", (int)len, w,
+                       coding_names[e], compress_level_max(e));
+            return -1;
+        }
+        sc->compress_level[e] = (int)level;
+        return 0;
+    }
+    conf_error(io, "compress_level '%.*s' is not CODING:LEVEL (gzip:6 br:5 zstd:3)", (int)len, w);
+    return -1;
+}
+
+static void parse_compress_level(struct conf_io *io, const struct key_spec *key, void *obj,
+                                 const char *value)
+{
+    (void)key;
+    conf_for_each_word(io, value, obj, compress_level_word);
+}
+
+static void dump_compress_level(FILE *out, const struct key_spec *key, const void *obj)
+{
+    const struct static_conf *sc = obj;
+
+    fprintf(out, "%s = gzip:%d br:%d zstd:%d\n", key->name,
+            sc->compress_level[STATIC_ENCODING_GZIP], sc->compress_level[STATIC_ENCODING_BR],
+            sc->compress_level[STATIC_ENCODING_ZSTD]);
+}
+
 static const struct enum_name dotfiles_names[] = {
     {.name = "deny", .value = STATIC_DOTFILES_DENY},
     {.name = "allow", .value = STATIC_DOTFILES_ALLOW},
@@ -316,6 +437,40 @@ static const struct key_spec static_keys[] = {
      .parse = parse_header,
      .dump = dump_headers},
     {.name = "try", .type = VT_CUSTOM, .parse = parse_try, .dump = dump_try},
+    {.name = "auth_basic",
+     .type = VT_CUSTOM,
+     .offset = offsetof(struct static_conf, auth_realm),
+     .parse = parse_auth_realm,
+     .dump = conf_dump_string},
+    {.name = "auth_basic_file",
+     .type = VT_CUSTOM,
+     .offset = offsetof(struct static_conf, auth_file),
+     .parse = parse_auth_file,
+     .dump = conf_dump_string},
+    {.name = "compress",
+     .type = VT_BOOL,
+     .offset = offsetof(struct static_conf, compress),
+     .width = sizeof(bool)},
+    {.name = "compress_types",
+     .type = VT_CUSTOM,
+     .parse = parse_compress_types,
+     .dump = dump_compress_types},
+    {.name = "compress_min_size",
+     .type = VT_SIZE,
+     .offset = offsetof(struct static_conf, compress_min_size),
+     .width = sizeof(uint64_t),
+     .min = 0,
+     .max = STATIC_COMPRESS_MAX_INPUT},
+    {.name = "compress_cache_size",
+     .type = VT_SIZE,
+     .offset = offsetof(struct static_conf, compress_cache_size),
+     .width = sizeof(uint64_t),
+     .min = 0,
+     .max = 1024ull * 1024 * 1024},
+    {.name = "compress_level",
+     .type = VT_CUSTOM,
+     .parse = parse_compress_level,
+     .dump = dump_compress_level},
 };
 
 const struct section_spec static_schema = {.keys = static_keys,
@@ -330,5 +485,16 @@ void static_conf_defaults(void *conf)
         .dotfiles = STATIC_DOTFILES_DENY,
         .precompressed = {STATIC_ENCODING_BR, STATIC_ENCODING_GZIP},
         .n_precompressed = 2,
+        .compress_types = {"text/html", "text/css", "text/plain", "text/javascript",
+                           "text/markdown", "text/csv", "text/xml", "application/javascript",
+                           "application/json", "application/manifest+json", "application/xml",
+                           "application/rss+xml", "application/atom+xml", "image/svg+xml",
+                           "application/wasm"},
+        .n_compress_types = 15,
+        .compress_min_size = 256,
+        .compress_cache_size = 16u * 1024 * 1024,
+        .compress_level = {[STATIC_ENCODING_GZIP] = COMPRESS_GZIP_LEVEL,
+                           [STATIC_ENCODING_BR] = COMPRESS_BR_LEVEL,
+                           [STATIC_ENCODING_ZSTD] = COMPRESS_ZSTD_LEVEL},
     };
 }

@@ -1,4 +1,5 @@
-/* static_encoding.c - Accept-Encoding (RFC 9110 §12.5.3) for precompressed siblings. */
+/* static_encoding.c - Accept-Encoding (RFC 9110 §12.5.3): precompressed siblings and compression.
+ */
 #include "handlers/static_encoding.h"
 
 #include <stdbool.h>
@@ -80,14 +81,15 @@ static void take(int *slot, int q)
         *slot = q;
 }
 
-static void record(const char *name, size_t len, int q, int *br, int *gzip, int *identity,
-                   int *star)
+static void record(const char *name, size_t len, int q, int *codings, int *identity, int *star)
 {
     if (len == 2 && strncasecmp(name, "br", 2) == 0)
-        take(br, q);
+        take(&codings[STATIC_ENCODING_BR], q);
+    else if (len == 4 && strncasecmp(name, "zstd", 4) == 0)
+        take(&codings[STATIC_ENCODING_ZSTD], q);
     else if ((len == 4 && strncasecmp(name, "gzip", 4) == 0) ||
              (len == 6 && strncasecmp(name, "x-gzip", 6) == 0))
-        take(gzip, q);
+        take(&codings[STATIC_ENCODING_GZIP], q);
     else if (len == 8 && strncasecmp(name, "identity", 8) == 0)
         take(identity, q);
     else if (len == 1 && name[0] == '*')
@@ -97,7 +99,7 @@ static void record(const char *name, size_t len, int q, int *br, int *gzip, int 
 void static_accept_parse(const char *value, size_t len, struct static_accept *out)
 {
     struct ae_scan sc = {.s = value, .len = value ? len : 0};
-    int br = -1, gzip = -1, identity = -1, star = -1;
+    int codings[STATIC_ENCODINGS] = {-1, -1, -1}, identity = -1, star = -1;
 
     while (sc.i < sc.len) {
         const char *name;
@@ -116,10 +118,10 @@ void static_accept_parse(const char *value, size_t len, struct static_accept *ou
                 sc.i++;
         }
         if (name_len > 0 && q >= 0)
-            record(name, name_len, q, &br, &gzip, &identity, &star);
+            record(name, name_len, q, codings, &identity, &star);
     }
-    out->q[STATIC_ENCODING_BR] = br >= 0 ? br : star >= 0 ? star : 0;
-    out->q[STATIC_ENCODING_GZIP] = gzip >= 0 ? gzip : star >= 0 ? star : 0;
+    for (int e = 0; e < STATIC_ENCODINGS; e++)
+        out->q[e] = codings[e] >= 0 ? codings[e] : star >= 0 ? star : 0;
     out->identity = identity >= 0 ? identity : star >= 0 ? star : 1000;
 }
 
@@ -142,7 +144,7 @@ int static_accept_pick(const struct static_accept *a, const enum static_encoding
 
 const char *static_encoding_name(enum static_encoding enc)
 {
-    return enc == STATIC_ENCODING_BR ? "br" : "gzip";
+    return enc == STATIC_ENCODING_BR ? "br" : enc == STATIC_ENCODING_ZSTD ? "zstd" : "gzip";
 }
 
 const char *static_encoding_suffix(enum static_encoding enc)

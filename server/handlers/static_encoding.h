@@ -9,7 +9,7 @@
 /* The quality (0 to 1000, thousandths) a request gives each coding the
  * static handler can serve. */
 struct static_accept {
-    int q[2]; /* indexed by enum static_encoding: br, gzip */
+    int q[STATIC_ENCODINGS]; /* indexed by enum static_encoding: br, gzip, zstd */
     int identity;
 };
 
@@ -30,7 +30,7 @@ void static_accept_parse(const char *value, size_t len, struct static_accept *ou
 int static_accept_pick(const struct static_accept *a, const enum static_encoding *configured,
                        size_t n, unsigned skip);
 
-/* "br" or "gzip": the Content-Encoding of enc. */
+/* "br", "gzip" or "zstd": the Content-Encoding of enc. */
 const char *static_encoding_name(enum static_encoding enc);
 
 /* ".br" or ".gz": the suffix of the sibling file holding enc. */

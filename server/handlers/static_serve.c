@@ -9,6 +9,7 @@
 
 #include "handlers/cond.h"
 #include "handlers/range.h"
+#include "handlers/static_compress.h"
 #include "handlers/static_encoding.h"
 #include "http/mime.h"
 #include "http/status.h"
@@ -70,7 +71,7 @@ static void add_validators(struct http_exchange *x, const struct static_conf *co
     http_resp_header(x, "Last-Modified", 13, rp->f->last_modified, HTTP_DATE_LEN);
     if (conf->cache_control && *conf->cache_control)
         http_resp_header(x, "Cache-Control", 13, conf->cache_control, strlen(conf->cache_control));
-    if (conf->n_precompressed > 0)
+    if (conf->n_precompressed > 0 || conf->compress)
         http_resp_header(x, "Vary", 4, "Accept-Encoding", 15);
     static_add_conf_headers(x, conf);
 }
@@ -263,15 +264,44 @@ static void serve_repr(struct http_exchange *x, const struct static_conf *conf,
     send_slice(x, rp->f, 0, rp->f->size);
 }
 
+/* Serves comp, f compressed with enc, as a representation of its own: its
+ * own ETag and length, f's dates, from memory. */
+static void serve_comp(struct http_exchange *x, const struct static_conf *conf,
+                       const struct static_file *f, const struct static_comp *comp,
+                       enum static_encoding enc, struct repr *rp)
+{
+    struct static_file form = {.fd = -1,
+                               .size = comp->len,
+                               .mtime = f->mtime,
+                               .data = comp->data,
+                               .etag_len = comp->etag_len};
+
+    memcpy(form.etag, comp->etag, comp->etag_len + 1);
+    memcpy(form.last_modified, f->last_modified, sizeof form.last_modified);
+    rp->f = &form;
+    rp->encoding = static_encoding_name(enc);
+    serve_repr(x, conf, rp);
+}
+
 void static_serve_file(struct http_exchange *x, const struct static_root *root,
                        struct static_file *f, char *rel, size_t rel_len)
 {
     enum static_encoding enc = STATIC_ENCODING_BR;
     struct static_file *sib = pick_sibling(x, root, f, rel, rel_len, &enc);
     struct repr rp = {.f = sib ? sib : f, .encoding = sib ? static_encoding_name(enc) : NULL};
+    struct static_comp *comp;
 
     rp.type = mime_lookup(x->site->mime, rel, rel_len, &rp.type_len);
-    serve_repr(x, root->conf, &rp);
-    if (sib)
+    if (sib) {
+        serve_repr(x, root->conf, &rp);
         static_file_release(sib);
+        return;
+    }
+    comp = static_compress_get(x, root, f, rp.type, rp.type_len, &enc);
+    if (comp) {
+        serve_comp(x, root->conf, f, comp, enc, &rp);
+        static_comp_release(comp);
+        return;
+    }
+    serve_repr(x, root->conf, &rp);
 }

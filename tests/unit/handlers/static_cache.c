@@ -354,3 +354,43 @@ Test(static_cache, freeing_a_cache_closes_every_file_it_kept)
     static_cache_free(gen);
     cr_assert_eq(count_fds(), before, "the cache's files are closed with it");
 }
+
+/* ---- compressed forms under the budget ---------------------------------- */
+
+static struct static_comp *form(size_t len)
+{
+    struct static_comp *c = calloc(1, sizeof *c + len);
+
+    cr_assert_not_null(c);
+    c->refs = 1;
+    c->len = len;
+    return c;
+}
+
+Test(static_cache, compressed_forms_stay_within_the_budget_oldest_first)
+{
+    struct static_file *a, *b;
+    struct static_comp *held;
+
+    put("a.txt", "aaaa");
+    put("b.txt", "bbbb");
+    cr_assert_eq(static_file_get(cache, root, "a.txt", 5, 1000, &a), 0);
+    cr_assert(static_cache_comp_room(cache, 600, 1000));
+    static_file_set_comp(a, STATIC_ENCODING_GZIP, form(600));
+    held = a->comp[STATIC_ENCODING_GZIP];
+    held->refs++; /* a response still sending it */
+    static_file_release(a);
+    cr_assert_eq(static_file_get(cache, root, "b.txt", 5, 1001, &b), 0);
+    cr_assert_eq(static_cache_comp_bytes(cache), 600);
+    /* b's form needs room: a's (least recently used) goes */
+    cr_assert(static_cache_comp_room(cache, 500, 1000));
+    static_file_set_comp(b, STATIC_ENCODING_BR, form(500));
+    cr_assert_null(a->comp[STATIC_ENCODING_GZIP]);
+    cr_assert_eq(static_cache_comp_bytes(cache), 500);
+    cr_assert_eq(held->len, 600, "a form being sent outlives its eviction");
+    static_comp_release(held);
+    cr_assert_not(static_cache_comp_room(cache, 1001, 1000), "larger than the budget");
+    static_file_release(b);
+    static_cache_flush(cache);
+    cr_assert_eq(static_cache_comp_bytes(cache), 0, "closed entries take their forms along");
+}
