@@ -26,6 +26,7 @@ enum proxy_outcome {
     PX_FAIL_504,  /* nothing sent to the client yet: answer 504 */
     PX_BODY_FAIL, /* the client's body failed: answer http_body_status() */
     PX_CUT,       /* the client's response cannot be completed: close */
+    PX_UPGRADE,   /* the upstream answered 101 to an Upgrade: tunnel */
 };
 
 /* One request through the proxy, freed by its cleanup on every path. */
@@ -186,13 +187,13 @@ static int up_parse(struct proxy_req *p)
 
     /* After a body span, the parser is fed again even with nothing
      * buffered: the end of the message may follow that span. */
-    if (p->span_len > 0 || (p->parsed == p->in_len && !p->resp.body))
+    if (p->span_len > 0 || (p->parsed == p->in_len && !p->resp.body) || p->resp.upgrade)
         return 0;
     k = proxy_resp_feed(&p->resp, p->buf + p->parsed, p->in_len - p->parsed);
     if (k < 0)
         return p->head_sent ? -PX_CUT : -PX_FAIL_502;
     p->parsed += (size_t)k;
-    if (p->resp.head_ready && !p->head_sent) {
+    if (p->resp.head_ready && !p->head_sent && !p->resp.upgrade) {
         int r = send_head(p);
 
         if (r < 0)
@@ -324,6 +325,8 @@ static enum proxy_outcome relay(struct proxy_req *p, size_t head_len)
 
         if (r < 0)
             return (enum proxy_outcome) - r;
+        if (p->resp.upgrade)
+            return PX_UPGRADE;
         if (p->resp.done && p->span_len == 0) {
             if (!p->req_sent)
                 p->abandoned = true;
@@ -425,6 +428,7 @@ static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, siz
         if (head_len < 0)
             return PX_FAIL_502;
         proxy_resp_init(&p->resp, p->c->upstreams[up].text, p->x->req->method == HTTP_HEAD);
+        p->resp.upgrade_asked = p->x->req->upgrade;
         o = relay(p, (size_t)head_len);
         if (o != PX_RETRY)
             return o;
@@ -443,6 +447,33 @@ static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, siz
         }
         fresh = true; /* the keep-alive race: again, on a new connection */
     }
+}
+
+/* The upstream switched protocols: the tunnel relays through the
+ * request's buffers, the upstream's bytes behind its 101 first. */
+static void tunnel(struct proxy_req *p)
+{
+    int len = proxy_resp_head_text(&p->resp, p->resp_head, sizeof p->resp_head);
+    const struct proxy_tunnel_bufs b = {
+        .head = p->resp_head,
+        .head_len = len < 0 ? 0 : (size_t)len,
+        .from_up = p->buf,
+        .from_up_cap = sizeof p->buf,
+        .early = p->buf + p->parsed,
+        .early_len = p->in_len - p->parsed,
+        .from_client = p->head,
+        .from_client_cap = p->head_cap,
+    };
+    /* An upstream may switch before the end of an empty body was seen. */
+    bool sent = out_left(p) == 0 && (p->body_eof || (http_body_done(p->x) && !p->chunked));
+
+    if (!sent || len < 0) {
+        log_error("upstream %s: %s: 502", p->c->upstreams[p->pc->up].text,
+                  len < 0 ? "the 101 head is too large" : "101 before the request's body went up");
+        http_resp_error(p->x, 502, NULL);
+        return;
+    }
+    proxy_tunnel(p->x, p->c, p->pc, &p->resp, &b);
 }
 
 static void proxy_handle(struct http_exchange *x, void *state, const char *rest, size_t rest_len)
@@ -476,6 +507,8 @@ static void proxy_handle(struct http_exchange *x, void *state, const char *rest,
     o = proxy_run(p, p->target, (size_t)target_len);
     if (o == PX_OK)
         relay_done(p);
+    else if (o == PX_UPGRADE)
+        tunnel(p);
     else if (o == PX_FAIL_502 || o == PX_FAIL_504)
         http_resp_error(x, o == PX_FAIL_502 ? 502 : 504, NULL);
     else if (o == PX_BODY_FAIL && !p->head_sent && http_body_status(x))

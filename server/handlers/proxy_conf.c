@@ -189,6 +189,12 @@ static const struct key_spec proxy_keys[] = {
      .type = VT_BOOL,
      .offset = offsetof(struct proxy_conf, strip_prefix),
      .width = sizeof(bool)},
+    {.name = "tunnel_idle_timeout",
+     .type = VT_DURATION,
+     .offset = offsetof(struct proxy_conf, tunnel_idle_timeout_ms),
+     .width = sizeof(uint64_t),
+     .min = 1,
+     .max = UINT64_C(86400000)},
 };
 
 const struct section_spec proxy_schema = {.keys = proxy_keys,
@@ -206,4 +212,5 @@ void proxy_conf_defaults(void *conf)
     c->connect_timeout_ms = 5000;
     c->read_timeout_ms = 60000;
     c->send_timeout_ms = 60000;
+    c->tunnel_idle_timeout_ms = 300000;
 }

@@ -37,13 +37,14 @@ struct proxy_conf {
     struct proxy_upstream upstreams[PROXY_MAX_UPSTREAMS];
     size_t n_upstreams;
     enum proxy_balance balance;
-    unsigned keepalive;            /* idle connections kept per worker and upstream (32) */
-    uint64_t keepalive_timeout_ms; /* idle connections closed after this (4 s) */
-    uint64_t connect_timeout_ms;   /* 5 s, then the next upstream */
-    uint64_t read_timeout_ms;      /* longest upstream silence (60 s): 504 or a cut */
-    uint64_t send_timeout_ms;      /* longest wait to write to the upstream (60 s) */
-    bool preserve_host;            /* send the client's Host, not the upstream's */
-    bool strip_prefix;             /* send the path below the route's prefix */
+    unsigned keepalive;              /* idle connections kept per worker and upstream (32) */
+    uint64_t keepalive_timeout_ms;   /* idle connections closed after this (4 s) */
+    uint64_t connect_timeout_ms;     /* 5 s, then the next upstream */
+    uint64_t read_timeout_ms;        /* longest upstream silence (60 s): 504 or a cut */
+    uint64_t send_timeout_ms;        /* longest wait to write to the upstream (60 s) */
+    bool preserve_host;              /* send the client's Host, not the upstream's */
+    bool strip_prefix;               /* send the path below the route's prefix */
+    uint64_t tunnel_idle_timeout_ms; /* an Upgrade tunnel idle this long is closed (300 s) */
 };
 
 extern const struct section_spec proxy_schema;
@@ -125,6 +126,7 @@ struct proxy_resp {
     llhttp_t llhttp;
     const char *upstream; /* its address, for log lines */
     bool head_only;       /* the request was HEAD: no body whatever it says */
+    bool upgrade_asked;   /* the request went up with Upgrade: a 101 may answer it */
     /* the head being parsed: spans into the caller's buffer */
     struct http_span status_text;
     struct http_header fields[PROXY_MAX_FIELDS];
@@ -134,7 +136,7 @@ struct proxy_resp {
     /* results */
     int status;       /* the final status, once its head is complete */
     bool head_ready;  /* the final head is complete: see proxy_resp_head_text */
-    bool upgrade;     /* a 101 for an Upgrade */
+    bool upgrade;     /* a 101 to a request that asked for an Upgrade */
     const char *body; /* the body bytes found by the last proxy_resp_feed */
     size_t body_len;
     bool done;       /* the response ended */
@@ -158,9 +160,43 @@ ssize_t proxy_resp_feed(struct proxy_resp *r, const char *in, size_t len);
  * returns -1 when the response was not complete. */
 int proxy_resp_eof(struct proxy_resp *r);
 
+/* The value of the response header name (case-insensitive) in the head
+ * parsed last, or NULL (len 0). Never yields. */
+const char *proxy_resp_header(const struct proxy_resp *r, const char *name, size_t *len);
+
 /* Writes the final head as sent to the client (HTTP/1.1, the upstream's
  * status and reason, its headers but the hop-by-hop ones) into
  * out[0..cap). Returns its length or -1. */
 int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap);
+
+/* ---- tunnels after a 101 (proxy_tunnel.c) ---- */
+
+/* What a tunnel starts from, lent by the request for its duration: head
+ * is the upstream's 101 head as proxy_resp_head_text() wrote it; from_up
+ * takes the upstream's bytes, and its first early_len bytes at early
+ * (inside from_up) are what the upstream sent behind its 101; from_client
+ * takes the client's. */
+struct proxy_tunnel_bufs {
+    const char *head;
+    size_t head_len;
+    char *from_up;
+    size_t from_up_cap;
+    const char *early;
+    size_t early_len;
+    char *from_client;
+    size_t from_client_cap;
+};
+
+/*
+ * Answers the client the upstream's 101 (b->head, with r's Upgrade and
+ * Connection: upgrade), takes the
+ * client's connection over and relays bytes both ways between the client
+ * and pc (which the caller keeps owning and closes afterwards) until both
+ * sides ended, either failed, nothing moved for tunnel_idle_timeout, or
+ * the worker stops. Returns 0 once the tunnel ran, or -errno when the 101
+ * could not be sent. May yield.
+ */
+int proxy_tunnel(struct http_exchange *x, const struct proxy_conf *c, struct proxy_conn *pc,
+                 const struct proxy_resp *r, const struct proxy_tunnel_bufs *b);
 
 #endif

@@ -205,8 +205,15 @@ int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *
         put_line(&o, "Content-Length", num,
                  (size_t)snprintf(num, sizeof num, "%lld", (long long)req->content_length));
     }
-    if (c->keepalive == 0)
+    if (req->upgrade) {
+        size_t len;
+        const char *v = http_req_header(x, "Upgrade", &len);
+
+        put_line(&o, "Upgrade", v, len);
+        puts_(&o, "Connection: upgrade\r\n");
+    } else if (c->keepalive == 0) {
         puts_(&o, "Connection: close\r\n");
+    }
     put(&o, "\r\n", 2);
     return o.overflow ? -1 : (int)o.len;
 }
@@ -332,15 +339,15 @@ static int on_headers_complete(llhttp_t *p)
     }
     if (status >= 100 && status < 200 && status != 101)
         return 1; /* interim: dropped, the final response follows */
-    r->status = status;
-    r->head_ready = true;
-    r->upgrade = status == 101;
-    if (status == 101) {
+    if (status == 101 && !r->upgrade_asked) {
         log_error("upstream %s: 101 to a request without Upgrade: 502", r->upstream);
         r->bad = true;
         return -1;
     }
-    return r->head_only || status == 204 || status == 304 ? 1 : 0;
+    r->status = status;
+    r->head_ready = true;
+    r->upgrade = status == 101; /* what follows is the tunnel's, not llhttp's */
+    return r->head_only || status == 204 || status == 304 || r->upgrade ? 1 : 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
@@ -395,7 +402,7 @@ ssize_t proxy_resp_feed(struct proxy_resp *r, const char *in, size_t len)
     e = llhttp_execute(&r->llhttp, in, len);
     if (e == HPE_OK)
         return (ssize_t)len;
-    if (e == HPE_PAUSED) {
+    if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
         llhttp_resume(&r->llhttp);
         return llhttp_get_error_pos(&r->llhttp) - in;
     }
@@ -433,6 +440,18 @@ static bool response_header_dropped(const struct proxy_resp *r, const struct htt
             return true;
     }
     return false;
+}
+
+const char *proxy_resp_header(const struct proxy_resp *r, const char *name, size_t *len)
+{
+    for (unsigned i = 0; i < r->n_fields; i++) {
+        if (name_is(&r->fields[i].name, name)) {
+            *len = r->fields[i].value.len;
+            return r->fields[i].value.p;
+        }
+    }
+    *len = 0;
+    return NULL;
 }
 
 int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap)

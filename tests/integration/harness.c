@@ -629,3 +629,23 @@ void strace_detach(pid_t tracer)
     kill(tracer, SIGINT);
     waitpid(tracer, NULL, 0);
 }
+
+bool tcp_read_until(int fd, char *buf, size_t cap, size_t *len, const char *needle, int wait_ms)
+{
+    long deadline = now_ms() + wait_ms;
+    size_t nlen = strlen(needle);
+
+    while (!memmem(buf, *len, needle, nlen) && now_ms() < deadline && *len < cap - 1) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t n;
+
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        n = recv(fd, buf + *len, cap - 1 - *len, 0);
+        if (n <= 0)
+            break;
+        *len += (size_t)n;
+        buf[*len] = '\0';
+    }
+    return memmem(buf, *len, needle, nlen) != NULL;
+}

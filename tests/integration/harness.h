@@ -154,4 +154,9 @@ pid_t strace_attach(pid_t pid, const char *syscalls, const char *out);
 /* Detaches strace (SIGINT) and waits until it has written its file. */
 void strace_detach(pid_t tracer);
 
+/* Reads from fd into buf (NUL-terminated, *len bytes held so far, cap
+ * bytes of room) until it holds needle, the peer closes, or wait_ms pass.
+ * True when needle arrived. */
+bool tcp_read_until(int fd, char *buf, size_t cap, size_t *len, const char *needle, int wait_ms);
+
 #endif
