@@ -407,6 +407,7 @@ static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, siz
 
     for (;;) {
         int up = fresh ? (int)p->pc->up : proxy_pick(p->pw, p->route, p->c, tried);
+        uint64_t start_ns;
         bool reused;
         int head_len;
         enum proxy_outcome o;
@@ -417,6 +418,8 @@ static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, siz
             log_error("%s: no upstream could be reached: 502", p->x->path);
             return PX_FAIL_502;
         }
+        start_ns = loop_now_ns(p->x->loop);
+        http_exchange_set_upstream(p->x, p->c->upstreams[up].text, -1);
         p->pc = attempt_conn(p, (size_t)up, fresh, &reused);
         fresh = false;
         if (!p->pc) {
@@ -430,6 +433,10 @@ static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, siz
         proxy_resp_init(&p->resp, p->c->upstreams[up].text, p->x->req->method == HTTP_HEAD);
         p->resp.upgrade_asked = p->x->req->upgrade;
         o = relay(p, (size_t)head_len);
+        /* what the upstream took: from the connect (or reuse) to the
+         * response's end, or to its 101 */
+        http_exchange_set_upstream(p->x, p->x->upstream,
+                                   (int64_t)((loop_now_ns(p->x->loop) - start_ns) / 1000));
         if (o != PX_RETRY)
             return o;
         if (!reused && p->body_read == 0 && idempotent(p->x)) {
