@@ -289,6 +289,12 @@ static const char *head_problem(struct proxy_resp *r)
 {
     unsigned n_cl = 0, n_te = 0;
 
+    for (size_t k = 0; k < r->status_text.len; k++) {
+        unsigned char ch = (unsigned char)r->status_text.p[k];
+
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return "a control byte in its reason phrase";
+    }
     for (unsigned i = 0; i < r->n_fields; i++) {
         struct http_header *h = &r->fields[i];
 
@@ -334,6 +340,12 @@ static int on_headers_complete(llhttp_t *p)
 
     if (why) {
         log_error("upstream %s: the response has %s: 502", r->upstream, why);
+        r->bad = true;
+        return -1;
+    }
+    if (status < 100 || status > 599) {
+        log_error("upstream %s: the response has status %d, not 100 to 599: 502", r->upstream,
+                  status);
         r->bad = true;
         return -1;
     }
