@@ -180,6 +180,24 @@ static int send_head(struct proxy_req *p)
     return r < 0 ? -PX_CUT : 1;
 }
 
+/* Relays the interim (1xx) head just parsed; an HTTP/1.0 client, or a
+ * client given the final head's beginning, gets none. 1 or < 0 outcome. */
+static int send_interim(struct proxy_req *p)
+{
+    int len = proxy_resp_header_lines(&p->resp, p->resp_head, sizeof p->resp_head);
+    int r = len < 0 ? 0 : http_resp_interim(p->x, p->resp.interim, p->resp_head, (size_t)len);
+
+    if (len < 0 || r == -EINVAL || r == -ENOSPC)
+        log_warn("upstream %s: a %d interim response could not be relayed: dropped",
+                 p->c->upstreams[p->pc->up].text, p->resp.interim);
+    else if (r < 0)
+        return -PX_CUT;
+    /* its bytes are done with: the next head starts the buffer again */
+    if (p->parsed == p->in_len)
+        p->in_len = p->parsed = 0;
+    return 1;
+}
+
 /* Feeds the parser what is buffered. 1 progress, 0 nothing to feed, < 0 outcome. */
 static int up_parse(struct proxy_req *p)
 {
@@ -193,6 +211,8 @@ static int up_parse(struct proxy_req *p)
     if (k < 0)
         return p->head_sent ? -PX_CUT : -PX_FAIL_502;
     p->parsed += (size_t)k;
+    if (p->resp.interim)
+        return send_interim(p);
     if (p->resp.head_ready && !p->head_sent && !p->resp.upgrade) {
         int r = send_head(p);
 
@@ -460,10 +480,10 @@ static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, siz
  * request's buffers, the upstream's bytes behind its 101 first. */
 static void tunnel(struct proxy_req *p)
 {
-    int len = proxy_resp_head_text(&p->resp, p->resp_head, sizeof p->resp_head);
+    int len = proxy_resp_header_lines(&p->resp, p->resp_head, sizeof p->resp_head);
     const struct proxy_tunnel_bufs b = {
-        .head = p->resp_head,
-        .head_len = len < 0 ? 0 : (size_t)len,
+        .lines = p->resp_head,
+        .lines_len = len < 0 ? 0 : (size_t)len,
         .from_up = p->buf,
         .from_up_cap = sizeof p->buf,
         .early = p->buf + p->parsed,

@@ -136,6 +136,7 @@ struct proxy_resp {
     /* results */
     int status;       /* the final status, once its head is complete */
     bool head_ready;  /* the final head is complete: see proxy_resp_head_text */
+    int interim;      /* an interim (1xx) head, not 101, ended the last feed: its status */
     bool upgrade;     /* a 101 to a request that asked for an Upgrade */
     const char *body; /* the body bytes found by the last proxy_resp_feed */
     size_t body_len;
@@ -148,7 +149,8 @@ void proxy_resp_init(struct proxy_resp *r, const char *upstream, bool head_only)
 
 /*
  * Feeds in[0..len) (bytes that follow those fed before; the caller keeps
- * the buffer in place while a head is incomplete). Stops after a final
+ * the buffer in place while a head is incomplete). Stops after an interim
+ * head (interim: its fields are r's until the next feed), after the final
  * head (head_ready), after a body span (body, body_len) or at the end of
  * the response (done): returns the bytes consumed (call again with the
  * rest once that is dealt with), or -1 when the response is malformed
@@ -164,6 +166,11 @@ int proxy_resp_eof(struct proxy_resp *r);
  * parsed last, or NULL (len 0). Never yields. */
 const char *proxy_resp_header(const struct proxy_resp *r, const char *name, size_t *len);
 
+/* Writes the header lines of the head parsed last as sent to the client
+ * (its headers but the hop-by-hop ones, "name: value\r\n" each) into
+ * out[0..cap). Returns their length or -1. */
+int proxy_resp_header_lines(const struct proxy_resp *r, char *out, size_t cap);
+
 /* Writes the final head as sent to the client (HTTP/1.1, the upstream's
  * status and reason, its headers but the hop-by-hop ones) into
  * out[0..cap). Returns its length or -1. */
@@ -171,14 +178,15 @@ int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap);
 
 /* ---- tunnels after a 101 (proxy_tunnel.c) ---- */
 
-/* What a tunnel starts from, lent by the request for its duration: head
- * is the upstream's 101 head as proxy_resp_head_text() wrote it; from_up
+/* What a tunnel starts from, lent by the request for its duration: lines
+ * are the upstream's 101 header lines as proxy_resp_header_lines() wrote
+ * them; from_up
  * takes the upstream's bytes, and its first early_len bytes at early
  * (inside from_up) are what the upstream sent behind its 101; from_client
  * takes the client's. */
 struct proxy_tunnel_bufs {
-    const char *head;
-    size_t head_len;
+    const char *lines;
+    size_t lines_len;
     char *from_up;
     size_t from_up_cap;
     const char *early;
@@ -188,7 +196,7 @@ struct proxy_tunnel_bufs {
 };
 
 /*
- * Answers the client the upstream's 101 (b->head, with r's Upgrade and
+ * Answers the client the upstream's 101 (b->lines, with r's Upgrade and
  * Connection: upgrade), takes the
  * client's connection over and relays bytes both ways between the client
  * and pc (which the caller keeps owning and closes afterwards) until both

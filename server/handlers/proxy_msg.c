@@ -254,6 +254,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     struct proxy_resp *r = resp_of(p);
     struct http_header *h;
 
+    if (r->head_ready)
+        return 0; /* a trailer: never passed on */
     if (r->last_cb != 1) {
         if (r->n_fields == PROXY_MAX_FIELDS) {
             log_error("upstream %s: more than %d header fields: 502", r->upstream,
@@ -272,8 +274,11 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct proxy_resp *r = resp_of(p);
-    struct http_header *h = &r->fields[r->n_fields - 1];
+    struct http_header *h;
 
+    if (r->head_ready)
+        return 0;
+    h = &r->fields[r->n_fields - 1];
     if (r->last_cb != 2) {
         h->value.p = at;
         r->last_cb = 2;
@@ -349,8 +354,10 @@ static int on_headers_complete(llhttp_t *p)
         r->bad = true;
         return -1;
     }
-    if (status >= 100 && status < 200 && status != 101)
-        return 1; /* interim: dropped, the final response follows */
+    if (status >= 100 && status < 200 && status != 101) {
+        r->interim = status; /* the final response follows */
+        return 1;
+    }
     if (status == 101 && !r->upgrade_asked) {
         log_error("upstream %s: 101 to a request without Upgrade: 502", r->upstream);
         r->bad = true;
@@ -359,7 +366,9 @@ static int on_headers_complete(llhttp_t *p)
     r->status = status;
     r->head_ready = true;
     r->upgrade = status == 101; /* what follows is the tunnel's, not llhttp's */
-    return r->head_only || status == 204 || status == 304 || r->upgrade ? 1 : 0;
+    /* No body: the message ends (and pauses) at once. Else pause here, so
+     * that the head is taken before any byte behind it is parsed. */
+    return r->head_only || status == 204 || status == 304 || r->upgrade ? 1 : HPE_PAUSED;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
@@ -378,7 +387,7 @@ static int on_message_complete(llhttp_t *p)
     struct proxy_resp *r = resp_of(p);
 
     if (!r->head_ready)
-        return 0; /* the end of an interim response */
+        return HPE_PAUSED; /* the end of an interim response: its head is r's */
     r->done = true;
     r->keep_alive = llhttp_should_keep_alive(p);
     return HPE_PAUSED;
@@ -409,6 +418,7 @@ ssize_t proxy_resp_feed(struct proxy_resp *r, const char *in, size_t len)
 
     r->body = NULL;
     r->body_len = 0;
+    r->interim = 0;
     if (r->done)
         return len == 0 ? 0 : -1;
     e = llhttp_execute(&r->llhttp, in, len);
@@ -466,14 +476,10 @@ const char *proxy_resp_header(const struct proxy_resp *r, const char *name, size
     return NULL;
 }
 
-int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap)
+int proxy_resp_header_lines(const struct proxy_resp *r, char *out, size_t cap)
 {
     struct out o = {.p = out, .cap = cap};
-    char line[32];
 
-    put(&o, line, (size_t)snprintf(line, sizeof line, "HTTP/1.1 %03d ", r->status));
-    put(&o, r->status_text.p ? r->status_text.p : "", r->status_text.len);
-    put(&o, "\r\n", 2);
     for (unsigned i = 0; i < r->n_fields; i++) {
         const struct http_header *h = &r->fields[i];
 
@@ -484,6 +490,21 @@ int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap)
         put(&o, h->value.p, h->value.len);
         put(&o, "\r\n", 2);
     }
+    return o.overflow ? -1 : (int)o.len;
+}
+
+int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap)
+{
+    struct out o = {.p = out, .cap = cap};
+    char line[32];
+    int lines;
+
+    put(&o, line, (size_t)snprintf(line, sizeof line, "HTTP/1.1 %03d ", r->status));
+    put(&o, r->status_text.p ? r->status_text.p : "", r->status_text.len);
+    put(&o, "\r\n", 2);
+    if (o.overflow || (lines = proxy_resp_header_lines(r, out + o.len, cap - o.len)) < 0)
+        return -1;
+    o.len += (size_t)lines;
     put(&o, "\r\n", 2);
     return o.overflow ? -1 : (int)o.len;
 }

@@ -90,22 +90,18 @@ static int tunnel_relay(struct loop *loop, struct tunnel_dir *up, struct tunnel_
     }
 }
 
-/* Begins the client's 101 with the upstream's end-to-end headers, its
- * Upgrade and Connection: upgrade. Returns 0 or -errno. Never yields. */
-static int tunnel_head(struct http_exchange *x, const struct proxy_resp *r, const char *head,
-                       size_t head_len)
+/* Begins the client's 101 with the upstream's end-to-end header lines,
+ * its Upgrade and Connection: upgrade. Returns 0 or -errno. Never yields. */
+static int tunnel_head(struct http_exchange *x, const struct proxy_resp *r, const char *lines,
+                       size_t len)
 {
-    const char *lines = memchr(head, '\n', head_len);
     size_t proto_len;
     const char *proto = proxy_resp_header(r, "Upgrade", &proto_len);
     int e;
 
-    if (!lines || head_len < 4)
-        return -EINVAL;
-    lines++;
     if ((e = http_resp_begin(x, 101)) < 0)
         return e;
-    if ((e = http_resp_header_lines(x, lines, (size_t)(head + head_len - 2 - lines))) < 0)
+    if ((e = http_resp_header_lines(x, lines, len)) < 0)
         return e;
     if (proto && (e = http_resp_header(x, "Upgrade", 7, proto, proto_len)) < 0)
         return e;
@@ -118,7 +114,7 @@ int proxy_tunnel(struct http_exchange *x, const struct proxy_conf *c, struct pro
     const char *up_name = c->upstreams[pc->up].text;
     struct http_takeover t;
     struct tunnel_dir up, down;
-    int e = tunnel_head(x, r, b->head, b->head_len);
+    int e = tunnel_head(x, r, b->lines, b->lines_len);
 
     if (e == 0)
         e = http_resp_takeover(x, &t);

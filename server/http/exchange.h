@@ -189,6 +189,20 @@ int http_resp_finish(struct http_exchange *x);
  */
 int http_resp_error(struct http_exchange *x, int status, const char *allow);
 
+/*
+ * Sends an interim response now, before the final one: status 100 or
+ * 102 to 199 (never 101: that is http_resp_takeover()'s), the reason
+ * phrase from status.c, and lines ("name: value\r\n" each, e.g. 103 Early
+ * Hints' Link headers; len 0: none), which the handler keeps. Only while
+ * no response began. Dropped (0, nothing sent) for an HTTP/1.0 client,
+ * which knows no interim response, and for a 100 the client did not ask
+ * for with Expect or already got; a 100 sent here is not sent again by a
+ * body read. May yield (the queue is written out). Returns 0, -EINVAL (a
+ * status outside those, a response begun, lines not CRLF-ended header
+ * lines), -ENOSPC (larger than the output queue) or -errno.
+ */
+int http_resp_interim(struct http_exchange *x, int status, const char *lines, size_t len);
+
 /* ---- the request body ---- */
 
 /*

@@ -28,14 +28,10 @@ static void check(bool ok)
         abort();
 }
 
-/* The head sent to the client: a status line, clean header lines (no
- * hop-by-hop one), a blank line, nothing else. */
-static void check_client_head(const char *h, size_t len)
+/* Clean header lines (no hop-by-hop one), then a blank line. */
+static void check_client_head_lines(const char *h, size_t len)
 {
-    size_t i = 0;
-
-    check(len >= 15 && memcmp(h, "HTTP/1.1 ", 9) == 0 && memcmp(h + len - 4, "\r\n\r\n", 4) == 0);
-    for (i = 0; i < len; i++) {
+    for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)h[i];
 
         check(ch != 0 && ch != 0x7f);
@@ -52,6 +48,13 @@ static void check_client_head(const char *h, size_t len)
     }
 }
 
+/* The head sent to the client: a status line, clean header lines, a blank line. */
+static void check_client_head(const char *h, size_t len)
+{
+    check(len >= 15 && memcmp(h, "HTTP/1.1 ", 9) == 0 && memcmp(h + len - 4, "\r\n\r\n", 4) == 0);
+    check_client_head_lines(h, len);
+}
+
 /* What a final head promises. */
 static void check_head(const struct proxy_resp *r)
 {
@@ -63,6 +66,19 @@ static void check_head(const struct proxy_resp *r)
     check(r->n_fields <= PROXY_MAX_FIELDS);
     if (n >= 0)
         check_client_head(text, (size_t)n);
+}
+
+/* What an interim head promises: a 1xx but 101, clean lines to relay. */
+static void check_interim(const struct proxy_resp *r)
+{
+    static char text[PROXY_HEAD_MAX];
+    int n = proxy_resp_header_lines(r, text, sizeof text);
+
+    check(r->interim >= 100 && r->interim <= 199 && r->interim != 101 && !r->head_ready);
+    if (n < 0)
+        return;
+    memcpy(text + n, "\r\n", 2);
+    check_client_head_lines(text, (size_t)n + 2);
 }
 
 /* Feeds buf[0..size) in pieces of piece bytes. */
@@ -93,6 +109,8 @@ static void feed_all(struct proxy_resp *r, const char *buf, size_t size, size_t 
             body += r->body_len;
         }
         off += (size_t)k;
+        if (r->interim)
+            check_interim(r);
         if (r->head_ready && !head_seen) {
             head_seen = true;
             check_head(r);

@@ -77,3 +77,86 @@ Test(proxy_flow, the_json_access_log_names_the_upstream_and_its_time)
     snprintf(want, sizeof want, "200 127.0.0.1:%u True\n404 None False\n", up.port);
     cr_assert_str_eq(out, want, "the log's lines, as read back");
 }
+
+/* Sends req on a new connection and reads until the body "ok" arrives. */
+static char *exchange_until_ok(const char *req, size_t len, size_t *got)
+{
+    char *buf = calloc(1, 8192);
+    int fd = tcp_connect(d.port);
+
+    cr_assert_not_null(buf);
+    *got = 0;
+    cr_assert(tcp_send_all(fd, req, len));
+    cr_assert(tcp_read_until(fd, buf, 8192, got, "\r\n\r\nok", WAIT_MS), "%s\n%s", buf,
+              daemon_log());
+    close(fd);
+    return buf;
+}
+
+/* Occurrences of needle in hay. */
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+Test(proxy_flow, early_hints_reach_the_client_before_the_response)
+{
+    static const char req[] = "GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n";
+    static const char want[] = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                               "HTTP/1.1 200 OK\r\n";
+    char out[4096];
+    size_t len;
+    char *buf;
+
+    start(FAKE_INTERIM, "");
+    buf = exchange_until_ok(req, sizeof req - 1, &len);
+    cr_assert_eq(strncmp(buf, want, sizeof want - 1), 0, "%s", buf);
+    cr_assert_null(strstr(buf, "100 Continue"), "no 100 the client did not ask for: %s", buf);
+    free(buf);
+    /* curl shows the 103 it was given, with its Link. */
+    cr_assert_eq(run_cmd(out, sizeof out, "curl -sSv 'http://127.0.0.1:%u/api/x' 2>&1", d.port), 0,
+                 "%s", out);
+    cr_assert(strstr(out, "< HTTP/1.1 103 Early Hints"), "%s", out);
+    cr_assert(strstr(out, "< Link: </a.css>; rel=preload"), "%s", out);
+    cr_assert(strstr(out, "< HTTP/1.1 200 OK"), "%s", out);
+}
+
+Test(proxy_flow, an_http_1_0_client_gets_no_interim_response)
+{
+    static const char req[] = "GET /api/x HTTP/1.0\r\n\r\n";
+    size_t len;
+    char *buf;
+
+    start(FAKE_INTERIM, "");
+    buf = exchange_until_ok(req, sizeof req - 1, &len);
+    cr_assert_eq(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), 0, "%s", buf);
+    cr_assert_eq(count_of(buf, "HTTP/1.1 "), 1, "%s", buf);
+    free(buf);
+}
+
+Test(proxy_flow, a_client_expecting_100_gets_it_once_with_the_early_hints)
+{
+    static const char req[] = "POST /api/x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+                              "Content-Length: 5\r\n\r\n";
+    char buf[8192] = "";
+    size_t len = 0;
+    int fd;
+
+    start(FAKE_INTERIM, "");
+    fd = tcp_connect(d.port);
+    cr_assert(tcp_send_all(fd, req, sizeof req - 1));
+    cr_assert(tcp_read_until(fd, buf, sizeof buf, &len, "100 Continue\r\n\r\n", WAIT_MS), "%s\n%s",
+              buf, daemon_log());
+    cr_assert(tcp_send_all(fd, "hello", 5));
+    cr_assert(tcp_read_until(fd, buf, sizeof buf, &len, "\r\n\r\nok", WAIT_MS), "%s", buf);
+    cr_assert_eq(count_of(buf, "HTTP/1.1 100 Continue\r\n"), 1, "%s", buf);
+    cr_assert_eq(count_of(buf, "HTTP/1.1 103 Early Hints\r\n"), 1, "%s", buf);
+    cr_assert(strstr(buf, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                          "HTTP/1.1 200 OK\r\n"),
+              "%s", buf);
+    close(fd);
+}
