@@ -53,6 +53,7 @@ struct proxy_req {
     const char *span; /* body bytes waiting for the client */
     size_t span_len;
     bool got_byte;                 /* a byte of the response arrived */
+    bool client_stays;             /* the client sent more: no watch for its leaving */
     bool head_sent;                /* the client's response began */
     uint64_t last_up, last_client; /* when each side last moved (loop ms) */
     char target[8192];             /* the request target sent upstream */
@@ -287,6 +288,21 @@ static int client_write(struct proxy_req *p)
     return 1;
 }
 
+/* The client's socket turned readable while the upstream was awaited: 0
+ * when it sent more (it stays), -PX_CUT when it left, which closes the
+ * upstream connection now rather than at the response's first write. */
+static int client_left(struct proxy_req *p)
+{
+    if (!http_client_gone(p->x)) {
+        p->client_stays = true;
+        return 0;
+    }
+    log_info("%s: the client left while upstream %s was answering: both connections closed",
+             p->x->path, p->c->upstreams[p->pc->up].text);
+    p->x->keep_alive = false;
+    return -PX_CUT;
+}
+
 /* Waits for what the round wanted. 0, or < 0 outcome on a timeout. */
 static int relay_wait(struct proxy_req *p)
 {
@@ -294,6 +310,8 @@ static int relay_wait(struct proxy_req *p)
     struct loop_watch *w = &p->pc->w;
     uint32_t client =
         (p->want_client_read ? LOOP_READ : 0) | (p->want_client_write ? LOOP_WRITE : 0);
+    /* Waiting on the upstream alone, the client's leaving is watched too. */
+    bool watch_leave = !client && !p->client_stays;
     uint32_t up = (p->want_up_read ? LOOP_READ : 0) | (p->want_up_write ? LOOP_WRITE : 0);
     uint64_t up_deadline =
         p->last_up + (p->want_up_read ? p->c->read_timeout_ms : p->c->send_timeout_ms);
@@ -306,7 +324,10 @@ static int relay_wait(struct proxy_req *p)
 
     if (!up && !client)
         return -PX_CUT;
-    r = http_poll(p->x, client, up ? &w : NULL, &up, up ? 1 : 0, deadline);
+    r = http_poll(p->x, watch_leave ? LOOP_HUP : client, up ? &w : NULL, &up, up ? 1 : 0,
+                  watch_leave ? up_deadline : deadline);
+    if (r >= 0 && watch_leave && (r & 1))
+        return client_left(p);
     if (r >= 0)
         return 0;
     if (r != -ETIMEDOUT || !up || loop_now(p->x->loop) < up_deadline)

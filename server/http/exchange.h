@@ -269,7 +269,11 @@ int http_resp_flush(struct http_exchange *x);
  * failed) and/or LOOP_WRITE (http_resp_write_nowait() would take bytes),
  * or 0; events[i] is what watches[i] is waited for. Queued output is sent
  * while waiting, and "100 Continue" when the client asked for it and the
- * handler waits to read. Returns a mask: bit 0 for the client, bit i + 1
+ * handler waits to read. client may also hold LOOP_HUP, which claims
+ * nothing: the client counts as ready when its socket turns readable or
+ * hangs up (whether it left, http_client_gone() tells; one that sent
+ * more, say a pipelined request, stays readable: stop asking for
+ * LOOP_HUP then). Returns a mask: bit 0 for the client, bit i + 1
  * for watches[i]; a hang-up counts as ready. Or -ETIMEDOUT, -ECANCELED,
  * -EINVAL (n too large, or LOOP_WRITE while a head is begun and not
  * ended), -EBUSY (another coroutine waits on a watch for

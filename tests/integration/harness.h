@@ -159,4 +159,11 @@ void strace_detach(pid_t tracer);
  * True when needle arrived. */
 bool tcp_read_until(int fd, char *buf, size_t cap, size_t *len, const char *needle, int wait_ms);
 
+/* A listening TCP socket on 127.0.0.1 and an ephemeral port (in *port),
+ * for a test that plays a server itself. */
+int tcp_listen(unsigned *port);
+
+/* Accepts one connection on lfd within wait_ms; -1 when none came. */
+int tcp_accept(int lfd, int wait_ms);
+
 #endif

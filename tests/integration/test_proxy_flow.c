@@ -28,21 +28,27 @@ TestSuite(proxy_flow, .fini = fini);
 
 static char *daemon_log(void) { return file_slurp(d.log); }
 
-/* Starts a fake upstream in mode and the daemon in front of it, with the
- * JSON access log in logdir/access.log and extra lines in the route. */
-static void start(enum fake_mode mode, const char *extra)
+/* Starts the daemon in front of the upstream on port, with the JSON
+ * access log in logdir/access.log and extra lines in the route; start()
+ * runs a fake upstream in mode there first. */
+static void start_port(unsigned port, const char *extra)
 {
     char ini[1024];
 
-    fake_start(&up, mode);
     snprintf(logdir, sizeof logdir, "/tmp/cohttpd-pxlog-XXXXXX");
     cr_assert_not_null(mkdtemp(logdir));
     snprintf(ini, sizeof ini,
              "[server]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = %s/access.log\n"
              "access_log_format = json\n[static /]\nroot = %%ROOT%%\n"
              "[proxy /api/]\nupstream = 127.0.0.1:%u\n%s",
-             logdir, up.port, extra);
+             logdir, port, extra);
     daemon_start(&d, ini);
+}
+
+static void start(enum fake_mode mode, const char *extra)
+{
+    fake_start(&up, mode);
+    start_port(up.port, extra);
 }
 
 /* curl with opts on path: the status (or -exit code). */
@@ -159,4 +165,74 @@ Test(proxy_flow, a_client_expecting_100_gets_it_once_with_the_early_hints)
                           "HTTP/1.1 200 OK\r\n"),
               "%s", buf);
     close(fd);
+}
+
+/* A raw upstream's end of the proxy's next connection, its request head read. */
+static int upstream_takes_request(int lfd, const char *path)
+{
+    char buf[8192] = "";
+    size_t len = 0;
+    int fd = tcp_accept(lfd, WAIT_MS);
+
+    cr_assert_geq(fd, 0, "the proxy never connected: %s", daemon_log());
+    cr_assert(tcp_read_until(fd, buf, sizeof buf, &len, "\r\n\r\n", WAIT_MS), "%s", buf);
+    cr_assert(strstr(buf, path), "%s", buf);
+    return fd;
+}
+
+Test(proxy_flow, a_client_that_leaves_closes_the_upstream_connection)
+{
+    static const char req[] = "GET /api/slow HTTP/1.1\r\nHost: h\r\n\r\n";
+    unsigned port;
+    int lfd = tcp_listen(&port), cfd, ufd;
+
+    start_port(port, "read_timeout = 300s\n");
+    cfd = tcp_connect(d.port);
+    cr_assert(tcp_send_all(cfd, req, sizeof req - 1));
+    ufd = upstream_takes_request(lfd, "GET /api/slow ");
+    close(cfd);
+    /* The upstream has not answered: only the client's leaving can end it. */
+    cr_assert(wait_closed(ufd, WAIT_MS),
+              "the upstream's connection stayed open after the client left: %s", daemon_log());
+    cr_assert(file_wait_for(d.log, "the client left", WAIT_MS), "%s", daemon_log());
+    close(ufd);
+    close(lfd);
+}
+
+Test(proxy_flow, a_client_sending_its_next_request_while_it_waits_is_served_both)
+{
+    static const char one[] = "GET /api/one HTTP/1.1\r\nHost: h\r\n\r\n";
+    static const char two[] = "GET /api/two HTTP/1.1\r\nHost: h\r\n\r\n";
+    static const char ok1[] = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nok-1";
+    static const char ok2[] = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nok-2";
+    char buf[8192] = "";
+    size_t len = 0;
+    unsigned port;
+    int lfd = tcp_listen(&port), cfd, ufd;
+
+    start_port(port, "keepalive_timeout = 60s\n");
+    cfd = tcp_connect(d.port);
+    cr_assert(tcp_send_all(cfd, one, sizeof one - 1));
+    ufd = upstream_takes_request(lfd, "GET /api/one ");
+    /* Pipelined while the first waits: the client is there, not gone. */
+    cr_assert(tcp_send_all(cfd, two, sizeof two - 1));
+    cr_assert_eq(wait_closed(ufd, 300), false, "the upstream was cut: %s", daemon_log());
+    cr_assert(tcp_send_all(ufd, ok1, sizeof ok1 - 1));
+    cr_assert(tcp_read_until(cfd, buf, sizeof buf, &len, "ok-1", WAIT_MS), "%s\n%s", buf,
+              daemon_log());
+    len = 0;
+    {
+        char head[8192] = "";
+
+        cr_assert(tcp_read_until(ufd, head, sizeof head, &len, "\r\n\r\n", WAIT_MS),
+                  "the second request, on the same upstream connection: %s", head);
+        cr_assert(strstr(head, "GET /api/two "), "%s", head);
+    }
+    cr_assert(tcp_send_all(ufd, ok2, sizeof ok2 - 1));
+    len = strlen(buf);
+    cr_assert(tcp_read_until(cfd, buf, sizeof buf, &len, "ok-2", WAIT_MS), "%s\n%s", buf,
+              daemon_log());
+    close(cfd);
+    close(ufd);
+    close(lfd);
 }

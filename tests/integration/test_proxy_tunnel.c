@@ -183,27 +183,13 @@ Test(proxy_tunnel, an_upgrade_answered_without_101_is_a_normal_response)
     close(fd);
 }
 
-/* A raw upstream: a listener on 127.0.0.1 the test answers itself. */
-static int raw_listen(unsigned *port)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sin;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-    cr_assert_eq(listen(fd, 8), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-    *port = ntohs(sin.sin_port);
-    return fd;
-}
-
+/* The raw upstream's end of its next connection. */
 static int raw_accept(int lfd)
 {
-    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    int fd = tcp_accept(lfd, WAIT_MS);
 
-    cr_assert_eq(poll(&p, 1, WAIT_MS), 1, "the proxy never connected: %s", daemon_log());
-    return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    cr_assert_geq(fd, 0, "the proxy never connected: %s", daemon_log());
+    return fd;
 }
 
 /* Opens a tunnel: the client sends an Upgrade request with bytes behind it,
@@ -255,7 +241,7 @@ static void relay_ok(int from, int to, const char *msg)
 Test(proxy_tunnel, an_idle_tunnel_is_closed_after_tunnel_idle_timeout)
 {
     unsigned port;
-    int lfd = raw_listen(&port), cfd, ufd;
+    int lfd = tcp_listen(&port), cfd, ufd;
     char ini[1024];
 
     snprintf(ini, sizeof ini,
@@ -278,7 +264,7 @@ Test(proxy_tunnel, an_idle_tunnel_is_closed_after_tunnel_idle_timeout)
 Test(proxy_tunnel, a_half_closed_tunnel_still_carries_the_answer)
 {
     unsigned port;
-    int lfd = raw_listen(&port), cfd, ufd;
+    int lfd = tcp_listen(&port), cfd, ufd;
 
     start_proxy(port, "");
     cfd = raw_tunnel(lfd, &ufd);
@@ -294,7 +280,7 @@ Test(proxy_tunnel, a_half_closed_tunnel_still_carries_the_answer)
 Test(proxy_tunnel, sigterm_ends_a_tunnel_at_shutdown_timeout)
 {
     unsigned port;
-    int lfd = raw_listen(&port), cfd, ufd;
+    int lfd = tcp_listen(&port), cfd, ufd;
 
     start_proxy(port, "[limits]\nshutdown_timeout = 10s\n");
     cfd = raw_tunnel(lfd, &ufd);
