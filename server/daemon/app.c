@@ -74,6 +74,10 @@ static void app_dispatch(struct http_exchange *x, void *arg)
         http_stat_add(&aw->route_requests[ar - aw->app->routes], 1);
     x->route = ar->name;
     x->route_len = ar->name_len;
+    if (x->path_encoded_slash && !ar->kind->keeps_encoded_slash) {
+        http_resp_error(x, 400, NULL);
+        return;
+    }
     rest = route_rest(route, x->path, x->path_len, &rest_len);
     x->handler_worker = aw->kind_worker[ar->kind_index];
     ar->kind->handle(x, ar->state, rest, rest_len);

@@ -89,6 +89,12 @@ struct handler_kind {
      * the decision needs. Main thread.
      */
     void (*describe)(FILE *out, const void *conf, const struct handler_target *t);
+
+    /* True for a kind that forwards the request target as received (the
+     * proxy): it is handed paths with an encoded slash ("%2F", kept so in
+     * the routed path). Every other kind maps paths to files or names, and
+     * the dispatch answers such a request 400 before it runs. */
+    bool keeps_encoded_slash;
 };
 
 /* The kind named name[0..len), or NULL. */

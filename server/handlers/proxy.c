@@ -612,4 +612,5 @@ const struct handler_kind proxy_kind = {
     .worker_teardown = proxy_worker_teardown,
     .handle = proxy_handle,
     .describe = proxy_describe,
+    .keeps_encoded_slash = true,
 };

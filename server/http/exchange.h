@@ -77,6 +77,7 @@ struct http_exchange {
     const char *path;               /* normalised, decoded path (NUL-terminated) */
     size_t path_len;
     bool path_trailing_slash; /* the decoded path ended with '/' */
+    bool path_encoded_slash;  /* the target held "%2F", kept so in path (see url.h) */
     bool head_only;           /* HEAD: bodies are counted, not sent */
     bool keep_alive;          /* a handler may clear it to close after */
     int status;               /* status of the response begun */
