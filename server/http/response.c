@@ -618,7 +618,8 @@ int http_resp_interim(struct http_exchange *x, int status, const char *lines, si
     *p++ = ' ';
     p = put(p, reason, reason_len);
     p = put(p, "\r\n", 2);
-    p = put(p, lines, len);
+    if (len > 0)
+        p = put(p, lines, len);
     p = put(p, "\r\n", 2);
     m->olen = (size_t)(p - m->obuf);
     return conn_flush(x->conn, 0);
