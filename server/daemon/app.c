@@ -121,6 +121,10 @@ static void app_dispatch(struct http_exchange *x, void *arg)
         app_refuse(x, ar);
         return;
     }
+    if (x->path_encoded_slash && !ar->kind->keeps_encoded_slash) {
+        http_resp_error(x, 400, NULL);
+        return;
+    }
     rest = route_rest(route, x->path, x->path_len, &rest_len);
     x->handler_worker = aw->kind_worker[ar->kind_index];
     ar->kind->handle(x, ar->state, rest, rest_len);

@@ -120,6 +120,12 @@ struct handler_kind {
      * NULL: the kind has no upstreams.
      */
     size_t (*upstreams)(const void *state, struct handler_upstream *out, size_t cap);
+
+    /* True for a kind that forwards the request target as received (the
+     * proxy): it is handed paths with an encoded slash ("%2F", kept so in
+     * the routed path). Every other kind maps paths to files or names, and
+     * the dispatch answers such a request 400 before it runs. */
+    bool keeps_encoded_slash;
 };
 
 /* The kind named name[0..len), or NULL. */

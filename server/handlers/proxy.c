@@ -22,6 +22,7 @@ enum proxy_outcome {
     PX_BODY_FAIL, /* the client's body failed: answer http_body_status() */
     PX_CUT,       /* the client's response cannot be completed: close */
     PX_FAIL_503,  /* every upstream left stayed at max_conns for queue_timeout */
+    PX_UPGRADE,   /* the upstream answered 101 to an Upgrade: tunnel */
 };
 
 /* One request through the proxy, freed by its cleanup on every path. */
@@ -50,6 +51,7 @@ struct proxy_req {
     const char *span; /* body bytes waiting for the client */
     size_t span_len;
     bool got_byte;                 /* a byte of the response arrived */
+    bool client_stays;             /* the client sent more: no watch for its leaving */
     bool head_sent;                /* the client's response began */
     uint64_t last_up, last_client; /* when each side last moved (loop ms) */
     char target[8192];             /* the request target sent upstream */
@@ -177,6 +179,24 @@ static int send_head(struct proxy_req *p)
     return r < 0 ? -PX_CUT : 1;
 }
 
+/* Relays the interim (1xx) head just parsed; an HTTP/1.0 client, or a
+ * client given the final head's beginning, gets none. 1 or < 0 outcome. */
+static int send_interim(struct proxy_req *p)
+{
+    int len = proxy_resp_header_lines(&p->resp, p->resp_head, sizeof p->resp_head);
+    int r = len < 0 ? 0 : http_resp_interim(p->x, p->resp.interim, p->resp_head, (size_t)len);
+
+    if (len < 0 || r == -EINVAL || r == -ENOSPC)
+        log_warn("upstream %s: a %d interim response could not be relayed: dropped",
+                 p->c->upstreams[p->pc->up].text, p->resp.interim);
+    else if (r < 0)
+        return -PX_CUT;
+    /* its bytes are done with: the next head starts the buffer again */
+    if (p->parsed == p->in_len)
+        p->in_len = p->parsed = 0;
+    return 1;
+}
+
 /* Feeds the parser what is buffered. 1 progress, 0 nothing to feed, < 0 outcome. */
 static int up_parse(struct proxy_req *p)
 {
@@ -184,13 +204,15 @@ static int up_parse(struct proxy_req *p)
 
     /* After a body span, the parser is fed again even with nothing
      * buffered: the end of the message may follow that span. */
-    if (p->span_len > 0 || (p->parsed == p->in_len && !p->resp.body))
+    if (p->span_len > 0 || (p->parsed == p->in_len && !p->resp.body) || p->resp.upgrade)
         return 0;
     k = proxy_resp_feed(&p->resp, p->buf + p->parsed, p->in_len - p->parsed);
     if (k < 0)
         return p->head_sent ? -PX_CUT : -PX_FAIL_502;
     p->parsed += (size_t)k;
-    if (p->resp.head_ready && !p->head_sent) {
+    if (p->resp.interim)
+        return send_interim(p);
+    if (p->resp.head_ready && !p->head_sent && !p->resp.upgrade) {
         int r = send_head(p);
 
         if (r < 0)
@@ -264,6 +286,21 @@ static int client_write(struct proxy_req *p)
     return 1;
 }
 
+/* The client's socket turned readable while the upstream was awaited: 0
+ * when it sent more (it stays), -PX_CUT when it left, which closes the
+ * upstream connection now rather than at the response's first write. */
+static int client_left(struct proxy_req *p)
+{
+    if (!http_client_gone(p->x)) {
+        p->client_stays = true;
+        return 0;
+    }
+    log_info("%s: the client left while upstream %s was answering: both connections closed",
+             p->x->path, p->c->upstreams[p->pc->up].text);
+    p->x->keep_alive = false;
+    return -PX_CUT;
+}
+
 /* Waits for what the round wanted. 0, or < 0 outcome on a timeout. */
 static int relay_wait(struct proxy_req *p)
 {
@@ -271,6 +308,8 @@ static int relay_wait(struct proxy_req *p)
     struct loop_watch *w = &p->pc->w;
     uint32_t client =
         (p->want_client_read ? LOOP_READ : 0) | (p->want_client_write ? LOOP_WRITE : 0);
+    /* Waiting on the upstream alone, the client's leaving is watched too. */
+    bool watch_leave = !client && !p->client_stays;
     uint32_t up = (p->want_up_read ? LOOP_READ : 0) | (p->want_up_write ? LOOP_WRITE : 0);
     uint64_t up_deadline =
         p->last_up + (p->want_up_read ? p->c->read_timeout_ms : p->c->send_timeout_ms);
@@ -283,7 +322,10 @@ static int relay_wait(struct proxy_req *p)
 
     if (!up && !client)
         return -PX_CUT;
-    r = http_poll(p->x, client, up ? &w : NULL, &up, up ? 1 : 0, deadline);
+    r = http_poll(p->x, watch_leave ? LOOP_HUP : client, up ? &w : NULL, &up, up ? 1 : 0,
+                  watch_leave ? up_deadline : deadline);
+    if (r >= 0 && watch_leave && (r & 1))
+        return client_left(p);
     if (r >= 0)
         return 0;
     if (r != -ETIMEDOUT || !up || loop_now(p->x->loop) < up_deadline)
@@ -322,6 +364,8 @@ static enum proxy_outcome relay(struct proxy_req *p, size_t head_len)
 
         if (r < 0)
             return (enum proxy_outcome) - r;
+        if (p->resp.upgrade)
+            return PX_UPGRADE;
         if (p->resp.done && p->span_len == 0) {
             if (!p->req_sent)
                 p->abandoned = true;
@@ -494,6 +538,9 @@ static int attempt(struct proxy_req *p, struct proxy_tries *t, size_t up, const 
     int head_len;
 
     for (;;) {
+        uint64_t start_ns = loop_now_ns(p->x->loop);
+
+        http_exchange_set_upstream(p->x, p->c->upstreams[up].text, -1);
         p->pc = attempt_conn(p, t, up, fresh, &reused);
         if (!p->pc)
             return 1;
@@ -504,7 +551,12 @@ static int attempt(struct proxy_req *p, struct proxy_tries *t, size_t up, const 
             return 0;
         }
         proxy_resp_init(&p->resp, p->c->upstreams[up].text, p->x->req->method == HTTP_HEAD);
+        p->resp.upgrade_asked = p->x->req->upgrade;
         *o = relay(p, (size_t)head_len);
+        /* what the upstream took: from the connect (or reuse) to the
+         * response's end, or to its 101 */
+        http_exchange_set_upstream(p->x, p->x->upstream,
+                                   (int64_t)((loop_now_ns(p->x->loop) - start_ns) / 1000));
         if (*o == PX_FAIL_502 || *o == PX_FAIL_504)
             proxy_health_fail(p->shared, up, p->c, loop_now(p->x->loop));
         if (*o != PX_RETRY)
@@ -553,6 +605,33 @@ static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, siz
     }
 }
 
+/* The upstream switched protocols: the tunnel relays through the
+ * request's buffers, the upstream's bytes behind its 101 first. */
+static void tunnel(struct proxy_req *p)
+{
+    int len = proxy_resp_header_lines(&p->resp, p->resp_head, sizeof p->resp_head);
+    const struct proxy_tunnel_bufs b = {
+        .lines = p->resp_head,
+        .lines_len = len < 0 ? 0 : (size_t)len,
+        .from_up = p->buf,
+        .from_up_cap = sizeof p->buf,
+        .early = p->buf + p->parsed,
+        .early_len = p->in_len - p->parsed,
+        .from_client = p->head,
+        .from_client_cap = p->head_cap,
+    };
+    /* An upstream may switch before the end of an empty body was seen. */
+    bool sent = out_left(p) == 0 && (p->body_eof || (http_body_done(p->x) && !p->chunked));
+
+    if (!sent || len < 0) {
+        log_error("upstream %s: %s: 502", p->c->upstreams[p->pc->up].text,
+                  len < 0 ? "the 101 head is too large" : "101 before the request's body went up");
+        http_resp_error(p->x, 502, NULL);
+        return;
+    }
+    proxy_tunnel(p->x, p->c, p->pc, &p->resp, &b);
+}
+
 static void proxy_handle(struct http_exchange *x, void *state, const char *rest, size_t rest_len)
 {
     struct proxy_shared *route = state;
@@ -587,6 +666,8 @@ static void proxy_handle(struct http_exchange *x, void *state, const char *rest,
     o = proxy_run(p, p->target, (size_t)target_len);
     if (o == PX_OK)
         relay_done(p);
+    else if (o == PX_UPGRADE)
+        tunnel(p);
     else if (o == PX_FAIL_502 || o == PX_FAIL_504 || o == PX_FAIL_503)
         http_resp_error(x, o == PX_FAIL_502 ? 502 : o == PX_FAIL_504 ? 504 : 503, NULL);
     else if (o == PX_BODY_FAIL && !p->head_sent && http_body_status(x))
@@ -669,4 +750,5 @@ const struct handler_kind proxy_kind = {
     .handle = proxy_handle,
     .describe = proxy_describe,
     .upstreams = proxy_health_view,
+    .keeps_encoded_slash = true,
 };

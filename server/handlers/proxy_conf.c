@@ -309,6 +309,12 @@ static const struct key_spec proxy_keys[] = {
      .width = sizeof(unsigned),
      .min = 1,
      .max = 100},
+    {.name = "tunnel_idle_timeout",
+     .type = VT_DURATION,
+     .offset = offsetof(struct proxy_conf, tunnel_idle_timeout_ms),
+     .width = sizeof(uint64_t),
+     .min = 1,
+     .max = UINT64_C(86400000)},
 };
 
 const struct section_spec proxy_schema = {.keys = proxy_keys,
@@ -333,4 +339,5 @@ void proxy_conf_defaults(void *conf)
     c->health_interval_ms = 5000;
     c->health_passes = 1;
     c->health_fails = 1;
+    c->tunnel_idle_timeout_ms = 300000;
 }

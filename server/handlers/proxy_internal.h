@@ -63,6 +63,7 @@ struct proxy_conf {
     uint64_t health_interval_ms;         /* between checks of one upstream, and their bound (5 s) */
     unsigned health_passes;              /* passes in a row that bring one back (1) */
     unsigned health_fails;               /* failures in a row that take one out (1) */
+    uint64_t tunnel_idle_timeout_ms; /* an Upgrade tunnel idle this long is closed (300 s) */
 };
 
 extern const struct section_spec proxy_schema;
@@ -227,6 +228,7 @@ struct proxy_resp {
     llhttp_t llhttp;
     const char *upstream; /* its address, for log lines */
     bool head_only;       /* the request was HEAD: no body whatever it says */
+    bool upgrade_asked;   /* the request went up with Upgrade: a 101 may answer it */
     /* the head being parsed: spans into the caller's buffer */
     struct http_span status_text;
     struct http_header fields[PROXY_MAX_FIELDS];
@@ -236,7 +238,8 @@ struct proxy_resp {
     /* results */
     int status;       /* the final status, once its head is complete */
     bool head_ready;  /* the final head is complete: see proxy_resp_head_text */
-    bool upgrade;     /* a 101 for an Upgrade */
+    int interim;      /* an interim (1xx) head, not 101, ended the last feed: its status */
+    bool upgrade;     /* a 101 to a request that asked for an Upgrade */
     const char *body; /* the body bytes found by the last proxy_resp_feed */
     size_t body_len;
     bool done;       /* the response ended */
@@ -248,7 +251,8 @@ void proxy_resp_init(struct proxy_resp *r, const char *upstream, bool head_only)
 
 /*
  * Feeds in[0..len) (bytes that follow those fed before; the caller keeps
- * the buffer in place while a head is incomplete). Stops after a final
+ * the buffer in place while a head is incomplete). Stops after an interim
+ * head (interim: its fields are r's until the next feed), after the final
  * head (head_ready), after a body span (body, body_len) or at the end of
  * the response (done): returns the bytes consumed (call again with the
  * rest once that is dealt with), or -1 when the response is malformed
@@ -260,9 +264,49 @@ ssize_t proxy_resp_feed(struct proxy_resp *r, const char *in, size_t len);
  * returns -1 when the response was not complete. */
 int proxy_resp_eof(struct proxy_resp *r);
 
+/* The value of the response header name (case-insensitive) in the head
+ * parsed last, or NULL (len 0). Never yields. */
+const char *proxy_resp_header(const struct proxy_resp *r, const char *name, size_t *len);
+
+/* Writes the header lines of the head parsed last as sent to the client
+ * (its headers but the hop-by-hop ones, "name: value\r\n" each) into
+ * out[0..cap). Returns their length or -1. */
+int proxy_resp_header_lines(const struct proxy_resp *r, char *out, size_t cap);
+
 /* Writes the final head as sent to the client (HTTP/1.1, the upstream's
  * status and reason, its headers but the hop-by-hop ones) into
  * out[0..cap). Returns its length or -1. */
 int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap);
+
+/* ---- tunnels after a 101 (proxy_tunnel.c) ---- */
+
+/* What a tunnel starts from, lent by the request for its duration: lines
+ * are the upstream's 101 header lines as proxy_resp_header_lines() wrote
+ * them; from_up
+ * takes the upstream's bytes, and its first early_len bytes at early
+ * (inside from_up) are what the upstream sent behind its 101; from_client
+ * takes the client's. */
+struct proxy_tunnel_bufs {
+    const char *lines;
+    size_t lines_len;
+    char *from_up;
+    size_t from_up_cap;
+    const char *early;
+    size_t early_len;
+    char *from_client;
+    size_t from_client_cap;
+};
+
+/*
+ * Answers the client the upstream's 101 (b->lines, with r's Upgrade and
+ * Connection: upgrade), takes the
+ * client's connection over and relays bytes both ways between the client
+ * and pc (which the caller keeps owning and closes afterwards) until both
+ * sides ended, either failed, nothing moved for tunnel_idle_timeout, or
+ * the worker stops. Returns 0 once the tunnel ran, or -errno when the 101
+ * could not be sent. May yield.
+ */
+int proxy_tunnel(struct http_exchange *x, const struct proxy_conf *c, struct proxy_conn *pc,
+                 const struct proxy_resp *r, const struct proxy_tunnel_bufs *b);
 
 #endif

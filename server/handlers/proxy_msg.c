@@ -240,8 +240,15 @@ int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *
         put_line(&o, "Content-Length", num,
                  (size_t)snprintf(num, sizeof num, "%lld", (long long)req->content_length));
     }
-    if (c->keepalive == 0)
+    if (req->upgrade) {
+        size_t len;
+        const char *v = http_req_header(x, "Upgrade", &len);
+
+        put_line(&o, "Upgrade", v, len);
+        puts_(&o, "Connection: upgrade\r\n");
+    } else if (c->keepalive == 0) {
         puts_(&o, "Connection: close\r\n");
+    }
     put(&o, "\r\n", 2);
     return o.overflow ? -1 : (int)o.len;
 }
@@ -282,6 +289,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     struct proxy_resp *r = resp_of(p);
     struct http_header *h;
 
+    if (r->head_ready)
+        return 0; /* a trailer: never passed on */
     if (r->last_cb != 1) {
         if (r->n_fields == PROXY_MAX_FIELDS) {
             log_error("upstream %s: more than %d header fields: 502", r->upstream,
@@ -300,8 +309,11 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct proxy_resp *r = resp_of(p);
-    struct http_header *h = &r->fields[r->n_fields - 1];
+    struct http_header *h;
 
+    if (r->head_ready)
+        return 0;
+    h = &r->fields[r->n_fields - 1];
     if (r->last_cb != 2) {
         h->value.p = at;
         r->last_cb = 2;
@@ -317,6 +329,12 @@ static const char *head_problem(struct proxy_resp *r)
 {
     unsigned n_cl = 0, n_te = 0;
 
+    for (size_t k = 0; k < r->status_text.len; k++) {
+        unsigned char ch = (unsigned char)r->status_text.p[k];
+
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return "a control byte in its reason phrase";
+    }
     for (unsigned i = 0; i < r->n_fields; i++) {
         struct http_header *h = &r->fields[i];
 
@@ -365,17 +383,27 @@ static int on_headers_complete(llhttp_t *p)
         r->bad = true;
         return -1;
     }
-    if (status >= 100 && status < 200 && status != 101)
-        return 1; /* interim: dropped, the final response follows */
-    r->status = status;
-    r->head_ready = true;
-    r->upgrade = status == 101;
-    if (status == 101) {
+    if (status < 100 || status > 599) {
+        log_error("upstream %s: the response has status %d, not 100 to 599: 502", r->upstream,
+                  status);
+        r->bad = true;
+        return -1;
+    }
+    if (status >= 100 && status < 200 && status != 101) {
+        r->interim = status; /* the final response follows */
+        return 1;
+    }
+    if (status == 101 && !r->upgrade_asked) {
         log_error("upstream %s: 101 to a request without Upgrade: 502", r->upstream);
         r->bad = true;
         return -1;
     }
-    return r->head_only || status == 204 || status == 304 ? 1 : 0;
+    r->status = status;
+    r->head_ready = true;
+    r->upgrade = status == 101; /* what follows is the tunnel's, not llhttp's */
+    /* No body: the message ends (and pauses) at once. Else pause here, so
+     * that the head is taken before any byte behind it is parsed. */
+    return r->head_only || status == 204 || status == 304 || r->upgrade ? 1 : HPE_PAUSED;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
@@ -394,7 +422,7 @@ static int on_message_complete(llhttp_t *p)
     struct proxy_resp *r = resp_of(p);
 
     if (!r->head_ready)
-        return 0; /* the end of an interim response */
+        return HPE_PAUSED; /* the end of an interim response: its head is r's */
     r->done = true;
     r->keep_alive = llhttp_should_keep_alive(p);
     return HPE_PAUSED;
@@ -425,12 +453,13 @@ ssize_t proxy_resp_feed(struct proxy_resp *r, const char *in, size_t len)
 
     r->body = NULL;
     r->body_len = 0;
+    r->interim = 0;
     if (r->done)
         return len == 0 ? 0 : -1;
     e = llhttp_execute(&r->llhttp, in, len);
     if (e == HPE_OK)
         return (ssize_t)len;
-    if (e == HPE_PAUSED) {
+    if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
         llhttp_resume(&r->llhttp);
         return llhttp_get_error_pos(&r->llhttp) - in;
     }
@@ -470,14 +499,22 @@ static bool response_header_dropped(const struct proxy_resp *r, const struct htt
     return false;
 }
 
-int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap)
+const char *proxy_resp_header(const struct proxy_resp *r, const char *name, size_t *len)
+{
+    for (unsigned i = 0; i < r->n_fields; i++) {
+        if (name_is(&r->fields[i].name, name)) {
+            *len = r->fields[i].value.len;
+            return r->fields[i].value.p;
+        }
+    }
+    *len = 0;
+    return NULL;
+}
+
+int proxy_resp_header_lines(const struct proxy_resp *r, char *out, size_t cap)
 {
     struct out o = {.p = out, .cap = cap};
-    char line[32];
 
-    put(&o, line, (size_t)snprintf(line, sizeof line, "HTTP/1.1 %03d ", r->status));
-    put(&o, r->status_text.p ? r->status_text.p : "", r->status_text.len);
-    put(&o, "\r\n", 2);
     for (unsigned i = 0; i < r->n_fields; i++) {
         const struct http_header *h = &r->fields[i];
 
@@ -488,6 +525,21 @@ int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap)
         put(&o, h->value.p, h->value.len);
         put(&o, "\r\n", 2);
     }
+    return o.overflow ? -1 : (int)o.len;
+}
+
+int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap)
+{
+    struct out o = {.p = out, .cap = cap};
+    char line[32];
+    int lines;
+
+    put(&o, line, (size_t)snprintf(line, sizeof line, "HTTP/1.1 %03d ", r->status));
+    put(&o, r->status_text.p ? r->status_text.p : "", r->status_text.len);
+    put(&o, "\r\n", 2);
+    if (o.overflow || (lines = proxy_resp_header_lines(r, out + o.len, cap - o.len)) < 0)
+        return -1;
+    o.len += (size_t)lines;
     put(&o, "\r\n", 2);
     return o.overflow ? -1 : (int)o.len;
 }

@@ -49,6 +49,8 @@ static uint32_t client_ready(const struct http_exchange *x, uint32_t want)
         ready |= LOOP_READ;
     if ((want & LOOP_WRITE) && m->olen == 0 && (sock & (LOOP_WRITE | LOOP_HUP)))
         ready |= LOOP_WRITE;
+    if ((want & LOOP_HUP) && (sock & (LOOP_READ | LOOP_HUP)))
+        ready |= LOOP_HUP;
     return ready;
 }
 
@@ -124,7 +126,8 @@ int http_poll(struct http_exchange *x, uint32_t client, struct loop_watch *const
             return mask;
         /* The client's socket is watched for what the handler wants, and
          * for writing while output waits in the queue. */
-        ev[0] = (client & LOOP_READ) | ((client & LOOP_WRITE) || poll_pending(x) ? LOOP_WRITE : 0);
+        ev[0] = (client & (LOOP_READ | LOOP_HUP) ? LOOP_READ : 0) |
+                ((client & LOOP_WRITE) || poll_pending(x) ? LOOP_WRITE : 0);
         r = ev[0] ? co_poll(all, ev, n + 1, deadline) : co_poll(all + 1, ev + 1, n, deadline);
         if (r == -ETIMEDOUT && poll_rates_check(x) < 0)
             return -ECONNABORTED;

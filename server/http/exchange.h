@@ -79,6 +79,7 @@ struct http_exchange {
     const char *path;               /* normalised, decoded path (NUL-terminated) */
     size_t path_len;
     bool path_trailing_slash; /* the decoded path ended with '/' */
+    bool path_encoded_slash;  /* the target held "%2F", kept so in path (see url.h) */
     bool head_only;           /* HEAD: bodies are counted, not sent */
     bool keep_alive;          /* a handler may clear it to close after */
     int status;               /* status of the response begun */
@@ -232,6 +233,20 @@ void http_resp_client_gone(struct http_exchange *x);
  */
 int http_resp_error_page(struct http_exchange *x, int status, const char *name, const char *value);
 
+/*
+ * Sends an interim response now, before the final one: status 100 or
+ * 102 to 199 (never 101: that is http_resp_takeover()'s), the reason
+ * phrase from status.c, and lines ("name: value\r\n" each, e.g. 103 Early
+ * Hints' Link headers; len 0: none), which the handler keeps. Only while
+ * no response began. Dropped (0, nothing sent) for an HTTP/1.0 client,
+ * which knows no interim response, and for a 100 the client did not ask
+ * for with Expect or already got; a 100 sent here is not sent again by a
+ * body read. May yield (the queue is written out). Returns 0, -EINVAL (a
+ * status outside those, a response begun, lines not CRLF-ended header
+ * lines), -ENOSPC (larger than the output queue) or -errno.
+ */
+int http_resp_interim(struct http_exchange *x, int status, const char *lines, size_t len);
+
 /* ---- the request body ---- */
 
 /*
@@ -298,7 +313,11 @@ int http_resp_flush(struct http_exchange *x);
  * failed) and/or LOOP_WRITE (http_resp_write_nowait() would take bytes),
  * or 0; events[i] is what watches[i] is waited for. Queued output is sent
  * while waiting, and "100 Continue" when the client asked for it and the
- * handler waits to read. Returns a mask: bit 0 for the client, bit i + 1
+ * handler waits to read. client may also hold LOOP_HUP, which claims
+ * nothing: the client counts as ready when its socket turns readable or
+ * hangs up (whether it left, http_client_gone() tells; one that sent
+ * more, say a pipelined request, stays readable: stop asking for
+ * LOOP_HUP then). Returns a mask: bit 0 for the client, bit i + 1
  * for watches[i]; a hang-up counts as ready. The time spent waiting for
  * the client counts against min_body_rate (waiting to read) and
  * min_send_rate (waiting for queued output to leave), as a blocking read

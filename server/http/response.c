@@ -582,6 +582,62 @@ int http_resp_error_page(struct http_exchange *x, int status, const char *name, 
     return r;
 }
 
+/* True when lines[0..len) are header lines, each ending in CRLF: no bare
+ * CR or LF, no empty or continued line, no other control byte. */
+static bool header_lines_ok(const char *lines, size_t len)
+{
+    bool line_start = true;
+
+    if (len > 0 && (len < 2 || lines[len - 1] != '\n'))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)lines[i];
+
+        if (line_start && (ch == ' ' || ch == '\t' || ch == ':' || ch == '\r'))
+            return false;
+        line_start = ch == '\n';
+        if (ch == '\r'   ? i + 1 == len || lines[i + 1] != '\n'
+            : ch == '\n' ? i == 0 || lines[i - 1] != '\r'
+                         : (ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+int http_resp_interim(struct http_exchange *x, int status, const char *lines, size_t len)
+{
+    struct conn_mem *m = xmem(x);
+    const char *reason = http_status_reason(status);
+    size_t reason_len = strlen(reason), need = 16 + reason_len + len;
+    char *p;
+    int r;
+
+    if (status < 100 || status > 199 || status == 101 || x->state != HTTP_RESP_NONE ||
+        !header_lines_ok(lines, len))
+        return -EINVAL;
+    if (x->req->version_major != 1 || x->req->version_minor < 1)
+        return 0;
+    if (status == 100 && (!x->req->expect_continue || m->continue_sent))
+        return 0;
+    if (need > CONN_OBUF_SIZE)
+        return -ENOSPC;
+    if (CONN_OBUF_SIZE - m->olen < need && (r = conn_flush(x->conn, 0)) < 0)
+        return r;
+    if (status == 100)
+        m->continue_sent = true;
+    p = put(m->obuf + m->olen, "HTTP/1.1 1", 10);
+    *p++ = (char)('0' + status / 10 % 10);
+    *p++ = (char)('0' + status % 10);
+    *p++ = ' ';
+    p = put(p, reason, reason_len);
+    p = put(p, "\r\n", 2);
+    if (len > 0)
+        p = put(p, lines, len);
+    p = put(p, "\r\n", 2);
+    m->olen = (size_t)(p - m->obuf);
+    return conn_flush(x->conn, 0);
+}
+
 int http_resp_error(struct http_exchange *x, int status, const char *allow)
 {
     size_t len;

@@ -693,3 +693,46 @@ void strace_detach(pid_t tracer)
     kill(tracer, SIGINT);
     waitpid(tracer, NULL, 0);
 }
+
+bool tcp_read_until(int fd, char *buf, size_t cap, size_t *len, const char *needle, int wait_ms)
+{
+    long deadline = now_ms() + wait_ms;
+    size_t nlen = strlen(needle);
+
+    while (!memmem(buf, *len, needle, nlen) && now_ms() < deadline && *len < cap - 1) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t n;
+
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        n = recv(fd, buf + *len, cap - 1 - *len, 0);
+        if (n <= 0)
+            break;
+        *len += (size_t)n;
+        buf[*len] = '\0';
+    }
+    return memmem(buf, *len, needle, nlen) != NULL;
+}
+
+int tcp_listen(unsigned *port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sin;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0, "bind: %s", strerror(errno));
+    cr_assert_eq(listen(fd, 16), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    *port = ntohs(sin.sin_port);
+    return fd;
+}
+
+int tcp_accept(int lfd, int wait_ms)
+{
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+
+    if (poll(&p, 1, wait_ms) != 1)
+        return -1;
+    return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+}

@@ -171,4 +171,16 @@ pid_t strace_attach(pid_t pid, const char *syscalls, const char *out);
 /* Detaches strace (SIGINT) and waits until it has written its file. */
 void strace_detach(pid_t tracer);
 
+/* Reads from fd into buf (NUL-terminated, *len bytes held so far, cap
+ * bytes of room) until it holds needle, the peer closes, or wait_ms pass.
+ * True when needle arrived. */
+bool tcp_read_until(int fd, char *buf, size_t cap, size_t *len, const char *needle, int wait_ms);
+
+/* A listening TCP socket on 127.0.0.1 and an ephemeral port (in *port),
+ * for a test that plays a server itself. */
+int tcp_listen(unsigned *port);
+
+/* Accepts one connection on lfd within wait_ms; -1 when none came. */
+int tcp_accept(int lfd, int wait_ms);
+
 #endif

@@ -649,3 +649,96 @@ Test(exchange, http_poll_waits_on_the_client_and_a_pipe_under_one_deadline)
     close(p[0]);
     close(p[1]);
 }
+
+/* ---- interim responses ---- */
+
+/* Status lines in out. */
+static int response_count_of(const char *out)
+{
+    int n = 0;
+
+    for (const char *p = out; (p = strstr(p, "HTTP/1.1 ")); p++)
+        n++;
+    return n;
+}
+
+/* What http_resp_interim answered, in call order. */
+struct interim_calls {
+    atomic_int rc[6];
+};
+
+/* A 103 with two Link lines, a 100 (sent only when asked for), then the
+ * refused ones: 101, a 199 with a bare LF, and one after the final head. */
+static void early_hints(struct http_exchange *x, void *arg)
+{
+    static const char links[] = "Link: </a.css>; rel=preload\r\nLink: </b.js>; rel=preload\r\n";
+    struct interim_calls *c = arg;
+
+    atomic_store(&c->rc[0], http_resp_interim(x, 103, links, sizeof links - 1));
+    atomic_store(&c->rc[1], http_resp_interim(x, 100, NULL, 0));
+    atomic_store(&c->rc[2], http_resp_interim(x, 101, NULL, 0));
+    atomic_store(&c->rc[3], http_resp_interim(x, 199, "X: a\nY: b\r\n", 11));
+    http_resp_begin(x, 200);
+    atomic_store(&c->rc[4], http_resp_interim(x, 103, NULL, 0));
+    http_resp_body(x, "ok", 2);
+}
+
+Test(exchange, interim_responses_go_out_before_the_final_one)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char want[] = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n"
+                               "Link: </b.js>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\n";
+    struct interim_calls c = {0};
+    struct loopback lb;
+    char out[4096];
+    size_t len = 0;
+
+    loopback_start(&lb, early_hints, &c, NULL);
+    cr_assert(loopback_send(&lb, req, sizeof req - 1));
+    cr_assert(loopback_read_until(&lb, out, sizeof out, &len, "\r\n\r\nok"), "%s", out);
+    cr_assert_eq(strncmp(out, want, sizeof want - 1), 0, "%s", out);
+    cr_assert_null(strstr(out, "100 Continue"), "no 100 the client did not ask for: %s", out);
+    cr_assert_eq(response_count_of(out), 2, "%s", out);
+    loopback_stop(&lb);
+    cr_assert_eq(atomic_load(&c.rc[0]), 0);
+    cr_assert_eq(atomic_load(&c.rc[1]), 0, "a 100 not asked for is dropped, not an error");
+    cr_assert_eq(atomic_load(&c.rc[2]), -EINVAL, "101 goes through the takeover only");
+    cr_assert_eq(atomic_load(&c.rc[3]), -EINVAL, "a bare LF in the lines");
+    cr_assert_eq(atomic_load(&c.rc[4]), -EINVAL, "after the final head began");
+}
+
+Test(exchange, an_http_1_0_client_gets_no_interim_response)
+{
+    static const char req[] = "GET / HTTP/1.0\r\n\r\n";
+    struct interim_calls c = {0};
+    struct loopback lb;
+    char out[4096];
+    size_t len = 0;
+
+    loopback_start(&lb, early_hints, &c, NULL);
+    cr_assert(loopback_send(&lb, req, sizeof req - 1));
+    loopback_read_to_end(&lb, out, sizeof out, &len);
+    cr_assert_eq(strncmp(out, "HTTP/1.1 200 OK\r\n", 17), 0, "%s", out);
+    cr_assert_eq(response_count_of(out), 1, "%s", out);
+    loopback_stop(&lb);
+    cr_assert_eq(atomic_load(&c.rc[0]), 0, "dropped, not an error");
+}
+
+Test(exchange, an_interim_100_is_sent_once_when_the_client_expects_it)
+{
+    static const char req[] = "PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                              "Content-Length: 6\r\n\r\n";
+    struct interim_calls c = {0};
+    struct loopback lb;
+    char out[4096];
+    size_t len = 0;
+
+    loopback_start(&lb, early_hints, &c, NULL);
+    cr_assert(loopback_send(&lb, req, sizeof req - 1));
+    cr_assert(loopback_read_until(&lb, out, sizeof out, &len, "HTTP/1.1 100 Continue\r\n\r\n"),
+              "%s", out);
+    cr_assert(loopback_send(&lb, "hello\n", 6));
+    cr_assert(loopback_read_until(&lb, out, sizeof out, &len, "\r\n\r\nok"), "%s", out);
+    cr_assert_eq(response_count_of(out), 3, "103, 100, 200 and no second 100: %s", out);
+    loopback_stop(&lb);
+}
