@@ -27,6 +27,7 @@
 #include "http/parser.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -228,10 +229,35 @@ static const llhttp_settings_t parser_settings = {
 
 /* ---- pass 1: the byte scan ---- */
 
+/* The first index from i below win whose byte is below 0x0e: every CR, LF
+ * and NUL, and a few other control bytes that the scan then passes over.
+ * Eight bytes a step where loads are little-endian: in (w - 0x0e..) & ~w &
+ * 0x80.., the lowest flagged byte is exact (a borrow only flags the bytes
+ * above it). */
+static size_t skip_plain(const char *buf, size_t i, size_t win)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+
+    for (; i + 8 <= win; i += 8) {
+        uint64_t w, m;
+
+        memcpy(&w, buf + i, sizeof w);
+        m = (w - ones * 0x0e) & ~w & highs;
+        if (m != 0)
+            return i + (size_t)__builtin_ctzll(m) / 8;
+    }
+#endif
+    while (i < win && (unsigned char)buf[i] >= 0x0e)
+        i++;
+    return i;
+}
+
 /* Scans buf[p->scanned..) within the max_header_size window. Returns the
  * head length once its final CRLFCRLF is in, 0 for more, or -status. A CR
  * is judged only when the byte after it is inside the window, so feeding the
- * bytes in any split gives the same answer. */
+ * bytes in any split gives the same answer. Inside a started head, runs of
+ * other bytes are skipped (skip_plain). */
 static long head_scan(struct http_parser *p, const char *buf, size_t len)
 {
     size_t max = p->limits->max_header_size;
@@ -239,8 +265,14 @@ static long head_scan(struct http_parser *p, const char *buf, size_t len)
     size_t i;
 
     for (i = p->scanned; i < win; i++) {
-        char c = buf[i];
+        char c;
 
+        if (p->head_started) {
+            i = skip_plain(buf, i, win);
+            if (i == win)
+                break;
+        }
+        c = buf[i];
         if (c == '\r') {
             if (i + 1 >= win)
                 break;
