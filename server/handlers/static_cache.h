@@ -53,6 +53,10 @@ struct static_file {
      * MIME table do not change: a reload makes new roots, hence new entries. */
     char *head;
     size_t head_len;
+    /* The file's MIME type from the root's configuration (its name cannot
+     * change), looked up by the first response; NULL until then. */
+    const char *type;
+    size_t type_len;
     /* private to static_cache.c */
     struct static_file *hnext, *prev, *next;
     struct static_cache *cache; /* the cache it came from */
