@@ -913,6 +913,21 @@ const struct http_header *http_request_header(const struct http_request *req, co
     return NULL;
 }
 
+const struct http_header *http_request_header_named(const struct http_request *req,
+                                                    const char *name)
+{
+    for (unsigned i = 0; i < req->header_count; i++) {
+        const struct http_header *h = &req->headers[i];
+        size_t k = 0;
+
+        while (k < h->name.len && name[k] != '\0' && ascii_ieq(h->name.p + k, name + k, 1))
+            k++;
+        if (k == h->name.len && name[k] == '\0')
+            return h;
+    }
+    return NULL;
+}
+
 void http_parser_init(struct http_parser *p, const struct http_limits *limits)
 {
     *p = (struct http_parser){.limits = limits};

@@ -777,6 +777,21 @@ Test(parser_fields, asterisk_and_authority_forms)
     cr_expect_eq(head("OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n"), -400);
 }
 
+Test(parser_fields, headers_are_found_by_whole_name_in_any_case)
+{
+    const char *s = "GET / HTTP/1.1\r\nHost: a\r\nIf-None-Match: \"x\"\r\nX-A: 1\r\n\r\n";
+
+    cr_assert_eq(head(s), (int)strlen(s));
+    cr_expect(span_is(http_request_header_named(&freq, "if-none-match")->value, "\"x\""));
+    cr_expect(span_is(http_request_header_named(&freq, "HOST")->value, "a"));
+    cr_expect(span_is(http_request_header_named(&freq, "x-a")->value, "1"));
+    cr_expect_null(http_request_header_named(&freq, "Hos"), "a prefix of a name is another name");
+    cr_expect_null(http_request_header_named(&freq, "Hosts"));
+    cr_expect_null(http_request_header_named(&freq, "If-Match"));
+    cr_expect_null(http_request_header_named(&freq, "X_A"), "'-' and '_' differ");
+    cr_expect_null(http_request_header_named(&freq, ""));
+}
+
 Test(parser_fields, keep_alive_follows_rfc9112_9_3)
 {
     static const struct {
