@@ -69,6 +69,10 @@ struct static_file {
     /* compressed forms by enum static_encoding, or NULL; busy: being made */
     struct static_comp *comp[STATIC_ENCODINGS];
     bool comp_busy[STATIC_ENCODINGS];
+    /* The file's MIME type from the root's configuration (its name cannot
+     * change), looked up by the first response; NULL until then. */
+    const char *type;
+    size_t type_len;
     /* private to static_cache.c */
     struct static_file *hnext, *prev, *next;
     struct static_cache *cache; /* the cache it came from */

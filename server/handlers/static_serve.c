@@ -291,7 +291,10 @@ void static_serve_file(struct http_exchange *x, const struct static_root *root,
     struct repr rp = {.f = sib ? sib : f, .encoding = sib ? static_encoding_name(enc) : NULL};
     struct static_comp *comp;
 
-    rp.type = mime_lookup(x->site->mime, rel, rel_len, &rp.type_len);
+    if (!f->type)
+        f->type = mime_lookup(x->site->mime, rel, rel_len, &f->type_len);
+    rp.type = f->type;
+    rp.type_len = f->type_len;
     if (sib) {
         serve_repr(x, root->conf, &rp);
         static_file_release(sib);

@@ -27,6 +27,7 @@
 #include "http/parser.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -39,13 +40,36 @@ enum body_step { STEP_AGAIN, STEP_MORE, STEP_SPAN, STEP_DONE };
 
 /* ---- character classes and small span helpers ---- */
 
-static bool is_tchar(unsigned char c)
+static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+static bool is_alnum(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c);
 }
 
-static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+/* The character classes below are switches, which compilers turn into a
+ * table or a bit test rather than a search of a string per byte. */
+static bool is_tchar(unsigned char c)
+{
+    switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~': return true;
+    default: return is_alnum(c);
+    }
+}
 
 static bool is_hex(unsigned char c)
 {
@@ -58,8 +82,37 @@ static bool is_ows(char c) { return c == ' ' || c == '\t'; }
  * besides pct-encoded. */
 static bool is_regname_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
-           (c != 0 && strchr("-._~!$&'()*+,;=", c) != NULL);
+    switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=': return true;
+    default: return is_alnum(c);
+    }
+}
+
+/* Whether a[0..n) and b[0..n) are equal ignoring ASCII case. A leaf
+ * function: the short names it compares cost less than a call would. */
+static bool ascii_ieq(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+        if (x != y && ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z'))
+            return false;
+    }
+    return true;
 }
 
 static struct http_span span_of(const char *p, const char *end)
@@ -82,7 +135,7 @@ static bool span_ieq(struct http_span s, const char *lit)
 {
     size_t n = strlen(lit);
 
-    return s.len == n && strncasecmp(s.p, lit, n) == 0;
+    return s.len == n && ascii_ieq(s.p, lit, n);
 }
 
 /* Steps through a comma-separated list (RFC 9110 §5.6.1): *elem is the next
@@ -228,10 +281,35 @@ static const llhttp_settings_t parser_settings = {
 
 /* ---- pass 1: the byte scan ---- */
 
+/* The first index from i below win whose byte is below 0x0e: every CR, LF
+ * and NUL, and a few other control bytes that the scan then passes over.
+ * Eight bytes a step where loads are little-endian: in (w - 0x0e..) & ~w &
+ * 0x80.., the lowest flagged byte is exact (a borrow only flags the bytes
+ * above it). */
+static size_t skip_plain(const char *buf, size_t i, size_t win)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+
+    for (; i + 8 <= win; i += 8) {
+        uint64_t w, m;
+
+        memcpy(&w, buf + i, sizeof w);
+        m = (w - ones * 0x0e) & ~w & highs;
+        if (m != 0)
+            return i + (size_t)__builtin_ctzll(m) / 8;
+    }
+#endif
+    while (i < win && (unsigned char)buf[i] >= 0x0e)
+        i++;
+    return i;
+}
+
 /* Scans buf[p->scanned..) within the max_header_size window. Returns the
  * head length once its final CRLFCRLF is in, 0 for more, or -status. A CR
  * is judged only when the byte after it is inside the window, so feeding the
- * bytes in any split gives the same answer. */
+ * bytes in any split gives the same answer. Inside a started head, runs of
+ * other bytes are skipped (skip_plain). */
 static long head_scan(struct http_parser *p, const char *buf, size_t len)
 {
     size_t max = p->limits->max_header_size;
@@ -239,8 +317,14 @@ static long head_scan(struct http_parser *p, const char *buf, size_t len)
     size_t i;
 
     for (i = p->scanned; i < win; i++) {
-        char c = buf[i];
+        char c;
 
+        if (p->head_started) {
+            i = skip_plain(buf, i, win);
+            if (i == win)
+                break;
+        }
+        c = buf[i];
         if (c == '\r') {
             if (i + 1 >= win)
                 break;
@@ -823,7 +907,22 @@ const struct http_header *http_request_header(const struct http_request *req, co
     for (i = 0; i < req->header_count; i++) {
         const struct http_header *h = &req->headers[i];
 
-        if (h->name.len == name_len && strncasecmp(h->name.p, name, name_len) == 0)
+        if (h->name.len == name_len && ascii_ieq(h->name.p, name, name_len))
+            return h;
+    }
+    return NULL;
+}
+
+const struct http_header *http_request_header_named(const struct http_request *req,
+                                                    const char *name)
+{
+    for (unsigned i = 0; i < req->header_count; i++) {
+        const struct http_header *h = &req->headers[i];
+        size_t k = 0;
+
+        while (k < h->name.len && name[k] != '\0' && ascii_ieq(h->name.p + k, name + k, 1))
+            k++;
+        if (k == h->name.len && name[k] == '\0')
             return h;
     }
     return NULL;

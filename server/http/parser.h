@@ -125,6 +125,11 @@ bool http_request_has_body(const struct http_request *req);
 const struct http_header *http_request_header(const struct http_request *req, const char *name,
                                               size_t name_len);
 
+/* The same for a NUL-terminated name, without measuring it first (what the
+ * handlers' lookups use, several per request). */
+const struct http_header *http_request_header_named(const struct http_request *req,
+                                                    const char *name);
+
 /* Ready for the next request on the same connection. */
 void http_parser_reset(struct http_parser *p);
 

@@ -663,7 +663,7 @@ int http_resp_error(struct http_exchange *x, int status, const char *allow)
 
 const char *http_req_header(const struct http_exchange *x, const char *name, size_t *len)
 {
-    const struct http_header *h = http_request_header(x->req, name, strlen(name));
+    const struct http_header *h = http_request_header_named(x->req, name);
 
     if (!h) {
         *len = 0;

@@ -1,18 +1,17 @@
-/* floor.c - the epoll floor: the least work a server can do per request, for tests/bench/run.
- *
- * floor PORT: listens on 127.0.0.1:PORT; level-triggered epoll; on readiness
- * one read of what is there, the request heads in it counted (each
- * "\r\n\r\n", also across reads), and each answered with the same fixed
- * response (612 bytes of body) in one write. No parsing, no files, no
- * timers, no logging. The one look inside a request: a read of one head
- * holding "Connection: close" is answered with Connection: close, and the
- * connection closed (the close scenario). A write the socket does not take whole closes the
- * connection (the benchmark's answers always fit).
- */
+/* floor.c - the epoll floor for tests/bench/run: the least work any epoll
+ * server can do per request. One listener per port, level-triggered epoll, one
+ * read per readiness, every request head (CRLFCRLF) answered with the same
+ * fixed response (a 612-byte body under a head shaped like cohttpd's) in one
+ * write; no parsing, no files, no timers, no logging. Like cohttpd, the
+ * listener carries TCP_NODELAY (inherited by accepted sockets) and
+ * TCP_DEFER_ACCEPT, and a new connection is read at once.
+ *   floor PORT [CLOSE_PORT]   connections to CLOSE_PORT get "Connection:
+ *                             close" and are closed after their first answer */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,101 +19,126 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_FDS   65536
-#define MAX_HEADS 256
+#define MAX_FD 65536
+#define BATCH  64 /* answers per write; a deeper pipeline takes several */
 
-static char answer[MAX_HEADS * 700];
-static size_t answer_len;      /* one response */
-static char answer_close[700]; /* the same with Connection: close */
-static size_t answer_close_len;
-static unsigned char matched[MAX_FDS]; /* bytes of "\r\n\r\n" seen at the end of the last read */
+static const char line[] = "cohttpd benchmark file: the same bytes for every server under test.\n";
+static char resp[2][BATCH * 1024]; /* BATCH copies: keep-alive, close */
+static size_t resp_len[2];
+static uint8_t matched[MAX_FD]; /* bytes of "\r\n\r\n" seen at the end of the last read */
 
-/* Counts the heads ending in buf[0..n), carrying the partial match in *m. */
-static unsigned count_heads(const char *buf, size_t n, unsigned char *m)
+static void make_response(int close_it)
+{
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                               "Accept-Ranges: bytes\r\nETag: \"a74663-18ee140e41fd5d79-264\"\r\n"
+                               "Last-Modified: Fri, 04 Dec 2026 14:42:32 GMT\r\n"
+                               "Vary: Accept-Encoding\r\nDate: Fri, 04 Dec 2026 14:42:34 GMT\r\n"
+                               "Server: cofloor\r\nContent-Length: 612\r\n";
+    char one[1024];
+    size_t n = (size_t)snprintf(one, sizeof one, "%s%s\r\n", head,
+                                close_it ? "Connection: close\r\n" : "");
+
+    for (size_t i = 0; i < 612; i++)
+        one[n + i] = line[i % (sizeof line - 1)];
+    n += 612;
+    for (int i = 0; i < BATCH; i++)
+        memcpy(resp[close_it] + (size_t)i * n, one, n);
+    resp_len[close_it] = n;
+}
+
+static int listen_on(int ep, int port, uint64_t tag)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 4096) < 0)
+        return -1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag << 32 | (uint32_t)fd};
+    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Counts the heads ending in buf, carrying a partial "\r\n\r\n" across reads. */
+static int count_heads(int fd, const char *buf, ssize_t n)
 {
     static const char end[] = "\r\n\r\n";
-    unsigned heads = 0;
+    int heads = 0;
+    uint8_t m = matched[fd];
 
-    for (size_t i = 0; i < n; i++) {
-        *m = buf[i] == end[*m] ? (unsigned char)(*m + 1) : (buf[i] == '\r' ? 1 : 0);
-        if (*m == 4) {
+    for (ssize_t i = 0; i < n; i++) {
+        m = buf[i] == end[m] ? (uint8_t)(m + 1) : (buf[i] == '\r' ? 1 : 0);
+        if (m == 4) {
             heads++;
-            *m = 0;
+            m = 0;
         }
     }
+    matched[fd] = m;
     return heads;
 }
 
-/* One readiness of client fd: false when it must be closed. */
-static bool serve(int fd)
+/* One read; every head in it answered, BATCH answers to a write. Returns
+ * whether the connection was closed. */
+static int serve(int fd, int close_it)
 {
     char buf[65536];
     ssize_t n = read(fd, buf, sizeof buf);
-    unsigned heads;
+    int heads, done = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
 
-    if (n <= 0)
-        return false;
-    heads = count_heads(buf, (size_t)n, &matched[fd]);
-    if (heads == 0)
-        return true;
-    if (heads == 1 && memmem(buf, (size_t)n, "Connection: close", 17)) {
-        ssize_t w = write(fd, answer_close, answer_close_len);
-
-        (void)w;
-        return false; /* closed after its answer */
+    if (n < 0)
+        heads = 0;
+    else
+        heads = count_heads(fd, buf, n);
+    if (close_it && heads > 0)
+        done = 1;
+    for (int k; heads > 0; heads -= k) {
+        k = heads < BATCH ? heads : BATCH;
+        size_t len = (size_t)k * resp_len[close_it];
+        if (write(fd, resp[close_it], len) != (ssize_t)len) {
+            done = 1; /* a full socket buffer: the floor does not queue */
+            break;
+        }
     }
-    return heads <= MAX_HEADS &&
-           write(fd, answer, heads * answer_len) == (ssize_t)(heads * answer_len);
+    if (done) {
+        matched[fd] = 0;
+        close(fd); /* also leaves the epoll set */
+    }
+    return done;
 }
 
 int main(int argc, char **argv)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    struct epoll_event ev = {.events = EPOLLIN}, evs[256];
-    int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0), ep = epoll_create1(0);
-    char body[613];
+    int ep = epoll_create1(0);
+    struct epoll_event evs[256];
 
-    if (argc != 2)
-        return fprintf(stderr, "usage: floor PORT\n"), 2;
-    memset(body, 'x', 612);
-    body[612] = '\0';
-    answer_len = (size_t)snprintf(answer, sizeof answer,
-                                  "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-                                  "Content-Length: 612\r\n\r\n%s",
-                                  body);
-    answer_close_len = (size_t)snprintf(answer_close, sizeof answer_close,
-                                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-                                        "Content-Length: 612\r\nConnection: close\r\n\r\n%s",
-                                        body);
-    for (size_t i = 1; i < MAX_HEADS; i++)
-        memcpy(answer + i * answer_len, answer, answer_len);
-    sa.sin_port = htons((unsigned short)atoi(argv[1]));
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 4096) < 0)
-        return perror("floor: listen"), 1;
-    ev.data.fd = lfd;
-    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+    if (argc < 2 || listen_on(ep, atoi(argv[1]), 1) < 0 ||
+        (argc > 2 && listen_on(ep, atoi(argv[2]), 3) < 0)) {
+        perror("floor: usage: floor PORT [CLOSE_PORT]");
+        return 1;
+    }
+    make_response(0);
+    make_response(1);
     for (;;) {
         int n = epoll_wait(ep, evs, 256, -1);
-
         for (int i = 0; i < n; i++) {
-            int fd = evs[i].data.fd;
-
-            if (fd == lfd) {
-                int c = accept(lfd, NULL, NULL);
-
-                if (c < 0 || c >= MAX_FDS) {
-                    if (c >= 0)
-                        close(c);
-                    continue;
-                }
-                setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-                matched[c] = 0;
-                ev.data.fd = c;
-                epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
-            } else if (!serve(fd)) {
-                close(fd); /* closing removes it from the epoll set */
+            int fd = (int)(uint32_t)evs[i].data.u64, tag = (int)(evs[i].data.u64 >> 32);
+            if (!(tag & 1)) {
+                serve(fd, tag >> 1);
+                continue;
             }
+            int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK);
+            if (c < 0 || c >= MAX_FD) {
+                if (c >= 0)
+                    close(c);
+                continue;
+            }
+            if (serve(c, tag >> 1))
+                continue;
+            struct epoll_event ev = {.events = EPOLLIN,
+                                     .data.u64 = (uint64_t)(tag & 2) << 32 | (uint32_t)c};
+            epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
         }
     }
 }

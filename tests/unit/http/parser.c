@@ -678,6 +678,41 @@ static bool span_is(struct http_span s, const char *want)
     return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
 }
 
+/* The scan passes over plain bytes several at a time: a NUL, a bare CR or a
+ * bare LF is refused, and a tab accepted, at every offset of a field value
+ * and of the request target. */
+Test(parser_fields, control_bytes_are_judged_at_every_offset)
+{
+    static const char base[] = "GET /0123456789abcdefghij HTTP/1.1\r\n"
+                               "Host: a\r\nX-Value: 0123456789abcdefghijklmnopq\r\n\r\n";
+    const size_t len = sizeof base - 1, value = (size_t)(strstr(base, "X-Value: ") - base) + 9,
+                 target = 5;
+    static const char bad[] = {'\0', '\r', '\n'};
+    static struct http_limits lim;
+    char buf[sizeof base];
+
+    lim = http_limits_default();
+    for (size_t k = 0; k < 20; k++) {
+        for (size_t b = 0; b < sizeof bad; b++) {
+            memcpy(buf, base, len);
+            buf[value + 1 + k] = bad[b];
+            http_parser_init(&fp, &lim);
+            cr_expect_eq(http_parse_head(&fp, buf, len, &freq), -400,
+                         "byte 0x%02x at value offset %zu", (unsigned)bad[b], k + 1);
+            memcpy(buf, base, len);
+            buf[target + k] = bad[b];
+            http_parser_init(&fp, &lim);
+            cr_expect_eq(http_parse_head(&fp, buf, len, &freq), -400,
+                         "byte 0x%02x at target offset %zu", (unsigned)bad[b], k);
+        }
+        memcpy(buf, base, len);
+        buf[value + 1 + k] = '\t';
+        http_parser_init(&fp, &lim);
+        cr_expect_eq(http_parse_head(&fp, buf, len, &freq), (int)len, "a tab at value offset %zu",
+                     k + 1);
+    }
+}
+
 Test(parser_fields, a_higher_minor_version_is_http11)
 {
     const char *s = "GET /v HTTP/1.7\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -740,6 +775,21 @@ Test(parser_fields, asterisk_and_authority_forms)
     cr_expect_eq(head("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n"), -400);
     cr_expect_eq(head("CONNECT a:1 HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx"), -400);
     cr_expect_eq(head("OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n"), -400);
+}
+
+Test(parser_fields, headers_are_found_by_whole_name_in_any_case)
+{
+    const char *s = "GET / HTTP/1.1\r\nHost: a\r\nIf-None-Match: \"x\"\r\nX-A: 1\r\n\r\n";
+
+    cr_assert_eq(head(s), (int)strlen(s));
+    cr_expect(span_is(http_request_header_named(&freq, "if-none-match")->value, "\"x\""));
+    cr_expect(span_is(http_request_header_named(&freq, "HOST")->value, "a"));
+    cr_expect(span_is(http_request_header_named(&freq, "x-a")->value, "1"));
+    cr_expect_null(http_request_header_named(&freq, "Hos"), "a prefix of a name is another name");
+    cr_expect_null(http_request_header_named(&freq, "Hosts"));
+    cr_expect_null(http_request_header_named(&freq, "If-Match"));
+    cr_expect_null(http_request_header_named(&freq, "X_A"), "'-' and '_' differ");
+    cr_expect_null(http_request_header_named(&freq, ""));
 }
 
 Test(parser_fields, keep_alive_follows_rfc9112_9_3)
