@@ -63,7 +63,7 @@ struct proxy_conf {
     uint64_t health_interval_ms;         /* between checks of one upstream, and their bound (5 s) */
     unsigned health_passes;              /* passes in a row that bring one back (1) */
     unsigned health_fails;               /* failures in a row that take one out (1) */
-    uint64_t tunnel_idle_timeout_ms; /* an Upgrade tunnel idle this long is closed (300 s) */
+    uint64_t tunnel_idle_timeout_ms;     /* an Upgrade tunnel idle this long is closed (300 s) */
 };
 
 extern const struct section_spec proxy_schema;
