@@ -101,11 +101,16 @@ static void reload(void)
         char *log = file_slurp(d.log);
 
         done = strstr(log, needle) != NULL;
+        if (!done && now_ms() >= deadline) {
+            size_t len = strlen(log);
+
+            cr_assert(false, "no '%s' within %d ms; the daemon's log ends:\n%s", needle, WAIT_MS,
+                      log + (len > 3000 ? len - 3000 : 0));
+        }
         free(log);
         if (!done)
             usleep(2000);
     }
-    cr_assert(done, "no '%s' within %d ms", needle, WAIT_MS);
 }
 
 static void get_ok(const char *target, const char *body)
