@@ -23,13 +23,13 @@ void static_parse_root(struct conf_io *io, const struct key_spec *key, void *obj
         return;
     if (stat(path, &st) < 0) {
         if (errno == ENOENT)
-            conf_error(io, "root '%s' does not exist", path);
+            conf_error(io, "%s '%s' does not exist", key->name, path);
         else
-            conf_error(io, "root '%s': %s", path, strerror(errno));
+            conf_error(io, "%s '%s': %s", key->name, path, strerror(errno));
         return;
     }
     if (!S_ISDIR(st.st_mode)) {
-        conf_error(io, "root '%s' is not a directory", path);
+        conf_error(io, "%s '%s' is not a directory", key->name, path);
         return;
     }
     conf_set_string(obj, key, path);
