@@ -111,12 +111,22 @@ static int guard_ensure(void)
     return guard_spawn();
 }
 
-int cgi_guard_add(pid_t pgid)
+int cgi_guard_start(void)
 {
     int r;
 
     pthread_mutex_lock(&guard_lock);
     r = guard_ensure();
+    pthread_mutex_unlock(&guard_lock);
+    return r;
+}
+
+int cgi_guard_add(pid_t pgid)
+{
+    int r;
+
+    pthread_mutex_lock(&guard_lock);
+    r = guard_pid > 0 ? 0 : guard_ensure(); /* cgi_guard_start() checked it */
     for (size_t i = 0, k = guard_home(pgid); r == 0; i++, k = (k + 1) % GUARD_SLOTS) {
         if (i == GUARD_SLOTS) {
             r = -ENOSPC;

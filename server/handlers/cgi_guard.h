@@ -23,7 +23,16 @@
  * One guard per process, started by the first script (after the privilege
  * drop, so it runs as the scripts' user), and again, on the same table,
  * when it is found gone. Thread-safe; never yields.
+ *
+ * A script is listed just after posix_spawn() returns its pid: for that
+ * moment (no system call of cohttpd's lies between), a SIGKILL of cohttpd
+ * would leave the new script unlisted.
  */
+
+/* Makes sure a guard runs, so that a script spawned next is listed by
+ * cgi_guard_add() at once, with no guard to start in between. Returns 0
+ * or -errno (cgi_guard_add() then tries again). */
+int cgi_guard_start(void);
 
 /* Lists pgid. Returns 0, or -errno when no guard can be started, or
  * -ENOSPC when 65536 groups are listed (the script then runs unguarded:

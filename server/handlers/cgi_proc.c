@@ -115,12 +115,22 @@ static int spawn_child(pid_t *pid, const char *path, const char *dir, char *cons
 int cgi_proc_spawn(struct cgi_proc *p, const char *path, const char *dir, char *const envp[],
                    int stdin_fd)
 {
-    int pipes[3][2];
+    int pipes[3][2], guard_r;
     int r = make_pipes(pipes, stdin_fd == CGI_STDIN_PIPE);
 
     *p = (struct cgi_proc){.pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
-    if (r == 0)
+    if (r == 0) {
+        (void)cgi_guard_start(); /* on failure, cgi_guard_add() tries again */
         r = spawn_child(&p->pid, path, dir, envp, pipes, stdin_fd);
+    }
+    if (r == 0) {
+        /* Listed first, so that a cohttpd killed from now on takes it along. */
+        guard_r = cgi_guard_add(p->pid);
+        p->guarded = guard_r == 0;
+        if (guard_r < 0)
+            log_warn("cgi %s: runs unguarded (it would outlive a crash of cohttpd): %s", path,
+                     strerror(-guard_r));
+    }
     close_fd(&pipes[0][0]);
     close_fd(&pipes[1][1]);
     close_fd(&pipes[2][1]);
@@ -138,11 +148,6 @@ int cgi_proc_spawn(struct cgi_proc *p, const char *path, const char *dir, char *
         cgi_proc_end(p, NULL);
         return r;
     }
-    r = cgi_guard_add(p->pid);
-    if (r < 0)
-        log_warn("cgi %s: runs unguarded (it would outlive a crash of cohttpd): %s", path,
-                 strerror(-r));
-    p->guarded = r == 0;
     return 0;
 }
 

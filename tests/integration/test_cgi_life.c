@@ -1,7 +1,10 @@
 /* Integration: a CGI script's life beside cohttpd's: a daemon killed outright, a client that
  * leaves, the access log's account of the run, a reload while scripts run. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +113,53 @@ static char *stop_and_read_log(void)
     return file_slurp(path);
 }
 
+/* Whether pgid is listed in the table pid shares with its CGI guard (the
+ * memfd "cohttpd-cgi-guard", read through /proc/PID/fd). */
+static bool guard_lists(pid_t pid, pid_t pgid)
+{
+    enum { SLOTS = 65536 }; /* GUARD_SLOTS in cgi_guard.c */
+    char dir[64], path[600], target[256];
+    int32_t *table = malloc(SLOTS * sizeof *table);
+    struct dirent *e;
+    bool found = false;
+    DIR *fds;
+
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    cr_assert_not_null(table);
+    cr_assert_not_null(fds = opendir(dir), "%s: %s", dir, strerror(errno));
+    while (!found && (e = readdir(fds))) {
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        n = readlink(path, target, sizeof target - 1);
+        if (n < 0 || (target[n] = '\0', !strstr(target, "memfd:cohttpd-cgi-guard")))
+            continue;
+        if ((fd = open(path, O_RDONLY)) < 0)
+            continue;
+        n = pread(fd, table, SLOTS * sizeof *table, 0);
+        for (ssize_t k = 0; k < n / (ssize_t)sizeof *table && !found; k++)
+            found = table[k] == (int32_t)pgid;
+        close(fd);
+    }
+    closedir(fds);
+    free(table);
+    return found;
+}
+
+/* Waits (10 s at most) until the guard lists pgid: a script is listed
+ * just after its spawn returns, and a SIGKILL before that would leave it
+ * out (cgi_guard.h). */
+static void wait_guarded(pid_t pgid)
+{
+    long until = now_ms() + 10000;
+
+    while (!guard_lists(d.pid, pgid) && now_ms() < until)
+        usleep(10000);
+    cr_assert(guard_lists(d.pid, pgid), "script group %d never listed for the guard:\n%s",
+              (int)pgid, file_slurp(d.log));
+}
+
 Test(cgi_life, scripts_die_with_a_daemon_killed_by_sigkill)
 {
     pid_t pgids[3];
@@ -121,8 +171,10 @@ Test(cgi_life, scripts_die_with_a_daemon_killed_by_sigkill)
     for (int i = 0; i < 3; i++)
         fds[i] = send_request("/cgi-bin/slow.sh");
     started(pgids, 3);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         cr_assert_eq(kill(-pgids[i], 0), 0, "script group %d is running", (int)pgids[i]);
+        wait_guarded(pgids[i]);
+    }
     cr_assert_eq(kill(d.pid, SIGKILL), 0);
     cr_assert_eq(waitpid(d.pid, &status, 0), d.pid);
     d.pid = 0; /* finish() must not do the guard's work */
