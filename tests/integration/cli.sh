@@ -24,7 +24,7 @@ start() {
     pid=$!
     pids+=($pid)
     port=""
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 600); do
         port=$(sed -n 's/.*serving on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n1)
         [ -n "$port" ] && return 0
         sleep 0.05
@@ -33,9 +33,9 @@ start() {
     return 1
 }
 
-# Waits (10 s at most) until the file $1 contains the text $2.
+# Waits (30 s at most) until the file $1 contains the text $2.
 wait_log() {
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 600); do
         grep -qF -- "$2" "$1" && return 0
         sleep 0.05
     done
@@ -209,7 +209,7 @@ start_fixture() {
     pid=$!
     pids+=($pid)
     url=""
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 600); do
         url=$(sed -n 's|^listening on \(http://127\.0\.0\.1:[0-9]*/\)$|\1|p' "$out" | head -n1)
         [ -n "$url" ] && return 0
         sleep 0.05

@@ -38,7 +38,7 @@ check "'#' comment: nothing about line 3" test "$(grep -c 'hash.ini:3:' <<<"$out
 "$bin" -r "$tmp/site" -l 127.0.0.1:0 2>"$tmp/first.log" &
 pid=$!
 port=""
-for _ in $(seq 1 200); do
+for _ in $(seq 1 600); do
     port=$(sed -n 's/.*serving on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/first.log" | head -n1)
     [ -n "$port" ] && break
     sleep 0.05

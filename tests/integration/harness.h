@@ -6,6 +6,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* The longest the harness waits for something the daemon owes (starting,
+ * stopping, the first byte of an answer): generous, since every such wait
+ * ends as soon as the event comes, and a loaded machine is slow. */
+#define HARNESS_WAIT_MS 30000
+
 /* A running daemon with its own temporary directory. */
 struct daemon {
     pid_t pid;
@@ -21,8 +26,8 @@ struct daemon {
  * dir/cohttpd.ini with `ini` (printf-style; "%ROOT%" stands for dir/www),
  * prepended with "[server]\nlisten = 127.0.0.1:0\n" unless ini has its own
  * [server] section first, and starts build/cohttpd -c on it. Waits until it
- * logs "serving on" and reads the port from that line. Fails the test if
- * it does not start within 10 s.
+ * logs "serving on" and reads the port from that line. Fails the test,
+ * with the daemon's stderr, if it does not start within HARNESS_WAIT_MS.
  */
 void daemon_start(struct daemon *d, const char *ini);
 
@@ -46,8 +51,9 @@ void daemon_prepare(struct daemon *d, const char *ini);
  * and returns at once (the caller waits for what it needs). */
 void daemon_spawn(struct daemon *d);
 
-/* Sends SIGTERM and waits (10 s at most); returns the exit status (the
- * code, or 128 + signal). Removes the temporary directory. */
+/* Sends SIGTERM and waits (HARNESS_WAIT_MS at most, then SIGKILL);
+ * returns the exit status (the code, or 128 + signal; 255 when it had to
+ * be killed). Removes the temporary directory. */
 int daemon_stop(struct daemon *d);
 
 /* Writes a file below d->root (creating directories) with len bytes. */
@@ -104,12 +110,14 @@ const char *cohttpd_bin(void);
  * ($COHTTPD_TEST_BIN, else the build's cohttpd-test). */
 const char *cohttpd_test_bin(void);
 
-/* Opens a TCP connection to 127.0.0.1:port (blocking, 5 s timeouts). */
+/* Opens a TCP connection to 127.0.0.1:port (blocking, with send and
+ * receive timeouts of HARNESS_WAIT_MS). */
 int tcp_connect(unsigned port);
 
 /*
- * Sends req[0..len) on a new connection, half-closes nothing, and reads the
- * answer until the server closes or `wait_ms` passes without data. Returns
+ * Sends req[0..len) on a new connection, half-closes nothing, waits up to
+ * HARNESS_WAIT_MS (or wait_ms when longer) for the answer to begin, and
+ * reads it until the server closes or `wait_ms` passes without data. Returns
  * a malloc'd NUL-terminated buffer (caller frees) and its length in *out_len.
  * *closed tells whether the server closed the connection.
  */
@@ -182,5 +190,13 @@ int tcp_listen(unsigned *port);
 
 /* Accepts one connection on lfd within wait_ms; -1 when none came. */
 int tcp_accept(int lfd, int wait_ms);
+
+/* Waits (wait_ms at most) until the server end of fd, a TCP connection to
+ * 127.0.0.1 that the server has accepted (it began to answer, say), is
+ * closed by its process: in /proc/net/tcp it has no socket inode any more
+ * (what the kernel still sends for it is owned by no one) or is gone. True
+ * when it closed. Reads nothing from fd, so it tells a daemon that gave up
+ * on a client that does not read from one still writing to it. */
+bool tcp_server_closed(int fd, int wait_ms);
 
 #endif

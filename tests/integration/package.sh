@@ -60,7 +60,7 @@ check "ExecStartPre as cohttpd" "${as_cohttpd[@]}" $pre
 "${as_cohttpd[@]}" $start 2>/tmp/cohttpd.err &
 pid=$!
 trap 'kill -KILL $pid 2>/dev/null' EXIT
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
     grep -q "serving on" /tmp/cohttpd.err && break
     sleep 0.05
 done

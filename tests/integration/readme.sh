@@ -48,7 +48,7 @@ while read -r line; do
         # The kernel kills the daemon if this script dies before its cleanup.
         eval "exec setpriv --pdeathsig KILL ${line/build\/cohttpd/$bin}" 2>"$tmp/log" >/dev/null &
         pid=$!
-        for _ in $(seq 1 200); do grep -q "serving on" "$tmp/log" && break; sleep 0.05; done
+        for _ in $(seq 1 600); do grep -q "serving on" "$tmp/log" && break; sleep 0.05; done
         if grep -q "serving on" "$tmp/log"; then
             run_curls
         else

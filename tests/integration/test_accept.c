@@ -66,20 +66,25 @@ Test(accept, out_of_descriptors_pauses_without_spinning)
     t1 = cpu_ticks(d.pid);
     cr_assert_lt(t1 - t0, ticks / 2, "the daemon spun while out of descriptors: %ld ticks in 1 s",
                  t1 - t0);
-    for (int i = 0; i < 60; i++)
+    /* The first connection was accepted before the descriptors ran out:
+     * its answer comes, however loaded the machine; those the daemon
+     * could not accept have none to give meanwhile. */
+    cr_assert(served(fds[0], HARNESS_WAIT_MS), "the first connection is served: %s",
+              file_slurp(d.log));
+    n_served = 1;
+    for (int i = 1; i < 60; i++)
         if (served(fds[i], 100))
             n_served++;
-    cr_assert_gt(n_served, 0);
     cr_assert_lt(n_served, 60, "40 descriptors cannot hold 60 connections");
     for (int i = 0; i < 60; i++)
         close(fds[i]);
     /* Descriptors are back: accepting resumes and new clients are served. */
-    usleep(300000);
     for (int i = 0; i < 5; i++) {
         int fd = tcp_connect(d.port);
 
         cr_assert_eq(send(fd, req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)sizeof req - 1);
-        cr_assert(served(fd, 5000), "not served after descriptors came back");
+        cr_assert(served(fd, HARNESS_WAIT_MS), "not served after descriptors came back: %s",
+                  file_slurp(d.log));
         close(fd);
     }
     f = fopen(d.log, "r");
@@ -101,7 +106,7 @@ Test(accept, max_connections_pauses_accepting)
     for (int i = 0; i < 4; i++) {
         fds[i] = tcp_connect(d.port);
         cr_assert_eq(send(fds[i], req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)sizeof req - 1);
-        cr_assert(served(fds[i], 5000));
+        cr_assert(served(fds[i], HARNESS_WAIT_MS));
     }
     /* A fifth client waits in the listen queue: connected, not answered. */
     extra = tcp_connect(d.port);
@@ -109,7 +114,7 @@ Test(accept, max_connections_pauses_accepting)
     cr_assert_not(served(extra, 500), "a fifth connection was served over max_connections = 4");
     /* One leaves: the fifth is accepted and answered. */
     close(fds[0]);
-    cr_assert(served(extra, 5000), "accepting did not resume under max_connections");
+    cr_assert(served(extra, HARNESS_WAIT_MS), "accepting did not resume under max_connections");
     close(extra);
     for (int i = 1; i < 4; i++)
         close(fds[i]);

@@ -83,7 +83,7 @@ static void request(const char *raw, int n)
     char *out;
 
     cr_assert(tcp_send_all(fd, raw, strlen(raw)));
-    out = read_responses(fd, n, 5000, &got);
+    out = read_responses(fd, n, HARNESS_WAIT_MS, &got);
     cr_assert_eq(responses_complete(out, got, false), n, "%s", out);
     free(out);
     close(fd);

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +103,7 @@ Test(basic, http10_closes_unless_keep_alive)
     const char *ka = "GET /dir/page.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
     size_t len;
     bool closed;
-    char *out = raw_exchange(d.port, plain, strlen(plain), 1000, &len, &closed);
+    char *out = raw_exchange(d.port, plain, strlen(plain), HARNESS_WAIT_MS, &len, &closed);
 
     cr_assert_eq(response_status(out), 200, "%s", out);
     cr_assert(closed);
@@ -129,7 +130,7 @@ Test(basic, http12_is_served_as_http11)
     char *out;
 
     cr_assert(tcp_send_all(fd, two, strlen(two)));
-    out = read_responses(fd, 2, 5000, &len);
+    out = read_responses(fd, 2, HARNESS_WAIT_MS, &len);
     cr_assert_eq(responses_complete(out, len, false), 2, "%s", out);
     cr_assert_eq(response_count(out, len), 2, "both answers say HTTP/1.1: %s", out);
     cr_assert_eq(strncmp(out, "HTTP/1.1 200 ", 13), 0, "%s", out);
@@ -137,13 +138,13 @@ Test(basic, http12_is_served_as_http11)
     cr_assert(strstr(out, "\r\n\r\npage\n"), "%s", out);
     free(out);
     cr_assert(tcp_send_all(fd, last, strlen(last)), "the connection stayed open");
-    out = read_until_idle(fd, 5000, &len, &closed);
+    out = read_until_idle(fd, HARNESS_WAIT_MS, &len, &closed);
     cr_assert_eq(strncmp(out, "HTTP/1.1 200 ", 13), 0, "%s", out);
     cr_assert(strstr(out, "Connection: close\r\n"), "%s", out);
     cr_assert(closed, "Connection: close is honoured as in 1.1");
     free(out);
     close(fd);
-    out = raw_exchange(d.port, h2, strlen(h2), 2000, &len, &closed);
+    out = raw_exchange(d.port, h2, strlen(h2), HARNESS_WAIT_MS, &len, &closed);
     cr_assert_eq(response_status(out), 505, "%s", out);
     free(out);
 }
@@ -153,7 +154,7 @@ Test(basic, connection_close_is_honoured)
     const char *req = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     size_t len;
     bool closed;
-    char *out = raw_exchange(d.port, req, strlen(req), 2000, &len, &closed);
+    char *out = raw_exchange(d.port, req, strlen(req), HARNESS_WAIT_MS, &len, &closed);
 
     cr_assert_eq(response_status(out), 200, "%s", out);
     cr_assert(strstr(out, "Connection: close\r\n"), "%s", out);
@@ -205,7 +206,9 @@ Test(basic, an_unread_body_does_not_cut_the_response_short)
     cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
     cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     cr_assert(tcp_send_all(fd, head, sizeof head - 1));
-    usleep(200 * 1000); /* the daemon answers and fills its socket meanwhile */
+    /* The daemon answers and fills its socket meanwhile. */
+    cr_assert_eq(poll(&(struct pollfd){.fd = fd, .events = POLLIN}, 1, HARNESS_WAIT_MS), 1,
+                 "the answer did not begin");
     cr_assert(tcp_send_all(fd, chunk, 200000), "part of the body, never used by the daemon");
     usleep(200 * 1000);
     out = read_responses(fd, 1, 10000, &got);

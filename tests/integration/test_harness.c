@@ -52,11 +52,11 @@ static bool port_refuses(unsigned port)
     return refused;
 }
 
-/* Waits (10 s at most) until pid is gone, then checks that nothing answers
+/* Waits (HARNESS_WAIT_MS at most) until pid is gone, then checks that nothing answers
  * on port any more. */
 static void expect_stopped(pid_t pid, unsigned port)
 {
-    long deadline = now_ms() + 10000;
+    long deadline = now_ms() + HARNESS_WAIT_MS;
 
     /* A killed multithreaded process shows as a zombie as soon as its
      * main thread is gone; its sockets close with its last thread. */
@@ -98,7 +98,7 @@ Test(harness, a_killed_test_leaves_no_daemon_run_by_a_shell_command)
     char children[64], *log, *p;
     pid_t test, daemon_pid;
     unsigned port = 0;
-    long deadline = now_ms() + 10000;
+    long deadline = now_ms() + HARNESS_WAIT_MS;
 
     daemon_prepare(&d, "[static /]\nroot = %ROOT%\n");
     test = harness_fork();

@@ -83,7 +83,7 @@ static char *get(unsigned port, const char *path)
     int n =
         snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
 
-    return raw_exchange(port, req, (size_t)n, 3000, &len, &closed);
+    return raw_exchange(port, req, (size_t)n, HARNESS_WAIT_MS, &len, &closed);
 }
 
 static int get_status(unsigned port, const char *path)
@@ -110,7 +110,8 @@ static void reload(const char *ini, const char *log_path, const char *outcome)
 {
     write_text(d.config, ini);
     cr_assert_eq(kill(d.pid, SIGHUP), 0);
-    cr_assert(wait_file(log_path, outcome, 10000), "%s says '%s'", log_path, outcome);
+    cr_assert(wait_file(log_path, outcome, HARNESS_WAIT_MS), "%s says '%s':\n%s", log_path, outcome,
+              file_slurp(log_path));
 }
 
 /* ---- a client that keeps asking ---------------------------------------- */
@@ -138,7 +139,7 @@ static bool client_exchange(int fd, bool close_after)
         char *end;
         ssize_t r;
 
-        if (poll(&pfd, 1, 5000) <= 0)
+        if (poll(&pfd, 1, HARNESS_WAIT_MS) <= 0)
             return false;
         r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
         if (r <= 0)
@@ -215,7 +216,7 @@ Test(lifecycle, reload_under_load_loses_no_request)
      * opened anew. */
     snprintf(path, sizeof path, "%s/access.log", d.dir);
     snprintf(error_log, sizeof error_log, "%s/error.log", d.dir);
-    cr_assert(wait_file(path, "GET /a.txt", 5000), "the access log gets lines");
+    cr_assert(wait_file(path, "GET /a.txt", HARNESS_WAIT_MS), "the access log gets lines");
     snprintf(rotated, sizeof rotated, "%s/access.log.1", d.dir);
     cr_assert_eq(rename(path, rotated), 0);
     snprintf(ini, sizeof ini,
@@ -229,7 +230,7 @@ Test(lifecycle, reload_under_load_loses_no_request)
     cr_assert(strstr(out, "\r\n\r\nnew\n"), "%s", out);
     free(out);
     cr_assert_eq(get_status(port2, "/a.txt"), 200, "the new address serves");
-    cr_assert(wait_file(path, "GET /new/n.txt HTTP/1.1\" 200", 5000),
+    cr_assert(wait_file(path, "GET /new/n.txt HTTP/1.1\" 200", HARNESS_WAIT_MS),
               "the reopened access log gets the lines after the reload");
     log = file_slurp(rotated);
     cr_assert(strstr(log, "GET /new/n.txt HTTP/1.1\" 404"), "the old file has the earlier lines");
@@ -238,7 +239,7 @@ Test(lifecycle, reload_under_load_loses_no_request)
 
     /* 2: an invalid file is refused; everything stays as it was. */
     reload("[server]\nlisten = 127.0.0.1:0\nbogus = 1\n", error_log, "reload failed");
-    cr_assert(wait_file(error_log, "cohttpd.ini:3: unknown key 'bogus'", 1000),
+    cr_assert(wait_file(error_log, "cohttpd.ini:3: unknown key 'bogus'", HARNESS_WAIT_MS),
               "the error log names the error");
     cr_assert_eq(get_status(d.port, "/new/n.txt"), 200);
     cr_assert_eq(get_status(port2, "/a.txt"), 200);
@@ -275,7 +276,7 @@ Test(lifecycle, reload_under_load_loses_no_request)
 static unsigned char pattern(size_t i) { return (unsigned char)(i * 7 + (i >> 12)); }
 
 /* Reads exactly want bytes of body from fd into a pattern check; returns how
- * many matched before a mismatch, EOF or a 10 s stall. */
+ * many matched before a mismatch, EOF or a stall of HARNESS_WAIT_MS. */
 static size_t read_body(int fd, size_t offset, size_t want)
 {
     unsigned char buf[65536];
@@ -286,7 +287,7 @@ static size_t read_body(int fd, size_t offset, size_t want)
         size_t cap = want - got < sizeof buf ? want - got : sizeof buf;
         ssize_t r;
 
-        if (poll(&pfd, 1, 10000) <= 0)
+        if (poll(&pfd, 1, HARNESS_WAIT_MS) <= 0)
             break;
         r = recv(fd, buf, cap, 0);
         if (r <= 0)
@@ -332,7 +333,7 @@ Test(lifecycle, sigterm_lets_a_slow_response_finish_and_refuses_new_connections)
     /* An idle keep-alive connection, and a slow reader of a large file. */
     idle = tcp_connect(d.port);
     cr_assert_eq(send(idle, "GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n", 36, 0), 36);
-    out = read_responses(idle, 1, 5000, &len);
+    out = read_responses(idle, 1, HARNESS_WAIT_MS, &len);
     cr_assert_eq(response_status(out), 200, "%s", out);
     free(out);
     fd = connect_port(d.port, 4096);
@@ -346,9 +347,9 @@ Test(lifecycle, sigterm_lets_a_slow_response_finish_and_refuses_new_connections)
     cr_assert_eq(got, 1000);
 
     cr_assert_eq(kill(d.pid, SIGTERM), 0);
-    cr_assert(wait_file(d.log, "SIGTERM: stopping", 5000));
+    cr_assert(wait_file(d.log, "SIGTERM: stopping", HARNESS_WAIT_MS), "%s", file_slurp(d.log));
     /* New connections are refused once the listening sockets close. */
-    deadline = now_ms() + 5000;
+    deadline = now_ms() + HARNESS_WAIT_MS;
     while (now_ms() < deadline && (refused = connect_port(d.port, 0)) >= 0) {
         close(refused);
         usleep(5000);
@@ -356,7 +357,7 @@ Test(lifecycle, sigterm_lets_a_slow_response_finish_and_refuses_new_connections)
     cr_assert_eq(refused, -ECONNREFUSED, "connecting after SIGTERM is refused (%s)",
                  refused < 0 ? strerror(-refused) : "connected");
     /* The idle keep-alive connection is closed. */
-    free(read_until_idle(idle, 5000, &len, &closed));
+    free(read_until_idle(idle, HARNESS_WAIT_MS, &len, &closed));
     cr_assert(closed, "the idle connection is closed at SIGTERM");
     close(idle);
     /* The slow response completes, every byte of it. */
@@ -364,7 +365,7 @@ Test(lifecycle, sigterm_lets_a_slow_response_finish_and_refuses_new_connections)
     cr_assert_eq(got, BIG_SIZE, "the response finished whole (%zu of %u bytes)", got, BIG_SIZE);
     close(fd);
 
-    deadline = now_ms() + 10000;
+    deadline = now_ms() + HARNESS_WAIT_MS;
     while (waitpid(d.pid, &status, WNOHANG) == 0) {
         cr_assert(now_ms() < deadline, "cohttpd exits once the response is done");
         usleep(5000);

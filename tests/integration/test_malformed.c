@@ -158,7 +158,7 @@ static void expect_still_open(const struct row *r, int fd, const char *out)
     cr_expect_null(response_header(out, "Connection", value, sizeof value),
                    "line %u (%s): the connection should stay open:\n%s", r->line, r->comment, out);
     cr_expect(tcp_send_all(fd, next, sizeof next - 1), "line %u: connection closed", r->line);
-    again = read_responses(fd, 1, 5000, &len);
+    again = read_responses(fd, 1, HARNESS_WAIT_MS, &len);
     body = response_body(again, len, &body_len);
     cr_expect_eq(response_status(again), 200, "line %u (%s): no answer after the error:\n%s",
                  r->line, r->comment, again);
@@ -177,7 +177,7 @@ static void check_row(const struct row *r)
     int status;
 
     tcp_send_all(fd, r->bytes, r->len);
-    out = read_responses_to(fd, 1, strncmp(r->bytes, "HEAD ", 5) == 0, 5000, &len);
+    out = read_responses_to(fd, 1, strncmp(r->bytes, "HEAD ", 5) == 0, HARNESS_WAIT_MS, &len);
     status = response_status(out);
     cr_expect_eq(status, r->expect, "line %u (%s): expected %d, got:\n%s", r->line, r->comment,
                  r->expect, out);
@@ -189,8 +189,8 @@ static void check_row(const struct row *r)
                   "line %u (%s): no Connection: close:\n%s", r->line, r->comment, out);
         cr_expect(response_count(out, len) <= 1, "line %u: answers after an error:\n%s", r->line,
                   out);
-        cr_expect(wait_closed(fd, 5000), "line %u (%s): connection left open after %d", r->line,
-                  r->comment, status);
+        cr_expect(wait_closed(fd, HARNESS_WAIT_MS), "line %u (%s): connection left open after %d",
+                  r->line, r->comment, status);
     } else if (status >= 400) {
         expect_still_open(r, fd, out);
     }

@@ -51,7 +51,7 @@ Test(pipeline, one_to_32_requests_in_one_write_are_answered_in_order)
                                      i % 2 ? "bravo!\n" : "alpha\n");
         }
         send_all(fd, req, len);
-        out = read_responses(fd, n, 5000, &got);
+        out = read_responses(fd, n, HARNESS_WAIT_MS, &got);
         cr_assert_eq(response_count(out, got), n, "pipeline of %d: got %d responses", n,
                      response_count(out, got));
         /* The bodies come back in request order. */
@@ -84,7 +84,7 @@ Test(pipeline, requests_with_bodies_in_a_pipeline)
     char *out;
 
     send_all(fd, req, strlen(req));
-    out = read_responses(fd, 4, 5000, &got);
+    out = read_responses(fd, 4, HARNESS_WAIT_MS, &got);
     cr_assert_eq(response_count(out, got), 4, "%s", out);
     cr_assert_eq(response_status(out), 405, "%s", out);
     cr_assert(strstr(out, "Allow: GET, HEAD"), "%s", out);
@@ -107,7 +107,7 @@ Test(pipeline, a_request_split_at_every_byte_boundary)
         send_all(fd, req, cut);
         usleep(2000); /* the server sees the first part alone */
         send_all(fd, req + cut, len - cut);
-        out = read_responses(fd, 1, 5000, &got);
+        out = read_responses(fd, 1, HARNESS_WAIT_MS, &got);
         cr_assert_eq(response_status(out), 200, "split at %zu: %s", cut, out);
         cr_assert(got >= 6 && memcmp(out + got - 6, "alpha\n", 6) == 0, "split at %zu", cut);
         free(out);
@@ -125,7 +125,7 @@ Test(pipeline, a_pipeline_sent_one_byte_at_a_time)
 
     for (size_t i = 0; req[i]; i++)
         send_all(fd, req + i, 1);
-    out = read_responses(fd, 2, 5000, &got);
+    out = read_responses(fd, 2, HARNESS_WAIT_MS, &got);
     cr_assert_eq(response_count(out, got), 2, "%s", out);
     cr_assert(got >= 7 && memcmp(out + got - 7, "bravo!\n", 7) == 0, "%s", out);
     free(out);

@@ -132,7 +132,7 @@ Test(proxy, a_silent_upstream_is_504)
 
     start_one(FAKE_HANG, "read_timeout = 1s\n");
     cr_assert_eq(curl_get("", "/api/x", body, sizeof body), 504, "%s", daemon_log());
-    cr_assert(file_wait_for(d.log, "read_timeout", 10000), "the log names the timeout");
+    cr_assert(file_wait_for(d.log, "read_timeout", HARNESS_WAIT_MS), "the log names the timeout");
     log = daemon_log();
     cr_assert(strstr(log, "upstream 127.0.0.1:"), "%s", log);
     free(log);
@@ -178,7 +178,7 @@ static void expect_502(enum fake_mode mode, const char *why)
     start_one(mode, "");
     cr_assert_eq(curl_get("", "/api/x", body, sizeof body), 502, "%s", daemon_log());
     snprintf(name, sizeof name, "upstream 127.0.0.1:%u", up.port);
-    cr_assert(file_wait_for(d.log, why, 10000), "the log says why");
+    cr_assert(file_wait_for(d.log, why, HARNESS_WAIT_MS), "the log says why");
     log = daemon_log();
     cr_assert(strstr(log, name), "%s", log);
     free(log);
@@ -255,10 +255,11 @@ Test(proxy, killing_one_of_two_upstreams_keeps_gets_succeeding)
                      daemon_log());
 }
 
-/* Reads from fd until buf holds needle (bounded); false when it never does. */
+/* Reads from fd until buf holds needle (HARNESS_WAIT_MS at most); false when it never
+ * does. */
 static bool read_until(int fd, char *buf, size_t cap, size_t *len, const char *needle)
 {
-    long deadline = now_ms() + 10000;
+    long deadline = now_ms() + HARNESS_WAIT_MS;
 
     while (!memmem(buf, *len, needle, strlen(needle)) && now_ms() < deadline) {
         struct pollfd p = {.fd = fd, .events = POLLIN};

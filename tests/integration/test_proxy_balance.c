@@ -149,7 +149,7 @@ Test(proxy_balance, least_conn_sends_nothing_to_the_busy_upstream)
     atomic_store(&ups[0].mode, FAKE_HANG);
     /* among idle upstreams the first goes first: the request that hangs */
     fd = hold_request();
-    cr_assert(wait_count(&ups[0].accepted, 1, 15000),
+    cr_assert(wait_count(&ups[0].accepted, 1, HARNESS_WAIT_MS),
               "the first upstream got the first request: %s", counts());
     get_ok(6, NULL);
     cr_assert_eq(atomic_load(&ups[0].accepted), 1, "nothing more to the busy one: %s", counts());
@@ -203,7 +203,7 @@ Test(proxy_balance, a_failing_upstream_is_skipped_for_fail_timeout)
     atomic_store(&ups[0].mode, FAKE_CLOSE);
     get_ok(10, NULL); /* the one it failed moves to the other */
     cr_assert_eq(atomic_load(&ups[0].accepted), 1, "tried once, then skipped: %s", counts());
-    cr_assert(file_wait_for(d.log, "skipped for 60000 ms", 10000), "logged");
+    cr_assert(file_wait_for(d.log, "skipped for 60000 ms", HARNESS_WAIT_MS), "logged");
     log = daemon_log();
     cr_assert(strstr(log, "closed before a response"), "%s", log);
     free(log);
@@ -238,7 +238,7 @@ Test(proxy_balance, retries_bound_the_upstreams_tried_and_the_log_names_them)
              "GET /api/x: no upstream answered (tried: 127.0.0.1:%u (closed before a response), "
              "127.0.0.1:%u (closed before a response)): 502",
              ups[0].port, ups[1].port);
-    cr_assert(file_wait_for(d.log, want, 10000), "%s", want);
+    cr_assert(file_wait_for(d.log, want, HARNESS_WAIT_MS), "%s", want);
     log = daemon_log();
     free(log);
 }
@@ -269,7 +269,7 @@ Test(proxy_balance, a_connect_timeout_moves_to_the_next_upstream_for_a_post)
                          d.port),
                  0, "%s", body);
     cr_assert_str_eq(body, "200", "%s", daemon_log());
-    cr_assert(file_wait_for(d.log, "connect_timeout", 10000), "logged");
+    cr_assert(file_wait_for(d.log, "connect_timeout", HARNESS_WAIT_MS), "logged");
 }
 
 Test(proxy_balance, connect_timeouts_everywhere_are_504)
@@ -285,7 +285,7 @@ Test(proxy_balance, connect_timeouts_everywhere_are_504)
     daemon_start(&d, ini);
     cr_assert_eq(get("/api/x", NULL, NULL), 504, "%s", daemon_log());
     snprintf(want, sizeof want, "(tried: 127.0.0.1:%u (connect_timeout)): 504", port);
-    cr_assert(file_wait_for(d.log, want, 10000), "%s", want);
+    cr_assert(file_wait_for(d.log, want, HARNESS_WAIT_MS), "%s", want);
 }
 
 Test(proxy_balance, retry_timeout_ends_the_tries_with_504)
@@ -299,14 +299,14 @@ Test(proxy_balance, retry_timeout_ends_the_tries_with_504)
              fake_stalled_port(stalled[0]), fake_stalled_port(stalled[1]));
     daemon_start(&d, ini);
     cr_assert_eq(get("/api/x", NULL, NULL), 504, "%s", daemon_log());
-    cr_assert(file_wait_for(d.log, "(retry_timeout)): 504", 10000), "the log says why");
+    cr_assert(file_wait_for(d.log, "(retry_timeout)): 504", HARNESS_WAIT_MS), "the log says why");
 }
 
-/* Reads from fd until buf holds needle (bounded by 15 s). */
+/* Reads from fd until buf holds needle (HARNESS_WAIT_MS at most). */
 static bool read_for(int fd, char *buf, size_t cap, const char *needle)
 {
     size_t len = strlen(buf);
-    long deadline = now_ms() + 15000;
+    long deadline = now_ms() + HARNESS_WAIT_MS;
 
     while (!strstr(buf, needle) && now_ms() < deadline && len + 1 < cap) {
         bool closed = false;
@@ -335,7 +335,8 @@ Test(proxy_balance, max_conns_then_queue_timeout_is_503)
     cr_assert(read_for(fd, buf, sizeof buf, "data: one"), "%s", buf);
     cr_assert_eq(get("/api/x", NULL, body), 503, "the one connection is busy: %s", daemon_log());
     cr_assert(strlen(body) > 0 && strlen(body) < 100, "a short body: '%s'", body);
-    cr_assert(file_wait_for(d.log, "stayed at max_conns for queue_timeout", 10000), "logged");
+    cr_assert(file_wait_for(d.log, "stayed at max_conns for queue_timeout", HARNESS_WAIT_MS),
+              "logged");
     atomic_store(&ups[0].sse_go, 1);
     cr_assert(read_for(fd, buf, sizeof buf, "0\r\n\r\n"), "%s", buf);
     get_ok(1, NULL);
@@ -360,8 +361,8 @@ Test(proxy_balance, a_request_queued_for_max_conns_goes_when_one_is_free)
     fd = hold_request();
     cr_assert(read_for(fd, buf, sizeof buf, "data: one"), "%s", buf);
     cr_assert_eq(pthread_create(&th, NULL, get_thread, &status), 0);
-    cr_assert(file_wait_for(d.log, "queued: every upstream left is at max_conns", 15000), "%s",
-              daemon_log());
+    cr_assert(file_wait_for(d.log, "queued: every upstream left is at max_conns", HARNESS_WAIT_MS),
+              "%s", daemon_log());
     atomic_store(&ups[0].sse_go, 1);
     cr_assert(read_for(fd, buf, sizeof buf, "0\r\n\r\n"), "%s", buf);
     pthread_join(th, NULL);
@@ -418,7 +419,7 @@ Test(proxy_balance, killing_one_of_three_upstreams_under_load)
     if (seen) {
         fake_kill(&ups[1]);
         /* the traffic itself finds the dead one: its first failure takes it out */
-        seen = file_wait_for(d.log, "skipped for 60000 ms", 15000);
+        seen = file_wait_for(d.log, "skipped for 60000 ms", HARNESS_WAIT_MS);
     }
     marker = atomic_load(&l.seq);
     atomic_store(&l.marker, marker);
@@ -508,10 +509,10 @@ Test(proxy_balance, active_checks_take_an_upstream_out_and_bring_it_back)
     snprintf(back, sizeof back,
              "upstream 127.0.0.1:%u: health check of /health passed 1 time: back", ups[0].port);
     atomic_store(&ups[0].mode, FAKE_CLOSE);
-    cr_assert(file_wait_for(d.log, down, 15000), "%s", down);
+    cr_assert(file_wait_for(d.log, down, HARNESS_WAIT_MS), "%s", down);
     cr_assert_eq(answered_by_headers(10), 0, "none to the one out");
     atomic_store(&ups[0].mode, FAKE_HEADERS);
-    cr_assert(file_wait_for(d.log, back, 15000), "%s", back);
+    cr_assert(file_wait_for(d.log, back, HARNESS_WAIT_MS), "%s", back);
     cr_assert_gt(answered_by_headers(10), 0, "the one back answers again");
 }
 

@@ -1,5 +1,6 @@
 /* Integration: the per-worker open-file cache notices changed, replaced and deleted files. */
 #include <criterion/criterion.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,7 +271,7 @@ Test(static_cache, more_files_than_the_cache_holds_are_all_served)
             int rl = snprintf(req, sizeof req, "GET /many/f%d.txt HTTP/1.1\r\nHost: x\r\n\r\n", i);
 
             cr_assert_eq(send(fd, req, (size_t)rl, MSG_NOSIGNAL), rl);
-            out = read_responses(fd, 1, 5000, &len);
+            out = read_responses(fd, 1, HARNESS_WAIT_MS, &len);
             snprintf(body, sizeof body, "file number %d\n", i);
             b = strstr(out, "\r\n\r\n");
             snprintf(target, sizeof target, "/many/f%d.txt", i);
@@ -309,7 +310,10 @@ Test(static_cache_held, a_slow_download_survives_the_file_being_replaced)
     site_write(&d, "big.bin", buf, old_len);
     slow = tcp_connect(d.port);
     cr_assert(tcp_send_all(slow, req, strlen(req)));
-    usleep(100000); /* the daemon is now blocked on the full socket */
+    /* The answer began: the daemon opened the old file and is now blocked
+     * on the full socket. */
+    cr_assert_eq(poll(&(struct pollfd){.fd = slow, .events = POLLIN}, 1, HARNESS_WAIT_MS), 1,
+                 "the download did not begin: %s", file_slurp(d.log));
     memset(buf, 'B', new_len);
     site_write(&d, "big.bin.new", buf, new_len);
     site_path("big.bin.new", tmp, sizeof tmp);

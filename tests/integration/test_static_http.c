@@ -354,7 +354,7 @@ Test(static_http, pipelined_partial_and_conditional_answers_keep_the_framing)
                  etag);
     fd = tcp_connect(d.port);
     cr_assert(tcp_send_all(fd, req, (size_t)n));
-    out = read_responses(fd, 5, 5000, &len);
+    out = read_responses(fd, 5, HARNESS_WAIT_MS, &len);
     close(fd);
     cr_assert_eq(responses_complete(out, len, false), 5, "%.2000s", out);
     cr_assert(strstr(out, "HTTP/1.1 206 "));
@@ -371,7 +371,7 @@ Test(static_http, http10_gets_whole_bodies_and_a_close)
     const char *req = "GET /small.txt HTTP/1.0\r\nRange: bytes=0-1,4-5\r\n\r\n";
     size_t len;
     bool closed;
-    char *out = raw_exchange(d.port, req, strlen(req), 3000, &len, &closed);
+    char *out = raw_exchange(d.port, req, strlen(req), HARNESS_WAIT_MS, &len, &closed);
     char v[128];
 
     cr_assert_eq(response_status(out), 206, "%s", out);

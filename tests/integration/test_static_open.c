@@ -29,11 +29,11 @@ TestSuite(static_open, .fini = stop);
 /* Runs cohttpd with args (-c d.config when NULL) and openat2 failing with
  * err (a seccomp filter, as a container runtime or an older kernel would
  * have it), its stderr in d.log, and returns its exit status; gives up (and
- * fails) after 10 s. */
+ * fails) after HARNESS_WAIT_MS. */
 static int run_without_openat2(int err, char *const *args)
 {
     char *const with_config[] = {"cohttpd", "-c", d.config, NULL};
-    long deadline = now_ms() + 10000;
+    long deadline = now_ms() + HARNESS_WAIT_MS;
     int status;
     pid_t pid = harness_fork();
 

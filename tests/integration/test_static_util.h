@@ -33,7 +33,7 @@ static inline struct st_resp st_request(unsigned port, const char *method, const
     const char *end;
 
     cr_assert(n > 0 && (size_t)n < sizeof req);
-    r.raw = raw_exchange(port, req, (size_t)n, 5000, &r.len, &closed);
+    r.raw = raw_exchange(port, req, (size_t)n, HARNESS_WAIT_MS, &r.len, &closed);
     r.status = response_status(r.raw);
     end = memmem(r.raw, r.len, "\r\n\r\n", 4);
     r.body = end ? end + 4 : r.raw + r.len;

@@ -83,7 +83,7 @@ static char *get(unsigned port, const char *path)
     int n =
         snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
 
-    return raw_exchange(port, req, (size_t)n, 3000, &len, &closed);
+    return raw_exchange(port, req, (size_t)n, HARNESS_WAIT_MS, &len, &closed);
 }
 
 /* Runs argv with stderr to dm->log and extra "NAME=value" variables (NULL
@@ -115,11 +115,11 @@ static pid_t spawn(struct daemon *dm, char *const argv[], const char *const env[
     return pid;
 }
 
-/* SIGTERM to d, then its exit code (128 + signal when killed); SIGKILL
- * after 10 s (then -1). */
+/* SIGTERM to d, then its exit code (128 + signal when killed); -1 when
+ * it did not exit within HARNESS_WAIT_MS (cleanup() kills it). */
 static int stop_daemon(void)
 {
-    long deadline = now_ms() + 10000;
+    long deadline = now_ms() + HARNESS_WAIT_MS;
     int status = 0;
     pid_t pid = d.pid;
 
@@ -158,7 +158,7 @@ static pid_t socket_activate(struct daemon *dm, unsigned port, const char *fdnam
 /* Waits until something listens on port (systemd-socket-activate is up). */
 static void wait_listening(unsigned port)
 {
-    long deadline = now_ms() + 5000;
+    long deadline = now_ms() + HARNESS_WAIT_MS;
 
     while (try_connect(port) != 0) {
         cr_assert(now_ms() < deadline, "nothing listens on %u", port);
@@ -226,7 +226,7 @@ Test(socket_activation, serves_on_the_inherited_socket_when_no_listen_line_match
     free(out);
     cr_assert(wait_log(&d, "no inherited socket matches a listen line", 1000),
               "the log says the listen lines are ignored");
-    cr_assert(wait_log(&d, "serving on ", 3000), "every worker listens");
+    cr_assert(wait_log(&d, "serving on ", HARNESS_WAIT_MS), "every worker listens");
     cr_assert(fd_flags(pid, 3) & O_NONBLOCK, "the inherited socket is non-blocking");
     n = exclusive_watchers(pid, 3);
     cr_assert_eq(n, 2, "both workers watch the inherited socket with EPOLLEXCLUSIVE (%d)", n);
@@ -256,7 +256,7 @@ Test(socket_activation, a_listen_line_takes_the_socket_with_its_address)
     free(out);
     /* The line it matched was not bound again (that would fail: the port is
      * taken); the other line was bound by the daemon and serves too. */
-    cr_assert(wait_log(&d, "serving on ", 3000));
+    cr_assert(wait_log(&d, "serving on ", HARNESS_WAIT_MS));
     log = file_slurp(d.log);
     cr_assert_null(strstr(log, "matches no listen line"), "%s", log);
     cr_assert_null(strstr(log, "no inherited socket matches"), "%s", log);
@@ -294,7 +294,7 @@ Test(socket_activation, a_listen_line_takes_the_socket_named_after_it)
     out = get(port, "/a.txt");
     cr_assert_eq(response_status(out), 200, "%s", out);
     free(out);
-    cr_assert(wait_log(&d, "serving on ", 3000));
+    cr_assert(wait_log(&d, "serving on ", HARNESS_WAIT_MS));
     log = file_slurp(d.log);
     cr_assert_null(strstr(log, "no inherited socket matches"), "%s", log);
     free(log);
@@ -387,8 +387,8 @@ static void expect_failed_reload(int fd, pid_t pid, const char *ini, const char 
     write_config(&d, ini);
     notify_drain(fd);
     kill(pid, SIGHUP);
-    cr_assert(notify_wait(fd, "RELOADING=1", 5000, msg, sizeof msg));
-    cr_assert(notify_wait(fd, "READY=1", 5000, msg, sizeof msg));
+    cr_assert(notify_wait(fd, "RELOADING=1", HARNESS_WAIT_MS, msg, sizeof msg));
+    cr_assert(notify_wait(fd, "READY=1", HARNESS_WAIT_MS, msg, sizeof msg));
     cr_assert(strstr(msg, "reload failed"), "%s", msg);
     cr_assert(strstr(msg, error), "STATUS= names the error: %s", msg);
     cr_assert(strstr(msg, "config generation 2"), "the old generation still serves: %s", msg);
@@ -404,15 +404,16 @@ Test(notify, ready_status_watchdog_reloading_and_stopping)
     daemon_prepare(&d, "[static /]\nroot = %ROOT%\n");
     fd = notify_socket(&d, path, sizeof path);
     pid = start_notified(&d, path);
-    cr_assert(notify_wait(fd, "READY=1", 10000, msg, sizeof msg), "READY=1 after startup");
+    cr_assert(notify_wait(fd, "READY=1", HARNESS_WAIT_MS, msg, sizeof msg),
+              "READY=1 after startup");
     cr_assert(strstr(msg, "STATUS="), "READY=1 comes with a STATUS= line: %s", msg);
     cr_assert(strstr(msg, "config generation 1"), "%s", msg);
     /* The address the kernel chose for port 0, as -l 127.0.0.1:0 users need. */
     cr_assert(strstr(msg, "STATUS=serving on 127.0.0.1:") && !strstr(msg, "127.0.0.1:0;"),
               "STATUS= names the bound address: %s", msg);
     cr_assert(wait_log(&d, "serving on ", 1000), "READY=1 only once serving");
-    cr_assert(notify_wait(fd, "WATCHDOG=1", 5000, msg, sizeof msg), "WATCHDOG=1 pings");
-    cr_assert(notify_wait(fd, "STATUS=", 5000, msg, sizeof msg), "STATUS= refreshes");
+    cr_assert(notify_wait(fd, "WATCHDOG=1", HARNESS_WAIT_MS, msg, sizeof msg), "WATCHDOG=1 pings");
+    cr_assert(notify_wait(fd, "STATUS=", HARNESS_WAIT_MS, msg, sizeof msg), "STATUS= refreshes");
     cr_assert(strstr(msg, "connections") && strstr(msg, "requests/s"), "%s", msg);
 
     /* A valid reload: RELOADING=1 with the time it began, then READY=1. */
@@ -422,26 +423,29 @@ Test(notify, ready_status_watchdog_reloading_and_stopping)
     notify_drain(fd);
     before = monotonic_usec();
     kill(pid, SIGHUP);
-    cr_assert(notify_wait(fd, "RELOADING=1", 5000, msg, sizeof msg), "RELOADING=1 on SIGHUP");
+    cr_assert(notify_wait(fd, "RELOADING=1", HARNESS_WAIT_MS, msg, sizeof msg),
+              "RELOADING=1 on SIGHUP");
     p = strstr(msg, "MONOTONIC_USEC=");
     cr_assert_not_null(p, "RELOADING=1 carries MONOTONIC_USEC=: %s", msg);
     mono = strtoull(p + 15, NULL, 10);
     cr_assert(mono >= before && mono <= monotonic_usec(),
               "MONOTONIC_USEC is CLOCK_MONOTONIC when the reload began: %llu", mono);
-    cr_assert(notify_wait(fd, "READY=1", 5000, msg, sizeof msg), "READY=1 after the reload");
+    cr_assert(notify_wait(fd, "READY=1", HARNESS_WAIT_MS, msg, sizeof msg),
+              "READY=1 after the reload");
     cr_assert(strstr(msg, "config generation 2"), "%s", msg);
 
     /* An invalid one: still RELOADING=1 then READY=1, and STATUS= says why. */
     expect_failed_reload(fd, pid, "[server]\nlisten = 127.0.0.1:0\nworkerz = 2\n",
                          "cohttpd.ini:3:");
-    cr_assert(notify_wait(fd, "STATUS=", 5000, msg, sizeof msg));
+    cr_assert(notify_wait(fd, "STATUS=", HARNESS_WAIT_MS, msg, sizeof msg));
     cr_assert(strstr(msg, "last reload failed"), "later STATUS= lines keep the error: %s", msg);
     /* An empty (truncated) file is refused the same way. */
     expect_failed_reload(fd, pid, "", "cohttpd.ini: the file is empty");
 
     notify_drain(fd);
     kill(pid, SIGTERM);
-    cr_assert(notify_wait(fd, "STOPPING=1", 5000, msg, sizeof msg), "STOPPING=1 on SIGTERM");
+    cr_assert(notify_wait(fd, "STOPPING=1", HARNESS_WAIT_MS, msg, sizeof msg),
+              "STOPPING=1 on SIGTERM");
     cr_assert_eq(stop_daemon(), 0);
     close(fd);
 }
@@ -477,15 +481,15 @@ Test(notify, watchdog_goes_quiet_while_a_worker_loop_is_stuck)
     daemon_prepare(&d, "[static /]\nroot = %ROOT%\n");
     fd = notify_socket(&d, path, sizeof path);
     pid = start_notified(&d, path);
-    cr_assert(notify_wait(fd, "READY=1", 10000, msg, sizeof msg));
-    cr_assert(notify_wait(fd, "WATCHDOG=1", 5000, msg, sizeof msg));
+    cr_assert(notify_wait(fd, "READY=1", HARNESS_WAIT_MS, msg, sizeof msg));
+    cr_assert(notify_wait(fd, "WATCHDOG=1", HARNESS_WAIT_MS, msg, sizeof msg));
     cr_assert_eq(worker_tids(pid, tids, 16), 2, "two worker threads");
 
     /* Freeze one worker thread (only it: ptrace stops a single thread). */
     cr_assert_eq(ptrace(PTRACE_SEIZE, tids[0], NULL, NULL), 0, "%s", strerror(errno));
     cr_assert_eq(ptrace(PTRACE_INTERRUPT, tids[0], NULL, NULL), 0);
     cr_assert_eq(waitpid(tids[0], &status, __WALL), tids[0]);
-    cr_assert(wait_log(&d, "withholding WATCHDOG=1", 10000), "the stuck loop is noticed");
+    cr_assert(wait_log(&d, "withholding WATCHDOG=1", HARNESS_WAIT_MS), "the stuck loop is noticed");
     notify_drain(fd);
     until = now_ms() + 1500; /* three ticks of a 1 s watchdog */
     while (now_ms() < until) {
@@ -493,7 +497,7 @@ Test(notify, watchdog_goes_quiet_while_a_worker_loop_is_stuck)
                       "no WATCHDOG=1 while a worker is stuck");
     }
     cr_assert_eq(ptrace(PTRACE_DETACH, tids[0], NULL, NULL), 0);
-    cr_assert(notify_wait(fd, "WATCHDOG=1", 5000, msg, sizeof msg), "pings resume");
+    cr_assert(notify_wait(fd, "WATCHDOG=1", HARNESS_WAIT_MS, msg, sizeof msg), "pings resume");
     cr_assert_eq(stop_daemon(), 0);
     close(fd);
 }

@@ -437,16 +437,18 @@ static void sf_sender_body(struct coro *co, void *arg)
 
     (void)co;
     s->d.r1 = co_sendfile(&s->d.a, s->file, &s->offset, s->count, in_ms(s->d.loop, 8000));
+    shutdown(s->d.a.fd, SHUT_WR); /* the reader sees the end of what was sent */
     duo_done(&s->d);
 }
 
+/* Reads until the sender's end of file (or an error). */
 static void sf_reader_body(struct coro *co, void *arg)
 {
     struct sf *s = arg;
 
     (void)co;
     while (s->got < BULK) {
-        ssize_t n = co_read(&s->d.b, s->in + s->got, BULK - s->got, in_ms(s->d.loop, 300));
+        ssize_t n = co_read(&s->d.b, s->in + s->got, BULK - s->got, in_ms(s->d.loop, 30000));
 
         if (n <= 0)
             break;
