@@ -171,15 +171,14 @@ void daemon_start_prepared(struct daemon *d, const char *bin)
         if ((d->port = find_port(d->log)) != 0)
             return;
         if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-            char out[4096] = "";
-            FILE *f = fopen(d->log, "r");
+            /* The whole of it (an assertion's message is cut at about 1 KB). */
+            char *out = file_slurp(d->log);
 
-            if (f) {
-                out[fread(out, 1, sizeof out - 1, f)] = '\0';
-                fclose(f);
-            }
             d->pid = 0;
-            cr_assert_fail("cohttpd exited at startup (status %d): %s", status, out);
+            cr_log_error("cohttpd exited at startup (status %d); its stderr:\n%s", status, out);
+            free(out);
+            cr_assert_fail("cohttpd exited at startup (status %d): its stderr is logged above",
+                           status);
         }
         usleep(10000);
     }
@@ -209,14 +208,12 @@ int daemon_stop(struct daemon *d)
     }
     code = status == -1 ? 255 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (code != 0) {
-        char out[8192] = "";
-        FILE *f = fopen(d->log, "r");
+        /* The whole of it: a crash report (a sanitizer's, say) comes last,
+         * after however many lines the test made the daemon write. */
+        char *out = file_slurp(d->log);
 
-        if (f) {
-            out[fread(out, 1, sizeof out - 1, f)] = '\0';
-            fclose(f);
-        }
-        cr_log_error("cohttpd exit status %d; its stderr:\n%s", code, out);
+        cr_log_error("cohttpd exit status %d; its stderr (%zu bytes):\n%s", code, strlen(out), out);
+        free(out);
     }
     run_cmd(NULL, 0, "rm -rf '%s'", d->dir);
     d->pid = 0;
