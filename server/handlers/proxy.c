@@ -474,7 +474,10 @@ static struct proxy_conn *attempt_conn(struct proxy_req *p, struct proxy_tries *
                                        bool fresh, bool *reused)
 {
     struct loop *loop = p->x->loop;
-    struct proxy_conn *pc = fresh ? NULL : proxy_pool_get(p->pw, loop, p->shared, up);
+    /* An idempotent request without a body that meets a connection closed
+     * meanwhile is sent again (attempt): no peek for it. */
+    bool resendable = idempotent(p->x) && !p->chunked && p->x->req->content_length <= 0;
+    struct proxy_conn *pc = fresh ? NULL : proxy_pool_get(p->pw, loop, p->shared, up, !resendable);
     uint64_t deadline = loop_now(loop) + p->c->connect_timeout_ms;
     bool retry_end = t->deadline && t->deadline < deadline;
     int err;

@@ -178,13 +178,15 @@ int proxy_pool_queue_wait(struct proxy_worker *pw, struct loop *loop, size_t rou
                           uint64_t deadline);
 
 /*
- * An idle pooled connection to upstream up of s's route, checked still
- * open (nothing to read, no end of file), or NULL. The caller owns it, busy
- * (counted in s and against max_conns until put back or closed). Never
- * yields.
+ * An idle pooled connection to upstream up of s's route, or NULL. Those
+ * the upstream closed are dropped as the loop sees them; with peek, the
+ * one returned is also checked still open now (nothing to read, no end of
+ * file: one recv more), which a request that cannot be sent again (the
+ * keep-alive race rule) wants. The caller owns it, busy (counted in s and
+ * against max_conns until put back or closed). Never yields.
  */
 struct proxy_conn *proxy_pool_get(struct proxy_worker *pw, struct loop *loop,
-                                  struct proxy_shared *s, size_t up);
+                                  struct proxy_shared *s, size_t up, bool peek);
 
 /*
  * A new connection to upstream up of s's route, connected by deadline

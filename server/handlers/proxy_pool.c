@@ -197,7 +197,7 @@ static bool conn_stale(const struct proxy_conn *pc)
 }
 
 struct proxy_conn *proxy_pool_get(struct proxy_worker *pw, struct loop *loop,
-                                  struct proxy_shared *s, size_t up)
+                                  struct proxy_shared *s, size_t up, bool peek)
 {
     struct proxy_up_state *us = &pw->routes[s->index].ups[up];
     uint64_t now = loop_now(loop);
@@ -205,7 +205,7 @@ struct proxy_conn *proxy_pool_get(struct proxy_worker *pw, struct loop *loop,
 
     while ((pc = us->idle_last)) {
         idle_unlink(pc);
-        if (pc->idle_since + s->conf->keepalive_timeout_ms > now && !conn_stale(pc)) {
+        if (pc->idle_since + s->conf->keepalive_timeout_ms > now && !(peek && conn_stale(pc))) {
             conn_take(pc, s);
             return pc;
         }
@@ -268,7 +268,8 @@ void proxy_pool_put(struct proxy_conn *pc, const struct proxy_conf *c)
 
     conn_release(pc);
     /* No peek here: a connection the upstream closes in the meantime is
-     * found by idle_event, or by the peek of proxy_pool_get. */
+     * found by idle_event, by the peek of proxy_pool_get, or by
+     * the failed exchange that the keep-alive race rule sends again. */
     if (c->keepalive == 0 || pw->torn_down) {
         proxy_conn_close(pc);
         return;
