@@ -34,7 +34,6 @@ struct proxy_req {
     size_t route;
     uint64_t key;          /* what balance = hash hashes */
     struct proxy_conn *pc; /* the upstream connection in use, or NULL */
-    struct proxy_resp resp;
     /* toward the upstream */
     char *head; /* the request head, head_cap bytes */
     size_t head_cap;
@@ -54,9 +53,11 @@ struct proxy_req {
     bool client_stays;             /* the client sent more: no watch for its leaving */
     bool head_sent;                /* the client's response began */
     uint64_t last_up, last_client; /* when each side last moved (loop ms) */
-    char target[8192];             /* the request target sent upstream */
     /* wait flags of the current round */
     bool want_client_read, want_client_write, want_up_read, want_up_write;
+    /* from here on, nothing is zeroed first: each is set before use */
+    struct proxy_resp resp; /* proxy_resp_init() before each attempt */
+    char target[8192];      /* the request target sent upstream */
     char resp_head[PROXY_HEAD_MAX];
     char buf[PROXY_BUF];
 };
@@ -648,7 +649,7 @@ static void proxy_handle(struct http_exchange *x, void *state, const char *rest,
         http_resp_error(x, 500, NULL);
         return;
     }
-    memset(p, 0, offsetof(struct proxy_req, resp_head)); /* the buffers need no zeroes */
+    memset(p, 0, offsetof(struct proxy_req, resp)); /* the buffers need no zeroes */
     p->x = x;
     p->c = route->conf;
     p->pw = x->handler_worker;

@@ -233,7 +233,6 @@ struct proxy_resp {
     bool upgrade_asked;   /* the request went up with Upgrade: a 101 may answer it */
     /* the head being parsed: spans into the caller's buffer */
     struct http_span status_text;
-    struct http_header fields[PROXY_MAX_FIELDS];
     unsigned n_fields;
     int last_cb; /* 1: a name span was last, 2: a value span */
     bool bad;    /* a check of our own failed */
@@ -246,6 +245,8 @@ struct proxy_resp {
     size_t body_len;
     bool done;       /* the response ended */
     bool keep_alive; /* the upstream allows another request on the connection */
+    /* last, left as they are by proxy_resp_init: fields[0..n_fields) */
+    struct http_header fields[PROXY_MAX_FIELDS];
 };
 
 /* Prepares r for one response. */
