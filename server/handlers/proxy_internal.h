@@ -172,9 +172,11 @@ struct proxy_balancer *proxy_worker_balancer(struct proxy_worker *pw, size_t rou
  * this worker (0 when max_conns is 0). Never yields. */
 uint32_t proxy_pool_full(struct proxy_worker *pw, size_t route, const struct proxy_conf *c);
 
-/* Waits until a busy connection of route is released in this worker:
- * returns 0, or -ETIMEDOUT at deadline (loop_now() ms). May yield. */
-int proxy_pool_queue_wait(struct proxy_worker *pw, struct loop *loop, size_t route,
+/* Waits until a busy connection of route is released in this worker,
+ * watching x's client meanwhile: returns 0, -ETIMEDOUT at deadline
+ * (loop_now() ms), -ECONNRESET when the client left (it is out of the
+ * queue at once), or another -errno of http_poll(). May yield. */
+int proxy_pool_queue_wait(struct proxy_worker *pw, struct http_exchange *x, size_t route,
                           uint64_t deadline);
 
 /*
