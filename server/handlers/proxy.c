@@ -15,14 +15,15 @@
 
 /* How one attempt on one upstream connection ended. */
 enum proxy_outcome {
-    PX_OK,        /* the response went out whole */
-    PX_RETRY,     /* a reused connection failed before a response byte */
-    PX_FAIL_502,  /* nothing sent to the client yet: answer 502 */
-    PX_FAIL_504,  /* nothing sent to the client yet: answer 504 */
-    PX_BODY_FAIL, /* the client's body failed: answer http_body_status() */
-    PX_CUT,       /* the client's response cannot be completed: close */
-    PX_FAIL_503,  /* every upstream left stayed at max_conns for queue_timeout */
-    PX_UPGRADE,   /* the upstream answered 101 to an Upgrade: tunnel */
+    PX_OK,          /* the response went out whole */
+    PX_RETRY,       /* a reused connection failed before a response byte */
+    PX_FAIL_502,    /* nothing sent to the client yet: answer 502 */
+    PX_FAIL_504,    /* nothing sent to the client yet: answer 504 */
+    PX_BODY_FAIL,   /* the client's body failed: answer http_body_status() */
+    PX_CUT,         /* the client's response cannot be completed: close */
+    PX_FAIL_503,    /* every upstream left stayed at max_conns for queue_timeout */
+    PX_UPGRADE,     /* the upstream answered 101 to an Upgrade: tunnel */
+    PX_CLIENT_GONE, /* the client left before anything was sent to it */
 };
 
 /* One request through the proxy, freed by its cleanup on every path. */
@@ -34,7 +35,6 @@ struct proxy_req {
     size_t route;
     uint64_t key;          /* what balance = hash hashes */
     struct proxy_conn *pc; /* the upstream connection in use, or NULL */
-    struct proxy_resp resp;
     /* toward the upstream */
     char *head; /* the request head, head_cap bytes */
     size_t head_cap;
@@ -54,9 +54,11 @@ struct proxy_req {
     bool client_stays;             /* the client sent more: no watch for its leaving */
     bool head_sent;                /* the client's response began */
     uint64_t last_up, last_client; /* when each side last moved (loop ms) */
-    char target[8192];             /* the request target sent upstream */
     /* wait flags of the current round */
     bool want_client_read, want_client_write, want_up_read, want_up_write;
+    /* from here on, nothing is zeroed first: each is set before use */
+    struct proxy_resp resp; /* proxy_resp_init() before each attempt */
+    char target[8192];      /* the request target sent upstream */
     char resp_head[PROXY_HEAD_MAX];
     char buf[PROXY_BUF];
 };
@@ -441,13 +443,14 @@ static void try_failed(struct proxy_req *p, struct proxy_tries *t, size_t up, co
 /* The next upstream to try: one passive health lets through when there is
  * one (else any: better a try than a certain 502), below max_conns (else
  * queued up to queue_timeout). -1 when none is left, -2 when the queue
- * timed out. May yield. */
+ * timed out, -3 when the client left (or failed) while queued. May yield. */
 static int choose(struct proxy_req *p, const struct proxy_tries *t)
 {
     const struct proxy_conf *c = p->c;
     uint32_t all = c->n_upstreams >= 32 ? UINT32_MAX : (UINT32_C(1) << c->n_upstreams) - 1;
     uint32_t avail, up;
     uint64_t queue_end = 0;
+    int r;
 
     for (;;) {
         if ((all & ~t->tried) == 0)
@@ -460,8 +463,9 @@ static int choose(struct proxy_req *p, const struct proxy_tries *t)
             log_debug("%.*s: queued: every upstream left is at max_conns", (int)p->x->path_len,
                       p->x->path);
         }
-        if (proxy_pool_queue_wait(p->pw, p->x->loop, p->route, queue_end) < 0)
-            return -2;
+        r = proxy_pool_queue_wait(p->pw, p->x, p->route, queue_end);
+        if (r < 0)
+            return r == -ETIMEDOUT ? -2 : -3;
     }
     up = avail & proxy_health_up(p->shared, c, loop_now(p->x->loop));
     return (int)proxy_balance_pick(proxy_worker_balancer(p->pw, p->route), c, p->shared,
@@ -474,7 +478,10 @@ static struct proxy_conn *attempt_conn(struct proxy_req *p, struct proxy_tries *
                                        bool fresh, bool *reused)
 {
     struct loop *loop = p->x->loop;
-    struct proxy_conn *pc = fresh ? NULL : proxy_pool_get(p->pw, loop, p->shared, up);
+    /* An idempotent request without a body that meets a connection closed
+     * meanwhile is sent again (attempt): no peek for it. */
+    bool resendable = idempotent(p->x) && !p->chunked && p->x->req->content_length <= 0;
+    struct proxy_conn *pc = fresh ? NULL : proxy_pool_get(p->pw, loop, p->shared, up, !resendable);
     uint64_t deadline = loop_now(loop) + p->c->connect_timeout_ms;
     bool retry_end = t->deadline && t->deadline < deadline;
     int err;
@@ -594,6 +601,12 @@ static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, siz
         if (t.n > 0 && !may_retry(p, &t, 0, &o))
             return o;
         up = choose(p, &t);
+        if (up == -3) {
+            log_info("%.*s %.*s: the client left while queued for max_conns: 499",
+                     (int)p->x->req->method_name.len, p->x->req->method_name.p, (int)p->x->path_len,
+                     p->x->path);
+            return PX_CLIENT_GONE;
+        }
         if (up < 0) {
             may_retry(p, &t, up, &o);
             return o;
@@ -645,7 +658,7 @@ static void proxy_handle(struct http_exchange *x, void *state, const char *rest,
         http_resp_error(x, 500, NULL);
         return;
     }
-    memset(p, 0, offsetof(struct proxy_req, resp_head)); /* the buffers need no zeroes */
+    memset(p, 0, offsetof(struct proxy_req, resp)); /* the buffers need no zeroes */
     p->x = x;
     p->c = route->conf;
     p->pw = x->handler_worker;
@@ -668,6 +681,8 @@ static void proxy_handle(struct http_exchange *x, void *state, const char *rest,
         relay_done(p);
     else if (o == PX_UPGRADE)
         tunnel(p);
+    else if (o == PX_CLIENT_GONE)
+        http_resp_client_gone(x);
     else if (o == PX_FAIL_502 || o == PX_FAIL_504 || o == PX_FAIL_503)
         http_resp_error(x, o == PX_FAIL_502 ? 502 : o == PX_FAIL_504 ? 504 : 503, NULL);
     else if (o == PX_BODY_FAIL && !p->head_sent && http_body_status(x))

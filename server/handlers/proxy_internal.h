@@ -172,19 +172,23 @@ struct proxy_balancer *proxy_worker_balancer(struct proxy_worker *pw, size_t rou
  * this worker (0 when max_conns is 0). Never yields. */
 uint32_t proxy_pool_full(struct proxy_worker *pw, size_t route, const struct proxy_conf *c);
 
-/* Waits until a busy connection of route is released in this worker:
- * returns 0, or -ETIMEDOUT at deadline (loop_now() ms). May yield. */
-int proxy_pool_queue_wait(struct proxy_worker *pw, struct loop *loop, size_t route,
+/* Waits until a busy connection of route is released in this worker,
+ * watching x's client meanwhile: returns 0, -ETIMEDOUT at deadline
+ * (loop_now() ms), -ECONNRESET when the client left (it is out of the
+ * queue at once), or another -errno of http_poll(). May yield. */
+int proxy_pool_queue_wait(struct proxy_worker *pw, struct http_exchange *x, size_t route,
                           uint64_t deadline);
 
 /*
- * An idle pooled connection to upstream up of s's route, checked still
- * open (nothing to read, no end of file), or NULL. The caller owns it, busy
- * (counted in s and against max_conns until put back or closed). Never
- * yields.
+ * An idle pooled connection to upstream up of s's route, or NULL. Those
+ * the upstream closed are dropped as the loop sees them; with peek, the
+ * one returned is also checked still open now (nothing to read, no end of
+ * file: one recv more), which a request that cannot be sent again (the
+ * keep-alive race rule) wants. The caller owns it, busy (counted in s and
+ * against max_conns until put back or closed). Never yields.
  */
 struct proxy_conn *proxy_pool_get(struct proxy_worker *pw, struct loop *loop,
-                                  struct proxy_shared *s, size_t up);
+                                  struct proxy_shared *s, size_t up, bool peek);
 
 /*
  * A new connection to upstream up of s's route, connected by deadline
@@ -231,7 +235,6 @@ struct proxy_resp {
     bool upgrade_asked;   /* the request went up with Upgrade: a 101 may answer it */
     /* the head being parsed: spans into the caller's buffer */
     struct http_span status_text;
-    struct http_header fields[PROXY_MAX_FIELDS];
     unsigned n_fields;
     int last_cb; /* 1: a name span was last, 2: a value span */
     bool bad;    /* a check of our own failed */
@@ -244,6 +247,8 @@ struct proxy_resp {
     size_t body_len;
     bool done;       /* the response ended */
     bool keep_alive; /* the upstream allows another request on the connection */
+    /* last, left as they are by proxy_resp_init: fields[0..n_fields) */
+    struct http_header fields[PROXY_MAX_FIELDS];
 };
 
 /* Prepares r for one response. */

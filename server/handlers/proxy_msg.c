@@ -1,6 +1,7 @@
 /* proxy_msg.c - the proxy's messages: the request rebuilt for the upstream, its response parsed. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -440,7 +441,7 @@ static const llhttp_settings_t resp_settings = {
 
 void proxy_resp_init(struct proxy_resp *r, const char *upstream, bool head_only)
 {
-    memset(r, 0, sizeof *r);
+    memset(r, 0, offsetof(struct proxy_resp, fields));
     llhttp_init(&r->llhttp, HTTP_RESPONSE, &resp_settings);
     r->upstream = upstream;
     r->head_only = head_only;

@@ -197,7 +197,7 @@ static bool conn_stale(const struct proxy_conn *pc)
 }
 
 struct proxy_conn *proxy_pool_get(struct proxy_worker *pw, struct loop *loop,
-                                  struct proxy_shared *s, size_t up)
+                                  struct proxy_shared *s, size_t up, bool peek)
 {
     struct proxy_up_state *us = &pw->routes[s->index].ups[up];
     uint64_t now = loop_now(loop);
@@ -205,7 +205,7 @@ struct proxy_conn *proxy_pool_get(struct proxy_worker *pw, struct loop *loop,
 
     while ((pc = us->idle_last)) {
         idle_unlink(pc);
-        if (pc->idle_since + s->conf->keepalive_timeout_ms > now && !conn_stale(pc)) {
+        if (pc->idle_since + s->conf->keepalive_timeout_ms > now && !(peek && conn_stale(pc))) {
             conn_take(pc, s);
             return pc;
         }
@@ -268,7 +268,8 @@ void proxy_pool_put(struct proxy_conn *pc, const struct proxy_conf *c)
 
     conn_release(pc);
     /* No peek here: a connection the upstream closes in the meantime is
-     * found by idle_event, or by the peek of proxy_pool_get. */
+     * found by idle_event, by the peek of proxy_pool_get, or by
+     * the failed exchange that the keep-alive race rule sends again. */
     if (c->keepalive == 0 || pw->torn_down) {
         proxy_conn_close(pc);
         return;
@@ -309,21 +310,48 @@ uint32_t proxy_pool_full(struct proxy_worker *pw, size_t route, const struct pro
     return full;
 }
 
-int proxy_pool_queue_wait(struct proxy_worker *pw, struct loop *loop, size_t route,
+/* Waits for a wakeup or the deadline while the client is watched for
+ * leaving (until it sends more, which keeps its socket readable): 0 woken
+ * or at the deadline, -ECONNRESET when it left, or -errno. */
+static int queue_wait_client(struct http_exchange *x, const struct proxy_waiter *me,
+                             uint64_t deadline)
+{
+    bool watch = true;
+
+    while (!me->woken && loop_now(x->loop) < deadline) {
+        int r;
+
+        if (!watch) {
+            loop_wait(x->loop, NULL, NULL, 0, deadline);
+            continue;
+        }
+        r = http_poll(x, LOOP_HUP, NULL, NULL, 0, deadline);
+        if (r > 0 && http_client_gone(x))
+            return -ECONNRESET;
+        if (r > 0 || r == -ETIMEDOUT)
+            watch = false; /* it sent more (it stays), or its rates ended the wait */
+        else if (r < 0 && r != -ECANCELED)
+            return r;
+    }
+    return 0;
+}
+
+int proxy_pool_queue_wait(struct proxy_worker *pw, struct http_exchange *x, size_t route,
                           uint64_t deadline)
 {
     struct proxy_route_state *rs = &pw->routes[route];
-    struct proxy_waiter me = {.co = loop_current(loop)}, **pp = &rs->waiters;
+    struct proxy_waiter me = {.co = loop_current(x->loop)}, **pp = &rs->waiters;
+    int r;
 
-    pw->loop = loop;
+    pw->loop = x->loop;
     while (*pp)
         pp = &(*pp)->next;
     *pp = &me;
-    loop_wait(loop, NULL, NULL, 0, deadline);
+    r = queue_wait_client(x, &me, deadline);
     if (me.woken)
         return 0;
     for (pp = &rs->waiters; *pp != &me; pp = &(*pp)->next)
         ;
     *pp = me.next;
-    return -ETIMEDOUT;
+    return r < 0 ? r : -ETIMEDOUT;
 }

@@ -419,16 +419,43 @@ int http_resp_write(struct http_exchange *x, const void *data, size_t len)
     return 0;
 }
 
-static ssize_t write_plain_nowait(struct http_exchange *x, const void *data, size_t len)
+/* Writes the output queue and then iov[0..cnt) (cnt <= 3) in one call,
+ * without waiting: returns the bytes of iov taken (0 when the socket took
+ * the queue and nothing more), -EAGAIN when the queue is not empty yet or
+ * nothing fits, or -errno (the connection is broken then). */
+static ssize_t writev_behind_queue(struct http_exchange *x, const struct iovec *iov, int cnt)
 {
-    ssize_t n = co_write_nowait(&x->conn->w, data, len);
+    struct conn_mem *m = xmem(x);
+    struct iovec all[4] = {{.iov_base = m->obuf, .iov_len = m->olen}};
+    size_t queued = m->olen;
+    ssize_t n;
 
+    memcpy(all + 1, iov, (size_t)cnt * sizeof *iov);
+    n = queued ? co_writev_nowait(&x->conn->w, all, cnt + 1)
+               : co_writev_nowait(&x->conn->w, all + 1, cnt);
     if (n == -EAGAIN)
         return n;
     if (n < 0)
         return write_failed(x, n);
     conn_sent(x->conn, (uint64_t)n);
-    x->body_bytes += (size_t)n;
+    if ((size_t)n < queued) {
+        memmove(m->obuf, m->obuf + n, queued - (size_t)n);
+        m->olen -= (size_t)n;
+        return -EAGAIN;
+    }
+    m->olen = 0;
+    return n - (ssize_t)queued;
+}
+
+static ssize_t write_plain_nowait(struct http_exchange *x, const void *data, size_t len)
+{
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    ssize_t n = writev_behind_queue(x, &iov, 1);
+
+    if (n == 0)
+        return -EAGAIN;
+    if (n > 0)
+        x->body_bytes += (size_t)n;
     return n;
 }
 
@@ -457,13 +484,10 @@ static ssize_t write_chunk_nowait(struct http_exchange *x, const void *data, siz
         {.iov_base = (void *)data, .iov_len = take},
         {.iov_base = (void *)"\r\n", .iov_len = 2},
     };
-    ssize_t n = co_writev_nowait(&x->conn->w, iov, 3);
+    ssize_t n = writev_behind_queue(x, iov, 3);
 
-    if (n == -EAGAIN)
-        return n;
     if (n < 0)
-        return write_failed(x, n);
-    conn_sent(x->conn, (uint64_t)n);
+        return n;
     queue_unsent(xmem(x), iov, 3, (size_t)n);
     x->body_bytes += take;
     return (ssize_t)take;
@@ -479,10 +503,7 @@ ssize_t http_resp_write_nowait(struct http_exchange *x, const void *data, size_t
         x->body_bytes += len;
         return (ssize_t)len;
     }
-    if ((r = conn_flush_nowait(x->conn)) < 0)
-        return write_failed(x, r);
-    if (xmem(x)->olen > 0)
-        return -EAGAIN;
+    /* What is queued (the head, say) leaves in the same write. */
     return x->chunked ? write_chunk_nowait(x, data, len) : write_plain_nowait(x, data, len);
 }
 

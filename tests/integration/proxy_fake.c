@@ -157,6 +157,28 @@ static bool answer_sse(struct fake_conn *c)
 }
 
 /* Answers one request whose head is c->buf[0..head_len). false: close. */
+/* FAKE_BIG: the head, then the body in 64 KiB sends that block while the
+ * proxy does not read (its back-pressure). */
+static bool answer_big(struct fake_conn *c)
+{
+    static char x[65536];
+    char head[96];
+
+    memset(x, 'x', sizeof x);
+    snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %lld\r\n\r\n", FAKE_BIG_SIZE);
+    if (!send_str(c->fd, head))
+        return false;
+    for (long long left = FAKE_BIG_SIZE; left > 0 && !atomic_load(&c->f->stop);) {
+        size_t n = left < (long long)sizeof x ? (size_t)left : sizeof x;
+
+        if (!send_all(c->fd, x, n))
+            return false;
+        atomic_fetch_add(&c->f->sent, (long long)n);
+        left -= (long long)n;
+    }
+    return true;
+}
+
 static bool answer(struct fake_conn *c, int req, size_t head_len)
 {
     char out[FAKE_BUF + 256];
@@ -201,6 +223,7 @@ static bool answer(struct fake_conn *c, int req, size_t head_len)
         return chunked ? echo_chunked(c) : echo_length(c, length < 0 ? 0 : length);
     case FAKE_SSE: consume(c, head_len); return answer_sse(c);
     case FAKE_CLOSE: return false;
+    case FAKE_BIG: consume(c, head_len); return answer_big(c);
     case FAKE_INTERIM:
         consume(c, head_len);
         return send_str(c->fd, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"

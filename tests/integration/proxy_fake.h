@@ -20,7 +20,10 @@ enum fake_mode {
     FAKE_SSE,       /* one event, then a second once the test sets sse_go */
     FAKE_INTERIM,   /* 100 and 103 before a 200 "ok" */
     FAKE_CLOSE,     /* reads a request, closes without an answer */
+    FAKE_BIG,       /* 200 with FAKE_BIG_SIZE bytes of 'x', counted in sent */
 };
+
+#define FAKE_BIG_SIZE (256LL << 20)
 
 /* A listening socket on 127.0.0.1 and a thread per connection. */
 struct fake {
@@ -28,9 +31,10 @@ struct fake {
     unsigned port;
     pthread_t th;
     _Atomic int mode;
-    _Atomic int accepted; /* connections accepted so far */
-    _Atomic int sse_go;   /* FAKE_SSE: the second event may go */
-    _Atomic int stop;     /* closes the listener and every connection */
+    _Atomic int accepted;   /* connections accepted so far */
+    _Atomic int sse_go;     /* FAKE_SSE: the second event may go */
+    _Atomic int stop;       /* closes the listener and every connection */
+    _Atomic long long sent; /* FAKE_BIG: body bytes the socket took so far */
 };
 
 /* Starts f in mode on an ephemeral port. */

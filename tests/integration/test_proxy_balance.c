@@ -3,9 +3,11 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -370,6 +372,55 @@ Test(proxy_balance, a_request_queued_for_max_conns_goes_when_one_is_free)
     cr_assert_eq(atomic_load(&ups[0].accepted), 1, "it waited for the one connection: %s",
                  counts());
     close(fd);
+}
+
+/* Stops the daemon (which flushes its access log) and returns the log. */
+static char *stop_and_read_access_log(void)
+{
+    char path[400];
+    long until = now_ms() + 15000;
+    int status = 0;
+
+    cr_assert_eq(kill(d.pid, SIGTERM), 0);
+    while (waitpid(d.pid, &status, WNOHANG) == 0 && now_ms() < until)
+        usleep(10000);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the daemon did not stop cleanly: %s",
+              daemon_log());
+    d.pid = 0;
+    snprintf(path, sizeof path, "%s/access.log", d.dir);
+    return file_slurp(path);
+}
+
+Test(proxy_balance, a_queued_request_whose_client_leaves_leaves_the_queue_at_once)
+{
+    static const char req[] = "GET /api/leaving HTTP/1.1\r\nHost: x\r\n\r\n";
+    char buf[4096] = "", *log, *line;
+    int fd, leaving;
+
+    server_keys = "log_level = debug\naccess_log = access.log\naccess_log_format = json\n";
+    start(1, FAKE_SSE, NULL, "max_conns = 1\nqueue_timeout = 60s\n");
+    fd = hold_request();
+    cr_assert(read_for(fd, buf, sizeof buf, "data: one"), "%s", buf);
+    leaving = tcp_connect(d.port);
+    cr_assert(tcp_send_all(leaving, req, sizeof req - 1));
+    cr_assert(file_wait_for(d.log, "queued: every upstream left is at max_conns", 15000), "%s",
+              daemon_log());
+    close(leaving);
+    /* The one upstream connection is still busy: only the client's leaving
+     * can end the wait now. */
+    cr_assert(file_wait_for(d.log, "/api/leaving: the client left while queued", 15000),
+              "the queued request did not notice its client leaving: %s", daemon_log());
+    atomic_store(&ups[0].sse_go, 1);
+    cr_assert(read_for(fd, buf, sizeof buf, "0\r\n\r\n"), "%s", buf);
+    close(fd);
+    cr_assert_eq(atomic_load(&ups[0].accepted), 1, "%s", counts());
+    log = stop_and_read_access_log();
+    line = strstr(log, "/api/leaving");
+    cr_assert(line, "no access log line for the request that left: %s", log);
+    if (strchr(line, '\n'))
+        *strchr(line, '\n') = '\0';
+    cr_assert(strstr(line, "\"status\":499"), "not logged as 499: %s", line);
+    free(log);
 }
 
 /* The load of the kill test: clients that GET until told to stop. */

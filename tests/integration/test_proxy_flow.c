@@ -273,3 +273,77 @@ Test(proxy_flow, encoded_slashes_reach_the_upstream_and_never_the_files)
     cr_assert_eq(raw_get("/api/../a/b", out, sizeof out), 200, "%s", out);
     cr_assert(strstr(out, "\r\n\r\nfile"), "served from the files, not the upstream: %s", out);
 }
+
+/* The daemon's resident memory in KiB (VmRSS), or -1. */
+static long daemon_rss_kib(void)
+{
+    char path[64], *status, *line;
+    long kib = -1;
+
+    snprintf(path, sizeof path, "/proc/%d/status", (int)d.pid);
+    status = file_slurp(path);
+    line = strstr(status, "VmRSS:");
+    if (line)
+        kib = strtol(line + 6, NULL, 10);
+    free(status);
+    return kib;
+}
+
+/* Reads what fd has (waiting up to WAIT_MS for it) into buf; the bytes
+ * read, 0 at the end, -1 when nothing came in time. */
+static long read_some(int fd, char *buf, size_t cap)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    if (poll(&p, 1, WAIT_MS) <= 0)
+        return -1;
+    return (long)read(fd, buf, cap);
+}
+
+Test(proxy_flow, a_large_response_to_a_slow_reader_streams_in_bounded_memory, .timeout = 300)
+{
+    static const char req[] = "GET /api/big HTTP/1.1\r\nHost: x\r\n\r\n";
+    static char buf[65536];
+    long long got = 0, want = -1, lag;
+    long idle, peak = 0, rss;
+    int fd;
+
+    start(FAKE_BIG, "");
+    idle = daemon_rss_kib();
+    cr_assert_gt(idle, 0, "no VmRSS for pid %d", (int)d.pid);
+    fd = tcp_connect(d.port);
+    cr_assert(tcp_send_all(fd, req, sizeof req - 1));
+    /* Slowly at first: 16 KiB every 10 ms, 200 times. */
+    for (int i = 0; i < 200; i++) {
+        long n = read_some(fd, buf, 16384);
+
+        cr_assert_gt(n, 0, "the response stopped after %lld bytes: %s", got, daemon_log());
+        if (want < 0 && strstr(buf, "\r\n\r\n"))
+            want = (long long)(strstr(buf, "\r\n\r\n") + 4 - buf) + FAKE_BIG_SIZE;
+        got += n;
+        if ((rss = daemon_rss_kib()) > peak)
+            peak = rss;
+        usleep(10000);
+    }
+    cr_assert_gt(want, 0, "no response head: %.200s", buf);
+    lag = atomic_load(&up.sent) - got;
+    cr_assert_lt(lag, 32LL << 20,
+                 "back-pressure did not reach the upstream: it sent %lld bytes, the client "
+                 "read %lld",
+                 atomic_load(&up.sent), got);
+    /* Then as fast as it comes, the memory looked at every 8 MiB. */
+    while (got < want) {
+        long n = read_some(fd, buf, sizeof buf);
+
+        cr_assert_gt(n, 0, "the response stopped after %lld of %lld bytes: %s", got, want,
+                     daemon_log());
+        if (got / (8 << 20) != (got + n) / (8 << 20) && (rss = daemon_rss_kib()) > peak)
+            peak = rss;
+        got += n;
+    }
+    close(fd);
+    cr_assert_eq(got, want);
+    cr_assert_lt(peak - idle, 64 * 1024,
+                 "the daemon's RSS grew from %ld KiB idle to %ld KiB while relaying %lld bytes",
+                 idle, peak, FAKE_BIG_SIZE);
+}
