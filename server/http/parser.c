@@ -388,12 +388,12 @@ static bool field_line_valid(const char *s, const char *colon, const char *eol)
 }
 
 /* Field lines from s to the empty line ending the head (the scan made every
- * line end in CRLF) into req->headers, values trimmed. A line llhttp is not
- * given (llhttp_reads) is checked here as llhttp would; the first such
- * refusal counts after the structural ones (400, 431) of every line, as
- * when llhttp ran after this pass. */
+ * line end in CRLF) into req->headers, values trimmed; *ll_lines counts the
+ * ones llhttp is to be given (llhttp_reads). Any other line is checked here
+ * as llhttp would; the first such refusal counts after the structural ones
+ * (400, 431) of every line, as when llhttp ran after this pass. */
 static int split_field_lines(const struct http_parser *p, const char *s, const char *end,
-                             struct http_request *req)
+                             struct http_request *req, unsigned *ll_lines)
 {
     unsigned max =
         p->limits->max_headers < HTTP_MAX_HEADERS ? p->limits->max_headers : HTTP_MAX_HEADERS;
@@ -418,7 +418,9 @@ static int split_field_lines(const struct http_parser *p, const char *s, const c
         h = &req->headers[req->header_count++];
         h->name = span_of(s, colon);
         h->value = span_trim(span_of(colon + 1, eol));
-        if (chars_ok && !llhttp_reads(h->name))
+        if (llhttp_reads(h->name))
+            (*ll_lines)++;
+        else if (chars_ok)
             chars_ok = field_line_valid(s, colon, eol);
         s = eol + 2;
     }
@@ -433,7 +435,7 @@ static bool llhttp_feed(struct http_parser *p, const char *s, const char *end)
     return llhttp_execute(&p->llhttp, s, (size_t)(end - s)) == HPE_OK;
 }
 
-/* llhttp over the request line, then the field lines it reads
+/* llhttp over the request line, then the ll_lines field lines it reads
  * (llhttp_reads), then the empty line ending the head at end: every byte
  * of the head is read once by llhttp or by split_field_lines. llhttp 8.1
  * refuses HTTP/1.x above 1.1: when minor is not NULL it points at the
@@ -441,7 +443,8 @@ static bool llhttp_feed(struct http_parser *p, const char *s, const char *end)
  * instead (the version the request is served as); the bytes around it
  * stay where they are. */
 static int run_llhttp_head(struct http_parser *p, const char *s, const char *line_end,
-                           const char *minor, const struct http_request *req, const char *end)
+                           const char *minor, const struct http_request *req, unsigned ll_lines,
+                           const char *end)
 {
     llhttp_errno_t err;
 
@@ -453,12 +456,13 @@ static int run_llhttp_head(struct http_parser *p, const char *s, const char *lin
     }
     if (!llhttp_feed(p, s, line_end))
         return 400;
-    for (unsigned i = 0; i < req->header_count; i++) {
+    for (unsigned i = 0; ll_lines > 0; i++) {
         const struct http_header *h = &req->headers[i];
         const char *eol = h->value.p + h->value.len;
 
         if (!llhttp_reads(h->name))
             continue;
+        ll_lines--;
         while (*eol != '\r')
             eol++; /* past trailing whitespace to the line's CRLF */
         if (!llhttp_feed(p, h->name.p, eol + 2))
@@ -778,16 +782,18 @@ static int parse_complete_head(struct http_parser *p, const char *buf, size_t he
     const char *line = buf + p->head_start, *end = buf + head_len;
     const char *line_eol = buf + p->line_end - 2;
     const char *minor = line_eol - 1; /* the version's minor digit */
+    unsigned ll_lines = 0;
     int status;
 
     request_clear(req);
     p->req = req;
     status = parse_request_line(line, line_eol, req);
     if (status == 0)
-        status = split_field_lines(p, line_eol + 2, end, req);
+        status = split_field_lines(p, line_eol + 2, end, req, &ll_lines);
     if (status == 0)
-        status = run_llhttp_head(p, line, line_eol + 2,
-                                 *minor - '0' > req->version_minor ? minor : NULL, req, end);
+        status =
+            run_llhttp_head(p, line, line_eol + 2, *minor - '0' > req->version_minor ? minor : NULL,
+                            req, ll_lines, end);
     if (status != 0)
         return status;
     req->method = (llhttp_method_t)llhttp_get_method(&p->llhttp);
