@@ -5,8 +5,11 @@
  *      bare CR or LF, and the max_header_size cap (414/431);
  *   2. lines: the request line (method, single spaces, HTTP/d.d: 400, 505,
  *      501) and every field line (obs-fold, leading colon, whitespace before
- *      the colon: 400; the field count: 431);
- *   3. llhttp, strict, over the complete head, recording name/value spans;
+ *      the colon: 400; the field count: 431), recording name/value spans;
+ *   3. llhttp, strict, over the request line, the field lines its framing
+ *      and connection state depend on, and the end of the head; every
+ *      other field line is held in pass 2 to what strict llhttp accepts
+ *      (a token name, field-vchar values), so no byte is parsed twice;
  *   4. RFC 9112 §3.2, §3.3, §6.1-6.3 and §9.3: Host, request-target form,
  *      framing (Content-Length and Transfer-Encoding, cross-checked with what
  *      llhttp decided), Expect, Connection.
@@ -34,7 +37,6 @@
 /* Longest chunk-size line (size, extensions, CRLF) accepted. */
 #define CHUNK_LINE_MAX 4096
 
-enum hdr_state { HDR_NONE, HDR_FIELD, HDR_VALUE };
 enum body_phase { PHASE_LINE, PHASE_DATA, PHASE_TRAILER, PHASE_DONE };
 enum body_step { STEP_AGAIN, STEP_MORE, STEP_SPAN, STEP_DONE };
 
@@ -47,29 +49,16 @@ static bool is_alnum(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c);
 }
 
-/* The character classes below are switches, which compilers turn into a
- * table or a bit test rather than a search of a string per byte. */
-static bool is_tchar(unsigned char c)
-{
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~': return true;
-    default: return is_alnum(c);
-    }
-}
+/* tchar (RFC 9110 §5.6.2) as a bitmap: bit c of the 256, one load and a
+ * shift per byte. */
+static const uint64_t tchar_bits[4] = {
+    UINT64_C(0x03ff6cfa00000000), /* ! # $ % & ' * + - . 0-9 */
+    UINT64_C(0x57ffffffc7fffffe), /* A-Z ^ _ ` a-z | ~ */
+    0,
+    0,
+};
+
+static bool is_tchar(unsigned char c) { return (tchar_bits[c >> 6] >> (c & 63)) & 1; }
 
 static bool is_hex(unsigned char c)
 {
@@ -79,7 +68,8 @@ static bool is_hex(unsigned char c)
 static bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
 /* unreserved / sub-delims of RFC 3986, the characters of a reg-name
- * besides pct-encoded. */
+ * besides pct-encoded. A switch, which compilers turn into a table or a
+ * bit test rather than a search of a string per byte. */
 static bool is_regname_char(unsigned char c)
 {
     switch (c) {
@@ -163,63 +153,6 @@ static int parser_fail(struct http_parser *p, int status)
 
 /* ---- llhttp callbacks ---- */
 
-static void span_extend(struct http_span *s, const char *at, size_t len)
-{
-    s->len = (size_t)(at + len - s->p);
-}
-
-static int on_header_field(llhttp_t *ll, const char *at, size_t len)
-{
-    struct http_parser *p = ll->data;
-    struct http_request *req = p->req;
-
-    if (p->head_done) /* a trailer field: framing bytes, bounded and ignored */
-        return 0;
-    if (p->hdr_state == HDR_FIELD) {
-        span_extend(&req->headers[req->header_count - 1].name, at, len);
-        return 0;
-    }
-    if (req->header_count >= HTTP_MAX_HEADERS) {
-        p->error_status = 431;
-        return -1;
-    }
-    req->headers[req->header_count++] = (struct http_header){
-        .name = {.p = at, .len = len},
-        .value = {.p = at + len, .len = 0},
-    };
-    p->hdr_state = HDR_FIELD;
-    return 0;
-}
-
-static int on_header_value(llhttp_t *ll, const char *at, size_t len)
-{
-    struct http_parser *p = ll->data;
-    struct http_header *h;
-
-    if (p->head_done || p->req->header_count == 0)
-        return 0;
-    h = &p->req->headers[p->req->header_count - 1];
-    if (p->hdr_state == HDR_VALUE)
-        span_extend(&h->value, at, len);
-    else
-        h->value = (struct http_span){.p = at, .len = len};
-    p->hdr_state = HDR_VALUE;
-    return 0;
-}
-
-static int on_header_value_complete(llhttp_t *ll)
-{
-    struct http_parser *p = ll->data;
-
-    if (!p->head_done && p->req->header_count > 0) {
-        struct http_header *h = &p->req->headers[p->req->header_count - 1];
-
-        h->value = span_trim(h->value);
-    }
-    p->hdr_state = HDR_NONE;
-    return 0;
-}
-
 static int on_headers_complete(llhttp_t *ll)
 {
     (void)ll;
@@ -269,9 +202,6 @@ static int on_message_complete(llhttp_t *ll)
 }
 
 static const llhttp_settings_t parser_settings = {
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_chunk_header = on_chunk_header,
@@ -405,17 +335,74 @@ static int parse_request_line(const char *s, const char *eol, struct http_reques
     return method_known(req->method_name) ? 0 : 501;
 }
 
+/* The field names whose lines llhttp is given: the ones its framing and
+ * connection state depend on (llhttp 8.1 reads these five by name). */
+static bool llhttp_reads(struct http_span name)
+{
+    switch (name.len) {
+    case 7: return ascii_ieq(name.p, "upgrade", 7);
+    case 10: return ascii_ieq(name.p, "connection", 10);
+    case 14: return ascii_ieq(name.p, "content-length", 14);
+    case 16: return ascii_ieq(name.p, "proxy-connection", 16);
+    case 17: return ascii_ieq(name.p, "transfer-encoding", 17);
+    default: return false;
+    }
+}
+
+/* Whether s[0..end) holds only what strict llhttp takes in a field value:
+ * HT, SP, VCHAR and obs-text (its header_value table). Eight bytes a step
+ * where loads are little-endian: a word without a byte below 0x20 or equal
+ * to 0x7f passes at once (neither test flags a byte when no such byte is
+ * there); the rest is judged byte by byte. */
+static bool field_value_valid(const char *s, const char *end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+
+    for (; end - s >= 8; s += 8) {
+        uint64_t w, del;
+
+        memcpy(&w, s, sizeof w);
+        del = w ^ (ones * 0x7f);
+        if ((((w - ones * 0x20) & ~w) | ((del - ones) & ~del)) & highs)
+            break;
+    }
+#endif
+    for (; s < end; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* What strict llhttp accepts in a field line of any other name: a token,
+ * the colon, then a field value as above. */
+static bool field_line_valid(const char *s, const char *colon, const char *eol)
+{
+    for (; s < colon; s++)
+        if (!is_tchar((unsigned char)*s))
+            return false;
+    return field_value_valid(colon + 1, eol);
+}
+
 /* Field lines from s to the empty line ending the head (the scan made every
- * line end in CRLF). */
-static int check_field_lines(const struct http_parser *p, const char *s, const char *end)
+ * line end in CRLF) into req->headers, values trimmed; *ll_lines counts the
+ * ones llhttp is to be given (llhttp_reads). Any other line is checked here
+ * as llhttp would; the first such refusal counts after the structural ones
+ * (400, 431) of every line, as when llhttp ran after this pass. */
+static int split_field_lines(const struct http_parser *p, const char *s, const char *end,
+                             struct http_request *req, unsigned *ll_lines)
 {
     unsigned max =
         p->limits->max_headers < HTTP_MAX_HEADERS ? p->limits->max_headers : HTTP_MAX_HEADERS;
-    unsigned count = 0;
+    bool chars_ok = true;
 
     while (s < end) {
         const char *eol = memchr(s, '\r', (size_t)(end - s));
         const char *colon;
+        struct http_header *h;
 
         if (eol == NULL)
             return 400;
@@ -426,33 +413,64 @@ static int check_field_lines(const struct http_parser *p, const char *s, const c
         colon = memchr(s, ':', (size_t)(eol - s));
         if (colon == NULL || is_ows(colon[-1]))
             return 400;
-        if (++count > max)
+        if (req->header_count >= max)
             return 431;
+        h = &req->headers[req->header_count++];
+        h->name = span_of(s, colon);
+        h->value = span_trim(span_of(colon + 1, eol));
+        if (llhttp_reads(h->name))
+            (*ll_lines)++;
+        else if (chars_ok)
+            chars_ok = field_line_valid(s, colon, eol);
         s = eol + 2;
     }
-    return 0;
+    return chars_ok ? 0 : 400;
 }
 
-/* ---- pass 3: llhttp over the complete head ---- */
+/* ---- pass 3: llhttp over what it needs of the head ---- */
 
-/* llhttp over the head from s to end. llhttp 8.1 refuses HTTP/1.x above
- * 1.1: when minor is not NULL it points at the minor version digit of the
- * request line, and llhttp reads a '1' there instead (the version the
- * request is served as); the bytes around it stay where they are. */
-static int run_llhttp_head(struct http_parser *p, const char *s, const char *end, const char *minor)
+/* One piece of the head to llhttp, which must take it whole. */
+static bool llhttp_feed(struct http_parser *p, const char *s, const char *end)
+{
+    return llhttp_execute(&p->llhttp, s, (size_t)(end - s)) == HPE_OK;
+}
+
+/* llhttp over the request line, then the ll_lines field lines it reads
+ * (llhttp_reads), then the empty line ending the head at end: every byte
+ * of the head is read once by llhttp or by split_field_lines. llhttp 8.1
+ * refuses HTTP/1.x above 1.1: when minor is not NULL it points at the
+ * minor version digit of the request line, and llhttp reads a '1' there
+ * instead (the version the request is served as); the bytes around it
+ * stay where they are. */
+static int run_llhttp_head(struct http_parser *p, const char *s, const char *line_end,
+                           const char *minor, const struct http_request *req, unsigned ll_lines,
+                           const char *end)
 {
     llhttp_errno_t err;
 
     p->llhttp.data = p;
     if (minor != NULL) {
-        if (llhttp_execute(&p->llhttp, s, (size_t)(minor - s)) != HPE_OK ||
-            llhttp_execute(&p->llhttp, "1", 1) != HPE_OK)
-            return p->error_status != 0 ? p->error_status : 400;
+        if (!llhttp_feed(p, s, minor) || !llhttp_feed(p, "1", "1" + 1))
+            return 400;
         s = minor + 1;
     }
-    err = llhttp_execute(&p->llhttp, s, (size_t)(end - s));
+    if (!llhttp_feed(p, s, line_end))
+        return 400;
+    for (unsigned i = 0; ll_lines > 0; i++) {
+        const struct http_header *h = &req->headers[i];
+        const char *eol = h->value.p + h->value.len;
+
+        if (!llhttp_reads(h->name))
+            continue;
+        ll_lines--;
+        while (*eol != '\r')
+            eol++; /* past trailing whitespace to the line's CRLF */
+        if (!llhttp_feed(p, h->name.p, eol + 2))
+            return 400;
+    }
+    err = llhttp_execute(&p->llhttp, end - 2, 2);
     if (err != HPE_PAUSED || llhttp_get_error_pos(&p->llhttp) != end)
-        return p->error_status != 0 ? p->error_status : 400;
+        return 400;
     llhttp_resume(&p->llhttp);
     return 0;
 }
@@ -764,15 +782,18 @@ static int parse_complete_head(struct http_parser *p, const char *buf, size_t he
     const char *line = buf + p->head_start, *end = buf + head_len;
     const char *line_eol = buf + p->line_end - 2;
     const char *minor = line_eol - 1; /* the version's minor digit */
+    unsigned ll_lines = 0;
     int status;
 
     request_clear(req);
     p->req = req;
     status = parse_request_line(line, line_eol, req);
     if (status == 0)
-        status = check_field_lines(p, line_eol + 2, end);
+        status = split_field_lines(p, line_eol + 2, end, req, &ll_lines);
     if (status == 0)
-        status = run_llhttp_head(p, line, end, *minor - '0' > req->version_minor ? minor : NULL);
+        status =
+            run_llhttp_head(p, line, line_eol + 2, *minor - '0' > req->version_minor ? minor : NULL,
+                            req, ll_lines, end);
     if (status != 0)
         return status;
     req->method = (llhttp_method_t)llhttp_get_method(&p->llhttp);

@@ -68,7 +68,6 @@ struct http_parser {
     bool message_complete;
     int error_status;
     /* private scratch for the llhttp callbacks */
-    int hdr_state;
     int body_phase;     /* chunked: size line, data or trailer */
     size_t frame_bytes; /* bytes of the current chunk line or trailer */
     bool frame_prev_cr; /* the last framing byte was a CR */

@@ -946,3 +946,71 @@ Test(parser_body, a_bad_chunk_after_good_data_keeps_the_good_data_out, .init = s
     cr_expect_eq(whole.status, 400);
     cr_expect_eq(whole.body_len, 3);
 }
+
+/* ---- field lines llhttp is not given ---- */
+
+static int ref_pause(llhttp_t *ll)
+{
+    (void)ll;
+    return HPE_PAUSED;
+}
+
+/* Strict llhttp's verdict on a whole head, every field line included. */
+static bool llhttp_accepts(const char *s, size_t len)
+{
+    llhttp_settings_t settings;
+    llhttp_t ll;
+
+    llhttp_settings_init(&settings);
+    settings.on_headers_complete = ref_pause;
+    llhttp_init(&ll, HTTP_REQUEST, &settings);
+    return llhttp_execute(&ll, s, len) == HPE_PAUSED && llhttp_get_error_pos(&ll) == s + len;
+}
+
+/* llhttp reads only the field lines its framing depends on; the others are
+ * judged by the parser itself. Every byte value (but NUL, CR and LF, which
+ * the scan refuses first) at every offset of such a field's name and value
+ * gets the answer strict llhttp gives over the whole head: a server that
+ * let a control byte through, or refused a valid one, fails here. */
+Test(parser_fields, other_field_lines_are_judged_as_llhttp_would)
+{
+    static const char base[] = "GET / HTTP/1.1\r\nHost: a\r\nX-Name: 0123456789abcdef\r\n\r\n";
+    const size_t len = sizeof base - 1, name = (size_t)(strstr(base, "X-Name") - base),
+                 value = name + 8;
+    static struct http_limits lim;
+    char buf[sizeof base];
+    unsigned checked = 0, refused = 0;
+
+    lim = http_limits_default();
+    for (unsigned b = 1; b < 256; b++) {
+        if (b == '\r' || b == '\n')
+            continue;
+        for (size_t at = name; at < value + 16; at++) {
+            bool ref;
+            int got;
+
+            if (at == name + 6 || at == name + 7)
+                continue; /* the colon and the space after it */
+            memcpy(buf, base, len);
+            buf[at] = (char)b;
+            if (at == name && (b == ' ' || b == '\t' || b == ':')) {
+                /* obs-fold and an empty name: refused before llhttp (it
+                 * would take both) */
+                http_parser_init(&fp, &lim);
+                cr_expect_eq(http_parse_head(&fp, buf, len, &freq), -400, "byte 0x%02x first", b);
+                continue;
+            }
+            ref = llhttp_accepts(buf, len);
+            http_parser_init(&fp, &lim);
+            got = http_parse_head(&fp, buf, len, &freq);
+            cr_expect_eq(got, ref ? (int)len : -400,
+                         "byte 0x%02x at head offset %zu: %d, llhttp %s", b, at, got,
+                         ref ? "accepts" : "refuses");
+            checked++;
+            refused += !ref;
+        }
+    }
+    cr_expect_gt(refused, 1000, "the reference refused only %u of %u heads", refused, checked);
+    cr_expect_gt(checked - refused, 1000, "the reference accepted only %u of %u heads",
+                 checked - refused, checked);
+}
