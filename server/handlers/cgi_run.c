@@ -590,6 +590,7 @@ static void env_input(struct cgi_env_in *in, struct http_exchange *x, const stru
         .path = getenv("PATH"),
         .extra = conf->env,
         .n_extra = conf->n_env,
+        .remote_user = x->auth_user,
     };
 }
 
