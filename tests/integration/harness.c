@@ -166,7 +166,7 @@ void daemon_start_prepared(struct daemon *d, const char *bin)
     int status;
 
     daemon_spawn_bin(d, bin);
-    deadline = now_ms() + 10000;
+    deadline = now_ms() + 30000; /* generous: a loaded CI machine starts slowly */
     while (now_ms() < deadline) {
         if ((d->port = find_port(d->log)) != 0)
             return;
@@ -183,7 +183,11 @@ void daemon_start_prepared(struct daemon *d, const char *bin)
         }
         usleep(10000);
     }
-    cr_assert_fail("cohttpd did not start within 10 s");
+    {
+        char *log = file_slurp(d->log);
+
+        cr_assert_fail("cohttpd did not start within 30 s; its stderr: %s", log ? log : "(none)");
+    }
 }
 
 int daemon_stop(struct daemon *d)
