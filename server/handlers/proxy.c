@@ -162,18 +162,18 @@ static int up_write(struct proxy_req *p)
 }
 
 /* Starts compressing the response when the route and its head allow it:
- * the head in p->resp_head (*len bytes) is rewritten for it. 0 or -errno. */
-static int compress_head(struct proxy_req *p, int *len)
+ * the head in p->resp_head (*len bytes) is rewritten for it; a head that
+ * would not fit then goes as it is, uncompressed. */
+static void compress_head(struct proxy_req *p, int *len)
 {
     struct cstream_head h;
     size_t n = (size_t)*len;
-    int r;
 
     cstream_raw_parse(p->resp_head, n, &h);
     p->cs = cstream_open(p->x, true, &h);
-    r = cstream_raw_head(p->cs, p->resp_head, &n, sizeof p->resp_head);
+    if (cstream_raw_head(p->cs, p->resp_head, &n, sizeof p->resp_head) < 0)
+        p->cs = NULL; /* freed with the exchange */
     *len = (int)n;
-    return r;
 }
 
 /* Sends the client the head of the final response. 1 or < 0 outcome. */
@@ -192,8 +192,8 @@ static int send_head(struct proxy_req *p)
      * for 100 Continue gets it before the response begins. */
     if (!p->body_eof && http_body_claim(p->x) < 0)
         return -PX_CUT;
-    if (p->c->compress && compress_head(p, &len) < 0)
-        return -PX_FAIL_502;
+    if (p->c->compress)
+        compress_head(p, &len);
     r = http_resp_raw(p->x, p->resp_head, (size_t)len);
     return r < 0 ? -PX_CUT : 1;
 }
