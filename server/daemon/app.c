@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "handlers/auth.h"
 #include "handlers/kinds.h"
 #include "http/client.h"
 #include "http/mime.h"
@@ -28,6 +29,8 @@ struct app_route {
     size_t kind_index;                /* the kind's index in the handler table */
     bool opened;                      /* state came from kind->open: close it */
     const struct http_policy *policy; /* the route's site keys */
+    struct auth *auth;                /* whom the route lets in, or NULL: everyone */
+    bool own_auth;                    /* auth is the route's own, not app->server_auth */
     const char *name; /* the section as written, without its brackets ("static /") */
     size_t name_len;
 };
@@ -38,6 +41,7 @@ struct app {
     struct app_route *routes;
     size_t n_routes;
     struct router *router;
+    struct auth *server_auth; /* [server]'s auth lines, for the routes that take them whole */
     size_t n_kinds;
     size_t *kind_routes; /* routes of each kind, by kind index */
     _Atomic long refs;
@@ -125,6 +129,8 @@ static void app_dispatch(struct http_exchange *x, void *arg)
         http_resp_error(x, 400, NULL);
         return;
     }
+    if (ar->auth && !auth_check(x, ar->auth))
+        return;
     rest = route_rest(route, x->path, x->path_len, &rest_len);
     x->handler_worker = aw->kind_worker[ar->kind_index];
     ar->kind->handle(x, ar->state, rest, rest_len);
@@ -135,7 +141,10 @@ static void app_free(struct app *app)
     for (size_t i = 0; i < app->n_routes; i++) {
         if (app->routes[i].opened)
             app->routes[i].kind->close(app->routes[i].state);
+        if (app->routes[i].own_auth)
+            auth_close(app->routes[i].auth);
     }
+    auth_close(app->server_auth);
     for (size_t i = 0; i < app->n_rows && i < APP_MAX_ROWS; i++)
         free(atomic_load_explicit(&app->route_rows[i], memory_order_acquire));
     router_free(app->router);
@@ -168,6 +177,30 @@ static size_t kind_index(const struct handler_kind *kind)
     return i;
 }
 
+/* Opens whom route lets in: its own auth lines, else [server]'s (one
+ * state shared by every route that takes them whole). 0 or -errno with
+ * err set. */
+static int app_open_auth(struct app *app, const struct route *route, struct app_route *ar,
+                         char *err, size_t err_len)
+{
+    const struct http_policy *server = &app->cfg.server.policy, *p = route->policy;
+    const char *file = http_policy_auth_file(p, server);
+    int r;
+
+    if (!file)
+        return 0;
+    if (!p->auth_file && !p->auth_realm) {
+        if (!app->server_auth &&
+            (r = auth_open(server->auth_realm, file, &app->server_auth, err, err_len)) < 0)
+            return r;
+        ar->auth = app->server_auth;
+        return 0;
+    }
+    r = auth_open(http_policy_auth_realm(p, server), file, &ar->auth, err, err_len);
+    ar->own_auth = r == 0;
+    return r;
+}
+
 /* Opens one route's state through its kind; logs why it cannot. */
 static int app_open_route(struct app *app, const struct route *route, struct app_route *ar)
 {
@@ -184,15 +217,20 @@ static int app_open_route(struct app *app, const struct route *route, struct app
         ar->name++;
         ar->name_len -= 2;
     }
-    if (!ar->kind->open)
-        return 0;
-    r = ar->kind->open(route->conf, app->kind_routes[ar->kind_index], &ar->state, err, sizeof err);
+    r = app_open_auth(app, route, ar, err, sizeof err);
+    if (r == 0 && ar->kind->open) {
+        r = ar->kind->open(route->conf, app->kind_routes[ar->kind_index], &ar->state, err,
+                           sizeof err);
+        ar->opened = r == 0;
+    }
     if (r < 0) {
+        if (ar->own_auth)
+            auth_close(ar->auth);
+        ar->own_auth = false;
         config_where(where, sizeof where, route->file, route->line);
         log_error("%s: %s", where, err);
         return r;
     }
-    ar->opened = true;
     return 0;
 }
 

@@ -802,6 +802,10 @@ int config_dump(const struct config *cfg, FILE *out)
         fputs("allow =\ndeny =\n", out); /* none: shown empty ([server] only) */
     if (cfg->server.policy.n_pages == 0)
         fputs("error_page =\n", out);
+    if (!cfg->server.policy.auth_realm)
+        fputs("auth_basic =\n", out);
+    if (!cfg->server.policy.auth_file)
+        fputs("auth_basic_file =\n", out);
     schema_dump_section(out, "[limits]", &schema_limits, &cfg->limits);
     fprintf(out, "\n[mime]\n");
     for (size_t i = 0; i < cfg->n_mime; i++)

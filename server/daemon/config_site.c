@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "daemon/config_internal.h"
+#include "handlers/auth.h"
 
 /* The most address blocks one trusted_proxies, or one section's allow and
  * deny lines together, hold. */
@@ -227,6 +228,63 @@ static void dump_error_page(FILE *out, const struct key_spec *key, const void *o
     }
 }
 
+/* ---- auth_basic, auth_basic_file ------------------------------------------ */
+
+/* auth_basic = REALM, or off: this route authenticates no one, whatever
+ * [server] says. */
+static void parse_auth_realm(struct conf_io *io, const struct key_spec *key, void *obj,
+                             const char *value)
+{
+    struct http_policy *p = obj;
+
+    (void)key;
+    p->auth_realm = NULL;
+    p->auth_off = strcmp(value, "off") == 0;
+    if (!*value || p->auth_off)
+        return;
+    if (!auth_realm_ok(value)) {
+        conf_error(io,
+                   "auth_basic realm '%s' must be 1 to 200 printable characters without '\"' "
+                   "or '\\' (or off)",
+                   value);
+        return;
+    }
+    p->auth_realm = conf_strdup(io, value);
+}
+
+static void dump_auth_realm(FILE *out, const struct key_spec *key, const void *obj)
+{
+    const struct http_policy *p = obj;
+
+    if (p->auth_off || p->auth_realm)
+        fprintf(out, "%s = %s\n", key->name, p->auth_off ? "off" : p->auth_realm);
+}
+
+static void auth_file_report(void *ctx, const char *msg) { conf_error(ctx, "%s", msg); }
+
+/* The file is read and checked now, so that -t refuses what startup would. */
+static void parse_auth_file(struct conf_io *io, const struct key_spec *key, void *obj,
+                            const char *value)
+{
+    struct http_policy *p = obj;
+    char *path;
+
+    p->auth_file = NULL;
+    if (!*value)
+        return;
+    path = conf_path(io, key->name, value);
+    if (path && auth_file_check(path, auth_file_report, io) >= 0)
+        p->auth_file = path;
+}
+
+static void dump_auth_file(FILE *out, const struct key_spec *key, const void *obj)
+{
+    const struct http_policy *p = obj;
+
+    if (p->auth_file)
+        fprintf(out, "%s = %s\n", key->name, p->auth_file);
+}
+
 static const struct key_spec site_keys[] = {
     {.name = "allow",
      .type = VT_CUSTOM,
@@ -243,6 +301,11 @@ static const struct key_spec site_keys[] = {
      .repeatable = true,
      .parse = parse_error_page,
      .dump = dump_error_page},
+    {.name = "auth_basic", .type = VT_CUSTOM, .parse = parse_auth_realm, .dump = dump_auth_realm},
+    {.name = "auth_basic_file",
+     .type = VT_CUSTOM,
+     .parse = parse_auth_file,
+     .dump = dump_auth_file},
 };
 
 const struct section_spec schema_site = {.keys = site_keys,
@@ -280,11 +343,27 @@ static void describe_pages(FILE *out, const struct route *route, const struct co
             p == &cfg->server.policy ? "[server]'s lines" : "the route's lines");
 }
 
+/* "auth: basic, realm ..., N users from PATH (WHOSE lines)", or why none. */
+static void describe_auth(FILE *out, const struct route *route, const struct config *cfg)
+{
+    const struct http_policy *server = &cfg->server.policy;
+    const char *file = http_policy_auth_file(route->policy, server);
+
+    if (route->policy && route->policy->auth_off && server->auth_file)
+        fputs("auth: none (auth_basic = off here; [server] has auth_basic_file)\n", out);
+    if (!file)
+        return;
+    auth_describe(out, http_policy_auth_realm(route->policy, server), file,
+                  route->policy && route->policy->auth_file ? "the route's lines"
+                                                            : "[server]'s lines");
+}
+
 void config_describe_site(FILE *out, const struct route *route, const struct config *cfg)
 {
     const struct http_access *a = http_policy_access(route->policy, &cfg->server.policy);
 
     describe_pages(out, route, cfg);
+    describe_auth(out, route, cfg);
     if (a->n == 0)
         return; /* every client: nothing to say */
     fputs("access: ", out);

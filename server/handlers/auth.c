@@ -261,8 +261,9 @@ static void log_failure(struct http_exchange *x, struct auth *a, const char *use
     log_warn("auth %s: %s: user '%s' from %s", a->path, why, name, client);
 }
 
-/* 1 when cred ("user:password") matches, 0 when not, -errno. */
-static int verify(struct http_exchange *x, struct auth *a, const char *cred, size_t len)
+/* 1 when cred ("user:password") matches (*user: who), 0 when not, -errno. */
+static int verify(struct http_exchange *x, struct auth *a, const char *cred, size_t len,
+                  const struct auth_user **user)
 {
     const char *colon = memchr(cred, ':', len);
     const struct auth_user *u;
@@ -271,10 +272,11 @@ static int verify(struct http_exchange *x, struct auth *a, const char *cred, siz
 
     if (!colon)
         return 0;
-    cred_mac(a, cred, len, mac);
-    if (cache_has(a, mac))
-        return 1;
     u = auth_users_find(&a->users, cred, (size_t)(colon - cred));
+    *user = u;
+    cred_mac(a, cred, len, mac);
+    if (u && cache_has(a, mac))
+        return 1;
     if (!u && a->users.n == 0)
         return 0;
     /* An unknown user costs a hash check too: timing tells nothing. */
@@ -291,6 +293,7 @@ static int verify(struct http_exchange *x, struct auth *a, const char *cred, siz
 
 bool auth_check(struct http_exchange *x, struct auth *a)
 {
+    const struct auth_user *user = NULL;
     char cred[CRED_MAX + 1];
     size_t len;
     const char *value = http_req_header(x, "Authorization", &len);
@@ -300,10 +303,12 @@ bool auth_check(struct http_exchange *x, struct auth *a)
         reply_401(x, a);
         return false;
     }
-    r = verify(x, a, cred, (size_t)n);
+    r = verify(x, a, cred, (size_t)n, &user);
     OPENSSL_cleanse(cred, sizeof cred);
-    if (r == 1)
+    if (r == 1) {
+        x->auth_user = user->name;
         return true;
+    }
     if (r < 0)
         http_resp_error(x, 503, NULL);
     else
@@ -313,7 +318,7 @@ bool auth_check(struct http_exchange *x, struct auth *a)
 
 static void describe_report(void *ctx, const char *msg) { fprintf(ctx, "auth_error: %s\n", msg); }
 
-void auth_describe(FILE *out, const char *realm, const char *path)
+void auth_describe(FILE *out, const char *realm, const char *path, const char *whose)
 {
     int n;
 
@@ -322,6 +327,7 @@ void auth_describe(FILE *out, const char *realm, const char *path)
     n = auth_file_check(path, describe_report, out);
     if (n >= 0)
         fprintf(out,
-                "auth: basic, realm \"%s\", %d users from %s (401 without valid credentials)\n",
-                realm ? realm : AUTH_DEFAULT_REALM, n, path);
+                "auth: basic, realm \"%s\", %d users from %s (%s; 401 without valid "
+                "credentials)\n",
+                realm ? realm : AUTH_DEFAULT_REALM, n, path, whose);
 }

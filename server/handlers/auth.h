@@ -47,17 +47,17 @@ int auth_open(const char *realm, const char *path, struct auth **out, char *err,
 void auth_close(struct auth *a);
 
 /*
- * True when x carries Basic credentials that match a user of a's file.
- * Otherwise it answers itself and returns false: 401 with
- * WWW-Authenticate: Basic realm="..." and a short body (missing,
- * malformed or wrong credentials; a wrong password is logged, at most a
- * few lines a second, with the client's address and the user), or 503
- * when too many checks wait. A check not in a's cache runs on a pool
- * thread while the coroutine waits: may yield. Any thread's loop.
+ * True when x carries Basic credentials that match a user of a's file;
+ * x->auth_user then names that user (owned by a). Otherwise it answers itself and returns false:
+ * 401 with WWW-Authenticate: Basic realm="..." and a short body (missing, malformed or wrong
+ * credentials; a wrong password is logged, at most a few lines a second, with the client's address
+ * and the user), or 503 when too many checks wait. A check not in a's cache runs on a pool thread
+ * while the coroutine waits: may yield. Any thread's loop.
  */
 bool auth_check(struct http_exchange *x, struct auth *a);
 
-/* --route: "auth: basic, realm "R", N users from PATH". Main thread. */
-void auth_describe(FILE *out, const char *realm, const char *path);
+/* --route: "auth: basic, realm "R", N users from PATH (WHOSE; ...)",
+ * whose saying where the lines come from. Main thread. */
+void auth_describe(FILE *out, const char *realm, const char *path, const char *whose);
 
 #endif

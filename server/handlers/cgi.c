@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "handlers/cgi_internal.h"
+#include "handlers/compress_stream.h"
 #include "handlers/static_cache.h"
 #include "handlers/static.h"
 #include "handlers/static_internal.h"
@@ -168,6 +169,7 @@ static void cgi_describe(FILE *out, const void *conf, const struct handler_targe
     struct cgi_script s;
     int r;
 
+    cstream_describe(out, route.conf->compress);
     route.files = (struct static_conf){.root = route.conf->root};
     route.root = static_root_open(&route.files);
     if (!route.root) {
@@ -257,6 +259,10 @@ static const struct key_spec cgi_keys[] = {
      .offset = offsetof(struct cgi_conf, x_sendfile),
      .parse = static_parse_root,
      .dump = conf_dump_string},
+    {.name = "compress",
+     .type = VT_BOOL,
+     .offset = offsetof(struct cgi_conf, compress),
+     .width = sizeof(bool)},
 };
 
 static const struct section_spec cgi_schema = {.keys = cgi_keys,

@@ -2,6 +2,7 @@
 #ifndef COHTTPD_HANDLERS_CGI_H
 #define COHTTPD_HANDLERS_CGI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@ struct cgi_conf {
     const char *env[CGI_MAX_ENV]; /* "NAME=value" lines added to every script's environment */
     size_t n_env;
     const char *x_sendfile; /* absolute directory scripts may name in X-Sendfile, or NULL */
+    bool compress;          /* compress streamed responses (compress_stream.h); default off */
 };
 
 /*

@@ -98,8 +98,9 @@ static bool name_is(const struct http_span *s, const char *name)
 
 /* HTTP_NAME for header i, with the values of later fields of the same name
  * joined; nothing when an earlier field had it. -EPROTO on a collision. */
-static int header_var(struct env_out *o, const struct http_request *req, unsigned i)
+static int header_var(struct env_out *o, const struct cgi_env_in *in, unsigned i)
 {
+    const struct http_request *req = in->req;
     const struct http_header *h = &req->headers[i];
 
     for (unsigned j = 0; j < i; j++) {
@@ -113,6 +114,8 @@ static int header_var(struct env_out *o, const struct http_request *req, unsigne
     if (name_is(&h->name, "Content-Length") || name_is(&h->name, "Content-Type") ||
         name_is(&h->name, "Proxy"))
         return 0; /* CONTENT_* are set apart; HTTP_PROXY never (httpoxy) */
+    if (in->remote_user && name_is(&h->name, "Authorization"))
+        return 0; /* checked by cohttpd: the password stays out of the script */
     begin_raw(o);
     put(o, "HTTP_", 5);
     for (size_t k = 0; k < h->name.len; k++) {
@@ -185,7 +188,12 @@ static void request_vars(struct env_out *o, const struct cgi_env_in *in)
     const struct http_request *req = in->req;
     char num[24];
 
-    bool auth = false, type = false;
+    bool auth = in->remote_user != NULL, type = false;
+
+    if (auth) {
+        var_str(o, "AUTH_TYPE", "Basic");
+        var_str(o, "REMOTE_USER", in->remote_user);
+    }
 
     for (unsigned i = 0; i < req->header_count; i++) {
         const struct http_header *h = &req->headers[i];
@@ -240,7 +248,7 @@ int cgi_env_build(const struct cgi_env_in *in, char *buf, size_t cap, char **env
     const struct http_request *req = in->req;
 
     for (unsigned i = 0; i < req->header_count; i++)
-        if (header_var(&o, req, i) < 0)
+        if (header_var(&o, in, i) < 0)
             return -EPROTO;
     request_vars(&o, in);
     var_str(&o, "GATEWAY_INTERFACE", "CGI/1.1");

@@ -25,13 +25,16 @@ struct cgi_env_in {
     const char *path;             /* the daemon's PATH, or NULL */
     const char *const *extra;     /* the route's "NAME=value" lines */
     size_t n_extra;
+    const char *remote_user; /* who cohttpd's basic authentication let in, or NULL */
 };
 
 /*
  * Writes the script's environment: envp[0..n) gets pointers into
  * buf[0..cap), and envp[n] = NULL (envp has room for max entries, the
- * NULL included). Variables: AUTH_TYPE (the Authorization scheme, when
- * the request has one), CONTENT_LENGTH and CONTENT_TYPE (when present),
+ * NULL included). Variables: AUTH_TYPE (when remote_user is set, "Basic"
+ * with REMOTE_USER, and the credentials stay out of the environment: no
+ * HTTP_AUTHORIZATION; else the Authorization scheme, when the request
+ * has one), CONTENT_LENGTH and CONTENT_TYPE (when present),
  * DOCUMENT_ROOT, GATEWAY_INTERFACE, PATH_INFO and PATH_TRANSLATED (when
  * there is a PATH_INFO), QUERY_STRING, REDIRECT_STATUS=200, REMOTE_ADDR,
  * REMOTE_PORT, REQUEST_METHOD, REQUEST_URI, SCRIPT_FILENAME, SCRIPT_NAME,

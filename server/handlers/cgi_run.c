@@ -14,6 +14,7 @@
 #include "handlers/cgi_head.h"
 #include "handlers/cgi_internal.h"
 #include "handlers/cgi_proc.h"
+#include "handlers/compress_stream.h"
 #include "http/status.h"
 
 #ifndef COHTTPD_VERSION
@@ -58,6 +59,8 @@ struct cgi_run {
     char *xsendfile; /* X-Sendfile's path (with x_sendfile on), or NULL */
     size_t xsendfile_len;
     bool xsendfile_on;    /* the route has x_sendfile */
+    bool compress;        /* the route compresses responses */
+    struct cstream *cs;   /* the body's compressor, or NULL */
     struct cgi_head head; /* the script's, once parsed (points into out) */
     size_t redirect_len;
     uint64_t started, active; /* loop ms: the start, the last bytes moved */
@@ -243,17 +246,37 @@ static int head_status(const struct cgi_head *h)
     return h->location ? 302 : 200;
 }
 
+/* What h says for compressing the response (compress_stream.h). */
+static void cgi_head_coding(const struct cgi_head *h, int status, struct cstream_head *ch)
+{
+    *ch = (struct cstream_head){.status = status};
+    for (size_t i = 0; i < h->n_fields; i++) {
+        const struct cgi_field *f = &h->fields[i];
+
+        if (f->name_len == 12 && strncasecmp(f->name, "Content-Type", 12) == 0) {
+            ch->type = f->value;
+            ch->type_len = f->value_len;
+        }
+        ch->has_encoding |= f->name_len == 16 && strncasecmp(f->name, "Content-Encoding", 16) == 0;
+        ch->has_range |= f->name_len == 13 && strncasecmp(f->name, "Content-Range", 13) == 0;
+    }
+}
+
 /* Sends the response head for h. 0 or -errno. */
 static int send_head(struct cgi_run *r, const struct cgi_head *h)
 {
     struct http_exchange *x = r->x;
     int status = head_status(h), e;
+    struct cstream_head ch;
 
     if ((e = http_resp_begin(x, status)) < 0)
         return e;
+    cgi_head_coding(h, status, &ch);
+    r->cs = cstream_open(x, r->compress, &ch);
     for (size_t i = 0; i < h->n_fields; i++)
-        http_resp_header(x, h->fields[i].name, h->fields[i].name_len, h->fields[i].value,
-                         h->fields[i].value_len);
+        cstream_header(r->cs, x, h->fields[i].name, h->fields[i].name_len, h->fields[i].value,
+                       h->fields[i].value_len);
+    cstream_coding_headers(r->cs, x);
     if (h->location)
         http_resp_header(x, "Location", 8, h->location, h->location_len);
     r->head_sent = true;
@@ -261,7 +284,7 @@ static int send_head(struct cgi_run *r, const struct cgi_head *h)
         r->discard = true; /* no body may follow */
         return http_resp_body(x, NULL, 0);
     }
-    return http_resp_stream(x, h->content_length);
+    return http_resp_stream(x, r->cs ? -1 : h->content_length);
 }
 
 /* An nph- script's head: a status line and fields ending in an empty line,
@@ -394,7 +417,7 @@ static int step_out(struct cgi_run *r)
         r->opos = r->olen;
         return 1;
     }
-    n = http_resp_write_nowait(r->x, r->out + r->opos, r->olen - r->opos);
+    n = cstream_write_nowait(r->cs, r->x, r->out + r->opos, r->olen - r->opos);
     if (n == -EAGAIN) {
         r->client_full = true;
         return progress;
@@ -529,7 +552,7 @@ static void relay_end(struct cgi_run *r, const struct cgi_conf *conf, int e)
     if (e == -EXDEV)
         return; /* a local redirect: the script is ended, and cgi_run goes on */
     if (e == 0) {
-        if (!r->discard && http_resp_finish(r->x) == -EMSGSIZE)
+        if (!r->discard && cstream_finish(r->cs, r->x) == -EMSGSIZE)
             log_warn("cgi %s: less output than its Content-Length", r->file);
         return;
     }
@@ -590,6 +613,7 @@ static void env_input(struct cgi_env_in *in, struct http_exchange *x, const stru
         .path = getenv("PATH"),
         .extra = conf->env,
         .n_extra = conf->n_env,
+        .remote_user = x->auth_user,
     };
 }
 
@@ -709,6 +733,7 @@ void cgi_run(struct http_exchange *x, const struct cgi_route *route, struct cgi_
     r->file = s->file;
     r->nph = strncmp(strrchr(s->file, '/') + 1, "nph-", 4) == 0;
     r->xsendfile_on = route->xs_root != NULL;
+    r->compress = route->conf->compress;
     r->p = (struct cgi_proc){.pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
     w->running++;
     length = x->req->content_length > 0 ? x->req->content_length : -1;

@@ -4,6 +4,8 @@
 #include <brotli/encode.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -88,4 +90,25 @@ int compress_level_max(enum static_encoding enc)
     return enc == STATIC_ENCODING_GZIP ? COMPRESS_GZIP_MAX
            : enc == STATIC_ENCODING_BR ? COMPRESS_BR_MAX
                                        : COMPRESS_ZSTD_MAX;
+}
+
+bool compress_type_listed(const char *const *types, size_t n, const char *type, size_t len)
+{
+    const char *semi = memchr(type, ';', len);
+
+    if (semi)
+        len = (size_t)(semi - type);
+    while (len > 0 && type[len - 1] == ' ')
+        len--;
+    for (size_t i = 0; i < n; i++) {
+        const char *t = types[i];
+        size_t tn = strlen(t);
+
+        if (tn == len && strncasecmp(t, type, len) == 0)
+            return true;
+        if (tn >= 2 && t[tn - 1] == '*' && t[tn - 2] == '/' && len > tn - 1 &&
+            strncasecmp(t, type, tn - 1) == 0)
+            return true;
+    }
+    return false;
 }

@@ -2,6 +2,7 @@
 #ifndef COHTTPD_HANDLERS_COMPRESS_H
 #define COHTTPD_HANDLERS_COMPRESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "handlers/conf.h"
@@ -27,5 +28,9 @@ int compress_buffer(enum static_encoding enc, int level, const void *in, size_t 
 
 /* The highest level enc takes. Pure. */
 int compress_level_max(enum static_encoding enc);
+
+/* True when type[0..len) (parameters after ';' ignored) is one of
+ * types[0..n): exactly, or under a "major/" + "*" entry. Pure. */
+bool compress_type_listed(const char *const *types, size_t n, const char *type, size_t len);
 
 #endif

@@ -61,10 +61,8 @@ struct static_conf {
      * possibly "=STATUS" (try_status); n_try 0: no try line. */
     const char *try_paths[STATIC_MAX_TRY];
     size_t n_try;
-    int try_status;         /* 400..599: the answer when no candidate matched; 0: 404 */
-    const char *auth_realm; /* auth_basic: the realm of WWW-Authenticate, or NULL */
-    const char *auth_file;  /* auth_basic_file: an htpasswd file checked at load, or NULL */
-    bool compress;          /* compress responses on the fly (no precompressed sibling) */
+    int try_status; /* 400..599: the answer when no candidate matched; 0: 404 */
+    bool compress;  /* compress responses on the fly (no precompressed sibling) */
     const char *compress_types[STATIC_MAX_COMPRESS_TYPES]; /* "text/html", or "text/" + "*" */
     size_t n_compress_types;
     uint64_t compress_min_size;           /* smaller files go as they are */

@@ -11,6 +11,7 @@
 
 #include "core/io.h"
 #include "core/log.h"
+#include "handlers/compress_stream.h"
 #include "handlers/proxy_internal.h"
 
 /* How one attempt on one upstream connection ended. */
@@ -56,6 +57,7 @@ struct proxy_req {
     uint64_t last_up, last_client; /* when each side last moved (loop ms) */
     /* wait flags of the current round */
     bool want_client_read, want_client_write, want_up_read, want_up_write;
+    struct cstream *cs; /* the response body's compressor, or NULL */
     /* from here on, nothing is zeroed first: each is set before use */
     struct proxy_resp resp; /* proxy_resp_init() before each attempt */
     char target[8192];      /* the request target sent upstream */
@@ -161,6 +163,21 @@ static int up_write(struct proxy_req *p)
     return 1;
 }
 
+/* Starts compressing the response when the route and its head allow it:
+ * the head in p->resp_head (*len bytes) is rewritten for it; a head that
+ * would not fit then goes as it is, uncompressed. */
+static void compress_head(struct proxy_req *p, int *len)
+{
+    struct cstream_head h;
+    size_t n = (size_t)*len;
+
+    cstream_raw_parse(p->resp_head, n, &h);
+    p->cs = cstream_open(p->x, true, &h);
+    if (cstream_raw_head(p->cs, p->resp_head, &n, sizeof p->resp_head) < 0)
+        p->cs = NULL; /* freed with the exchange */
+    *len = (int)n;
+}
+
 /* Sends the client the head of the final response. 1 or < 0 outcome. */
 static int send_head(struct proxy_req *p)
 {
@@ -177,6 +194,8 @@ static int send_head(struct proxy_req *p)
      * for 100 Continue gets it before the response begins. */
     if (!p->body_eof && http_body_claim(p->x) < 0)
         return -PX_CUT;
+    if (p->c->compress)
+        compress_head(p, &len);
     r = http_resp_raw(p->x, p->resp_head, (size_t)len);
     return r < 0 ? -PX_CUT : 1;
 }
@@ -274,7 +293,7 @@ static int client_write(struct proxy_req *p)
 
     if (p->span_len == 0)
         return 0;
-    n = http_resp_write_nowait(p->x, p->span, p->span_len);
+    n = cstream_write_nowait(p->cs, p->x, p->span, p->span_len);
     if (n == -EAGAIN) {
         p->want_client_write = true;
         return 0;
@@ -401,7 +420,7 @@ static bool idempotent(const struct http_exchange *x)
  * exchange on it ended cleanly. */
 static void relay_done(struct proxy_req *p)
 {
-    if (http_resp_finish(p->x) < 0)
+    if (cstream_finish(p->cs, p->x) < 0)
         return;
     if (p->resp.keep_alive && p->req_sent && !p->abandoned && p->parsed == p->in_len) {
         p->pc->requests++;
@@ -734,6 +753,7 @@ static void proxy_describe(FILE *out, const void *conf, const struct handler_tar
     int n = proxy_target(c, t->raw_path, t->raw_path_len, t->query, t->query_len, t->path,
                          t->path_len, t->rest, t->rest_len, target, sizeof target);
 
+    cstream_describe(out, c->compress);
     fputs("upstreams:", out);
     for (size_t i = 0; i < c->n_upstreams; i++) {
         if (c->upstreams[i].weight == 1)

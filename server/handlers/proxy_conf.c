@@ -315,6 +315,10 @@ static const struct key_spec proxy_keys[] = {
      .width = sizeof(uint64_t),
      .min = 1,
      .max = UINT64_C(86400000)},
+    {.name = "compress",
+     .type = VT_BOOL,
+     .offset = offsetof(struct proxy_conf, compress),
+     .width = sizeof(bool)},
 };
 
 const struct section_spec proxy_schema = {.keys = proxy_keys,

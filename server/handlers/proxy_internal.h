@@ -64,6 +64,7 @@ struct proxy_conf {
     unsigned health_passes;              /* passes in a row that bring one back (1) */
     unsigned health_fails;               /* failures in a row that take one out (1) */
     uint64_t tunnel_idle_timeout_ms;     /* an Upgrade tunnel idle this long is closed (300 s) */
+    bool compress;                       /* compress responses as they stream (default off) */
 };
 
 extern const struct section_spec proxy_schema;

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "handlers/auth.h"
 #include "handlers/static_cache.h"
 #include "handlers/static_index.h"
 #include "handlers/static_internal.h"
@@ -70,7 +69,6 @@ void static_root_close(struct static_root *root)
 {
     if (!root)
         return;
-    auth_close(root->auth);
     close(root->dirfd);
     free(root);
 }
@@ -329,8 +327,6 @@ static void static_handle(struct http_exchange *x, void *state, const char *rest
     size_t len = rest_len > 0 ? rest_len - 1 : 0;
     int r;
 
-    if (root->auth && !auth_check(x, root->auth))
-        return;
     if (!method_ok(x, conf))
         return;
     if (conf->dotfiles == STATIC_DOTFILES_DENY && has_dotfile(rest, rest_len)) {
@@ -401,14 +397,6 @@ static int static_route_open(const void *conf, size_t index, void **state, char 
                                "any seccomp filter must allow it)"
                              : strerror(e));
         return -e;
-    }
-    if (sc->auth_file) {
-        int r = auth_open(sc->auth_realm, sc->auth_file, &root->auth, err, err_len);
-
-        if (r < 0) {
-            static_root_close(root);
-            return r;
-        }
     }
     *state = root;
     return 0;
@@ -494,7 +482,6 @@ static void static_describe(FILE *out, const void *conf, const struct handler_ta
 
     snprintf(file, sizeof file, "%s%.*s", root, (int)t->rest_len, t->rest);
     fprintf(out, "file: %s\n", file);
-    auth_describe(out, sc->auth_realm, sc->auth_file);
     if (sc->compress)
         fprintf(out,
                 "compress: br, zstd or gzip by Accept-Encoding for %zu types from %llu bytes "

@@ -15,29 +15,6 @@
 static const enum static_encoding on_the_fly[] = {STATIC_ENCODING_BR, STATIC_ENCODING_ZSTD,
                                                   STATIC_ENCODING_GZIP};
 
-/* True when type (parameters after ';' ignored) is listed: exactly, or
- * under a "major/" + "*" entry. */
-static bool type_listed(const struct static_conf *conf, const char *type, size_t len)
-{
-    const char *semi = memchr(type, ';', len);
-
-    if (semi)
-        len = (size_t)(semi - type);
-    while (len > 0 && type[len - 1] == ' ')
-        len--;
-    for (size_t i = 0; i < conf->n_compress_types; i++) {
-        const char *t = conf->compress_types[i];
-        size_t n = strlen(t);
-
-        if (n == len && strncasecmp(t, type, len) == 0)
-            return true;
-        if (n >= 2 && t[n - 1] == '*' && t[n - 2] == '/' && len > n - 1 &&
-            strncasecmp(t, type, n - 1) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* The coding to use for x, or -1. */
 static int pick(struct http_exchange *x, const struct static_conf *conf,
                 const struct static_file *f, const char *type, size_t type_len)
@@ -48,7 +25,8 @@ static int pick(struct http_exchange *x, const struct static_conf *conf,
 
     if (!conf->compress || !value || http_req_header(x, "Range", &len) ||
         f->size < conf->compress_min_size || f->size > STATIC_COMPRESS_MAX_INPUT ||
-        f->size > conf->compress_cache_size || !type_listed(conf, type, type_len))
+        f->size > conf->compress_cache_size ||
+        !compress_type_listed(conf->compress_types, conf->n_compress_types, type, type_len))
         return -1;
     value = http_req_header(x, "Accept-Encoding", &len);
     static_accept_parse(value, len, &accept);

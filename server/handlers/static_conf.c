@@ -3,7 +3,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "handlers/auth.h"
 #include "handlers/compress.h"
 #include "handlers/static_compress.h"
 #include "handlers/conf.h"
@@ -278,40 +277,6 @@ static void dump_headers(FILE *out, const struct key_spec *key, const void *obj)
         fprintf(out, "%s = %s: %s\n", key->name, sc->headers[i].name, sc->headers[i].value);
 }
 
-static void parse_auth_realm(struct conf_io *io, const struct key_spec *key, void *obj,
-                             const char *value)
-{
-    if (!*value) {
-        conf_set_string(obj, key, NULL);
-        return;
-    }
-    if (!auth_realm_ok(value)) {
-        conf_error(io,
-                   "auth_basic realm '%s' must be 1 to 200 printable characters without '\"' "
-                   "or '\\'",
-                   value);
-        return;
-    }
-    conf_set_string(obj, key, conf_strdup(io, value));
-}
-
-static void auth_file_report(void *ctx, const char *msg) { conf_error(ctx, "%s", msg); }
-
-/* The file is read and checked now, so that -t refuses what startup would. */
-static void parse_auth_file(struct conf_io *io, const struct key_spec *key, void *obj,
-                            const char *value)
-{
-    char *path;
-
-    if (!*value) {
-        conf_set_string(obj, key, NULL);
-        return;
-    }
-    path = conf_path(io, key->name, value);
-    if (path && auth_file_check(path, auth_file_report, io) >= 0)
-        conf_set_string(obj, key, path);
-}
-
 static int compress_type_word(struct conf_io *io, void *obj, const char *w, size_t len)
 {
     struct static_conf *sc = obj;
@@ -437,16 +402,6 @@ static const struct key_spec static_keys[] = {
      .parse = parse_header,
      .dump = dump_headers},
     {.name = "try", .type = VT_CUSTOM, .parse = parse_try, .dump = dump_try},
-    {.name = "auth_basic",
-     .type = VT_CUSTOM,
-     .offset = offsetof(struct static_conf, auth_realm),
-     .parse = parse_auth_realm,
-     .dump = conf_dump_string},
-    {.name = "auth_basic_file",
-     .type = VT_CUSTOM,
-     .offset = offsetof(struct static_conf, auth_file),
-     .parse = parse_auth_file,
-     .dump = conf_dump_string},
     {.name = "compress",
      .type = VT_BOOL,
      .offset = offsetof(struct static_conf, compress),

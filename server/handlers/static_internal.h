@@ -19,9 +19,8 @@
  * shared by every worker thread. */
 struct static_root {
     const struct static_conf *conf;
-    int dirfd;         /* conf->root, O_PATH | O_DIRECTORY */
-    uint64_t id;       /* unique for the process's lifetime: keys the per-worker caches */
-    struct auth *auth; /* auth_basic_file's users, or NULL */
+    int dirfd;   /* conf->root, O_PATH | O_DIRECTORY */
+    uint64_t id; /* unique for the process's lifetime: keys the per-worker caches */
 };
 
 /* The keys of [static MATCH] (static_conf.c) and their defaults. */

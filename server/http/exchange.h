@@ -115,6 +115,10 @@ struct http_exchange {
     /* The matched route's site keys (http/policy.h: error pages ...), set
      * by the site's dispatch; NULL before routing. */
     const struct http_policy *policy;
+    /* The user whose basic-authentication credentials the route checked
+     * and accepted (NUL-terminated, owned by the route's configuration),
+     * NULL when the route authenticates no one: CGI's REMOTE_USER. */
+    const char *auth_user;
     /* The handler's own state in this worker for the site's generation,
      * opaque to the engine: the site's dispatch sets it for the handler. */
     void *handler_worker;

@@ -208,3 +208,22 @@ Test(cgi_env, repeated_fields_set_one_variable_each)
     cr_expect_str_eq(get(n, "CONTENT_TYPE"), "text/a");
     cr_expect_str_eq(get(n, "HTTP_AUTHORIZATION"), "Basic a, Digest b");
 }
+
+Test(cgi_env, an_authenticated_user_without_the_password)
+{
+    static const char *const headers[] = {"Authorization", "Basic Ym9iOmh1bnRlcjI=", "Accept",
+                                          "*/*", NULL};
+    struct cgi_env_in in;
+    int n;
+
+    request(headers);
+    in = input();
+    in.remote_user = "bob";
+    n = cgi_env_build(&in, buf, sizeof buf, envp, 300);
+    cr_assert_gt(n, 0);
+    cr_expect_eq(count(n, "AUTH_TYPE"), 1);
+    cr_expect_str_eq(get(n, "AUTH_TYPE"), "Basic");
+    cr_expect_str_eq(get(n, "REMOTE_USER"), "bob");
+    cr_expect_null(get(n, "HTTP_AUTHORIZATION"), "the credentials reached the environment");
+    cr_expect_str_eq(get(n, "HTTP_ACCEPT"), "*/*");
+}
