@@ -450,7 +450,9 @@ static int run_llhttp_head(struct http_parser *p, const char *s, const char *lin
 
     p->llhttp.data = p;
     if (minor != NULL) {
-        if (!llhttp_feed(p, s, minor) || !llhttp_feed(p, "1", "1" + 1))
+        static const char one[] = "1";
+
+        if (!llhttp_feed(p, s, minor) || !llhttp_feed(p, one, one + 1))
             return 400;
         s = minor + 1;
     }
