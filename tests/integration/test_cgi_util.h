@@ -76,8 +76,10 @@ static inline int cgi_zombies_of(pid_t pid)
 }
 
 /* Descriptors of pid that a script's run uses: pipes, pidfds and
- * temporary files (client sockets come and go on their own schedule). */
-static inline int cgi_fd_count(pid_t pid)
+ * temporary files (client sockets come and go on their own schedule);
+ * only pidfds when pidfds_only. Their targets are appended to list (of
+ * cap bytes) when list is not NULL. */
+static inline int cgi_fds_listed(pid_t pid, bool pidfds_only, char *list, size_t cap)
 {
     char path[64], link[600], target[256];
     struct dirent *e;
@@ -95,11 +97,29 @@ static inline int cgi_fd_count(pid_t pid)
         if (len <= 0)
             continue;
         target[len] = '\0';
-        n += strncmp(target, "pipe:", 5) == 0 || strstr(target, "pidfd") != NULL ||
-             strstr(target, "(deleted)") != NULL;
+        if (strstr(target, "pidfd") ||
+            (!pidfds_only && (strncmp(target, "pipe:", 5) == 0 || strstr(target, "(deleted)")))) {
+            n++;
+            if (list && strlen(list) + strlen(target) + 2 < cap)
+                strcat(strcat(list, target), "\n");
+        }
     }
     closedir(dir);
     return n;
+}
+
+static inline int cgi_fd_count(pid_t pid) { return cgi_fds_listed(pid, false, NULL, 0); }
+
+/* Waits (HARNESS_WAIT_MS at most) until pid holds no pidfd: no script of
+ * its runs or waits to be reaped, and every descriptor of the last one's
+ * run is closed (its pidfd goes last). True when it came to that. */
+static inline bool cgi_wait_no_script(pid_t pid)
+{
+    long until = now_ms() + HARNESS_WAIT_MS;
+
+    while (cgi_fds_listed(pid, true, NULL, 0) > 0 && now_ms() < until)
+        usleep(10000);
+    return cgi_fds_listed(pid, true, NULL, 0) == 0;
 }
 
 /* Waits (20 s at most) until the file at path holds n lines; returns the
