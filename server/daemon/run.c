@@ -784,7 +784,7 @@ static int reload_switch(struct daemon *d, struct app *app)
 
 /* SIGHUP: a new configuration, validated before it replaces the old one;
  * it serves on every worker or on none. */
-static void reload(struct daemon *d)
+static void reload(struct daemon *d, pid_t sender)
 {
     struct app *app;
     const struct config *cfg;
@@ -795,7 +795,8 @@ static void reload(struct daemon *d)
         return;
     }
     systemd_notify_reloading();
-    log_info("reloading %s", d->config_path);
+    /* Who asked: an unexpected reload can then be traced to its sender. */
+    log_info("reloading %s (SIGHUP from pid %d)", d->config_path, (int)sender);
     if (!(app = reload_load(d)))
         return;
     if (reload_switch(d, app) < 0) {
@@ -871,7 +872,7 @@ static int serve(struct daemon *d, int sfd)
         if (read(sfd, &si, sizeof si) != sizeof si)
             continue;
         if (si.ssi_signo == SIGHUP)
-            reload(d);
+            reload(d, (pid_t)si.ssi_pid);
         else if (si.ssi_signo == SIGUSR1)
             reopen_logs(d);
         else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
