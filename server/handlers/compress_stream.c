@@ -43,6 +43,7 @@ static const enum static_encoding stream_codings[] = {STATIC_ENCODING_BR, STATIC
 
 struct cstream {
     enum static_encoding enc;
+    bool head_only; /* a HEAD: the GET's coding headers, no coder, no body */
     z_stream z;
     ZSTD_CCtx *zc;
     BrotliEncoderState *br;
@@ -55,7 +56,7 @@ static void cstream_free(void *data)
 {
     struct cstream *cs = data;
 
-    if (cs->enc == STATIC_ENCODING_GZIP)
+    if (cs->enc == STATIC_ENCODING_GZIP && !cs->head_only)
         deflateEnd(&cs->z);
     ZSTD_freeCCtx(cs->zc);
     if (cs->br)
@@ -92,8 +93,8 @@ static bool compressible(struct http_exchange *x, const struct cstream_head *h)
 {
     size_t len;
 
-    if (x->head_only || http_req_header(x, "Range", &len) || h->has_encoding || h->has_range ||
-        h->status < 200 || h->status > 299 || h->status == 204 || h->status == 206 || !h->type)
+    if (http_req_header(x, "Range", &len) || h->has_encoding || h->has_range || h->status < 200 ||
+        h->status > 299 || h->status == 204 || h->status == 206 || !h->type)
         return false;
     if (h->type_len >= 17 && strncasecmp(h->type, "text/event-stream", 17) == 0)
         return false;
@@ -117,7 +118,8 @@ struct cstream *cstream_open(struct http_exchange *x, bool on, const struct cstr
     if (enc < 0 || !(cs = calloc(1, sizeof *cs)))
         return NULL;
     cs->enc = (enum static_encoding)enc;
-    if (coder_init(cs) < 0 || http_exchange_defer(x, cstream_free, cs) < 0) {
+    cs->head_only = x->head_only;
+    if ((!cs->head_only && coder_init(cs) < 0) || http_exchange_defer(x, cstream_free, cs) < 0) {
         cstream_free(cs);
         return NULL;
     }
@@ -338,7 +340,7 @@ ssize_t cstream_write_nowait(struct cstream *cs, struct http_exchange *x, const 
 {
     int r;
 
-    if (!cs)
+    if (!cs || cs->head_only)
         return http_resp_write_nowait(x, data, len);
     if (cs->out_pos == cs->out_len) {
         cs->held = len < IN_STEP ? len : IN_STEP;
@@ -356,7 +358,7 @@ int cstream_finish(struct cstream *cs, struct http_exchange *x)
 {
     int r;
 
-    if (!cs)
+    if (!cs || cs->head_only)
         return http_resp_finish(x);
     if (cs->out_pos < cs->out_len &&
         (r = http_resp_write(x, cs->out + cs->out_pos, cs->out_len - cs->out_pos)) < 0)
@@ -373,5 +375,6 @@ void cstream_describe(FILE *out, bool on)
     if (on)
         fprintf(out, "compress: br, zstd or gzip by Accept-Encoding, streamed (flushed as the "
                      "output arrives) for the text types static routes compress; never "
-                     "text/event-stream, ranges, HEAD, 204 or a coded body\n");
+                     "text/event-stream, ranges, 204 or a coded body (a HEAD gets the GET's "
+                     "coding headers)\n");
 }

@@ -24,13 +24,15 @@ struct cstream_head {
 /*
  * The compressor for x's response with head h when the route compresses
  * (on), else NULL (the body goes as it is). It compresses when: the
- * request is not HEAD and asks for no Range; Accept-Encoding accepts br,
+ * request asks for no Range; Accept-Encoding accepts br,
  * zstd or gzip (preferred in that order among equal weights) at least as
  * much as identity; h's status is 200 to 299 but 204 and 206; h has no
  * Content-Encoding and no Content-Range; its type is one of those static
  * routes compress by default (text/html, text/css, application/json ...),
- * never text/event-stream. The compressor belongs to x (freed by a cleanup
- * of x). Never yields.
+ * never text/event-stream. For a HEAD it codes nothing but gives the
+ * head the GET would get (Content-Encoding, Vary, a weak ETag, no
+ * Content-Length). The compressor belongs to x (freed by a cleanup of
+ * x). Never yields.
  */
 struct cstream *cstream_open(struct http_exchange *x, bool on, const struct cstream_head *h);
 

@@ -204,13 +204,12 @@ Test(compress_stream, event_streams_are_never_compressed)
     cr_assert_eq(assert_not_compressed("-H 'Accept-Encoding: gzip'", "/up/cgi-bin/sse.sh"), 200);
 }
 
-Test(compress_stream, ranges_head_and_other_routes_go_as_they_are)
+Test(compress_stream, ranges_and_other_routes_go_as_they_are)
 {
     char head[4096];
 
     cr_assert_eq(assert_not_compressed("-H 'Accept-Encoding: gzip' -r 0-99", "/up/files/page.txt"),
                  206);
-    cr_assert_eq(assert_not_compressed("-I -H 'Accept-Encoding: gzip'", "/up/files/page.txt"), 200);
     cr_assert_eq(assert_not_compressed("-H 'Accept-Encoding: identity'", "/up/files/page.txt"),
                  200);
     /* the route without compress = on */
@@ -220,6 +219,40 @@ Test(compress_stream, ranges_head_and_other_routes_go_as_they_are)
                          go_path, d.port),
                  0, "%s", head);
     cr_assert_null(strstr(head, "Content-Encoding"), "%s", head);
+}
+
+/* The coding headers of a GET and of a HEAD of path, both asking for gzip:
+ * a HEAD gets what the GET would, and no body. */
+static void assert_head_like_get(const char *path)
+{
+    char get[4096], head[4096], v[256], w[256];
+    static const char *const same[] = {"Content-Encoding", "Vary", "ETag", "Content-Type"};
+
+    cr_assert_eq(run_cmd(get, sizeof get,
+                         "touch %s; curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip' "
+                         "http://127.0.0.1:%u%s",
+                         go_path, d.port, path),
+                 0, "%s", get);
+    cr_assert_eq(run_cmd(head, sizeof head,
+                         "curl -sS -I -H 'Accept-Encoding: gzip' http://127.0.0.1:%u%s", d.port,
+                         path),
+                 0, "%s", head);
+    cr_assert_eq(response_status(head), 200, "%s: %s", path, head);
+    cr_assert_not_null(response_header(get, "Content-Encoding", v, sizeof v), "%s: %s", path, get);
+    cr_assert_str_eq(v, "gzip", "%s: %s", path, get);
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        cr_assert_not_null(response_header(head, same[i], w, sizeof w), "%s: HEAD has no %s: %s",
+                           path, same[i], head);
+        cr_assert_not_null(response_header(get, same[i], v, sizeof v), "%s: %s", path, get);
+        cr_assert_str_eq(w, v, "%s: %s differs: HEAD %s, GET %s", path, same[i], head, get);
+    }
+    cr_assert_null(response_header(head, "Content-Length", v, sizeof v), "%s: %s", path, head);
+}
+
+Test(compress_stream, a_head_gets_the_coding_headers_of_the_get)
+{
+    assert_head_like_get("/cgi-bin/stream.sh");
+    assert_head_like_get("/up/files/page.txt");
 }
 
 Test(compress_stream, dry_runs_show_the_setting)
