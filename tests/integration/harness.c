@@ -160,6 +160,44 @@ void daemon_start_with_dir(struct daemon *d, const char *ini, const char *rel)
     daemon_start_prepared(d, cohttpd_bin());
 }
 
+/* Logs what each thread of pid is doing (its name, wait channel and the
+ * system call it is in), so that a daemon that does not start says where
+ * it stopped. */
+static void log_threads(pid_t pid)
+{
+    char path[512], line[512], out[8192];
+    size_t n = 0;
+    struct dirent *e;
+    DIR *dir;
+
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    if (!(dir = opendir(path)))
+        return;
+    while ((e = readdir(dir)) && n + 600 < sizeof out) {
+        static const char *const parts[] = {"comm", "wchan", "syscall"};
+
+        if (e->d_name[0] == '.')
+            continue;
+        n += (size_t)snprintf(out + n, sizeof out - n, "thread %s:", e->d_name);
+        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+            FILE *f;
+
+            snprintf(path, sizeof path, "/proc/%d/task/%s/%s", (int)pid, e->d_name, parts[i]);
+            line[0] = '\0';
+            if ((f = fopen(path, "r"))) {
+                if (!fgets(line, sizeof line, f))
+                    line[0] = '\0';
+                fclose(f);
+            }
+            line[strcspn(line, "\n")] = '\0';
+            n += (size_t)snprintf(out + n, sizeof out - n, " %s=%.120s", parts[i], line);
+        }
+        n += (size_t)snprintf(out + n, sizeof out - n, "\n");
+    }
+    closedir(dir);
+    cr_log_error("cohttpd (pid %d) threads:\n%s", (int)pid, out);
+}
+
 void daemon_start_prepared(struct daemon *d, const char *bin)
 {
     long deadline;
@@ -185,6 +223,7 @@ void daemon_start_prepared(struct daemon *d, const char *bin)
     {
         char *log = file_slurp(d->log);
 
+        log_threads(d->pid);
         cr_assert_fail("cohttpd did not start within %d s; its stderr:\n%s", HARNESS_WAIT_MS / 1000,
                        log);
     }
