@@ -360,6 +360,13 @@ int workers_start(struct workers **out, unsigned n, struct app *app, int access_
     ws->access_fd = access_fd;
     ws->max_connections = app_config(app)->server.max_connections;
     sem_init(&ws->done, 0, 0);
+    /* glibc sets its malloc up at its first call, which is not safe from
+     * two threads at once. When malloc is replaced (a sanitizer build), the
+     * first glibc call may be the workers' malloc_trim on the same quiet
+     * heartbeat: both set the arena up, and glibc aborts when the second
+     * exits ("a->attached_threads > 0"). One call here, before any worker
+     * runs, sets it up once. */
+    malloc_trim(0);
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     for (unsigned i = 0; i < n; i++) {
