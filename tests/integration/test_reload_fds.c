@@ -319,7 +319,7 @@ static void *load_client(void *arg)
         return NULL;
     }
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_add);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)HARNESS_WAIT_MS);
     while (!atomic_load(&l->stop)) {
         struct body b = {.len = 0};
         long code = 0;
