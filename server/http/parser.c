@@ -48,11 +48,6 @@ enum body_step { STEP_AGAIN, STEP_MORE, STEP_SPAN, STEP_DONE };
 
 static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
-static bool is_alnum(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c);
-}
-
 /* tchar (RFC 9110 §5.6.2) as a bitmap: bit c of the 256, one load and a
  * shift per byte. */
 static const uint64_t tchar_bits[4] = {
@@ -72,29 +67,16 @@ static bool is_hex(unsigned char c)
 static bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
 /* unreserved / sub-delims of RFC 3986, the characters of a reg-name
- * besides pct-encoded. A switch, which compilers turn into a table or a
- * bit test rather than a search of a string per byte. */
-static bool is_regname_char(unsigned char c)
-{
-    switch (c) {
-    case '-':
-    case '.':
-    case '_':
-    case '~':
-    case '!':
-    case '$':
-    case '&':
-    case '\'':
-    case '(':
-    case ')':
-    case '*':
-    case '+':
-    case ',':
-    case ';':
-    case '=': return true;
-    default: return is_alnum(c);
-    }
-}
+ * besides pct-encoded, as a bitmap like tchar_bits:
+ * ! $ & ' ( ) * + , - . 0-9 ; = A-Z _ a-z ~ */
+static const uint64_t regname_bits[4] = {
+    UINT64_C(0x2bff7fd200000000),
+    UINT64_C(0x47fffffe87fffffe),
+    0,
+    0,
+};
+
+static bool is_regname_char(unsigned char c) { return (regname_bits[c >> 6] >> (c & 63)) & 1; }
 
 /* Whether a[0..n) and b[0..n) are equal ignoring ASCII case. A leaf
  * function: the short names it compares cost less than a call would. */

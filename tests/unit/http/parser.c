@@ -837,6 +837,24 @@ Test(parser_fields, the_index_follows_headers_edited_by_hand)
     free(copy);
 }
 
+Test(parser_fields, a_host_takes_the_reg_name_characters_of_rfc3986_and_no_other)
+{
+    const char *ok = "-._~!$&'()*+,;=";
+
+    for (int c = 1; c < 256; c++) {
+        char s[64];
+        bool want = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    strchr(ok, c) != NULL;
+        int n = snprintf(s, sizeof s, "GET / HTTP/1.1\r\nHost: a%cb\r\n\r\n", c);
+
+        cr_assert_gt(n, 0);
+        if (want)
+            cr_expect_eq(head(s), n, "byte 0x%02x refused", c);
+        else
+            cr_expect_lt(head(s), 0, "byte 0x%02x accepted", c);
+    }
+}
+
 Test(parser_fields, keep_alive_follows_rfc9112_9_3)
 {
     static const struct {
