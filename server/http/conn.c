@@ -490,10 +490,11 @@ static void conn_hold_site(struct conn *c)
     if (site->hold)
         site->hold(site);
     c->site = site;
-    /* Between two requests the parser is fresh: it takes the new limits
+    /* Between two requests the parser is fresh (reset after each request,
+     * initialised with the working memory): it only takes the new limits
      * (the old site's may be freed by the release above). */
     if (c->mem)
-        http_parser_init(&c->mem->parser, &site->limits);
+        http_parser_set_limits(&c->mem->parser, &site->limits);
 }
 
 /* A coroutine cancelled while serving (the worker is going away). */

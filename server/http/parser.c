@@ -1018,3 +1018,8 @@ void http_parser_init(struct http_parser *p, const struct http_limits *limits)
 }
 
 void http_parser_reset(struct http_parser *p) { http_parser_init(p, p->limits); }
+
+void http_parser_set_limits(struct http_parser *p, const struct http_limits *limits)
+{
+    p->limits = limits;
+}

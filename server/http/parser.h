@@ -185,4 +185,9 @@ const struct http_header *http_request_header_named(const struct http_request *r
 /* Ready for the next request on the same connection. */
 void http_parser_reset(struct http_parser *p);
 
+/* Gives a parser that has not started on a request (fresh from
+ * http_parser_init or http_parser_reset) other limits, which must outlive
+ * it: what a new configuration changes, without initialising it again. */
+void http_parser_set_limits(struct http_parser *p, const struct http_limits *limits);
+
 #endif
