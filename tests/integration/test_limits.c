@@ -137,6 +137,38 @@ Test(limits, an_idle_keepalive_connection_is_closed_silently)
     close(fd);
 }
 
+Test(limits, a_connection_busy_for_longer_than_keepalive_timeout_stays_open)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    int fd;
+    bool closed;
+    size_t got;
+    char *out;
+
+    /* Requests 300 ms apart for 3.6 s, with keepalive_timeout = 3s: the
+     * idle timer armed after the first one fires while the connection is
+     * in use, and must only wait for the latest idle spell. */
+    daemon_start(&extra, "[server]\nlisten = 127.0.0.1:0\nworkers = 1\n[limits]\n"
+                         "keepalive_timeout = 3s\n[static /]\nroot = %ROOT%\n");
+    site_write(&extra, "index.html", index_html, sizeof index_html - 1);
+    fd = tcp_connect(extra.port);
+    for (int i = 0; i < 12; i++) {
+        if (i > 0)
+            usleep(300 * 1000);
+        cr_assert(tcp_send_all(fd, req, sizeof req - 1), "request %d: the connection is gone", i);
+        out = read_responses(fd, 1, WAIT_MS, &got);
+        cr_assert_eq(response_status(out), 200, "request %d: %s\nlog: %s", i, out,
+                     file_slurp(extra.log));
+        free(out);
+    }
+    /* Then idle: closed, silently, once keepalive_timeout has passed. */
+    out = read_until_idle(fd, WAIT_MS, &got, &closed);
+    cr_assert(closed, "an idle connection was kept past keepalive_timeout");
+    cr_assert_eq(got, 0, "%s", out);
+    free(out);
+    close(fd);
+}
+
 Test(limits, a_stalled_body_gets_408_then_close)
 {
     static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789";
