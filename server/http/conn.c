@@ -44,7 +44,7 @@ uint64_t conn_send_deadline(const struct conn *c)
 void conn_sent(struct conn *c, uint64_t n)
 {
     c->mem->sent += n;
-    atomic_fetch_add_explicit(&c->srv->stats.bytes_out, n, memory_order_relaxed);
+    http_stat_add(&c->srv->stats.bytes_out, n);
 }
 
 void conn_set_state(struct conn *c, enum conn_state s)
@@ -237,9 +237,8 @@ static void conn_count(struct conn *c, struct http_exchange *x)
     int cls = x->status / 100;
     size_t b = 0;
 
-    atomic_fetch_add_explicit(&st->requests, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&st->status_class[cls >= 1 && cls <= 5 ? cls : 0], 1,
-                              memory_order_relaxed);
+    http_stat_add(&st->requests, 1);
+    http_stat_add(&st->status_class[cls >= 1 && cls <= 5 ? cls : 0], 1);
     x->duration_us = http_exchange_elapsed_us(x);
     while (b < HTTP_DURATION_BUCKETS - 1 && x->duration_us > http_duration_bounds_us[b])
         b++;
