@@ -694,12 +694,4 @@ const char *http_req_header(const struct http_exchange *x, const char *name, siz
     return h->value.p;
 }
 
-const char *http_req_field(const struct http_exchange *x, enum http_field f, size_t *len)
-{
-    const struct http_header *h = http_request_field(x->req, f);
-
-    *len = h ? h->value.len : 0;
-    return h ? h->value.p : NULL;
-}
-
 int64_t http_now(const struct http_exchange *x) { return loop_wall(x->loop); }
