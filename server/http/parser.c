@@ -630,12 +630,12 @@ static bool ip_literal_valid(const char *s, const char *end)
 static bool reg_name_valid(const char *s, const char *end)
 {
     while (s < end) {
-        if (*s == '%') {
+        if (is_regname_char((unsigned char)*s)) {
+            s++;
+        } else if (*s == '%') {
             if (end - s < 3 || !is_hex((unsigned char)s[1]) || !is_hex((unsigned char)s[2]))
                 return false;
             s += 3;
-        } else if (is_regname_char((unsigned char)*s)) {
-            s++;
         } else {
             return false;
         }
