@@ -104,24 +104,29 @@ Test(limits, a_head_trickled_byte_by_byte_gets_408)
     close(fd);
 }
 
-Test(limits, a_connection_that_sends_nothing_is_closed_silently)
+/* Waits for the daemon to close fd, an idle connection, without a word
+ * (which names the timeout it is waiting for); then closes it. */
+static void expect_silent_close(int fd, const char *which)
 {
-    int fd = tcp_connect(d.port);
     bool closed;
     size_t got;
     char *out = read_until_idle(fd, WAIT_MS, &got, &closed);
 
-    cr_assert(closed, "a silent connection was kept past header_timeout");
-    cr_assert_eq(got, 0, "nothing is answered to a connection that said nothing: %s", out);
+    cr_assert(closed, "an idle connection was kept past %s", which);
+    cr_assert_eq(got, 0, "nothing is answered to an idle connection: %s", out);
     free(out);
     close(fd);
+}
+
+Test(limits, a_connection_that_sends_nothing_is_closed_silently)
+{
+    expect_silent_close(tcp_connect(d.port), "header_timeout");
 }
 
 Test(limits, an_idle_keepalive_connection_is_closed_silently)
 {
     static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     int fd = tcp_connect(d.port);
-    bool closed;
     size_t got;
     char *out;
 
@@ -130,18 +135,13 @@ Test(limits, an_idle_keepalive_connection_is_closed_silently)
     cr_assert_eq(response_status(out), 200, "%s", out);
     cr_assert_not(has_header(out, "Connection", NULL), "%s", out);
     free(out);
-    out = read_until_idle(fd, WAIT_MS, &got, &closed);
-    cr_assert(closed, "an idle connection was kept past keepalive_timeout");
-    cr_assert_eq(got, 0, "%s", out);
-    free(out);
-    close(fd);
+    expect_silent_close(fd, "keepalive_timeout");
 }
 
 Test(limits, a_connection_busy_for_longer_than_keepalive_timeout_stays_open)
 {
     static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     int fd;
-    bool closed;
     size_t got;
     char *out;
 
@@ -161,12 +161,7 @@ Test(limits, a_connection_busy_for_longer_than_keepalive_timeout_stays_open)
                      file_slurp(extra.log));
         free(out);
     }
-    /* Then idle: closed, silently, once keepalive_timeout has passed. */
-    out = read_until_idle(fd, WAIT_MS, &got, &closed);
-    cr_assert(closed, "an idle connection was kept past keepalive_timeout");
-    cr_assert_eq(got, 0, "%s", out);
-    free(out);
-    close(fd);
+    expect_silent_close(fd, "keepalive_timeout"); /* once idle for that long */
 }
 
 Test(limits, a_stalled_body_gets_408_then_close)
