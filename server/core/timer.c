@@ -47,8 +47,30 @@ static struct timer **timer_slot(struct timer_wheel *w, const struct timer *t)
     return &w->slots[level][((e >> slot_bits(level)) - (TIMER_SLOTS - 1)) & TIMER_MASK];
 }
 
-static void timer_push(struct timer **slot, struct timer *t)
+/* The number of the slot whose list head p is (level * TIMER_SLOTS +
+ * index), or -1 when p is another timer's next or a list outside the
+ * wheel. */
+static long slot_number(const struct timer_wheel *w, struct timer *const *p)
 {
+    uintptr_t a = (uintptr_t)p, base = (uintptr_t)&w->slots[0][0];
+
+    if (a < base || a >= base + sizeof w->slots)
+        return -1;
+    return (long)((a - base) / sizeof *p);
+}
+
+static void used_mark(struct timer_wheel *w, long n, bool used)
+{
+    uint64_t *word = &w->used[n / TIMER_SLOTS][(n % TIMER_SLOTS) / 64];
+    uint64_t bit = UINT64_C(1) << (n % 64);
+
+    *word = used ? *word | bit : *word & ~bit;
+}
+
+static void timer_push(struct timer_wheel *w, struct timer **slot, struct timer *t)
+{
+    if (!*slot)
+        used_mark(w, slot_number(w, slot), true);
     t->next = *slot;
     if (t->next)
         t->next->pprev = &t->next;
@@ -66,11 +88,13 @@ static void timer_unlink(struct timer *t)
 }
 
 /* Empties *slot (newest first) onto the end of *list, oldest first. */
-static void timer_take(struct timer **slot, struct timer **list)
+static void timer_take(struct timer_wheel *w, struct timer **slot, struct timer **list)
 {
     struct timer *rev = NULL, *t, *next;
     struct timer **tail = list;
 
+    if (*slot)
+        used_mark(w, slot_number(w, slot), false);
     while (*tail)
         tail = &(*tail)->next;
     for (t = *slot; t; t = next) {
@@ -103,16 +127,21 @@ void timer_arm(struct timer_wheel *w, struct timer *t, uint64_t expires)
 {
     timer_cancel(w, t);
     t->expires = expires < w->now ? w->now : expires;
-    timer_push(timer_slot(w, t), t);
+    timer_push(w, timer_slot(w, t), t);
     w->count++;
 }
 
 void timer_cancel(struct timer_wheel *w, struct timer *t)
 {
-    if (!t->pprev)
+    struct timer **pprev = t->pprev;
+    long n;
+
+    if (!pprev)
         return;
     timer_unlink(t);
     w->count--;
+    if (!*pprev && (n = slot_number(w, pprev)) >= 0)
+        used_mark(w, n, false);
 }
 
 /* Re-places every timer of one slot, oldest first, relative to w->now. */
@@ -122,10 +151,10 @@ static void timer_cascade(struct timer_wheel *w, unsigned level, size_t index)
 
     if (!w->slots[level][index])
         return;
-    timer_take(&w->slots[level][index], &list);
+    timer_take(w, &w->slots[level][index], &list);
     while ((t = list) != NULL) {
         timer_unlink(t);
-        timer_push(timer_slot(w, t), t);
+        timer_push(w, timer_slot(w, t), t);
     }
 }
 
@@ -175,7 +204,7 @@ unsigned timer_wheel_advance(struct timer_wheel *w, uint64_t now)
     if (now < w->now)
         now = w->now;
     for (;;) {
-        timer_take(&w->slots[0][slot_index(w->now, 0)], &pending);
+        timer_take(w, &w->slots[0][slot_index(w->now, 0)], &pending);
         fired += timer_fire(w, &pending);
         if (w->now >= now)
             break;
@@ -183,7 +212,7 @@ unsigned timer_wheel_advance(struct timer_wheel *w, uint64_t now)
         step = next < 0 ? now - w->now : next == 0 ? 1 : (uint64_t)next;
         if (step > now - w->now)
             step = now - w->now;
-        timer_take(&w->slots[0][slot_index(w->now, 0)], &pending);
+        timer_take(w, &w->slots[0][slot_index(w->now, 0)], &pending);
         timer_move_to(w, w->now + step);
     }
     return fired;
@@ -195,6 +224,22 @@ static int64_t timer_until(const struct timer_wheel *w, uint64_t block, unsigned
     return (int64_t)((block << slot_bits(level)) - w->now);
 }
 
+/* The first slot of a level in [from, TIMER_SLOTS) that holds a timer, or
+ * TIMER_SLOTS. */
+static size_t first_used(const struct timer_wheel *w, unsigned level, size_t from)
+{
+    size_t i = from;
+
+    while (i < TIMER_SLOTS) {
+        uint64_t bits = w->used[level][i / 64] >> (i % 64);
+
+        if (bits)
+            return i + (size_t)__builtin_ctzll(bits);
+        i = (i / 64 + 1) * 64;
+    }
+    return TIMER_SLOTS;
+}
+
 int64_t timer_wheel_next(const struct timer_wheel *w)
 {
     uint64_t now = w->now, block;
@@ -204,26 +249,24 @@ int64_t timer_wheel_next(const struct timer_wheel *w)
     if (w->count == 0)
         return -1;
     /* Level 0 holds the current block from now on: the first hit is exact. */
-    for (i = slot_index(now, 0); i < TIMER_SLOTS; i++) {
-        if (w->slots[0][i])
-            return (int64_t)(i - slot_index(now, 0));
-    }
+    if ((i = first_used(w, 0, slot_index(now, 0))) < TIMER_SLOTS)
+        return (int64_t)(i - slot_index(now, 0));
     /* Levels 1 and 2: later slots of the current block; a hit is the time it
      * cascades, no later than any timer in it. */
     for (level = 1; level < TIMER_LEVELS - 1; level++) {
         cur = slot_index(now, level);
         block = (now >> slot_bits(level)) - cur;
-        for (i = cur + 1; i < TIMER_SLOTS; i++) {
-            if (w->slots[level][i])
-                return timer_until(w, block + i, level);
-        }
-    }
-    /* The top level is a ring: the current slot comes round last. */
-    level = TIMER_LEVELS - 1;
-    block = now >> slot_bits(level);
-    for (i = 1; i <= TIMER_SLOTS; i++) {
-        if (w->slots[level][(block + i) & TIMER_MASK])
+        if ((i = first_used(w, level, cur + 1)) < TIMER_SLOTS)
             return timer_until(w, block + i, level);
     }
+    /* The top level is a ring: the slots after the current one, then from
+     * the first round to the current slot, which comes round last. */
+    level = TIMER_LEVELS - 1;
+    block = now >> slot_bits(level);
+    cur = (size_t)(block & TIMER_MASK);
+    if ((i = first_used(w, level, cur + 1)) < TIMER_SLOTS)
+        return timer_until(w, block + (i - cur), level);
+    if ((i = first_used(w, level, 0)) <= cur)
+        return timer_until(w, block + (TIMER_SLOTS - cur) + i, level);
     return -1;
 }

@@ -26,6 +26,9 @@ struct timer {
 struct timer_wheel {
     uint64_t now;   /* last time passed to timer_wheel_advance */
     uint64_t count; /* armed timers */
+    /* A bit per slot, set while the slot holds a timer: the search for the
+     * next one reads words of 64 slots, not every slot. */
+    uint64_t used[TIMER_LEVELS][TIMER_SLOTS / 64];
     struct timer *slots[TIMER_LEVELS][TIMER_SLOTS];
 };
 

@@ -77,6 +77,7 @@ static void make_get(struct cgi_redirect *rd, const struct http_request *orig, s
         rd->req.headers[n++] = orig->headers[i];
     }
     rd->req.header_count = n;
+    http_request_index(&rd->req);
 }
 
 /* Dispatches x again under rd's request and path, then puts x back. */

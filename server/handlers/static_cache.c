@@ -139,8 +139,9 @@ static uint32_t cache_hash(uint64_t root_id, const char *rel, size_t len)
 {
     uint32_t h = 2166136261u;
 
-    for (int i = 0; i < 8; i++)
-        h = (h ^ (uint8_t)(root_id >> (8 * i))) * 16777619u;
+    /* FNV-1a, the root's id taken in two halves rather than eight bytes. */
+    h = (h ^ (uint32_t)root_id) * 16777619u;
+    h = (h ^ (uint32_t)(root_id >> 32)) * 16777619u;
     for (size_t i = 0; i < len; i++)
         h = (h ^ (uint8_t)rel[i]) * 16777619u;
     return h;

@@ -21,14 +21,14 @@ static int pick(struct http_exchange *x, const struct static_conf *conf,
 {
     struct static_accept accept;
     size_t len;
-    const char *value = http_req_header(x, "Accept-Encoding", &len);
+    const char *value = http_req_field(x, HTTP_F_ACCEPT_ENCODING, &len);
 
-    if (!conf->compress || !value || http_req_header(x, "Range", &len) ||
+    if (!conf->compress || !value || http_req_field(x, HTTP_F_RANGE, &len) ||
         f->size < conf->compress_min_size || f->size > STATIC_COMPRESS_MAX_INPUT ||
         f->size > conf->compress_cache_size ||
         !compress_type_listed(conf->compress_types, conf->n_compress_types, type, type_len))
         return -1;
-    value = http_req_header(x, "Accept-Encoding", &len);
+    value = http_req_field(x, HTTP_F_ACCEPT_ENCODING, &len);
     static_accept_parse(value, len, &accept);
     return static_accept_pick(&accept, on_the_fly, sizeof on_the_fly / sizeof on_the_fly[0], 0);
 }

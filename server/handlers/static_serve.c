@@ -36,7 +36,7 @@ static struct static_file *pick_sibling(struct http_exchange *x, const struct st
     struct static_accept accept;
     unsigned skip = 0;
     size_t len;
-    const char *value = http_req_header(x, "Accept-Encoding", &len);
+    const char *value = http_req_field(x, HTTP_F_ACCEPT_ENCODING, &len);
 
     if (conf->n_precompressed == 0 || !value)
         return NULL;
@@ -127,10 +127,11 @@ static enum cond_result evaluate_conditions(struct http_exchange *x, const struc
 {
     struct cond_request cr = {.get_or_head = true};
 
-    cr.if_match = http_req_header(x, "If-Match", &cr.if_match_len);
-    cr.if_none_match = http_req_header(x, "If-None-Match", &cr.if_none_match_len);
-    cr.if_modified_since = http_req_header(x, "If-Modified-Since", &cr.if_modified_since_len);
-    cr.if_unmodified_since = http_req_header(x, "If-Unmodified-Since", &cr.if_unmodified_since_len);
+    cr.if_match = http_req_field(x, HTTP_F_IF_MATCH, &cr.if_match_len);
+    cr.if_none_match = http_req_field(x, HTTP_F_IF_NONE_MATCH, &cr.if_none_match_len);
+    cr.if_modified_since = http_req_field(x, HTTP_F_IF_MODIFIED_SINCE, &cr.if_modified_since_len);
+    cr.if_unmodified_since =
+        http_req_field(x, HTTP_F_IF_UNMODIFIED_SINCE, &cr.if_unmodified_since_len);
     return cond_evaluate(&cr, f->etag, f->etag_len, f->mtime);
 }
 
@@ -221,8 +222,8 @@ static bool serve_ranges(struct http_exchange *x, const struct static_conf *conf
     struct http_range ranges[RANGE_MAX];
     const struct static_file *f = rp->f;
     size_t len, if_range_len;
-    const char *value = http_req_header(x, "Range", &len);
-    const char *if_range = http_req_header(x, "If-Range", &if_range_len);
+    const char *value = http_req_field(x, HTTP_F_RANGE, &len);
+    const char *if_range = http_req_field(x, HTTP_F_IF_RANGE, &if_range_len);
     int n;
 
     /* RFC 9110 §14.2: GET is the only method with range handling. */

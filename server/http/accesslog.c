@@ -163,11 +163,11 @@ static size_t esc(char *out, size_t cap, const char *s, size_t len, bool json)
     return n;
 }
 
-static size_t field(char *out, size_t cap, const struct http_exchange *x, const char *name,
+static size_t field(char *out, size_t cap, const struct http_exchange *x, enum http_field name,
                     bool json)
 {
     size_t len = 0;
-    const char *v = x->req ? http_req_header(x, name, &len) : NULL;
+    const char *v = x->req ? http_req_field(x, name, &len) : NULL;
 
     if (!v)
         return json ? 0 : (size_t)snprintf(out, cap, "-");
@@ -187,7 +187,7 @@ static void extra_fields(const struct http_exchange *x, bool json, struct log_ex
     if (!x->route && !json)
         n = (size_t)snprintf(e->route, sizeof e->route, "-");
     e->route[n] = '\0';
-    e->host[field(e->host, sizeof e->host - 1, x, "Host", json)] = '\0';
+    e->host[field(e->host, sizeof e->host - 1, x, HTTP_F_HOST, json)] = '\0';
     n = x->upstream
             ? esc(e->upstream, sizeof e->upstream - 1, x->upstream, strlen(x->upstream), json)
             : 0;
@@ -234,8 +234,8 @@ void access_log_record(struct access_log *log, const struct http_exchange *x)
     } else {
         snprintf(req, sizeof req, "-");
     }
-    ref[field(ref, sizeof ref - 1, x, "Referer", json)] = '\0';
-    ua[field(ua, sizeof ua - 1, x, "User-Agent", json)] = '\0';
+    ref[field(ref, sizeof ref - 1, x, HTTP_F_REFERER, json)] = '\0';
+    ua[field(ua, sizeof ua - 1, x, HTTP_F_USER_AGENT, json)] = '\0';
     extra_fields(x, json, &e);
     upstream_json(x, &e, up, sizeof up);
     if (json)

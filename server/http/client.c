@@ -280,7 +280,8 @@ void http_client_set(struct http_exchange *x)
     x->client = x->peer;
     x->client_len = x->peer_len;
     x->forwarded_trusted = false;
-    if (!trusted || !x->peer)
+    /* No trusted proxy (the usual case): the peer, without looking. */
+    if (!trusted || !x->peer || (trusted->n == 0 && !trusted->unix_peers))
         return;
     src = http_client_resolve(x->req, x->peer, x->peer_len, trusted, &x->client_ss, &x->client_len,
                               &header);

@@ -44,7 +44,7 @@ uint64_t conn_send_deadline(const struct conn *c)
 void conn_sent(struct conn *c, uint64_t n)
 {
     c->mem->sent += n;
-    atomic_fetch_add_explicit(&c->srv->stats.bytes_out, n, memory_order_relaxed);
+    http_stat_add(&c->srv->stats.bytes_out, n);
 }
 
 void conn_set_state(struct conn *c, enum conn_state s)
@@ -237,9 +237,8 @@ static void conn_count(struct conn *c, struct http_exchange *x)
     int cls = x->status / 100;
     size_t b = 0;
 
-    atomic_fetch_add_explicit(&st->requests, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&st->status_class[cls >= 1 && cls <= 5 ? cls : 0], 1,
-                              memory_order_relaxed);
+    http_stat_add(&st->requests, 1);
+    http_stat_add(&st->status_class[cls >= 1 && cls <= 5 ? cls : 0], 1);
     x->duration_us = http_exchange_elapsed_us(x);
     while (b < HTTP_DURATION_BUCKETS - 1 && x->duration_us > http_duration_bounds_us[b])
         b++;
@@ -443,12 +442,36 @@ static enum input conn_input_pending(struct conn *c)
 }
 
 /* The keep-alive timeout, or the header timeout of a connection that never
- * sent a byte: it is closed without a word, as there is nothing to answer. */
+ * sent a byte: it is closed without a word, as there is nothing to answer.
+ * The timer stays armed while a coroutine serves the connection and is
+ * not moved at every request: when it fires early (the connection was
+ * busy since), it is armed again for the idle deadline, and while a
+ * coroutine runs it does nothing (conn_go_idle arms it again). */
 static void conn_idle_expired(struct timer *t)
 {
     struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, idle_timer));
 
+    if (c->co)
+        return;
+    if (loop_now(c->srv->loop) < c->idle_deadline) {
+        c->idle_timer_at = c->idle_deadline;
+        timer_arm(loop_timers(c->srv->loop), &c->idle_timer, c->idle_deadline);
+        return;
+    }
     conn_close(c);
+}
+
+/* The idle connection may close at deadline: the timer is moved only when
+ * it would fire later than that (or is not armed). */
+static void conn_idle_until(struct conn *c, uint64_t deadline)
+{
+    c->idle_deadline = deadline;
+    if (timer_armed(&c->idle_timer) && c->idle_timer_at <= deadline)
+        return;
+    if (!timer_armed(&c->idle_timer))
+        timer_init(&c->idle_timer, conn_idle_expired);
+    c->idle_timer_at = deadline;
+    timer_arm(loop_timers(c->srv->loop), &c->idle_timer, deadline);
 }
 
 /* Gives the working memory back and waits, with no coroutine, for input.
@@ -463,10 +486,9 @@ static bool conn_go_idle(struct conn *c)
     }
     conn_mem_put(c->srv, c->mem);
     c->mem = NULL;
-    timer_init(&c->idle_timer, conn_idle_expired);
-    timer_arm(loop_timers(c->srv->loop), &c->idle_timer,
-              loop_now(c->srv->loop) + (c->requests ? c->srv->site->limits.keepalive_timeout_ms
-                                                    : c->srv->site->limits.header_timeout_ms));
+    conn_idle_until(c, loop_now(c->srv->loop) + (c->requests
+                                                     ? c->srv->site->limits.keepalive_timeout_ms
+                                                     : c->srv->site->limits.header_timeout_ms));
     return true;
 }
 
@@ -490,10 +512,11 @@ static void conn_hold_site(struct conn *c)
     if (site->hold)
         site->hold(site);
     c->site = site;
-    /* Between two requests the parser is fresh: it takes the new limits
+    /* Between two requests the parser is fresh (reset after each request,
+     * initialised with the working memory): it only takes the new limits
      * (the old site's may be freed by the release above). */
     if (c->mem)
-        http_parser_init(&c->mem->parser, &site->limits);
+        http_parser_set_limits(&c->mem->parser, &site->limits);
 }
 
 /* A coroutine cancelled while serving (the worker is going away). */
@@ -566,7 +589,7 @@ close:
 
 void conn_wake(struct conn *c)
 {
-    timer_cancel(loop_timers(c->srv->loop), &c->idle_timer);
+    /* The idle timer stays armed: see conn_idle_expired. */
     if (!loop_spawn(c->srv->loop, conn_main, c)) {
         log_error("cannot start a coroutine: %s", strerror(errno));
         conn_close(c);

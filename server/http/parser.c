@@ -37,17 +37,16 @@
 /* Longest chunk-size line (size, extensions, CRLF) accepted. */
 #define CHUNK_LINE_MAX 4096
 
+/* Positions in headers[] and kinds are kept in bytes and bits. */
+_Static_assert(HTTP_MAX_HEADERS <= 256, "field_first holds a uint8_t position");
+_Static_assert(HTTP_F_COUNT <= 32, "fields_seen holds a bit per kind");
+
 enum body_phase { PHASE_LINE, PHASE_DATA, PHASE_TRAILER, PHASE_DONE };
 enum body_step { STEP_AGAIN, STEP_MORE, STEP_SPAN, STEP_DONE };
 
 /* ---- character classes and small span helpers ---- */
 
 static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-
-static bool is_alnum(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c);
-}
 
 /* tchar (RFC 9110 §5.6.2) as a bitmap: bit c of the 256, one load and a
  * shift per byte. */
@@ -68,29 +67,16 @@ static bool is_hex(unsigned char c)
 static bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
 /* unreserved / sub-delims of RFC 3986, the characters of a reg-name
- * besides pct-encoded. A switch, which compilers turn into a table or a
- * bit test rather than a search of a string per byte. */
-static bool is_regname_char(unsigned char c)
-{
-    switch (c) {
-    case '-':
-    case '.':
-    case '_':
-    case '~':
-    case '!':
-    case '$':
-    case '&':
-    case '\'':
-    case '(':
-    case ')':
-    case '*':
-    case '+':
-    case ',':
-    case ';':
-    case '=': return true;
-    default: return is_alnum(c);
-    }
-}
+ * besides pct-encoded, as a bitmap like tchar_bits:
+ * ! $ & ' ( ) * + , - . 0-9 ; = A-Z _ a-z ~ */
+static const uint64_t regname_bits[4] = {
+    UINT64_C(0x2bff7fd200000000),
+    UINT64_C(0x47fffffe87fffffe),
+    0,
+    0,
+};
+
+static bool is_regname_char(unsigned char c) { return (regname_bits[c >> 6] >> (c & 63)) & 1; }
 
 /* Whether a[0..n) and b[0..n) are equal ignoring ASCII case. A leaf
  * function: the short names it compares cost less than a call would. */
@@ -286,6 +272,8 @@ static bool method_known(struct http_span name)
 {
     int m;
 
+    if (name.len == 3 && memcmp(name.p, "GET", 3) == 0)
+        return true; /* most requests, without a walk through llhttp's names */
     for (m = HTTP_DELETE; m <= HTTP_SOURCE; m++) {
         const char *s = llhttp_method_name((llhttp_method_t)m);
 
@@ -335,18 +323,83 @@ static int parse_request_line(const char *s, const char *eol, struct http_reques
     return method_known(req->method_name) ? 0 : 501;
 }
 
-/* The field names whose lines llhttp is given: the ones its framing and
- * connection state depend on (llhttp 8.1 reads these five by name). */
-static bool llhttp_reads(struct http_span name)
+/* The names of the indexed fields, lower case. */
+static const char *const field_names[HTTP_F_COUNT] = {
+    [HTTP_F_HOST] = "host",
+    [HTTP_F_CONTENT_LENGTH] = "content-length",
+    [HTTP_F_TRANSFER_ENCODING] = "transfer-encoding",
+    [HTTP_F_CONNECTION] = "connection",
+    [HTTP_F_PROXY_CONNECTION] = "proxy-connection",
+    [HTTP_F_UPGRADE] = "upgrade",
+    [HTTP_F_EXPECT] = "expect",
+    [HTTP_F_ACCEPT] = "accept",
+    [HTTP_F_ACCEPT_ENCODING] = "accept-encoding",
+    [HTTP_F_IF_MATCH] = "if-match",
+    [HTTP_F_IF_NONE_MATCH] = "if-none-match",
+    [HTTP_F_IF_MODIFIED_SINCE] = "if-modified-since",
+    [HTTP_F_IF_UNMODIFIED_SINCE] = "if-unmodified-since",
+    [HTTP_F_IF_RANGE] = "if-range",
+    [HTTP_F_RANGE] = "range",
+    [HTTP_F_AUTHORIZATION] = "authorization",
+    [HTTP_F_CONTENT_TYPE] = "content-type",
+    [HTTP_F_REFERER] = "referer",
+    [HTTP_F_USER_AGENT] = "user-agent",
+    [HTTP_F_X_FORWARDED_FOR] = "x-forwarded-for",
+    [HTTP_F_FORWARDED] = "forwarded",
+};
+
+/* The indexed kinds by name length (at most two share one), so that a
+ * name is compared with one or two candidates only. */
+#define FIELD_NAME_MAX 19
+static const uint8_t fields_by_len[FIELD_NAME_MAX + 1][2] = {
+    [4] = {HTTP_F_HOST},
+    [5] = {HTTP_F_RANGE},
+    [6] = {HTTP_F_EXPECT, HTTP_F_ACCEPT},
+    [7] = {HTTP_F_UPGRADE, HTTP_F_REFERER},
+    [8] = {HTTP_F_IF_MATCH, HTTP_F_IF_RANGE},
+    [9] = {HTTP_F_FORWARDED},
+    [10] = {HTTP_F_CONNECTION, HTTP_F_USER_AGENT},
+    [12] = {HTTP_F_CONTENT_TYPE},
+    [13] = {HTTP_F_IF_NONE_MATCH, HTTP_F_AUTHORIZATION},
+    [14] = {HTTP_F_CONTENT_LENGTH},
+    [15] = {HTTP_F_ACCEPT_ENCODING, HTTP_F_X_FORWARDED_FOR},
+    [16] = {HTTP_F_PROXY_CONNECTION},
+    [17] = {HTTP_F_TRANSFER_ENCODING, HTTP_F_IF_MODIFIED_SINCE},
+    [19] = {HTTP_F_IF_UNMODIFIED_SINCE},
+};
+
+enum http_field http_field_kind(const char *name, size_t len)
 {
-    switch (name.len) {
-    case 7: return ascii_ieq(name.p, "upgrade", 7);
-    case 10: return ascii_ieq(name.p, "connection", 10);
-    case 14: return ascii_ieq(name.p, "content-length", 14);
-    case 16: return ascii_ieq(name.p, "proxy-connection", 16);
-    case 17: return ascii_ieq(name.p, "transfer-encoding", 17);
-    default: return false;
+    if (len > FIELD_NAME_MAX)
+        return HTTP_F_OTHER;
+    for (unsigned i = 0; i < 2; i++) {
+        unsigned k = fields_by_len[len][i];
+
+        if (k != HTTP_F_OTHER && ascii_ieq(name, field_names[k], len))
+            return (enum http_field)k;
     }
+    return HTTP_F_OTHER;
+}
+
+/* Records headers[i] (its name already split) in the index. */
+static enum http_field index_field(struct http_request *req, unsigned i)
+{
+    enum http_field k = http_field_kind(req->headers[i].name.p, req->headers[i].name.len);
+
+    req->field_kind[i] = (uint8_t)k;
+    if (k != HTTP_F_OTHER && !((req->fields_seen >> k) & 1)) {
+        req->fields_seen |= UINT32_C(1) << k;
+        req->field_first[k] = (uint8_t)i;
+    }
+    return k;
+}
+
+/* The field kinds whose lines llhttp is given: the ones its framing and
+ * connection state depend on (llhttp 8.1 reads these five by name). */
+static bool llhttp_reads(enum http_field k)
+{
+    return k == HTTP_F_UPGRADE || k == HTTP_F_CONNECTION || k == HTTP_F_CONTENT_LENGTH ||
+           k == HTTP_F_PROXY_CONNECTION || k == HTTP_F_TRANSFER_ENCODING;
 }
 
 /* Whether s[0..end) holds only what strict llhttp takes in a field value:
@@ -415,10 +468,10 @@ static int split_field_lines(const struct http_parser *p, const char *s, const c
             return 400;
         if (req->header_count >= max)
             return 431;
-        h = &req->headers[req->header_count++];
+        h = &req->headers[req->header_count];
         h->name = span_of(s, colon);
         h->value = span_trim(span_of(colon + 1, eol));
-        if (llhttp_reads(h->name))
+        if (llhttp_reads(index_field(req, req->header_count++)))
             (*ll_lines)++;
         else if (chars_ok)
             chars_ok = field_line_valid(s, colon, eol);
@@ -462,7 +515,7 @@ static int run_llhttp_head(struct http_parser *p, const char *s, const char *lin
         const struct http_header *h = &req->headers[i];
         const char *eol = h->value.p + h->value.len;
 
-        if (!llhttp_reads(h->name))
+        if (!llhttp_reads(req->field_kind[i]))
             continue;
         ll_lines--;
         while (*eol != '\r')
@@ -536,19 +589,17 @@ static void collect_fields(const struct http_request *req, struct head_fields *f
     for (i = 0; i < req->header_count; i++) {
         const struct http_header *h = &req->headers[i];
 
-        if (span_ieq(h->name, "host")) {
+        switch (req->field_kind[i]) {
+        case HTTP_F_HOST:
             f->host = h;
             f->hosts++;
-        } else if (span_ieq(h->name, "content-length")) {
-            f->lengths++;
-        } else if (span_ieq(h->name, "transfer-encoding")) {
-            note_codings(f, h->value);
-        } else if (span_ieq(h->name, "connection")) {
-            note_connection(f, h->value);
-        } else if (span_ieq(h->name, "expect")) {
-            note_expect(f, h->value);
-        } else if (span_ieq(h->name, "upgrade")) {
-            f->upgrade = true;
+            break;
+        case HTTP_F_CONTENT_LENGTH: f->lengths++; break;
+        case HTTP_F_TRANSFER_ENCODING: note_codings(f, h->value); break;
+        case HTTP_F_CONNECTION: note_connection(f, h->value); break;
+        case HTTP_F_EXPECT: note_expect(f, h->value); break;
+        case HTTP_F_UPGRADE: f->upgrade = true; break;
+        default: break;
         }
     }
 }
@@ -579,12 +630,12 @@ static bool ip_literal_valid(const char *s, const char *end)
 static bool reg_name_valid(const char *s, const char *end)
 {
     while (s < end) {
-        if (*s == '%') {
+        if (is_regname_char((unsigned char)*s)) {
+            s++;
+        } else if (*s == '%') {
             if (end - s < 3 || !is_hex((unsigned char)s[1]) || !is_hex((unsigned char)s[2]))
                 return false;
             s += 3;
-        } else if (is_regname_char((unsigned char)*s)) {
-            s++;
         } else {
             return false;
         }
@@ -776,6 +827,7 @@ static void request_clear(struct http_request *req)
     req->chunked = req->keep_alive = req->expect_continue = req->upgrade = false;
     req->head_len = 0;
     req->header_count = 0;
+    req->fields_seen = 0;
 }
 
 static int parse_complete_head(struct http_parser *p, const char *buf, size_t head_len,
@@ -951,6 +1003,13 @@ const struct http_header *http_request_header_named(const struct http_request *r
     return NULL;
 }
 
+void http_request_index(struct http_request *req)
+{
+    req->fields_seen = 0;
+    for (unsigned i = 0; i < req->header_count; i++)
+        index_field(req, i);
+}
+
 void http_parser_init(struct http_parser *p, const struct http_limits *limits)
 {
     *p = (struct http_parser){.limits = limits};
@@ -959,3 +1018,8 @@ void http_parser_init(struct http_parser *p, const struct http_limits *limits)
 }
 
 void http_parser_reset(struct http_parser *p) { http_parser_init(p, p->limits); }
+
+void http_parser_set_limits(struct http_parser *p, const struct http_limits *limits)
+{
+    p->limits = limits;
+}

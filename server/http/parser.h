@@ -25,6 +25,34 @@ struct http_header {
 /* The most headers any configuration may allow (max_headers is capped). */
 #define HTTP_MAX_HEADERS 256
 
+/* The fields cohttpd itself reads, indexed when the head is parsed so
+ * that finding one costs the same however many fields a request has. */
+enum http_field {
+    HTTP_F_OTHER, /* any other name */
+    HTTP_F_HOST,
+    HTTP_F_CONTENT_LENGTH,
+    HTTP_F_TRANSFER_ENCODING,
+    HTTP_F_CONNECTION,
+    HTTP_F_PROXY_CONNECTION,
+    HTTP_F_UPGRADE,
+    HTTP_F_EXPECT,
+    HTTP_F_ACCEPT,
+    HTTP_F_ACCEPT_ENCODING,
+    HTTP_F_IF_MATCH,
+    HTTP_F_IF_NONE_MATCH,
+    HTTP_F_IF_MODIFIED_SINCE,
+    HTTP_F_IF_UNMODIFIED_SINCE,
+    HTTP_F_IF_RANGE,
+    HTTP_F_RANGE,
+    HTTP_F_AUTHORIZATION,
+    HTTP_F_CONTENT_TYPE,
+    HTTP_F_REFERER,
+    HTTP_F_USER_AGENT,
+    HTTP_F_X_FORWARDED_FOR,
+    HTTP_F_FORWARDED,
+    HTTP_F_COUNT
+};
+
 struct http_request {
     llhttp_method_t method;
     struct http_span method_name;
@@ -45,6 +73,13 @@ struct http_request {
     size_t head_len;                      /* bytes of the head, final CRLFCRLF included */
     unsigned header_count;
     struct http_header headers[HTTP_MAX_HEADERS];
+    /* The index of the fields in enum http_field (http_request_index):
+     * bit k of fields_seen is set when a field of kind k is present, and
+     * field_first[k] is then the position in headers of the first one;
+     * field_kind[i] is the kind of headers[i]. */
+    uint32_t fields_seen;
+    uint8_t field_first[HTTP_F_COUNT];
+    uint8_t field_kind[HTTP_MAX_HEADERS];
 };
 
 /* Per-connection parser state (embedded in the connection; no allocation).
@@ -120,6 +155,24 @@ int http_parse_body(struct http_parser *p, const char *in, size_t in_len, size_t
 /* True when the request has a body to read (Content-Length > 0 or chunked). */
 bool http_request_has_body(const struct http_request *req);
 
+/* The first field of kind f (not HTTP_F_OTHER) in a request that
+ * http_parse_head() accepted or http_request_index() indexed; NULL when
+ * absent. Constant time. */
+static inline const struct http_header *http_request_field(const struct http_request *req,
+                                                           enum http_field f)
+{
+    return (req->fields_seen >> f) & 1 ? &req->headers[req->field_first[f]] : NULL;
+}
+
+/* Indexes req->headers[0..header_count) by kind (field_kind, field_first,
+ * fields_seen), as http_parse_head() does: for a request whose headers
+ * were copied or edited by hand. Never yields. */
+void http_request_index(struct http_request *req);
+
+/* The kind of a field name (case-insensitive), HTTP_F_OTHER for a name
+ * cohttpd does not index. */
+enum http_field http_field_kind(const char *name, size_t len);
+
 /* Finds a header by name, case-insensitively; NULL when absent. */
 const struct http_header *http_request_header(const struct http_request *req, const char *name,
                                               size_t name_len);
@@ -131,5 +184,10 @@ const struct http_header *http_request_header_named(const struct http_request *r
 
 /* Ready for the next request on the same connection. */
 void http_parser_reset(struct http_parser *p);
+
+/* Gives a parser that has not started on a request (fresh from
+ * http_parser_init or http_parser_reset) other limits, which must outlive
+ * it: what a new configuration changes, without initialising it again. */
+void http_parser_set_limits(struct http_parser *p, const struct http_limits *limits);
 
 #endif

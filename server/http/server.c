@@ -160,8 +160,8 @@ int http_server_accept(struct http_server *srv, int fd, const struct sockaddr *p
         srv->conns->prev = c;
     srv->conns = c;
     srv->nconns++;
-    atomic_fetch_add_explicit(&srv->stats.connections_total, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&srv->stats.connections_open, 1, memory_order_relaxed);
+    http_stat_add(&srv->stats.connections_total, 1);
+    http_stat_add(&srv->stats.connections_open, 1);
     conn_wake(c);
     return 0;
 }
@@ -181,7 +181,7 @@ void conn_close(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     srv->nconns--;
-    atomic_fetch_sub_explicit(&srv->stats.connections_open, 1, memory_order_relaxed);
+    http_stat_add(&srv->stats.connections_open, (uint64_t)-1);
     free(c);
     if (srv->on_close)
         srv->on_close(srv->on_close_arg);

@@ -38,35 +38,52 @@ struct norm_state {
     bool encoded_slash;      /* one was seen */
 };
 
+/* The bytes a path segment cannot copy as they are: controls, DEL and
+ * '\\' (refused), '%' (an escape) and '/' (the segment's end); one load
+ * and a shift per byte, as tchar_bits in parser.c. */
+static const uint64_t segment_special[4] = {
+    UINT64_C(0x00008020ffffffff), /* 0x00-0x1f % / */
+    UINT64_C(0x8000000010000000), /* \\ DEL */
+    0,
+    0,
+};
+
 /* Decodes one segment, from path[*i] up to the next raw '/' or the end,
- * appending it to out at *o. Returns 0 or -400. */
+ * appending it to out at *o. Returns 0 or -400. The positions are kept in
+ * locals: a store through out (a char pointer) could otherwise alias *i
+ * and *o and force both back to memory at every byte. */
 static int decode_segment(const char *path, size_t len, size_t *i, char *out, size_t *o,
                           struct norm_state *st)
 {
-    while (*i < len && path[*i] != '/') {
-        unsigned char c = (unsigned char)path[*i];
+    size_t in = *i, at = *o;
 
-        if (c == '%') {
-            int v = decode_escape(path, len, *i);
+    while (in < len) {
+        unsigned char c = (unsigned char)path[in];
+        int v;
 
-            if (v < 0 || (v == '/' && !st->keep_encoded_slash))
-                return -400;
-            *i += 3;
-            if (v == '/') {
-                st->encoded_slash = true;
-                memcpy(out + *o, "%2F", 3);
-                *o += 3;
-                continue;
-            }
-            c = (unsigned char)v;
-        } else {
-            *i += 1;
+        if (!((segment_special[c >> 6] >> (c & 63)) & 1)) {
+            out[at++] = (char)c;
+            in++;
+            continue;
         }
-        if (path_byte_refused(c))
+        if (c != '%')
+            break; /* '/' ends the segment; a refused byte fails below */
+        v = decode_escape(path, len, in);
+        if (v < 0 || (v == '/' && !st->keep_encoded_slash) ||
+            (v != '/' && path_byte_refused((unsigned char)v)))
             return -400;
-        out[(*o)++] = (char)c;
+        in += 3;
+        if (v == '/') {
+            st->encoded_slash = true;
+            memcpy(out + at, "%2F", 3);
+            at += 3;
+        } else {
+            out[at++] = (char)v;
+        }
     }
-    return 0;
+    *i = in;
+    *o = at;
+    return in < len && path[in] != '/' ? -400 : 0;
 }
 
 static int normalize(const char *path, size_t len, char *out, size_t out_cap, bool *trailing_slash,

@@ -104,24 +104,29 @@ Test(limits, a_head_trickled_byte_by_byte_gets_408)
     close(fd);
 }
 
-Test(limits, a_connection_that_sends_nothing_is_closed_silently)
+/* Waits for the daemon to close fd, an idle connection, without a word
+ * (which names the timeout it is waiting for); then closes it. */
+static void expect_silent_close(int fd, const char *which)
 {
-    int fd = tcp_connect(d.port);
     bool closed;
     size_t got;
     char *out = read_until_idle(fd, WAIT_MS, &got, &closed);
 
-    cr_assert(closed, "a silent connection was kept past header_timeout");
-    cr_assert_eq(got, 0, "nothing is answered to a connection that said nothing: %s", out);
+    cr_assert(closed, "an idle connection was kept past %s", which);
+    cr_assert_eq(got, 0, "nothing is answered to an idle connection: %s", out);
     free(out);
     close(fd);
+}
+
+Test(limits, a_connection_that_sends_nothing_is_closed_silently)
+{
+    expect_silent_close(tcp_connect(d.port), "header_timeout");
 }
 
 Test(limits, an_idle_keepalive_connection_is_closed_silently)
 {
     static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     int fd = tcp_connect(d.port);
-    bool closed;
     size_t got;
     char *out;
 
@@ -130,11 +135,33 @@ Test(limits, an_idle_keepalive_connection_is_closed_silently)
     cr_assert_eq(response_status(out), 200, "%s", out);
     cr_assert_not(has_header(out, "Connection", NULL), "%s", out);
     free(out);
-    out = read_until_idle(fd, WAIT_MS, &got, &closed);
-    cr_assert(closed, "an idle connection was kept past keepalive_timeout");
-    cr_assert_eq(got, 0, "%s", out);
-    free(out);
-    close(fd);
+    expect_silent_close(fd, "keepalive_timeout");
+}
+
+Test(limits, a_connection_busy_for_longer_than_keepalive_timeout_stays_open)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    int fd;
+    size_t got;
+    char *out;
+
+    /* Requests 300 ms apart for 3.6 s, with keepalive_timeout = 3s: the
+     * idle timer armed after the first one fires while the connection is
+     * in use, and must only wait for the latest idle spell. */
+    daemon_start(&extra, "[server]\nlisten = 127.0.0.1:0\nworkers = 1\n[limits]\n"
+                         "keepalive_timeout = 3s\n[static /]\nroot = %ROOT%\n");
+    site_write(&extra, "index.html", index_html, sizeof index_html - 1);
+    fd = tcp_connect(extra.port);
+    for (int i = 0; i < 12; i++) {
+        if (i > 0)
+            usleep(300 * 1000);
+        cr_assert(tcp_send_all(fd, req, sizeof req - 1), "request %d: the connection is gone", i);
+        out = read_responses(fd, 1, WAIT_MS, &got);
+        cr_assert_eq(response_status(out), 200, "request %d: %s\nlog: %s", i, out,
+                     file_slurp(extra.log));
+        free(out);
+    }
+    expect_silent_close(fd, "keepalive_timeout"); /* once idle for that long */
 }
 
 Test(limits, a_stalled_body_gets_408_then_close)

@@ -446,6 +446,12 @@ static void check_next(const struct timer_wheel *w)
         }
     }
     cr_assert_eq(w->count, count);
+    /* The slot bitmap the search reads is exact: no timer missed, and no
+     * empty slot that would wake the loop for nothing. */
+    for (unsigned l = 0; l < TIMER_LEVELS; l++)
+        for (unsigned i = 0; i < TIMER_SLOTS; i++)
+            cr_assert_eq((w->used[l][i / 64] >> (i % 64)) & 1, w->slots[l][i] != NULL,
+                         "level %u slot %u", l, i);
     if (count == 0) {
         cr_assert_eq(next, -1);
         return;

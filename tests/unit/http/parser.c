@@ -792,6 +792,69 @@ Test(parser_fields, headers_are_found_by_whole_name_in_any_case)
     cr_expect_null(http_request_header_named(&freq, ""));
 }
 
+Test(parser_fields, indexed_fields_give_the_first_line_of_their_name)
+{
+    const char *s = "GET / HTTP/1.1\r\nUser-Agent: u\r\nACCEPT: a\r\nHost: h\r\n"
+                    "if-none-match: \"1\"\r\nX-If-Range: no\r\nIf-Range-X: no\r\n"
+                    "If-None-Match: \"2\"\r\nRange: bytes=0-1\r\n\r\n";
+
+    cr_assert_eq(head(s), (int)strlen(s));
+    cr_expect(span_is(http_request_field(&freq, HTTP_F_IF_NONE_MATCH)->value, "\"1\""));
+    cr_expect(span_is(http_request_field(&freq, HTTP_F_HOST)->value, "h"));
+    cr_expect(span_is(http_request_field(&freq, HTTP_F_ACCEPT)->value, "a"));
+    cr_expect(span_is(http_request_field(&freq, HTTP_F_USER_AGENT)->value, "u"));
+    cr_expect(span_is(http_request_field(&freq, HTTP_F_RANGE)->value, "bytes=0-1"));
+    cr_expect_null(http_request_field(&freq, HTTP_F_IF_RANGE), "only whole names count");
+    cr_expect_null(http_request_field(&freq, HTTP_F_IF_MATCH));
+    cr_expect_null(http_request_field(&freq, HTTP_F_AUTHORIZATION));
+    /* Every indexed name is found as the walk by name finds it. */
+    for (int k = HTTP_F_OTHER + 1; k < HTTP_F_COUNT; k++) {
+        const struct http_header *h = http_request_field(&freq, (enum http_field)k);
+
+        if (h)
+            cr_expect_eq(http_field_kind(h->name.p, h->name.len), k);
+    }
+    cr_expect_eq(http_field_kind("If-Unmodified-Since", 19), HTTP_F_IF_UNMODIFIED_SINCE);
+    cr_expect_eq(http_field_kind("x-forwarded-FOR", 15), HTTP_F_X_FORWARDED_FOR);
+    cr_expect_eq(http_field_kind("Accept-Language", 15), HTTP_F_OTHER);
+    cr_expect_eq(http_field_kind("Hos", 3), HTTP_F_OTHER);
+}
+
+Test(parser_fields, the_index_follows_headers_edited_by_hand)
+{
+    const char *s = "GET / HTTP/1.1\r\nContent-Type: t\r\nHost: h\r\nIf-Match: \"m\"\r\n\r\n";
+    struct http_request *copy = malloc(sizeof *copy);
+
+    cr_assert_eq(head(s), (int)strlen(s));
+    cr_assert_not_null(copy);
+    *copy = freq;
+    copy->headers[0] = copy->headers[2]; /* Content-Type dropped, If-Match first */
+    copy->header_count = 2;
+    http_request_index(copy);
+    cr_expect_null(http_request_field(copy, HTTP_F_CONTENT_TYPE));
+    cr_expect(span_is(http_request_field(copy, HTTP_F_HOST)->value, "h"));
+    cr_expect(span_is(http_request_field(copy, HTTP_F_IF_MATCH)->value, "\"m\""));
+    free(copy);
+}
+
+Test(parser_fields, a_host_takes_the_reg_name_characters_of_rfc3986_and_no_other)
+{
+    const char *ok = "-._~!$&'()*+,;=";
+
+    for (int c = 1; c < 256; c++) {
+        char s[64];
+        bool want = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    strchr(ok, c) != NULL;
+        int n = snprintf(s, sizeof s, "GET / HTTP/1.1\r\nHost: a%cb\r\n\r\n", c);
+
+        cr_assert_gt(n, 0);
+        if (want)
+            cr_expect_eq(head(s), n, "byte 0x%02x refused", c);
+        else
+            cr_expect_lt(head(s), 0, "byte 0x%02x accepted", c);
+    }
+}
+
 Test(parser_fields, keep_alive_follows_rfc9112_9_3)
 {
     static const struct {
