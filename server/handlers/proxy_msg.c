@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "handlers/proxy_internal.h"
+#include "http/parser.h"
 #include "http/url.h"
 
 /* ---- writing into a bounded buffer ---- */
@@ -79,59 +80,176 @@ static bool name_is(const struct http_span *s, const char *name)
     return s->len == strlen(name) && strncasecmp(s->p, name, s->len) == 0;
 }
 
+/* Steps through a comma-separated list: *tok is its next element, OWS
+ * trimmed (possibly empty). False at the end of the list. */
+static bool list_next(const char **v, size_t *len, struct http_span *tok)
+{
+    const char *p = *v, *end = *v + *len, *start;
+    size_t n;
+
+    while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+        p++;
+    if (p == end)
+        return false;
+    start = p;
+    while (p < end && *p != ',')
+        p++;
+    n = (size_t)(p - start);
+    while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t'))
+        n--;
+    *tok = (struct http_span){.p = start, .len = n};
+    *len = (size_t)(end - p);
+    *v = p;
+    return true;
+}
+
 /* True when the list value v names name (case-insensitive tokens). */
 static bool list_has(const char *v, size_t len, const char *name, size_t name_len)
 {
-    size_t i = 0;
+    struct http_span tok;
 
-    while (i < len) {
-        size_t start, end;
-
-        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        start = i;
-        while (i < len && v[i] != ',')
-            i++;
-        end = i;
-        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
-            end--;
-        if (end - start == name_len && strncasecmp(v + start, name, name_len) == 0)
+    while (list_next(&v, &len, &tok)) {
+        if (tok.len == name_len && strncasecmp(tok.p, name, name_len) == 0)
             return true;
     }
     return false;
 }
 
-/* Headers never passed on: hop-by-hop ones, those the proxy sets itself. */
-static bool request_header_dropped(const struct http_span *name)
+/* The header names the proxy treats apart, each classified once. */
+enum hdr_kind {
+    HK_OTHER,
+    HK_CONNECTION,
+    HK_KEEP_ALIVE,
+    HK_PROXY_CONNECTION,
+    HK_TE,
+    HK_TRAILER,
+    HK_TRANSFER_ENCODING,
+    HK_UPGRADE,
+    HK_HOST,
+    HK_CONTENT_LENGTH,
+    HK_EXPECT,
+    HK_X_FORWARDED_FOR,
+    HK_X_FORWARDED_PROTO,
+    HK_X_FORWARDED_HOST,
+    HK_FORWARDED,
+    HK_PROXY_AUTHENTICATE,
+    HK_DATE,
+    HK_SERVER,
+};
+
+static const char *const hdr_lower[] = {
+    [HK_CONNECTION] = "connection",
+    [HK_KEEP_ALIVE] = "keep-alive",
+    [HK_PROXY_CONNECTION] = "proxy-connection",
+    [HK_TE] = "te",
+    [HK_TRAILER] = "trailer",
+    [HK_TRANSFER_ENCODING] = "transfer-encoding",
+    [HK_UPGRADE] = "upgrade",
+    [HK_HOST] = "host",
+    [HK_CONTENT_LENGTH] = "content-length",
+    [HK_EXPECT] = "expect",
+    [HK_X_FORWARDED_FOR] = "x-forwarded-for",
+    [HK_X_FORWARDED_PROTO] = "x-forwarded-proto",
+    [HK_X_FORWARDED_HOST] = "x-forwarded-host",
+    [HK_FORWARDED] = "forwarded",
+    [HK_PROXY_AUTHENTICATE] = "proxy-authenticate",
+    [HK_DATE] = "date",
+    [HK_SERVER] = "server",
+};
+
+/* The one kind that a name of this length starting with this letter
+ * (lowercase) can be, or HK_OTHER. */
+static enum hdr_kind hdr_candidate(size_t len, unsigned char first)
 {
-    static const char *const dropped[] = {
-        "Connection",       "Keep-Alive",
-        "Proxy-Connection", "TE",
-        "Trailer",          "Transfer-Encoding",
-        "Upgrade",          "Host",
-        "Content-Length",   "Expect",
-        "X-Forwarded-For",  "X-Forwarded-Proto",
-        "X-Forwarded-Host", "Forwarded",
-    };
+    switch (len << 8 | first) {
+    case 2 << 8 | 't': return HK_TE;
+    case 4 << 8 | 'h': return HK_HOST;
+    case 4 << 8 | 'd': return HK_DATE;
+    case 6 << 8 | 'e': return HK_EXPECT;
+    case 6 << 8 | 's': return HK_SERVER;
+    case 7 << 8 | 't': return HK_TRAILER;
+    case 7 << 8 | 'u': return HK_UPGRADE;
+    case 9 << 8 | 'f': return HK_FORWARDED;
+    case 10 << 8 | 'c': return HK_CONNECTION;
+    case 10 << 8 | 'k': return HK_KEEP_ALIVE;
+    case 14 << 8 | 'c': return HK_CONTENT_LENGTH;
+    case 15 << 8 | 'x': return HK_X_FORWARDED_FOR;
+    case 16 << 8 | 'x': return HK_X_FORWARDED_HOST;
+    case 16 << 8 | 'p': return HK_PROXY_CONNECTION;
+    case 17 << 8 | 'x': return HK_X_FORWARDED_PROTO;
+    case 17 << 8 | 't': return HK_TRANSFER_ENCODING;
+    case 18 << 8 | 'p': return HK_PROXY_AUTHENTICATE;
+    default: return HK_OTHER;
+    }
+}
 
-    for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
-        if (name_is(name, dropped[i]))
+/* The kind of header name s: one lookup by length and first letter, then
+ * one case-insensitive comparison with the only name that can match. */
+static enum hdr_kind hdr_kind(const struct http_span *s)
+{
+    enum hdr_kind k = s->len ? hdr_candidate(s->len, (unsigned char)(s->p[0] | 0x20)) : HK_OTHER;
+    const char *lower = hdr_lower[k];
+
+    for (size_t i = 0; k != HK_OTHER && i < s->len; i++) {
+        unsigned char c = (unsigned char)s->p[i];
+
+        if (c != (unsigned char)lower[i] && (c | 0x20) != (unsigned char)lower[i])
+            return HK_OTHER;
+    }
+    return k;
+}
+
+static uint32_t kind_bit(enum hdr_kind k) { return UINT32_C(1) << k; }
+
+/* True when a list header (Connection) names a header of a kind outside
+ * dropped: one a message must then lose besides those. */
+static bool list_names_beyond(const struct http_span *v, uint32_t dropped)
+{
+    const char *p = v->p;
+    size_t len = v->len;
+    struct http_span tok;
+
+    while (list_next(&p, &len, &tok)) {
+        if (tok.len && !(dropped & kind_bit(hdr_kind(&tok))))
             return true;
     }
     return false;
 }
+
+/* Request headers never passed on: hop-by-hop ones, those the proxy sets itself. */
+static const uint32_t request_dropped =
+    UINT32_C(1) << HK_CONNECTION | UINT32_C(1) << HK_KEEP_ALIVE |
+    UINT32_C(1) << HK_PROXY_CONNECTION | UINT32_C(1) << HK_TE | UINT32_C(1) << HK_TRAILER |
+    UINT32_C(1) << HK_TRANSFER_ENCODING | UINT32_C(1) << HK_UPGRADE | UINT32_C(1) << HK_HOST |
+    UINT32_C(1) << HK_CONTENT_LENGTH | UINT32_C(1) << HK_EXPECT |
+    UINT32_C(1) << HK_X_FORWARDED_FOR | UINT32_C(1) << HK_X_FORWARDED_PROTO |
+    UINT32_C(1) << HK_X_FORWARDED_HOST | UINT32_C(1) << HK_FORWARDED;
 
 /* True when a Connection header of req names name. */
-static bool connection_names(const struct http_request *req, const struct http_span *name)
+static bool connection_names(const struct http_request *req, const uint8_t *kinds,
+                             const struct http_span *name)
 {
     for (unsigned i = 0; i < req->header_count; i++) {
         const struct http_header *h = &req->headers[i];
 
-        if (name_is(&h->name, "Connection") &&
-            list_has(h->value.p, h->value.len, name->p, name->len))
+        if (kinds[i] == HK_CONNECTION && list_has(h->value.p, h->value.len, name->p, name->len))
             return true;
     }
     return false;
+}
+
+/* Classifies req's headers into kinds[]; true when a Connection header
+ * names one that is not dropped anyway. */
+static bool request_kinds(const struct http_request *req, uint8_t *kinds)
+{
+    bool names = false;
+
+    for (unsigned i = 0; i < req->header_count; i++) {
+        kinds[i] = (uint8_t)hdr_kind(&req->headers[i].name);
+        if (kinds[i] == HK_CONNECTION && list_names_beyond(&req->headers[i].value, request_dropped))
+            names = true;
+    }
+    return names;
 }
 
 /* The client's address without port ("unix" for a unix socket), and
@@ -213,6 +331,8 @@ int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *
     const struct http_request *req = x->req;
     struct out o = {.p = out, .cap = cap};
     char num[32];
+    uint8_t kinds[HTTP_MAX_HEADERS];
+    bool conn_names = request_kinds(req, kinds);
 
     put(&o, req->method_name.p, req->method_name.len);
     put(&o, " ", 1);
@@ -227,7 +347,8 @@ int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *
     for (unsigned i = 0; i < req->header_count; i++) {
         const struct http_header *h = &req->headers[i];
 
-        if (request_header_dropped(&h->name) || connection_names(req, &h->name))
+        if ((request_dropped & kind_bit(kinds[i])) ||
+            (conn_names && connection_names(req, kinds, &h->name)))
             continue;
         put(&o, h->name.p, h->name.len);
         put(&o, ": ", 2);
@@ -258,19 +379,13 @@ int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *
 
 static struct proxy_resp *resp_of(llhttp_t *p) { return (struct proxy_resp *)p; }
 
-/* RFC 9110 tchar. */
-static bool is_tchar(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
 static int on_message_begin(llhttp_t *p)
 {
     struct proxy_resp *r = resp_of(p);
 
     r->n_fields = 0;
     r->last_cb = 0;
+    r->folded = false;
     r->status_text = (struct http_span){0};
     return 0;
 }
@@ -318,51 +433,77 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     if (r->last_cb != 2) {
         h->value.p = at;
         r->last_cb = 2;
+    } else if (at != h->value.p + h->value.len) {
+        r->folded = true; /* llhttp went on past a CRLF and whitespace */
     }
     h->value.len = (size_t)(at + len - h->value.p);
     return 0;
 }
 
-/* Our own checks of a complete head, beyond llhttp's: names are tokens,
- * values free of control bytes, at most one Content-Length, a
- * Transfer-Encoding only as exactly "chunked" and never with a length. */
+/* Response headers never passed on: hop-by-hop ones. */
+static const uint32_t response_hop =
+    UINT32_C(1) << HK_CONNECTION | UINT32_C(1) << HK_KEEP_ALIVE |
+    UINT32_C(1) << HK_PROXY_CONNECTION | UINT32_C(1) << HK_TE | UINT32_C(1) << HK_TRAILER |
+    UINT32_C(1) << HK_TRANSFER_ENCODING | UINT32_C(1) << HK_UPGRADE |
+    UINT32_C(1) << HK_PROXY_AUTHENTICATE;
+
+/* Those the engine writes itself in a final head. */
+static const uint32_t response_engine =
+    UINT32_C(1) << HK_CONTENT_LENGTH | UINT32_C(1) << HK_DATE | UINT32_C(1) << HK_SERVER;
+
+/* The largest Content-Length passed on (the engine's bound too). */
+#define PROXY_LENGTH_MAX (UINT64_C(1) << 53)
+
+/* One header of a complete head: its name a token, its value trimmed, its
+ * kind noted. NULL or what is wrong with it. */
+static const char *field_problem(struct proxy_resp *r, unsigned i)
+{
+    struct http_header *h = &r->fields[i];
+
+    if (h->name.len == 0)
+        return "an empty header name";
+    for (size_t k = 0; k < h->name.len; k++) {
+        if (!http_is_tchar((unsigned char)h->name.p[k]))
+            return "an invalid header name";
+    }
+    if (!h->value.p)
+        h->value.p = "";
+    while (h->value.len &&
+           (h->value.p[h->value.len - 1] == ' ' || h->value.p[h->value.len - 1] == '\t'))
+        h->value.len--;
+    r->kinds[i] = (uint8_t)hdr_kind(&h->name);
+    if (r->kinds[i] == HK_TRANSFER_ENCODING && !name_is(&h->value, "chunked"))
+        return "a Transfer-Encoding other than chunked";
+    if (r->kinds[i] == HK_CONNECTION && list_names_beyond(&h->value, response_hop))
+        r->conn_names = true;
+    return NULL;
+}
+
+/* Our own checks of a complete head, beyond llhttp's (which refuses
+ * control bytes in values, non-token names in strict mode, a second
+ * Content-Length and one beside a Transfer-Encoding itself): no fold, a
+ * reason free of control bytes, names that are tokens, at most one
+ * Content-Length (up to 2^53), a Transfer-Encoding only as exactly
+ * "chunked" and never with a length. */
 static const char *head_problem(struct proxy_resp *r)
 {
     unsigned n_cl = 0, n_te = 0;
+    const char *why;
 
+    if (r->folded)
+        return "a header value folded over two lines";
     for (size_t k = 0; k < r->status_text.len; k++) {
         unsigned char ch = (unsigned char)r->status_text.p[k];
 
         if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
             return "a control byte in its reason phrase";
     }
+    r->conn_names = false;
     for (unsigned i = 0; i < r->n_fields; i++) {
-        struct http_header *h = &r->fields[i];
-
-        if (h->name.len == 0)
-            return "an empty header name";
-        for (size_t k = 0; k < h->name.len; k++) {
-            if (!is_tchar((unsigned char)h->name.p[k]))
-                return "an invalid header name";
-        }
-        if (!h->value.p)
-            h->value.p = "";
-        while (h->value.len &&
-               (h->value.p[h->value.len - 1] == ' ' || h->value.p[h->value.len - 1] == '\t'))
-            h->value.len--;
-        for (size_t k = 0; k < h->value.len; k++) {
-            unsigned char ch = (unsigned char)h->value.p[k];
-
-            if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-                return "a control byte in a header value";
-        }
-        if (name_is(&h->name, "Content-Length"))
-            n_cl++;
-        if (name_is(&h->name, "Transfer-Encoding")) {
-            n_te++;
-            if (!name_is(&h->value, "chunked"))
-                return "a Transfer-Encoding other than chunked";
-        }
+        if ((why = field_problem(r, i)))
+            return why;
+        n_cl += r->kinds[i] == HK_CONTENT_LENGTH;
+        n_te += r->kinds[i] == HK_TRANSFER_ENCODING;
     }
     if (n_cl && n_te)
         return "both Content-Length and Transfer-Encoding";
@@ -370,6 +511,9 @@ static const char *head_problem(struct proxy_resp *r)
         return "more than one Content-Length";
     if (n_te > 1)
         return "more than one Transfer-Encoding";
+    if (n_cl && r->llhttp.content_length > PROXY_LENGTH_MAX)
+        return "a Content-Length over 2^53";
+    r->content_length = n_cl ? (int64_t)r->llhttp.content_length : -1;
     return NULL;
 }
 
@@ -479,22 +623,18 @@ int proxy_resp_eof(struct proxy_resp *r)
     return -1;
 }
 
-/* Response headers never passed on: hop-by-hop ones. */
-static bool response_header_dropped(const struct proxy_resp *r, const struct http_span *name)
+/* True when field i is not passed on: its kind is in drop, or a
+ * Connection header names it. */
+static bool response_header_dropped(const struct proxy_resp *r, unsigned i, uint32_t drop)
 {
-    static const char *const dropped[] = {"Connection", "Keep-Alive",        "Proxy-Connection",
-                                          "TE",         "Trailer",           "Transfer-Encoding",
-                                          "Upgrade",    "Proxy-Authenticate"};
+    const struct http_span *name = &r->fields[i].name;
 
-    for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
-        if (name_is(name, dropped[i]))
-            return true;
-    }
-    for (unsigned i = 0; i < r->n_fields; i++) {
-        const struct http_header *h = &r->fields[i];
+    if (drop & kind_bit(r->kinds[i]))
+        return true;
+    for (unsigned j = 0; r->conn_names && j < r->n_fields; j++) {
+        const struct http_header *h = &r->fields[j];
 
-        if (name_is(&h->name, "Connection") &&
-            list_has(h->value.p, h->value.len, name->p, name->len))
+        if (r->kinds[j] == HK_CONNECTION && list_has(h->value.p, h->value.len, name->p, name->len))
             return true;
     }
     return false;
@@ -512,14 +652,15 @@ const char *proxy_resp_header(const struct proxy_resp *r, const char *name, size
     return NULL;
 }
 
-int proxy_resp_header_lines(const struct proxy_resp *r, char *out, size_t cap)
+/* The header lines of the head parsed last but those response_header_dropped(). */
+static int header_lines(const struct proxy_resp *r, uint32_t drop, char *out, size_t cap)
 {
     struct out o = {.p = out, .cap = cap};
 
     for (unsigned i = 0; i < r->n_fields; i++) {
         const struct http_header *h = &r->fields[i];
 
-        if (response_header_dropped(r, &h->name))
+        if (response_header_dropped(r, i, drop))
             continue;
         put(&o, h->name.p, h->name.len);
         put(&o, ": ", 2);
@@ -527,6 +668,16 @@ int proxy_resp_header_lines(const struct proxy_resp *r, char *out, size_t cap)
         put(&o, "\r\n", 2);
     }
     return o.overflow ? -1 : (int)o.len;
+}
+
+int proxy_resp_header_lines(const struct proxy_resp *r, char *out, size_t cap)
+{
+    return header_lines(r, response_hop, out, cap);
+}
+
+int proxy_resp_final_lines(const struct proxy_resp *r, char *out, size_t cap)
+{
+    return header_lines(r, response_hop | response_engine, out, cap);
 }
 
 int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap)

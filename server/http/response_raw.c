@@ -21,13 +21,6 @@ struct raw_head {
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-/* RFC 9110 tchar. */
-static bool is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit((char)c) ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* A byte allowed in a field value or a reason phrase: HTAB, SP, VCHAR, obs-text. */
 static bool is_text(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
 
@@ -68,7 +61,7 @@ static bool raw_header_line(const char *line, size_t len, struct raw_head *h)
     size_t name_len = 0, i;
     uint64_t v = 0;
 
-    while (name_len < len && is_tchar((unsigned char)line[name_len]))
+    while (name_len < len && http_is_tchar((unsigned char)line[name_len]))
         name_len++;
     if (name_len == 0 || name_len == len || line[name_len] != ':')
         return false; /* obs-fold, a space before the colon, a bad name */

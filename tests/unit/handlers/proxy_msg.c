@@ -128,3 +128,50 @@ Test(proxy_msg, the_target_keeps_what_the_client_wrote)
     cr_assert_eq(proxy_target(&c, "/api", 4, "", 0, "/api", 4, "/", 1, out, sizeof out), 1);
     cr_assert_str_eq(out, "/");
 }
+
+Test(proxy_msg, refusals_that_rest_on_llhttp_or_on_our_checks)
+{
+    static const char *const bad[] = {
+        "HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 O\x01K\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 O\x7fK\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\n: x\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX\x7f: x\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX: a\x7f\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX: \x1b[0m\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+        "HTTP/1.1 200 OK\r\nContent-Length: 9007199254740993\r\n\r\n",
+    };
+    char body[64];
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_eq(feed_all(bad[i], false, body, sizeof body), -1, "accepted: %s", bad[i]);
+}
+
+Test(proxy_msg, the_final_lines_leave_the_engine_its_own_headers)
+{
+    char body[64], lines[1024];
+    int n;
+
+    cr_assert_eq(feed_all("HTTP/1.1 200 OK\r\nServer: up\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+                          "Connection: close, X-Hop\r\nX-Hop: 1\r\nContent-Length: 2\r\n"
+                          "ETag: \"e\"  \r\n\r\nok",
+                          false, body, sizeof body),
+                 0);
+    cr_assert_eq(r.content_length, 2);
+    n = proxy_resp_final_lines(&r, lines, sizeof lines);
+    cr_assert_gt(n, 0);
+    lines[n] = '\0';
+    cr_assert_str_eq(lines, "ETag: \"e\"\r\n");
+    n = proxy_resp_header_lines(&r, lines, sizeof lines);
+    cr_assert_gt(n, 0);
+    lines[n] = '\0';
+    cr_assert_str_eq(lines, "Server: up\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+                            "Content-Length: 2\r\nETag: \"e\"\r\n");
+    cr_assert_eq(feed_all("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false,
+                          body, sizeof body),
+                 0);
+    cr_assert_eq(r.content_length, -1);
+}
