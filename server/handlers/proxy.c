@@ -178,11 +178,25 @@ static void compress_head(struct proxy_req *p, int *len)
     *len = (int)n;
 }
 
+/* Hands the final head to the engine: its parts as parsed and checked,
+ * or, when the route compresses, as text that the compressor rewrites. */
+static int resp_head(struct proxy_req *p, int len)
+{
+    const struct proxy_resp *r = &p->resp;
+
+    if (!p->c->compress)
+        return http_resp_raw_parts(p->x, r->status, r->status_text.p ? r->status_text.p : "",
+                                   r->status_text.len, p->resp_head, (size_t)len,
+                                   r->content_length);
+    compress_head(p, &len);
+    return http_resp_raw(p->x, p->resp_head, (size_t)len);
+}
+
 /* Sends the client the head of the final response. 1 or < 0 outcome. */
 static int send_head(struct proxy_req *p)
 {
-    int len = proxy_resp_head_text(&p->resp, p->resp_head, sizeof p->resp_head);
-    int r;
+    int len = p->c->compress ? proxy_resp_head_text(&p->resp, p->resp_head, sizeof p->resp_head)
+                             : proxy_resp_final_lines(&p->resp, p->resp_head, sizeof p->resp_head);
 
     if (len < 0) {
         log_error("upstream %s: the response head is too large: 502",
@@ -194,10 +208,7 @@ static int send_head(struct proxy_req *p)
      * for 100 Continue gets it before the response begins. */
     if (!p->body_eof && http_body_claim(p->x) < 0)
         return -PX_CUT;
-    if (p->c->compress)
-        compress_head(p, &len);
-    r = http_resp_raw(p->x, p->resp_head, (size_t)len);
-    return r < 0 ? -PX_CUT : 1;
+    return resp_head(p, len) < 0 ? -PX_CUT : 1;
 }
 
 /* Relays the interim (1xx) head just parsed; an HTTP/1.0 client, or a

@@ -224,6 +224,13 @@ static bool answer(struct fake_conn *c, int req, size_t head_len)
     case FAKE_SSE: consume(c, head_len); return answer_sse(c);
     case FAKE_CLOSE: return false;
     case FAKE_BIG: consume(c, head_len); return answer_big(c);
+    case FAKE_HOP_HEAD:
+        consume(c, head_len);
+        return send_str(c->fd, "HTTP/1.1 203 Fine By Me\r\nServer: fake-upstream\r\n"
+                               "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+                               "Connection: keep-alive, X-Hop\r\nX-Hop: secret\r\n"
+                               "Keep-Alive: timeout=5\r\nX-Kept: yes  \r\n"
+                               "Content-Length: 5\r\n\r\nhello");
     case FAKE_INTERIM:
         consume(c, head_len);
         return send_str(c->fd, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"

@@ -191,6 +191,35 @@ Test(proxy, content_length_with_transfer_encoding_is_502)
 
 Test(proxy, two_content_lengths_are_502) { expect_502(FAKE_TWO_CL, "Content-Length"); }
 
+/* curl -i on path (extra curl options in opts): the whole response in out. */
+static void curl_head_and_body(const char *opts, const char *path, char *out, size_t cap)
+{
+    cr_assert_eq(run_cmd(out, cap, "curl -sS -i %s 'http://127.0.0.1:%u%s'", opts, d.port, path), 0,
+                 "%s", out);
+}
+
+Test(proxy, the_head_goes_on_with_its_reason_but_not_its_hop_by_hop_headers)
+{
+    char out[4096], v[256];
+
+    start_one(FAKE_HOP_HEAD, "");
+    for (int i = 0; i < 2; i++) {
+        curl_head_and_body(i ? "-I" : "", "/api/x", out, sizeof out);
+        cr_assert(strncmp(out, "HTTP/1.1 203 Fine By Me\r\n", 25) == 0, "%s", out);
+        cr_assert_not_null(response_header(out, "X-Kept", v, sizeof v), "%s", out);
+        cr_assert_str_eq(v, "yes", "%s", out);
+        cr_assert_null(response_header(out, "X-Hop", v, sizeof v), "%s", out);
+        cr_assert_null(response_header(out, "Keep-Alive", v, sizeof v), "%s", out);
+        cr_assert_not_null(response_header(out, "Server", v, sizeof v), "%s", out);
+        cr_assert_null(strstr(v, "fake-upstream"), "the server names itself: %s", out);
+        cr_assert_not_null(response_header(out, "Date", v, sizeof v), "%s", out);
+        cr_assert_null(strstr(v, "1970"), "the date is the server's own: %s", out);
+        cr_assert_not_null(response_header(out, "Content-Length", v, sizeof v), "%s", out);
+        cr_assert_str_eq(v, "5", "%s", out);
+        cr_assert_eq(strstr(out, "\r\n\r\nhello") != NULL, i == 0, "a body for GET only: %s", out);
+    }
+}
+
 Test(proxy, interim_responses_do_not_end_the_exchange)
 {
     char body[64];
