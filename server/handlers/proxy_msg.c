@@ -252,18 +252,46 @@ static bool request_kinds(const struct http_request *req, uint8_t *kinds)
     return names;
 }
 
-/* The client's address without port ("unix" for a unix socket), and
- * whether it is IPv6. */
-static bool peer_ip(const struct http_exchange *x, char *out, size_t cap)
+/* Writes v in decimal at out (room for 20 digits); returns the digits' count. */
+static size_t dec(char *out, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = digits[n - 1 - i];
+    return n;
+}
+
+/* The client's address without port in out ("unix" for a unix socket),
+ * its length in *len; returns whether it is IPv6. */
+static bool peer_ip(const struct http_exchange *x, char *out, size_t cap, size_t *len)
 {
     const struct sockaddr *sa = x->peer;
+    const unsigned char *a;
+    size_t n = 0;
 
-    snprintf(out, cap, "unix");
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
-    if (sa && sa->sa_family == AF_INET6)
+    if (sa && sa->sa_family == AF_INET6) {
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
-    return sa && sa->sa_family == AF_INET6;
+        *len = strlen(out);
+        return true;
+    }
+    if (!sa || sa->sa_family != AF_INET) {
+        memcpy(out, "unix", 4);
+        *len = 4;
+        return false;
+    }
+    a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+    for (int i = 0; i < 4; i++) {
+        n += dec(out + n, a[i]);
+        out[n++] = '.';
+    }
+    *len = n - 1;
+    return false;
 }
 
 /* The values of every name header of x's request joined with ", " (and a
@@ -302,26 +330,32 @@ static void put_trusted_or(struct out *o, const struct http_exchange *x, const c
 static void put_forwarding(struct out *o, const struct http_exchange *x)
 {
     const struct http_request *req = x->req;
-    char ip[INET6_ADDRSTRLEN + 8], fwd[INET6_ADDRSTRLEN + 32];
-    bool v6 = peer_ip(x, ip, sizeof ip);
-    int n;
+    char ip[INET6_ADDRSTRLEN + 8];
+    size_t ip_len;
+    bool v6 = peer_ip(x, ip, sizeof ip, &ip_len);
 
-    puts_(o, "X-Forwarded-For: ");
+    put(o, "X-Forwarded-For: ", 17);
     put_trusted_list(o, x, "X-Forwarded-For");
-    put(o, ip, strlen(ip));
-    puts_(o, "\r\n");
+    put(o, ip, ip_len);
+    put(o, "\r\n", 2);
     put_trusted_or(o, x, "X-Forwarded-Proto", "http", 4);
     put_trusted_or(o, x, "X-Forwarded-Host", req->host.p, req->host.len);
-    n = snprintf(fwd, sizeof fwd, v6 ? "for=\"[%s]\"" : "for=%s", ip);
-    puts_(o, "Forwarded: ");
+    put(o, "Forwarded: ", 11);
     put_trusted_list(o, x, "Forwarded");
-    put(o, fwd, (size_t)n);
-    if (req->host.len) {
-        puts_(o, ";host=\"");
-        put(o, req->host.p, req->host.len);
-        puts_(o, "\"");
+    if (v6) {
+        put(o, "for=\"[", 6);
+        put(o, ip, ip_len);
+        put(o, "]\"", 2);
+    } else {
+        put(o, "for=", 4);
+        put(o, ip, ip_len);
     }
-    puts_(o, ";proto=http\r\n");
+    if (req->host.len) {
+        put(o, ";host=\"", 7);
+        put(o, req->host.p, req->host.len);
+        put(o, "\"", 1);
+    }
+    put(o, ";proto=http\r\n", 13);
 }
 
 int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *u,
@@ -359,8 +393,7 @@ int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *
     if (req->chunked) {
         puts_(&o, "Transfer-Encoding: chunked\r\n");
     } else if (req->content_length >= 0) {
-        put_line(&o, "Content-Length", num,
-                 (size_t)snprintf(num, sizeof num, "%lld", (long long)req->content_length));
+        put_line(&o, "Content-Length", num, dec(num, (uint64_t)req->content_length));
     }
     if (req->upgrade) {
         size_t len;

@@ -114,6 +114,32 @@ Test(proxy, the_request_is_rebuilt_with_forwarding_headers)
     cr_assert_null(strstr(body, "Connection"), "%s", body);
 }
 
+Test(proxy, an_ipv6_client_is_named_in_the_forwarding_headers)
+{
+    char ini[512], out[8192];
+    char *log;
+    const char *v6;
+    unsigned port;
+
+    fake_start(&up, FAKE_HEADERS);
+    snprintf(ini, sizeof ini,
+             "[server]\nlisten = 127.0.0.1:0\nlisten = [::1]:0\nworkers = 1\n"
+             "[proxy /api/]\nupstream = 127.0.0.1:%u\n",
+             up.port);
+    daemon_start(&d, ini);
+    log = daemon_log();
+    v6 = strstr(log, "[::1]:");
+    port = v6 ? (unsigned)strtoul(v6 + 6, NULL, 10) : 0;
+    cr_assert_gt(port, 0, "no [::1] listener in:\n%s", log);
+    free(log);
+    cr_assert_eq(
+        run_cmd(out, sizeof out, "curl -sS -g -H 'Host: v6.example' 'http://[::1]:%u/api/x'", port),
+        0, "%s", out);
+    cr_assert(strstr(out, "\r\nX-Forwarded-For: ::1\r\n"), "%s", out);
+    cr_assert(strstr(out, "\r\nForwarded: for=\"[::1]\";host=\"v6.example\";proto=http\r\n"), "%s",
+              out);
+}
+
 Test(proxy, strip_prefix_and_preserve_host)
 {
     char body[8192];
