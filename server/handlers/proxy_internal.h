@@ -19,6 +19,7 @@
 #define PROXY_ADDR_TEXT     128   /* "HOST:PORT", "[V6]:PORT" or "unix:/path" */
 #define PROXY_BUF           65536 /* upstream-to-client buffer, per request */
 #define PROXY_HEAD_MAX      16384 /* the longest upstream response head accepted */
+#define PROXY_SMALL         4096  /* upstream-to-client bytes kept in the request itself */
 #define PROXY_MAX_FIELDS    128   /* header fields in an upstream response head */
 
 /* ---- configuration (proxy_conf.c) ---- */
@@ -284,11 +285,17 @@ const char *proxy_resp_header(const struct proxy_resp *r, const char *name, size
  * out[0..cap). Returns their length or -1. */
 int proxy_resp_header_lines(const struct proxy_resp *r, char *out, size_t cap);
 
-/* Writes the header lines of the final head as the engine takes them
- * apart from its status line (http_resp_raw_parts): those of
- * proxy_resp_header_lines() but Content-Length, Date and Server, which the
- * engine writes itself. Returns their length or -1. */
-int proxy_resp_final_lines(const struct proxy_resp *r, char *out, size_t cap);
+/*
+ * Starts x's response with the final head parsed last: the upstream's
+ * status and reason, its headers but the hop-by-hop ones and those the
+ * engine writes itself (Content-Length, Date, Server), the body framed by
+ * its Content-Length (http_resp_raw_begin/_end). Returns 0 or -errno. May
+ * yield.
+ */
+int proxy_resp_send_head(const struct proxy_resp *r, struct http_exchange *x);
+
+/* The len bytes at from that r's spans point into moved to to. */
+void proxy_resp_rebase(struct proxy_resp *r, const char *from, size_t len, const char *to);
 
 /* Writes the final head as sent to the client (HTTP/1.1, the upstream's
  * status and reason, its headers but the hop-by-hop ones) into

@@ -708,9 +708,35 @@ int proxy_resp_header_lines(const struct proxy_resp *r, char *out, size_t cap)
     return header_lines(r, response_hop, out, cap);
 }
 
-int proxy_resp_final_lines(const struct proxy_resp *r, char *out, size_t cap)
+int proxy_resp_send_head(const struct proxy_resp *r, struct http_exchange *x)
 {
-    return header_lines(r, response_hop | response_engine, out, cap);
+    int rc = http_resp_raw_begin(x, r->status, r->status_text.p ? r->status_text.p : "",
+                                 r->status_text.len);
+
+    for (unsigned i = 0; rc == 0 && i < r->n_fields; i++) {
+        const struct http_header *h = &r->fields[i];
+
+        if (!response_header_dropped(r, i, response_hop | response_engine))
+            rc = http_resp_header(x, h->name.p, h->name.len, h->value.p, h->value.len);
+    }
+    return rc == 0 ? http_resp_raw_end(x, r->content_length) : rc;
+}
+
+/* p moved with the len bytes at from to to, or left where it was. */
+static const char *moved(const char *p, const char *from, size_t len, const char *to)
+{
+    uintptr_t a = (uintptr_t)p, f = (uintptr_t)from;
+
+    return a >= f && a - f < len ? to + (a - f) : p;
+}
+
+void proxy_resp_rebase(struct proxy_resp *r, const char *from, size_t len, const char *to)
+{
+    r->status_text.p = moved(r->status_text.p, from, len, to);
+    for (unsigned i = 0; i < r->n_fields; i++) {
+        r->fields[i].name.p = moved(r->fields[i].name.p, from, len, to);
+        r->fields[i].value.p = moved(r->fields[i].value.p, from, len, to);
+    }
 }
 
 int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap)

@@ -159,17 +159,14 @@ int http_resp_raw(struct http_exchange *x, const char *head, size_t len)
     return r;
 }
 
-int http_resp_raw_parts(struct http_exchange *x, int status, const char *reason, size_t reason_len,
-                        const char *lines, size_t lines_len, int64_t content_length)
+int http_resp_raw_begin(struct http_exchange *x, int status, const char *reason, size_t reason_len)
 {
-    int r;
-
     if (x->state != HTTP_RESP_NONE)
         return -EINVAL;
-    r = http_resp_open_reason(x, status, reason, reason_len);
-    if (r == 0 && lines_len > 0)
-        r = http_resp_header_lines(x, lines, lines_len);
-    if (r == 0)
-        r = http_resp_stream_raw(x, content_length);
-    return r;
+    return http_resp_open_reason(x, status, reason, reason_len);
+}
+
+int http_resp_raw_end(struct http_exchange *x, int64_t content_length)
+{
+    return http_resp_stream_raw(x, content_length);
 }

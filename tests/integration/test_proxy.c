@@ -246,6 +246,26 @@ Test(proxy, the_head_goes_on_with_its_reason_but_not_its_hop_by_hop_headers)
     }
 }
 
+Test(proxy, a_long_response_head_goes_through_and_an_oversized_one_is_502)
+{
+    static char out[65536];
+    char v[32], *big;
+
+    start_one(FAKE_BIG_HEAD, "");
+    curl_head_and_body("", "/api/head/12000", out, sizeof out);
+    cr_assert_eq(response_status(out), 200, "%.300s", out);
+    big = strstr(out, "\r\nX-Big: ");
+    cr_assert_not_null(big, "%.300s", out);
+    cr_assert_eq(strspn(big + 9, "h"), 12000, "the header arrives whole: %.300s", big);
+    cr_assert(strncmp(big + 9 + 12000, "\r\n", 2) == 0);
+    cr_assert_not_null(response_header(out, "Content-Length", v, sizeof v), "%.300s", out);
+    cr_assert_str_eq(v, "2");
+    cr_assert_not_null(strstr(out, "\r\n\r\nok"), "%.300s", out);
+    cr_assert_eq(curl_get("", "/api/head/17000", out, sizeof out), 502, "%s", daemon_log());
+    cr_assert(file_wait_for(d.log, "the response head is over 16384 bytes", HARNESS_WAIT_MS),
+              "the log says why: %s", daemon_log());
+}
+
 Test(proxy, interim_responses_do_not_end_the_exchange)
 {
     char body[64];
