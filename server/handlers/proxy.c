@@ -484,8 +484,8 @@ struct proxy_tries {
     size_t last;       /* the last one */
     bool timed_out;    /* the last one ended at a timeout */
     uint64_t deadline; /* retry_timeout's end (0: none) */
-    char names[1024];  /* "A (why), B (why)" */
     size_t names_len;
+    char names[1024]; /* "A (why), B (why)"; last: not zeroed first */
 };
 
 /* Upstream up failed (why): counted by passive health, named in the log. */
@@ -659,8 +659,10 @@ static int attempt(struct proxy_req *p, struct proxy_tries *t, size_t up, const 
  * Returns the final outcome. */
 static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, size_t target_len)
 {
-    struct proxy_tries t = {.tried = 0};
+    struct proxy_tries t;
     enum proxy_outcome o = PX_FAIL_502;
+
+    memset(&t, 0, offsetof(struct proxy_tries, names)); /* names is written before it is read */
 
     if (p->c->retry_timeout_ms)
         t.deadline = loop_now(p->x->loop) + p->c->retry_timeout_ms;

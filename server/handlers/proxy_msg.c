@@ -161,26 +161,44 @@ static const char *const hdr_lower[] = {
  * (lowercase) can be, or HK_OTHER. */
 static enum hdr_kind hdr_candidate(size_t len, unsigned char first)
 {
-    switch (len << 8 | first) {
-    case 2 << 8 | 't': return HK_TE;
-    case 4 << 8 | 'h': return HK_HOST;
-    case 4 << 8 | 'd': return HK_DATE;
-    case 6 << 8 | 'e': return HK_EXPECT;
-    case 6 << 8 | 's': return HK_SERVER;
-    case 7 << 8 | 't': return HK_TRAILER;
-    case 7 << 8 | 'u': return HK_UPGRADE;
-    case 9 << 8 | 'f': return HK_FORWARDED;
-    case 10 << 8 | 'c': return HK_CONNECTION;
-    case 10 << 8 | 'k': return HK_KEEP_ALIVE;
-    case 14 << 8 | 'c': return HK_CONTENT_LENGTH;
-    case 15 << 8 | 'x': return HK_X_FORWARDED_FOR;
-    case 16 << 8 | 'x': return HK_X_FORWARDED_HOST;
-    case 16 << 8 | 'p': return HK_PROXY_CONNECTION;
-    case 17 << 8 | 'x': return HK_X_FORWARDED_PROTO;
-    case 17 << 8 | 't': return HK_TRANSFER_ENCODING;
-    case 18 << 8 | 'p': return HK_PROXY_AUTHENTICATE;
+    switch (len) {
+    case 2: return first == 't' ? HK_TE : HK_OTHER;
+    case 4: return first == 'h' ? HK_HOST : first == 'd' ? HK_DATE : HK_OTHER;
+    case 6: return first == 'e' ? HK_EXPECT : first == 's' ? HK_SERVER : HK_OTHER;
+    case 7: return first == 't' ? HK_TRAILER : first == 'u' ? HK_UPGRADE : HK_OTHER;
+    case 9: return first == 'f' ? HK_FORWARDED : HK_OTHER;
+    case 10: return first == 'c' ? HK_CONNECTION : first == 'k' ? HK_KEEP_ALIVE : HK_OTHER;
+    case 14: return first == 'c' ? HK_CONTENT_LENGTH : HK_OTHER;
+    case 15: return first == 'x' ? HK_X_FORWARDED_FOR : HK_OTHER;
+    case 16:
+        return first == 'x' ? HK_X_FORWARDED_HOST : first == 'p' ? HK_PROXY_CONNECTION : HK_OTHER;
+    case 17:
+        return first == 'x' ? HK_X_FORWARDED_PROTO : first == 't' ? HK_TRANSFER_ENCODING : HK_OTHER;
+    case 18: return first == 'p' ? HK_PROXY_AUTHENTICATE : HK_OTHER;
     default: return HK_OTHER;
     }
+}
+
+/* Whether s[0..n) is lower[0..n) (lowercase letters and '-') in any case.
+ * Exact for token bytes (names, list elements), eight at a time: setting
+ * bit 5 lowers a letter and leaves '-' and the digits as they are. */
+static bool lower_eq(const char *s, const char *lower, size_t n)
+{
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t a, b;
+
+        memcpy(&a, s + i, 8);
+        memcpy(&b, lower + i, 8);
+        if ((a | UINT64_C(0x2020202020202020)) != b)
+            return false;
+    }
+    for (; i < n; i++) {
+        if (((unsigned char)s[i] | 0x20) != (unsigned char)lower[i])
+            return false;
+    }
+    return true;
 }
 
 /* The kind of header name s: one lookup by length and first letter, then
@@ -188,15 +206,8 @@ static enum hdr_kind hdr_candidate(size_t len, unsigned char first)
 static enum hdr_kind hdr_kind(const struct http_span *s)
 {
     enum hdr_kind k = s->len ? hdr_candidate(s->len, (unsigned char)(s->p[0] | 0x20)) : HK_OTHER;
-    const char *lower = hdr_lower[k];
 
-    for (size_t i = 0; k != HK_OTHER && i < s->len; i++) {
-        unsigned char c = (unsigned char)s->p[i];
-
-        if (c != (unsigned char)lower[i] && (c | 0x20) != (unsigned char)lower[i])
-            return HK_OTHER;
-    }
-    return k;
+    return k != HK_OTHER && lower_eq(s->p, hdr_lower[k], s->len) ? k : HK_OTHER;
 }
 
 static uint32_t kind_bit(enum hdr_kind k) { return UINT32_C(1) << k; }
@@ -495,10 +506,14 @@ static const char *field_problem(struct proxy_resp *r, unsigned i)
 
     if (h->name.len == 0)
         return "an empty header name";
+#if !LLHTTP_STRICT_MODE
+    /* llhttp built loose lets bytes other than tchar into names (strict, it
+     * refuses exactly those) */
     for (size_t k = 0; k < h->name.len; k++) {
         if (!http_is_tchar((unsigned char)h->name.p[k]))
             return "an invalid header name";
     }
+#endif
     if (!h->value.p)
         h->value.p = "";
     while (h->value.len &&
