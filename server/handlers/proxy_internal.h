@@ -17,7 +17,7 @@
 
 #define PROXY_MAX_UPSTREAMS 32    /* upstream addresses per route */
 #define PROXY_ADDR_TEXT     128   /* "HOST:PORT", "[V6]:PORT" or "unix:/path" */
-#define PROXY_BUF           65536 /* upstream-to-client buffer, per request */
+#define PROXY_BUF           65536 /* upstream-to-client bytes once PROXY_SMALL is outgrown */
 #define PROXY_HEAD_MAX      16384 /* the longest upstream response head accepted */
 #define PROXY_SMALL         4096  /* upstream-to-client bytes kept in the request itself */
 #define PROXY_MAX_FIELDS    128   /* header fields in an upstream response head */
