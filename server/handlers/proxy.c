@@ -61,10 +61,11 @@ struct proxy_req {
     struct cstream *cs; /* the response body's compressor, or NULL */
     /* Buffers allocated when first needed, freed with the request: a
      * response that fits in small never touches PROXY_BUF bytes. */
-    char *big;       /* PROXY_BUF bytes for the upstream's bytes, or NULL */
-    bool small_full; /* a read filled small: the body goes on through big */
-    char *resp_head; /* PROXY_HEAD_MAX bytes for head lines as text, or NULL */
-    char *buf;       /* where the upstream's bytes go: small, then big */
+    char *big;         /* PROXY_BUF bytes for the upstream's bytes, or NULL */
+    bool small_full;   /* a read filled small: the body goes on through big */
+    char *resp_head;   /* PROXY_HEAD_MAX bytes for head lines as text, or NULL */
+    char *from_client; /* a tunnel's PROXY_BUF bytes for the client's, or NULL */
+    char *buf;         /* where the upstream's bytes go: small, then big */
     size_t buf_cap;
     /* from here on, nothing is zeroed first: each is set before use */
     struct proxy_resp resp; /* proxy_resp_init() before each attempt */
@@ -80,6 +81,7 @@ static void req_cleanup(void *arg)
         proxy_conn_close(p->pc);
     free(p->big);
     free(p->resp_head);
+    free(p->from_client);
     free(p);
 }
 
@@ -690,11 +692,11 @@ static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, siz
 }
 
 /* The upstream switched protocols: the tunnel relays through big (the
- * upstream's bytes behind its 101 first) and the request head's buffer,
- * grown to PROXY_BUF. */
+ * upstream's bytes behind its 101 first) and from_client, both freed with
+ * p (a tunnel cancelled at shutdown never returns here). */
 static void tunnel(struct proxy_req *p)
 {
-    char *from_client = malloc(PROXY_BUF);
+    char *from_client = p->from_client = malloc(PROXY_BUF);
     int len = !from_client || !resp_head_buf(p) || buf_grow(p) < 0
                   ? -2
                   : proxy_resp_header_lines(&p->resp, p->resp_head, PROXY_HEAD_MAX);
@@ -720,7 +722,6 @@ static void tunnel(struct proxy_req *p)
     } else {
         proxy_tunnel(p->x, p->c, p->pc, &p->resp, &b);
     }
-    free(from_client);
 }
 
 /* Room for the target proxy_target() writes: the path as received or
