@@ -37,7 +37,8 @@ struct proxy_req {
     uint64_t key;          /* what balance = hash hashes */
     struct proxy_conn *pc; /* the upstream connection in use, or NULL */
     /* toward the upstream */
-    char *head; /* the request head, head_cap bytes */
+    char *target; /* the request target sent upstream, NUL-terminated */
+    char *head;   /* the request head, head_cap bytes */
     size_t head_cap;
     struct iovec out[3]; /* what waits to be written: head, or a body piece */
     int out_n;
@@ -58,11 +59,18 @@ struct proxy_req {
     /* wait flags of the current round */
     bool want_client_read, want_client_write, want_up_read, want_up_write;
     struct cstream *cs; /* the response body's compressor, or NULL */
+    /* Buffers allocated when first needed, freed with the request: a
+     * response that fits in small never touches PROXY_BUF bytes. */
+    char *big;         /* PROXY_BUF bytes for the upstream's bytes, or NULL */
+    bool small_full;   /* a read filled small: the body goes on through big */
+    char *resp_head;   /* PROXY_HEAD_MAX bytes for head lines as text, or NULL */
+    char *from_client; /* a tunnel's PROXY_BUF bytes for the client's, or NULL */
+    char *buf;         /* where the upstream's bytes go: small, then big */
+    size_t buf_cap;
     /* from here on, nothing is zeroed first: each is set before use */
     struct proxy_resp resp; /* proxy_resp_init() before each attempt */
-    char target[8192];      /* the request target sent upstream */
-    char resp_head[PROXY_HEAD_MAX];
-    char buf[PROXY_BUF];
+    char small[PROXY_SMALL];
+    /* then the target (target_cap bytes) and the request head (head_cap) */
 };
 
 static void req_cleanup(void *arg)
@@ -71,7 +79,37 @@ static void req_cleanup(void *arg)
 
     if (p->pc)
         proxy_conn_close(p->pc);
+    free(p->big);
+    free(p->resp_head);
+    free(p->from_client);
     free(p);
+}
+
+/* Moves what the upstream sent so far into a buffer of PROXY_BUF bytes
+ * (the response's spans follow it). 0, or -1 when out of memory. */
+static int buf_grow(struct proxy_req *p)
+{
+    if (p->buf == p->big)
+        return 0;
+    if (!p->big)
+        p->big = malloc(PROXY_BUF);
+    if (!p->big) {
+        log_error("%s: out of memory for the upstream's response", p->x->path);
+        return -1;
+    }
+    memcpy(p->big, p->buf, p->in_len);
+    proxy_resp_rebase(&p->resp, p->buf, p->in_len, p->big);
+    p->buf = p->big;
+    p->buf_cap = PROXY_BUF;
+    return 0;
+}
+
+/* The PROXY_HEAD_MAX bytes for head lines as text, or NULL (ENOMEM). */
+static char *resp_head_buf(struct proxy_req *p)
+{
+    if (!p->resp_head)
+        p->resp_head = malloc(PROXY_HEAD_MAX);
+    return p->resp_head;
 }
 
 static void out_set(struct proxy_req *p, const char *a, size_t alen, const char *b, size_t blen,
@@ -173,38 +211,43 @@ static void compress_head(struct proxy_req *p, int *len)
 
     cstream_raw_parse(p->resp_head, n, &h);
     p->cs = cstream_open(p->x, true, &h);
-    if (cstream_raw_head(p->cs, p->resp_head, &n, sizeof p->resp_head) < 0)
+    if (cstream_raw_head(p->cs, p->resp_head, &n, PROXY_HEAD_MAX) < 0)
         p->cs = NULL; /* freed with the exchange */
     *len = (int)n;
 }
 
-/* Sends the client the head of the final response. 1 or < 0 outcome. */
+/* Sends the client the head of the final response: its parts as parsed
+ * and checked, or, when the route compresses, as text that the
+ * compressor rewrites. 1 or < 0 outcome. */
 static int send_head(struct proxy_req *p)
 {
-    int len = proxy_resp_head_text(&p->resp, p->resp_head, sizeof p->resp_head);
-    int r;
+    int len = 0;
 
-    if (len < 0) {
-        log_error("upstream %s: the response head is too large: 502",
-                  p->c->upstreams[p->pc->up].text);
-        return -PX_FAIL_502;
+    if (p->c->compress) {
+        len = resp_head_buf(p) ? proxy_resp_head_text(&p->resp, p->resp_head, PROXY_HEAD_MAX) : -1;
+        if (len < 0) {
+            log_error("upstream %s: the response head is too large: 502",
+                      p->c->upstreams[p->pc->up].text);
+            return -PX_FAIL_502;
+        }
     }
     p->head_sent = true;
     /* An upstream may answer before the body went up: a client waiting
      * for 100 Continue gets it before the response begins. */
     if (!p->body_eof && http_body_claim(p->x) < 0)
         return -PX_CUT;
-    if (p->c->compress)
-        compress_head(p, &len);
-    r = http_resp_raw(p->x, p->resp_head, (size_t)len);
-    return r < 0 ? -PX_CUT : 1;
+    if (!p->c->compress)
+        return proxy_resp_send_head(&p->resp, p->x) < 0 ? -PX_CUT : 1;
+    compress_head(p, &len);
+    return http_resp_raw(p->x, p->resp_head, (size_t)len) < 0 ? -PX_CUT : 1;
 }
 
 /* Relays the interim (1xx) head just parsed; an HTTP/1.0 client, or a
  * client given the final head's beginning, gets none. 1 or < 0 outcome. */
 static int send_interim(struct proxy_req *p)
 {
-    int len = proxy_resp_header_lines(&p->resp, p->resp_head, sizeof p->resp_head);
+    int len =
+        resp_head_buf(p) ? proxy_resp_header_lines(&p->resp, p->resp_head, PROXY_HEAD_MAX) : -1;
     int r = len < 0 ? 0 : http_resp_interim(p->x, p->resp.interim, p->resp_head, (size_t)len);
 
     if (len < 0 || r == -EINVAL || r == -ENOSPC)
@@ -258,10 +301,12 @@ static int up_eof(struct proxy_req *p, ssize_t err)
     return p->head_sent ? -PX_CUT : -PX_FAIL_502;
 }
 
-/* Reads more of the response when the parser has used what is buffered. */
+/* Reads more of the response when the parser has used what is buffered:
+ * into small first, into big once a head outgrows small or a body fills
+ * it. */
 static int up_read(struct proxy_req *p)
 {
-    size_t cap = p->resp.head_ready ? sizeof p->buf : PROXY_HEAD_MAX;
+    size_t cap = p->resp.head_ready ? PROXY_BUF : PROXY_HEAD_MAX;
     ssize_t n;
 
     if (p->resp.done || p->span_len > 0 || p->parsed < p->in_len)
@@ -273,7 +318,10 @@ static int up_read(struct proxy_req *p)
                   p->c->upstreams[p->pc->up].text, PROXY_HEAD_MAX);
         return -PX_FAIL_502;
     }
-    n = co_read_nowait(&p->pc->w, p->buf + p->in_len, cap - p->in_len);
+    if ((p->in_len == p->buf_cap || (p->small_full && p->in_len == 0)) && buf_grow(p) < 0)
+        return p->head_sent ? -PX_CUT : -PX_FAIL_502;
+    n = co_read_nowait(&p->pc->w, p->buf + p->in_len,
+                       (cap < p->buf_cap ? cap : p->buf_cap) - p->in_len);
     if (n == -EAGAIN) {
         p->want_up_read = true;
         return 0;
@@ -282,6 +330,7 @@ static int up_read(struct proxy_req *p)
         return up_eof(p, n);
     p->got_byte = true;
     p->in_len += (size_t)n;
+    p->small_full |= p->in_len == p->buf_cap;
     p->last_up = loop_now(p->x->loop);
     return 1;
 }
@@ -437,8 +486,8 @@ struct proxy_tries {
     size_t last;       /* the last one */
     bool timed_out;    /* the last one ended at a timeout */
     uint64_t deadline; /* retry_timeout's end (0: none) */
-    char names[1024];  /* "A (why), B (why)" */
     size_t names_len;
+    char names[1024]; /* "A (why), B (why)"; last: not zeroed first */
 };
 
 /* Upstream up failed (why): counted by passive health, named in the log. */
@@ -526,6 +575,9 @@ static void attempt_reset(struct proxy_req *p)
     p->pc = NULL;
     p->in_len = p->parsed = p->span_len = 0;
     p->got_byte = p->req_sent = p->abandoned = false;
+    p->buf = p->small;
+    p->buf_cap = sizeof p->small;
+    p->small_full = false;
     if (p->body_read == 0)
         p->body_eof = false; /* an empty body ends again (a chunked one with its last chunk) */
 }
@@ -609,8 +661,10 @@ static int attempt(struct proxy_req *p, struct proxy_tries *t, size_t up, const 
  * Returns the final outcome. */
 static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, size_t target_len)
 {
-    struct proxy_tries t = {.tried = 0};
+    struct proxy_tries t;
     enum proxy_outcome o = PX_FAIL_502;
+
+    memset(&t, 0, offsetof(struct proxy_tries, names)); /* names is written before it is read */
 
     if (p->c->retry_timeout_ms)
         t.deadline = loop_now(p->x->loop) + p->c->retry_timeout_ms;
@@ -637,38 +691,66 @@ static enum proxy_outcome proxy_run(struct proxy_req *p, const char *target, siz
     }
 }
 
-/* The upstream switched protocols: the tunnel relays through the
- * request's buffers, the upstream's bytes behind its 101 first. */
+/* The upstream switched protocols: the tunnel relays through big (the
+ * upstream's bytes behind its 101 first) and from_client, both freed with
+ * p (a tunnel cancelled at shutdown never returns here). */
 static void tunnel(struct proxy_req *p)
 {
-    int len = proxy_resp_header_lines(&p->resp, p->resp_head, sizeof p->resp_head);
+    char *from_client = p->from_client = malloc(PROXY_BUF);
+    int len = !from_client || !resp_head_buf(p) || buf_grow(p) < 0
+                  ? -2
+                  : proxy_resp_header_lines(&p->resp, p->resp_head, PROXY_HEAD_MAX);
     const struct proxy_tunnel_bufs b = {
         .lines = p->resp_head,
         .lines_len = len < 0 ? 0 : (size_t)len,
         .from_up = p->buf,
-        .from_up_cap = sizeof p->buf,
+        .from_up_cap = p->buf_cap,
         .early = p->buf + p->parsed,
         .early_len = p->in_len - p->parsed,
-        .from_client = p->head,
-        .from_client_cap = p->head_cap,
+        .from_client = from_client,
+        .from_client_cap = PROXY_BUF,
     };
     /* An upstream may switch before the end of an empty body was seen. */
     bool sent = out_left(p) == 0 && (p->body_eof || (http_body_done(p->x) && !p->chunked));
 
     if (!sent || len < 0) {
         log_error("upstream %s: %s: 502", p->c->upstreams[p->pc->up].text,
-                  len < 0 ? "the 101 head is too large" : "101 before the request's body went up");
+                  len == -2 ? "out of memory for the tunnel"
+                  : len < 0 ? "the 101 head is too large"
+                            : "101 before the request's body went up");
         http_resp_error(p->x, 502, NULL);
-        return;
+    } else {
+        proxy_tunnel(p->x, p->c, p->pc, &p->resp, &b);
     }
-    proxy_tunnel(p->x, p->c, p->pc, &p->resp, &b);
+}
+
+/* Room for the target proxy_target() writes: the path as received or
+ * re-encoded (three bytes for one), a '/', the query; at most 8 KiB (then
+ * 414). */
+static size_t target_room(const struct http_exchange *x, size_t rest_len)
+{
+    size_t n = x->req->path.len + 3 * rest_len + x->req->query.len + 8;
+
+    return n < 8192 ? n : 8192;
+}
+
+/* Room for the head proxy_request_head() writes: the target, the client's
+ * head (its Host three times over at most, a space more per header), the
+ * forwarding headers and the framing; never more than the route's limit
+ * gave before. */
+static size_t head_room(const struct http_exchange *x, size_t target_cap)
+{
+    size_t n = target_cap + 5 * x->req->head_len + 1024;
+    size_t limit = x->site->limits.max_header_size + 4096;
+
+    return n < limit ? n : limit;
 }
 
 static void proxy_handle(struct http_exchange *x, void *state, const char *rest, size_t rest_len)
 {
     struct proxy_shared *route = state;
-    size_t head_cap = x->site->limits.max_header_size + 4096;
-    struct proxy_req *p = malloc(sizeof *p + head_cap);
+    size_t target_cap = target_room(x, rest_len), head_cap = head_room(x, target_cap);
+    struct proxy_req *p = malloc(sizeof *p + target_cap + head_cap);
     int target_len;
     enum proxy_outcome o;
 
@@ -678,6 +760,8 @@ static void proxy_handle(struct http_exchange *x, void *state, const char *rest,
         return;
     }
     memset(p, 0, offsetof(struct proxy_req, resp)); /* the buffers need no zeroes */
+    p->buf = p->small;
+    p->buf_cap = sizeof p->small;
     p->x = x;
     p->c = route->conf;
     p->pw = x->handler_worker;
@@ -685,12 +769,13 @@ static void proxy_handle(struct http_exchange *x, void *state, const char *rest,
     p->route = route->index;
     if (p->c->balance == PROXY_HASH)
         p->key = proxy_balance_key(p->c, x);
-    p->head = (char *)(p + 1);
+    p->target = (char *)(p + 1);
+    p->head = p->target + target_cap;
     p->head_cap = head_cap;
     p->chunked = x->req->chunked;
     target_len =
         proxy_target(p->c, x->req->path.p, x->req->path.len, x->req->query.p, x->req->query.len,
-                     x->path, x->path_len, rest, rest_len, p->target, sizeof p->target);
+                     x->path, x->path_len, rest, rest_len, p->target, target_cap);
     if (target_len < 0) {
         http_resp_error(x, 414, NULL);
         return;

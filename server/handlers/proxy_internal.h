@@ -17,8 +17,9 @@
 
 #define PROXY_MAX_UPSTREAMS 32    /* upstream addresses per route */
 #define PROXY_ADDR_TEXT     128   /* "HOST:PORT", "[V6]:PORT" or "unix:/path" */
-#define PROXY_BUF           65536 /* upstream-to-client buffer, per request */
+#define PROXY_BUF           65536 /* upstream-to-client bytes once PROXY_SMALL is outgrown */
 #define PROXY_HEAD_MAX      16384 /* the longest upstream response head accepted */
+#define PROXY_SMALL         4096  /* upstream-to-client bytes kept in the request itself */
 #define PROXY_MAX_FIELDS    128   /* header fields in an upstream response head */
 
 /* ---- configuration (proxy_conf.c) ---- */
@@ -238,6 +239,7 @@ struct proxy_resp {
     struct http_span status_text;
     unsigned n_fields;
     int last_cb; /* 1: a name span was last, 2: a value span */
+    bool folded; /* a value went on over a line break (obs-fold) */
     bool bad;    /* a check of our own failed */
     /* results */
     int status;       /* the final status, once its head is complete */
@@ -246,10 +248,14 @@ struct proxy_resp {
     bool upgrade;     /* a 101 to a request that asked for an Upgrade */
     const char *body; /* the body bytes found by the last proxy_resp_feed */
     size_t body_len;
-    bool done;       /* the response ended */
-    bool keep_alive; /* the upstream allows another request on the connection */
-    /* last, left as they are by proxy_resp_init: fields[0..n_fields) */
+    bool done;              /* the response ended */
+    bool keep_alive;        /* the upstream allows another request on the connection */
+    int64_t content_length; /* the head's Content-Length, or -1 */
+    bool conn_names;        /* a Connection header names one beyond the hop-by-hop ones */
+    /* last, left as they are by proxy_resp_init: fields[0..n_fields) and
+     * what each one's name is (a kind of proxy_msg.c) */
     struct http_header fields[PROXY_MAX_FIELDS];
+    uint8_t kinds[PROXY_MAX_FIELDS];
 };
 
 /* Prepares r for one response. */
@@ -278,6 +284,18 @@ const char *proxy_resp_header(const struct proxy_resp *r, const char *name, size
  * (its headers but the hop-by-hop ones, "name: value\r\n" each) into
  * out[0..cap). Returns their length or -1. */
 int proxy_resp_header_lines(const struct proxy_resp *r, char *out, size_t cap);
+
+/*
+ * Starts x's response with the final head parsed last: the upstream's
+ * status and reason, its headers but the hop-by-hop ones and those the
+ * engine writes itself (Content-Length, Date, Server), the body framed by
+ * its Content-Length (http_resp_raw_begin/_end). Returns 0 or -errno. May
+ * yield.
+ */
+int proxy_resp_send_head(const struct proxy_resp *r, struct http_exchange *x);
+
+/* The len bytes at from that r's spans point into moved to to. */
+void proxy_resp_rebase(struct proxy_resp *r, const char *from, size_t len, const char *to);
 
 /* Writes the final head as sent to the client (HTTP/1.1, the upstream's
  * status and reason, its headers but the hop-by-hop ones) into

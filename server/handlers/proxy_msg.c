@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "handlers/proxy_internal.h"
+#include "http/parser.h"
 #include "http/url.h"
 
 /* ---- writing into a bounded buffer ---- */
@@ -79,73 +80,229 @@ static bool name_is(const struct http_span *s, const char *name)
     return s->len == strlen(name) && strncasecmp(s->p, name, s->len) == 0;
 }
 
+/* Steps through a comma-separated list: *tok is its next element, OWS
+ * trimmed (possibly empty). False at the end of the list. */
+static bool list_next(const char **v, size_t *len, struct http_span *tok)
+{
+    const char *p = *v, *end = *v + *len, *start;
+    size_t n;
+
+    while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+        p++;
+    if (p == end)
+        return false;
+    start = p;
+    while (p < end && *p != ',')
+        p++;
+    n = (size_t)(p - start);
+    while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t'))
+        n--;
+    *tok = (struct http_span){.p = start, .len = n};
+    *len = (size_t)(end - p);
+    *v = p;
+    return true;
+}
+
 /* True when the list value v names name (case-insensitive tokens). */
 static bool list_has(const char *v, size_t len, const char *name, size_t name_len)
 {
+    struct http_span tok;
+
+    while (list_next(&v, &len, &tok)) {
+        if (tok.len == name_len && strncasecmp(tok.p, name, name_len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The header names the proxy treats apart, each classified once. */
+enum hdr_kind {
+    HK_OTHER,
+    HK_CONNECTION,
+    HK_KEEP_ALIVE,
+    HK_PROXY_CONNECTION,
+    HK_TE,
+    HK_TRAILER,
+    HK_TRANSFER_ENCODING,
+    HK_UPGRADE,
+    HK_HOST,
+    HK_CONTENT_LENGTH,
+    HK_EXPECT,
+    HK_X_FORWARDED_FOR,
+    HK_X_FORWARDED_PROTO,
+    HK_X_FORWARDED_HOST,
+    HK_FORWARDED,
+    HK_PROXY_AUTHENTICATE,
+    HK_DATE,
+    HK_SERVER,
+};
+
+static const char *const hdr_lower[] = {
+    [HK_CONNECTION] = "connection",
+    [HK_KEEP_ALIVE] = "keep-alive",
+    [HK_PROXY_CONNECTION] = "proxy-connection",
+    [HK_TE] = "te",
+    [HK_TRAILER] = "trailer",
+    [HK_TRANSFER_ENCODING] = "transfer-encoding",
+    [HK_UPGRADE] = "upgrade",
+    [HK_HOST] = "host",
+    [HK_CONTENT_LENGTH] = "content-length",
+    [HK_EXPECT] = "expect",
+    [HK_X_FORWARDED_FOR] = "x-forwarded-for",
+    [HK_X_FORWARDED_PROTO] = "x-forwarded-proto",
+    [HK_X_FORWARDED_HOST] = "x-forwarded-host",
+    [HK_FORWARDED] = "forwarded",
+    [HK_PROXY_AUTHENTICATE] = "proxy-authenticate",
+    [HK_DATE] = "date",
+    [HK_SERVER] = "server",
+};
+
+/* The one kind that a name of this length starting with this letter
+ * (lowercase) can be, or HK_OTHER. */
+static enum hdr_kind hdr_candidate(size_t len, unsigned char first)
+{
+    switch (len) {
+    case 2: return first == 't' ? HK_TE : HK_OTHER;
+    case 4: return first == 'h' ? HK_HOST : first == 'd' ? HK_DATE : HK_OTHER;
+    case 6: return first == 'e' ? HK_EXPECT : first == 's' ? HK_SERVER : HK_OTHER;
+    case 7: return first == 't' ? HK_TRAILER : first == 'u' ? HK_UPGRADE : HK_OTHER;
+    case 9: return first == 'f' ? HK_FORWARDED : HK_OTHER;
+    case 10: return first == 'c' ? HK_CONNECTION : first == 'k' ? HK_KEEP_ALIVE : HK_OTHER;
+    case 14: return first == 'c' ? HK_CONTENT_LENGTH : HK_OTHER;
+    case 15: return first == 'x' ? HK_X_FORWARDED_FOR : HK_OTHER;
+    case 16:
+        return first == 'x' ? HK_X_FORWARDED_HOST : first == 'p' ? HK_PROXY_CONNECTION : HK_OTHER;
+    case 17:
+        return first == 'x' ? HK_X_FORWARDED_PROTO : first == 't' ? HK_TRANSFER_ENCODING : HK_OTHER;
+    case 18: return first == 'p' ? HK_PROXY_AUTHENTICATE : HK_OTHER;
+    default: return HK_OTHER;
+    }
+}
+
+/* Whether s[0..n) is lower[0..n) (lowercase letters and '-') in any case.
+ * Exact for token bytes (names, list elements), eight at a time: setting
+ * bit 5 lowers a letter and leaves '-' and the digits as they are. */
+static bool lower_eq(const char *s, const char *lower, size_t n)
+{
     size_t i = 0;
 
-    while (i < len) {
-        size_t start, end;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t a, b;
 
-        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        start = i;
-        while (i < len && v[i] != ',')
-            i++;
-        end = i;
-        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
-            end--;
-        if (end - start == name_len && strncasecmp(v + start, name, name_len) == 0)
-            return true;
+        memcpy(&a, s + i, 8);
+        memcpy(&b, lower + i, 8);
+        if ((a | UINT64_C(0x2020202020202020)) != b)
+            return false;
     }
-    return false;
+    for (; i < n; i++) {
+        if (((unsigned char)s[i] | 0x20) != (unsigned char)lower[i])
+            return false;
+    }
+    return true;
 }
 
-/* Headers never passed on: hop-by-hop ones, those the proxy sets itself. */
-static bool request_header_dropped(const struct http_span *name)
+/* The kind of header name s: one lookup by length and first letter, then
+ * one case-insensitive comparison with the only name that can match. */
+static enum hdr_kind hdr_kind(const struct http_span *s)
 {
-    static const char *const dropped[] = {
-        "Connection",       "Keep-Alive",
-        "Proxy-Connection", "TE",
-        "Trailer",          "Transfer-Encoding",
-        "Upgrade",          "Host",
-        "Content-Length",   "Expect",
-        "X-Forwarded-For",  "X-Forwarded-Proto",
-        "X-Forwarded-Host", "Forwarded",
-    };
+    enum hdr_kind k = s->len ? hdr_candidate(s->len, (unsigned char)(s->p[0] | 0x20)) : HK_OTHER;
 
-    for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
-        if (name_is(name, dropped[i]))
+    return k != HK_OTHER && lower_eq(s->p, hdr_lower[k], s->len) ? k : HK_OTHER;
+}
+
+static uint32_t kind_bit(enum hdr_kind k) { return UINT32_C(1) << k; }
+
+/* True when a list header (Connection) names a header of a kind outside
+ * dropped: one a message must then lose besides those. */
+static bool list_names_beyond(const struct http_span *v, uint32_t dropped)
+{
+    const char *p = v->p;
+    size_t len = v->len;
+    struct http_span tok;
+
+    while (list_next(&p, &len, &tok)) {
+        if (tok.len && !(dropped & kind_bit(hdr_kind(&tok))))
             return true;
     }
     return false;
 }
+
+/* Request headers never passed on: hop-by-hop ones, those the proxy sets itself. */
+static const uint32_t request_dropped =
+    UINT32_C(1) << HK_CONNECTION | UINT32_C(1) << HK_KEEP_ALIVE |
+    UINT32_C(1) << HK_PROXY_CONNECTION | UINT32_C(1) << HK_TE | UINT32_C(1) << HK_TRAILER |
+    UINT32_C(1) << HK_TRANSFER_ENCODING | UINT32_C(1) << HK_UPGRADE | UINT32_C(1) << HK_HOST |
+    UINT32_C(1) << HK_CONTENT_LENGTH | UINT32_C(1) << HK_EXPECT |
+    UINT32_C(1) << HK_X_FORWARDED_FOR | UINT32_C(1) << HK_X_FORWARDED_PROTO |
+    UINT32_C(1) << HK_X_FORWARDED_HOST | UINT32_C(1) << HK_FORWARDED;
 
 /* True when a Connection header of req names name. */
-static bool connection_names(const struct http_request *req, const struct http_span *name)
+static bool connection_names(const struct http_request *req, const uint8_t *kinds,
+                             const struct http_span *name)
 {
     for (unsigned i = 0; i < req->header_count; i++) {
         const struct http_header *h = &req->headers[i];
 
-        if (name_is(&h->name, "Connection") &&
-            list_has(h->value.p, h->value.len, name->p, name->len))
+        if (kinds[i] == HK_CONNECTION && list_has(h->value.p, h->value.len, name->p, name->len))
             return true;
     }
     return false;
 }
 
-/* The client's address without port ("unix" for a unix socket), and
- * whether it is IPv6. */
-static bool peer_ip(const struct http_exchange *x, char *out, size_t cap)
+/* Classifies req's headers into kinds[]; true when a Connection header
+ * names one that is not dropped anyway. */
+static bool request_kinds(const struct http_request *req, uint8_t *kinds)
+{
+    bool names = false;
+
+    for (unsigned i = 0; i < req->header_count; i++) {
+        kinds[i] = (uint8_t)hdr_kind(&req->headers[i].name);
+        if (kinds[i] == HK_CONNECTION && list_names_beyond(&req->headers[i].value, request_dropped))
+            names = true;
+    }
+    return names;
+}
+
+/* Writes v in decimal at out (room for 20 digits); returns the digits' count. */
+static size_t dec(char *out, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = digits[n - 1 - i];
+    return n;
+}
+
+/* The client's address without port in out ("unix" for a unix socket),
+ * its length in *len; returns whether it is IPv6. */
+static bool peer_ip(const struct http_exchange *x, char *out, size_t cap, size_t *len)
 {
     const struct sockaddr *sa = x->peer;
+    const unsigned char *a;
+    size_t n = 0;
 
-    snprintf(out, cap, "unix");
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
-    if (sa && sa->sa_family == AF_INET6)
+    if (sa && sa->sa_family == AF_INET6) {
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
-    return sa && sa->sa_family == AF_INET6;
+        *len = strlen(out);
+        return true;
+    }
+    if (!sa || sa->sa_family != AF_INET) {
+        memcpy(out, "unix", 4);
+        *len = 4;
+        return false;
+    }
+    a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+    for (int i = 0; i < 4; i++) {
+        n += dec(out + n, a[i]);
+        out[n++] = '.';
+    }
+    *len = n - 1;
+    return false;
 }
 
 /* The values of every name header of x's request joined with ", " (and a
@@ -184,26 +341,32 @@ static void put_trusted_or(struct out *o, const struct http_exchange *x, const c
 static void put_forwarding(struct out *o, const struct http_exchange *x)
 {
     const struct http_request *req = x->req;
-    char ip[INET6_ADDRSTRLEN + 8], fwd[INET6_ADDRSTRLEN + 32];
-    bool v6 = peer_ip(x, ip, sizeof ip);
-    int n;
+    char ip[INET6_ADDRSTRLEN + 8];
+    size_t ip_len;
+    bool v6 = peer_ip(x, ip, sizeof ip, &ip_len);
 
-    puts_(o, "X-Forwarded-For: ");
+    put(o, "X-Forwarded-For: ", 17);
     put_trusted_list(o, x, "X-Forwarded-For");
-    put(o, ip, strlen(ip));
-    puts_(o, "\r\n");
+    put(o, ip, ip_len);
+    put(o, "\r\n", 2);
     put_trusted_or(o, x, "X-Forwarded-Proto", "http", 4);
     put_trusted_or(o, x, "X-Forwarded-Host", req->host.p, req->host.len);
-    n = snprintf(fwd, sizeof fwd, v6 ? "for=\"[%s]\"" : "for=%s", ip);
-    puts_(o, "Forwarded: ");
+    put(o, "Forwarded: ", 11);
     put_trusted_list(o, x, "Forwarded");
-    put(o, fwd, (size_t)n);
-    if (req->host.len) {
-        puts_(o, ";host=\"");
-        put(o, req->host.p, req->host.len);
-        puts_(o, "\"");
+    if (v6) {
+        put(o, "for=\"[", 6);
+        put(o, ip, ip_len);
+        put(o, "]\"", 2);
+    } else {
+        put(o, "for=", 4);
+        put(o, ip, ip_len);
     }
-    puts_(o, ";proto=http\r\n");
+    if (req->host.len) {
+        put(o, ";host=\"", 7);
+        put(o, req->host.p, req->host.len);
+        put(o, "\"", 1);
+    }
+    put(o, ";proto=http\r\n", 13);
 }
 
 int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *u,
@@ -213,6 +376,8 @@ int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *
     const struct http_request *req = x->req;
     struct out o = {.p = out, .cap = cap};
     char num[32];
+    uint8_t kinds[HTTP_MAX_HEADERS];
+    bool conn_names = request_kinds(req, kinds);
 
     put(&o, req->method_name.p, req->method_name.len);
     put(&o, " ", 1);
@@ -227,7 +392,8 @@ int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *
     for (unsigned i = 0; i < req->header_count; i++) {
         const struct http_header *h = &req->headers[i];
 
-        if (request_header_dropped(&h->name) || connection_names(req, &h->name))
+        if ((request_dropped & kind_bit(kinds[i])) ||
+            (conn_names && connection_names(req, kinds, &h->name)))
             continue;
         put(&o, h->name.p, h->name.len);
         put(&o, ": ", 2);
@@ -238,8 +404,7 @@ int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *
     if (req->chunked) {
         puts_(&o, "Transfer-Encoding: chunked\r\n");
     } else if (req->content_length >= 0) {
-        put_line(&o, "Content-Length", num,
-                 (size_t)snprintf(num, sizeof num, "%lld", (long long)req->content_length));
+        put_line(&o, "Content-Length", num, dec(num, (uint64_t)req->content_length));
     }
     if (req->upgrade) {
         size_t len;
@@ -258,19 +423,13 @@ int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *
 
 static struct proxy_resp *resp_of(llhttp_t *p) { return (struct proxy_resp *)p; }
 
-/* RFC 9110 tchar. */
-static bool is_tchar(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
 static int on_message_begin(llhttp_t *p)
 {
     struct proxy_resp *r = resp_of(p);
 
     r->n_fields = 0;
     r->last_cb = 0;
+    r->folded = false;
     r->status_text = (struct http_span){0};
     return 0;
 }
@@ -318,51 +477,81 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     if (r->last_cb != 2) {
         h->value.p = at;
         r->last_cb = 2;
+    } else if (at != h->value.p + h->value.len) {
+        r->folded = true; /* llhttp went on past a CRLF and whitespace */
     }
     h->value.len = (size_t)(at + len - h->value.p);
     return 0;
 }
 
-/* Our own checks of a complete head, beyond llhttp's: names are tokens,
- * values free of control bytes, at most one Content-Length, a
- * Transfer-Encoding only as exactly "chunked" and never with a length. */
+/* Response headers never passed on: hop-by-hop ones. */
+static const uint32_t response_hop =
+    UINT32_C(1) << HK_CONNECTION | UINT32_C(1) << HK_KEEP_ALIVE |
+    UINT32_C(1) << HK_PROXY_CONNECTION | UINT32_C(1) << HK_TE | UINT32_C(1) << HK_TRAILER |
+    UINT32_C(1) << HK_TRANSFER_ENCODING | UINT32_C(1) << HK_UPGRADE |
+    UINT32_C(1) << HK_PROXY_AUTHENTICATE;
+
+/* Those the engine writes itself in a final head. */
+static const uint32_t response_engine =
+    UINT32_C(1) << HK_CONTENT_LENGTH | UINT32_C(1) << HK_DATE | UINT32_C(1) << HK_SERVER;
+
+/* The largest Content-Length passed on (the engine's bound too). */
+#define PROXY_LENGTH_MAX (UINT64_C(1) << 53)
+
+/* One header of a complete head: its name a token, its value trimmed, its
+ * kind noted. NULL or what is wrong with it. */
+static const char *field_problem(struct proxy_resp *r, unsigned i)
+{
+    struct http_header *h = &r->fields[i];
+
+    if (h->name.len == 0)
+        return "an empty header name";
+#if !LLHTTP_STRICT_MODE
+    /* llhttp built loose lets bytes other than tchar into names (strict, it
+     * refuses exactly those) */
+    for (size_t k = 0; k < h->name.len; k++) {
+        if (!http_is_tchar((unsigned char)h->name.p[k]))
+            return "an invalid header name";
+    }
+#endif
+    if (!h->value.p)
+        h->value.p = "";
+    while (h->value.len &&
+           (h->value.p[h->value.len - 1] == ' ' || h->value.p[h->value.len - 1] == '\t'))
+        h->value.len--;
+    r->kinds[i] = (uint8_t)hdr_kind(&h->name);
+    if (r->kinds[i] == HK_TRANSFER_ENCODING && !name_is(&h->value, "chunked"))
+        return "a Transfer-Encoding other than chunked";
+    if (r->kinds[i] == HK_CONNECTION && list_names_beyond(&h->value, response_hop))
+        r->conn_names = true;
+    return NULL;
+}
+
+/* Our own checks of a complete head, beyond llhttp's (which refuses
+ * control bytes in values, non-token names in strict mode, a second
+ * Content-Length and one beside a Transfer-Encoding itself): no fold, a
+ * reason free of control bytes, names that are tokens, at most one
+ * Content-Length (up to 2^53), a Transfer-Encoding only as exactly
+ * "chunked" and never with a length. */
 static const char *head_problem(struct proxy_resp *r)
 {
     unsigned n_cl = 0, n_te = 0;
+    const char *why;
 
+    if (r->folded)
+        return "a header value folded over two lines";
     for (size_t k = 0; k < r->status_text.len; k++) {
         unsigned char ch = (unsigned char)r->status_text.p[k];
 
         if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
             return "a control byte in its reason phrase";
     }
+    r->conn_names = false;
     for (unsigned i = 0; i < r->n_fields; i++) {
-        struct http_header *h = &r->fields[i];
-
-        if (h->name.len == 0)
-            return "an empty header name";
-        for (size_t k = 0; k < h->name.len; k++) {
-            if (!is_tchar((unsigned char)h->name.p[k]))
-                return "an invalid header name";
-        }
-        if (!h->value.p)
-            h->value.p = "";
-        while (h->value.len &&
-               (h->value.p[h->value.len - 1] == ' ' || h->value.p[h->value.len - 1] == '\t'))
-            h->value.len--;
-        for (size_t k = 0; k < h->value.len; k++) {
-            unsigned char ch = (unsigned char)h->value.p[k];
-
-            if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-                return "a control byte in a header value";
-        }
-        if (name_is(&h->name, "Content-Length"))
-            n_cl++;
-        if (name_is(&h->name, "Transfer-Encoding")) {
-            n_te++;
-            if (!name_is(&h->value, "chunked"))
-                return "a Transfer-Encoding other than chunked";
-        }
+        if ((why = field_problem(r, i)))
+            return why;
+        n_cl += r->kinds[i] == HK_CONTENT_LENGTH;
+        n_te += r->kinds[i] == HK_TRANSFER_ENCODING;
     }
     if (n_cl && n_te)
         return "both Content-Length and Transfer-Encoding";
@@ -370,6 +559,9 @@ static const char *head_problem(struct proxy_resp *r)
         return "more than one Content-Length";
     if (n_te > 1)
         return "more than one Transfer-Encoding";
+    if (n_cl && r->llhttp.content_length > PROXY_LENGTH_MAX)
+        return "a Content-Length over 2^53";
+    r->content_length = n_cl ? (int64_t)r->llhttp.content_length : -1;
     return NULL;
 }
 
@@ -479,22 +671,18 @@ int proxy_resp_eof(struct proxy_resp *r)
     return -1;
 }
 
-/* Response headers never passed on: hop-by-hop ones. */
-static bool response_header_dropped(const struct proxy_resp *r, const struct http_span *name)
+/* True when field i is not passed on: its kind is in drop, or a
+ * Connection header names it. */
+static bool response_header_dropped(const struct proxy_resp *r, unsigned i, uint32_t drop)
 {
-    static const char *const dropped[] = {"Connection", "Keep-Alive",        "Proxy-Connection",
-                                          "TE",         "Trailer",           "Transfer-Encoding",
-                                          "Upgrade",    "Proxy-Authenticate"};
+    const struct http_span *name = &r->fields[i].name;
 
-    for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
-        if (name_is(name, dropped[i]))
-            return true;
-    }
-    for (unsigned i = 0; i < r->n_fields; i++) {
-        const struct http_header *h = &r->fields[i];
+    if (drop & kind_bit(r->kinds[i]))
+        return true;
+    for (unsigned j = 0; r->conn_names && j < r->n_fields; j++) {
+        const struct http_header *h = &r->fields[j];
 
-        if (name_is(&h->name, "Connection") &&
-            list_has(h->value.p, h->value.len, name->p, name->len))
+        if (r->kinds[j] == HK_CONNECTION && list_has(h->value.p, h->value.len, name->p, name->len))
             return true;
     }
     return false;
@@ -512,14 +700,15 @@ const char *proxy_resp_header(const struct proxy_resp *r, const char *name, size
     return NULL;
 }
 
-int proxy_resp_header_lines(const struct proxy_resp *r, char *out, size_t cap)
+/* The header lines of the head parsed last but those response_header_dropped(). */
+static int header_lines(const struct proxy_resp *r, uint32_t drop, char *out, size_t cap)
 {
     struct out o = {.p = out, .cap = cap};
 
     for (unsigned i = 0; i < r->n_fields; i++) {
         const struct http_header *h = &r->fields[i];
 
-        if (response_header_dropped(r, &h->name))
+        if (response_header_dropped(r, i, drop))
             continue;
         put(&o, h->name.p, h->name.len);
         put(&o, ": ", 2);
@@ -527,6 +716,42 @@ int proxy_resp_header_lines(const struct proxy_resp *r, char *out, size_t cap)
         put(&o, "\r\n", 2);
     }
     return o.overflow ? -1 : (int)o.len;
+}
+
+int proxy_resp_header_lines(const struct proxy_resp *r, char *out, size_t cap)
+{
+    return header_lines(r, response_hop, out, cap);
+}
+
+int proxy_resp_send_head(const struct proxy_resp *r, struct http_exchange *x)
+{
+    int rc = http_resp_raw_begin(x, r->status, r->status_text.p ? r->status_text.p : "",
+                                 r->status_text.len);
+
+    for (unsigned i = 0; rc == 0 && i < r->n_fields; i++) {
+        const struct http_header *h = &r->fields[i];
+
+        if (!response_header_dropped(r, i, response_hop | response_engine))
+            rc = http_resp_header(x, h->name.p, h->name.len, h->value.p, h->value.len);
+    }
+    return rc == 0 ? http_resp_raw_end(x, r->content_length) : rc;
+}
+
+/* p moved with the len bytes at from to to, or left where it was. */
+static const char *moved(const char *p, const char *from, size_t len, const char *to)
+{
+    uintptr_t a = (uintptr_t)p, f = (uintptr_t)from;
+
+    return a >= f && a - f < len ? to + (a - f) : p;
+}
+
+void proxy_resp_rebase(struct proxy_resp *r, const char *from, size_t len, const char *to)
+{
+    r->status_text.p = moved(r->status_text.p, from, len, to);
+    for (unsigned i = 0; i < r->n_fields; i++) {
+        r->fields[i].name.p = moved(r->fields[i].name.p, from, len, to);
+        r->fields[i].value.p = moved(r->fields[i].value.p, from, len, to);
+    }
 }
 
 int proxy_resp_head_text(const struct proxy_resp *r, char *out, size_t cap)

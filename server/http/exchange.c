@@ -29,8 +29,12 @@ void http_exchange_set_upstream(struct http_exchange *x, const char *name, int64
 {
     struct conn_mem *m = xmem(x);
 
-    if (name != m->upstream)
-        snprintf(m->upstream, sizeof m->upstream, "%s", name);
+    if (name != m->upstream) {
+        size_t n = strnlen(name, sizeof m->upstream - 1);
+
+        memcpy(m->upstream, name, n);
+        m->upstream[n] = '\0';
+    }
     x->upstream = m->upstream;
     x->upstream_us = us;
 }

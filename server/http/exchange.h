@@ -399,6 +399,21 @@ int http_resp_takeover(struct http_exchange *x, struct http_takeover *t);
  */
 int http_resp_raw(struct http_exchange *x, const char *head, size_t len);
 
+/*
+ * http_resp_raw() in steps, for a head the handler already took apart and
+ * checked under the same rules (an upstream's, parsed by llhttp and the
+ * proxy): http_resp_raw_begin() starts it with status (200-599) and reason
+ * (no control byte); the handler adds its header lines with
+ * http_resp_header() (token names, no control byte in values, none of
+ * Transfer-Encoding or the engine's own: Connection, Keep-Alive,
+ * Content-Length, Date, Server); http_resp_raw_end() ends the head and
+ * frames the body as http_resp_raw() does, with content_length (-1: none).
+ * Nothing is parsed again. Begin returns 0, -EINVAL when a response
+ * already began, -ENOSPC; end returns 0 or -errno and may yield.
+ */
+int http_resp_raw_begin(struct http_exchange *x, int status, const char *reason, size_t reason_len);
+int http_resp_raw_end(struct http_exchange *x, int64_t content_length);
+
 /* ---- request helpers ---- */
 
 /* The value of a request header, or NULL (len 0). Case-insensitive. */

@@ -50,14 +50,14 @@ static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 /* tchar (RFC 9110 §5.6.2) as a bitmap: bit c of the 256, one load and a
  * shift per byte. */
-static const uint64_t tchar_bits[4] = {
+const uint64_t http_tchar_bits[4] = {
     UINT64_C(0x03ff6cfa00000000), /* ! # $ % & ' * + - . 0-9 */
     UINT64_C(0x57ffffffc7fffffe), /* A-Z ^ _ ` a-z | ~ */
     0,
     0,
 };
 
-static bool is_tchar(unsigned char c) { return (tchar_bits[c >> 6] >> (c & 63)) & 1; }
+static bool is_tchar(unsigned char c) { return http_is_tchar(c); }
 
 static bool is_hex(unsigned char c)
 {

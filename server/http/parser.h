@@ -82,6 +82,15 @@ struct http_request {
     uint8_t field_kind[HTTP_MAX_HEADERS];
 };
 
+/* tchar (RFC 9110 §5.6.2) as a bitmap of the 256 byte values (parser.c). */
+extern const uint64_t http_tchar_bits[4];
+
+/* Whether c is a tchar: one load and a shift. */
+static inline bool http_is_tchar(unsigned char c)
+{
+    return (http_tchar_bits[c >> 6] >> (c & 63)) & 1;
+}
+
 /* Per-connection parser state (embedded in the connection; no allocation).
  * Only offsets into the caller's buffer are kept between calls, so the
  * caller may move or compact its buffer; the struct itself may be moved

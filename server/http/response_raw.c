@@ -21,13 +21,6 @@ struct raw_head {
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-/* RFC 9110 tchar. */
-static bool is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit((char)c) ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* A byte allowed in a field value or a reason phrase: HTAB, SP, VCHAR, obs-text. */
 static bool is_text(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
 
@@ -68,7 +61,7 @@ static bool raw_header_line(const char *line, size_t len, struct raw_head *h)
     size_t name_len = 0, i;
     uint64_t v = 0;
 
-    while (name_len < len && is_tchar((unsigned char)line[name_len]))
+    while (name_len < len && http_is_tchar((unsigned char)line[name_len]))
         name_len++;
     if (name_len == 0 || name_len == len || line[name_len] != ':')
         return false; /* obs-fold, a space before the colon, a bad name */
@@ -164,4 +157,16 @@ int http_resp_raw(struct http_exchange *x, const char *head, size_t len)
     if (r == 0)
         r = http_resp_stream_raw(x, h.content_length);
     return r;
+}
+
+int http_resp_raw_begin(struct http_exchange *x, int status, const char *reason, size_t reason_len)
+{
+    if (x->state != HTTP_RESP_NONE)
+        return -EINVAL;
+    return http_resp_open_reason(x, status, reason, reason_len);
+}
+
+int http_resp_raw_end(struct http_exchange *x, int64_t content_length)
+{
+    return http_resp_stream_raw(x, content_length);
 }

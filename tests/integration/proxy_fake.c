@@ -157,6 +157,33 @@ static bool answer_sse(struct fake_conn *c)
 }
 
 /* Answers one request whose head is c->buf[0..head_len). false: close. */
+/* FAKE_BIG_HEAD: a head with an X-Big header as long as the number that
+ * ends the request's path says. */
+static bool answer_big_head(struct fake_conn *c, size_t head_len)
+{
+    static const char start[] = "HTTP/1.1 200 OK\r\nX-Big: ",
+                      end[] = "\r\nContent-Length: 2\r\n\r\nok";
+    const char *sp = memchr(c->buf, ' ', head_len), *slash = NULL;
+    size_t n = 0;
+    char *head;
+    bool ok;
+
+    for (const char *q = sp ? sp + 1 : c->buf; q < c->buf + head_len && *q != ' '; q++)
+        if (*q == '/')
+            slash = q;
+    if (slash)
+        n = strtoul(slash + 1, NULL, 10);
+    head = malloc(n + 128);
+    if (!head)
+        return false;
+    memcpy(head, start, sizeof start - 1);
+    memset(head + sizeof start - 1, 'h', n);
+    memcpy(head + sizeof start - 1 + n, end, sizeof end - 1);
+    ok = send_all(c->fd, head, sizeof start - 1 + n + sizeof end - 1);
+    free(head);
+    return ok;
+}
+
 /* FAKE_BIG: the head, then the body in 64 KiB sends that block while the
  * proxy does not read (its back-pressure). */
 static bool answer_big(struct fake_conn *c)
@@ -224,6 +251,19 @@ static bool answer(struct fake_conn *c, int req, size_t head_len)
     case FAKE_SSE: consume(c, head_len); return answer_sse(c);
     case FAKE_CLOSE: return false;
     case FAKE_BIG: consume(c, head_len); return answer_big(c);
+    case FAKE_HOP_HEAD:
+        consume(c, head_len);
+        return send_str(c->fd, "HTTP/1.1 203 Fine By Me\r\nServer: fake-upstream\r\n"
+                               "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+                               "Connection: keep-alive, X-Hop\r\nX-Hop: secret\r\n"
+                               "Keep-Alive: timeout=5\r\nX-Kept: yes  \r\n"
+                               "Content-Length: 5\r\n\r\nhello");
+    case FAKE_BIG_HEAD: {
+        bool ok = answer_big_head(c, head_len);
+
+        consume(c, head_len);
+        return ok;
+    }
     case FAKE_INTERIM:
         consume(c, head_len);
         return send_str(c->fd, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"

@@ -21,6 +21,8 @@ enum fake_mode {
     FAKE_INTERIM,   /* 100 and 103 before a 200 "ok" */
     FAKE_CLOSE,     /* reads a request, closes without an answer */
     FAKE_BIG,       /* 200 with FAKE_BIG_SIZE bytes of 'x', counted in sent */
+    FAKE_HOP_HEAD,  /* 203 with a reason, hop-by-hop headers, its own Date and Server */
+    FAKE_BIG_HEAD,  /* 200 "ok" with an X-Big header of N bytes for a path ending in /N */
 };
 
 #define FAKE_BIG_SIZE (256LL << 20)

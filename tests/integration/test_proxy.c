@@ -114,6 +114,32 @@ Test(proxy, the_request_is_rebuilt_with_forwarding_headers)
     cr_assert_null(strstr(body, "Connection"), "%s", body);
 }
 
+Test(proxy, an_ipv6_client_is_named_in_the_forwarding_headers)
+{
+    char ini[512], out[8192];
+    char *log;
+    const char *v6;
+    unsigned port;
+
+    fake_start(&up, FAKE_HEADERS);
+    snprintf(ini, sizeof ini,
+             "[server]\nlisten = 127.0.0.1:0\nlisten = [::1]:0\nworkers = 1\n"
+             "[proxy /api/]\nupstream = 127.0.0.1:%u\n",
+             up.port);
+    daemon_start(&d, ini);
+    log = daemon_log();
+    v6 = strstr(log, "[::1]:");
+    port = v6 ? (unsigned)strtoul(v6 + 6, NULL, 10) : 0;
+    cr_assert_gt(port, 0, "no [::1] listener in:\n%s", log);
+    free(log);
+    cr_assert_eq(
+        run_cmd(out, sizeof out, "curl -sS -g -H 'Host: v6.example' 'http://[::1]:%u/api/x'", port),
+        0, "%s", out);
+    cr_assert(strstr(out, "\r\nX-Forwarded-For: ::1\r\n"), "%s", out);
+    cr_assert(strstr(out, "\r\nForwarded: for=\"[::1]\";host=\"v6.example\";proto=http\r\n"), "%s",
+              out);
+}
+
 Test(proxy, strip_prefix_and_preserve_host)
 {
     char body[8192];
@@ -190,6 +216,55 @@ Test(proxy, content_length_with_transfer_encoding_is_502)
 }
 
 Test(proxy, two_content_lengths_are_502) { expect_502(FAKE_TWO_CL, "Content-Length"); }
+
+/* curl -i on path (extra curl options in opts): the whole response in out. */
+static void curl_head_and_body(const char *opts, const char *path, char *out, size_t cap)
+{
+    cr_assert_eq(run_cmd(out, cap, "curl -sS -i %s 'http://127.0.0.1:%u%s'", opts, d.port, path), 0,
+                 "%s", out);
+}
+
+Test(proxy, the_head_goes_on_with_its_reason_but_not_its_hop_by_hop_headers)
+{
+    char out[4096], v[256];
+
+    start_one(FAKE_HOP_HEAD, "");
+    for (int i = 0; i < 2; i++) {
+        curl_head_and_body(i ? "-I" : "", "/api/x", out, sizeof out);
+        cr_assert(strncmp(out, "HTTP/1.1 203 Fine By Me\r\n", 25) == 0, "%s", out);
+        cr_assert_not_null(response_header(out, "X-Kept", v, sizeof v), "%s", out);
+        cr_assert_str_eq(v, "yes", "%s", out);
+        cr_assert_null(response_header(out, "X-Hop", v, sizeof v), "%s", out);
+        cr_assert_null(response_header(out, "Keep-Alive", v, sizeof v), "%s", out);
+        cr_assert_not_null(response_header(out, "Server", v, sizeof v), "%s", out);
+        cr_assert_null(strstr(v, "fake-upstream"), "the server names itself: %s", out);
+        cr_assert_not_null(response_header(out, "Date", v, sizeof v), "%s", out);
+        cr_assert_null(strstr(v, "1970"), "the date is the server's own: %s", out);
+        cr_assert_not_null(response_header(out, "Content-Length", v, sizeof v), "%s", out);
+        cr_assert_str_eq(v, "5", "%s", out);
+        cr_assert_eq(strstr(out, "\r\n\r\nhello") != NULL, i == 0, "a body for GET only: %s", out);
+    }
+}
+
+Test(proxy, a_long_response_head_goes_through_and_an_oversized_one_is_502)
+{
+    static char out[65536];
+    char v[32], *big;
+
+    start_one(FAKE_BIG_HEAD, "");
+    curl_head_and_body("", "/api/head/12000", out, sizeof out);
+    cr_assert_eq(response_status(out), 200, "%.300s", out);
+    big = strstr(out, "\r\nX-Big: ");
+    cr_assert_not_null(big, "%.300s", out);
+    cr_assert_eq(strspn(big + 9, "h"), 12000, "the header arrives whole: %.300s", big);
+    cr_assert(strncmp(big + 9 + 12000, "\r\n", 2) == 0);
+    cr_assert_not_null(response_header(out, "Content-Length", v, sizeof v), "%.300s", out);
+    cr_assert_str_eq(v, "2");
+    cr_assert_not_null(strstr(out, "\r\n\r\nok"), "%.300s", out);
+    cr_assert_eq(curl_get("", "/api/head/17000", out, sizeof out), 502, "%s", daemon_log());
+    cr_assert(file_wait_for(d.log, "the response head is over 16384 bytes", HARNESS_WAIT_MS),
+              "the log says why: %s", daemon_log());
+}
 
 Test(proxy, interim_responses_do_not_end_the_exchange)
 {

@@ -128,3 +128,66 @@ Test(proxy_msg, the_target_keeps_what_the_client_wrote)
     cr_assert_eq(proxy_target(&c, "/api", 4, "", 0, "/api", 4, "/", 1, out, sizeof out), 1);
     cr_assert_str_eq(out, "/");
 }
+
+Test(proxy_msg, refusals_that_rest_on_llhttp_or_on_our_checks)
+{
+    static const char *const bad[] = {
+        "HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 O\x01K\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 O\x7fK\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\n: x\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX\x7f: x\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX: a\x7f\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX: \x1b[0m\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+        "HTTP/1.1 200 OK\r\nContent-Length: 9007199254740993\r\n\r\n",
+    };
+    char body[64];
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_eq(feed_all(bad[i], false, body, sizeof body), -1, "accepted: %s", bad[i]);
+}
+
+Test(proxy_msg, lines_trimmed_and_the_length_read)
+{
+    char body[64], lines[1024];
+    int n;
+
+    cr_assert_eq(feed_all("HTTP/1.1 200 OK\r\nServer: up\r\nConnection: close, X-Hop\r\n"
+                          "X-Hop: 1\r\nContent-Length: 2\r\nETag: \"e\"  \r\n\r\nok",
+                          false, body, sizeof body),
+                 0);
+    cr_assert_eq(r.content_length, 2);
+    n = proxy_resp_header_lines(&r, lines, sizeof lines);
+    cr_assert_gt(n, 0);
+    lines[n] = '\0';
+    cr_assert_str_eq(lines, "Server: up\r\nContent-Length: 2\r\nETag: \"e\"\r\n");
+    cr_assert_eq(feed_all("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false,
+                          body, sizeof body),
+                 0);
+    cr_assert_eq(r.content_length, -1);
+}
+
+Test(proxy_msg, a_head_moved_elsewhere_reads_the_same)
+{
+    static const char text[] =
+        "HTTP/1.1 200 Fine\r\nX-A: 1\r\nX-B: two\r\nContent-Length: 0\r\n\r\n";
+    char from[sizeof text], to[sizeof text], lines[256], head[256];
+    int n;
+
+    memcpy(from, text, sizeof text);
+    proxy_resp_init(&r, "test-upstream", false);
+    cr_assert_eq(proxy_resp_feed(&r, from, sizeof text - 1), (ssize_t)sizeof text - 1);
+    cr_assert(r.head_ready);
+    memcpy(to, from, sizeof text);
+    proxy_resp_rebase(&r, from, sizeof text - 1, to);
+    memset(from, '#', sizeof from);
+    n = proxy_resp_head_text(&r, head, sizeof head);
+    cr_assert_gt(n, 0);
+    head[n] = '\0';
+    cr_assert_str_eq(head, "HTTP/1.1 200 Fine\r\nX-A: 1\r\nX-B: two\r\nContent-Length: 0\r\n\r\n");
+    n = proxy_resp_header_lines(&r, lines, sizeof lines);
+    cr_assert_gt(n, 0);
+}
