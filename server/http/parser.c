@@ -67,7 +67,7 @@ static bool is_hex(unsigned char c)
 static bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
 /* unreserved / sub-delims of RFC 3986, the characters of a reg-name
- * besides pct-encoded, as a bitmap like tchar_bits:
+ * besides pct-encoded, as a bitmap like http_tchar_bits:
  * ! $ & ' ( ) * + , - . 0-9 ; = A-Z _ a-z ~ */
 static const uint64_t regname_bits[4] = {
     UINT64_C(0x2bff7fd200000000),

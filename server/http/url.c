@@ -40,7 +40,7 @@ struct norm_state {
 
 /* The bytes a path segment cannot copy as they are: controls, DEL and
  * '\\' (refused), '%' (an escape) and '/' (the segment's end); one load
- * and a shift per byte, as tchar_bits in parser.c. */
+ * and a shift per byte, as http_tchar_bits in parser.c. */
 static const uint64_t segment_special[4] = {
     UINT64_C(0x00008020ffffffff), /* 0x00-0x1f % / */
     UINT64_C(0x8000000010000000), /* \\ DEL */
