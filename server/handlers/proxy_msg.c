@@ -263,21 +263,6 @@ static bool request_kinds(const struct http_request *req, uint8_t *kinds)
     return names;
 }
 
-/* Writes v in decimal at out (room for 20 digits); returns the digits' count. */
-static size_t dec(char *out, uint64_t v)
-{
-    char digits[20];
-    size_t n = 0;
-
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = digits[n - 1 - i];
-    return n;
-}
-
 /* The client's address without port in out ("unix" for a unix socket),
  * its length in *len; returns whether it is IPv6. */
 static bool peer_ip(const struct http_exchange *x, char *out, size_t cap, size_t *len)
@@ -298,7 +283,7 @@ static bool peer_ip(const struct http_exchange *x, char *out, size_t cap, size_t
     }
     a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
     for (int i = 0; i < 4; i++) {
-        n += dec(out + n, a[i]);
+        n += http_u64_text(out + n, a[i]);
         out[n++] = '.';
     }
     *len = n - 1;
@@ -404,7 +389,7 @@ int proxy_request_head(const struct proxy_conf *c, const struct proxy_upstream *
     if (req->chunked) {
         puts_(&o, "Transfer-Encoding: chunked\r\n");
     } else if (req->content_length >= 0) {
-        put_line(&o, "Content-Length", num, dec(num, (uint64_t)req->content_length));
+        put_line(&o, "Content-Length", num, http_u64_text(num, (uint64_t)req->content_length));
     }
     if (req->upgrade) {
         size_t len;

@@ -446,6 +446,10 @@ bool http_client_gone(const struct http_exchange *x);
  * yields. */
 void http_exchange_set_upstream(struct http_exchange *x, const char *name, int64_t us);
 
+/* Writes v in decimal at out (room for 20 digits, no NUL); returns the
+ * number of digits. Never yields. */
+size_t http_u64_text(char *out, uint64_t v);
+
 /* The connection's own address into *ss: x->local, or, when that is a
  * wildcard listener's (0.0.0.0, ::), the address the client reached
  * (getsockname). Returns its length, or 0 when unknown. Never yields. */

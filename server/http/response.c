@@ -90,8 +90,7 @@ static char *put(char *p, const char *s, size_t n)
     return p + n;
 }
 
-/* Appends v in decimal at p; returns the end (at most 20 digits). */
-static char *put_u64(char *p, uint64_t v)
+size_t http_u64_text(char *out, uint64_t v)
 {
     char digits[20];
     size_t n = 0;
@@ -100,10 +99,13 @@ static char *put_u64(char *p, uint64_t v)
         digits[n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    while (n)
-        *p++ = digits[--n];
-    return p;
+    for (size_t i = 0; i < n; i++)
+        out[i] = digits[n - 1 - i];
+    return n;
 }
+
+/* Appends v in decimal at p; returns the end (at most 20 digits). */
+static char *put_u64(char *p, uint64_t v) { return p + http_u64_text(p, v); }
 
 static int resp_open(struct http_exchange *x, int status)
 {
