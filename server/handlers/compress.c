@@ -9,6 +9,24 @@
 #include <zlib.h>
 #include <zstd.h>
 
+const char *const compress_default_types[COMPRESS_N_DEFAULT_TYPES] = {
+    "text/html",
+    "text/css",
+    "text/plain",
+    "text/javascript",
+    "text/markdown",
+    "text/csv",
+    "text/xml",
+    "application/javascript",
+    "application/json",
+    "application/manifest+json",
+    "application/xml",
+    "application/rss+xml",
+    "application/atom+xml",
+    "image/svg+xml",
+    "application/wasm",
+};
+
 static int gzip_buffer(int level, const void *in, size_t len, void **out, size_t *out_len)
 {
     z_stream z = {0};

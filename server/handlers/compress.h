@@ -16,6 +16,12 @@
 #define COMPRESS_BR_LEVEL   5
 #define COMPRESS_ZSTD_LEVEL 3
 
+/* The types compressed by default: static routes' compress_types when the
+ * route sets none, and the types streamed cgi and proxy responses are
+ * compressed for. */
+#define COMPRESS_N_DEFAULT_TYPES 15
+extern const char *const compress_default_types[COMPRESS_N_DEFAULT_TYPES];
+
 /*
  * Compresses in[0..len) with enc at level into a new buffer (*out, freed
  * by the caller with free()) of *out_len bytes: a complete gzip member, a

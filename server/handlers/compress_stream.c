@@ -18,25 +18,6 @@
 #define IN_STEP  16384
 #define OUT_ROOM (2 * IN_STEP + 4096)
 
-/* The types compressed: those static routes compress by default. */
-static const char *const stream_types[] = {
-    "text/html",
-    "text/css",
-    "text/plain",
-    "text/javascript",
-    "text/markdown",
-    "text/csv",
-    "text/xml",
-    "application/javascript",
-    "application/json",
-    "application/xml",
-    "application/rss+xml",
-    "application/atom+xml",
-    "image/svg+xml",
-    "application/wasm",
-    "application/manifest+json",
-};
-
 /* Codings, in order of preference among equal weights. */
 static const enum static_encoding stream_codings[] = {STATIC_ENCODING_BR, STATIC_ENCODING_ZSTD,
                                                       STATIC_ENCODING_GZIP};
@@ -98,7 +79,7 @@ static bool compressible(struct http_exchange *x, const struct cstream_head *h)
         return false;
     if (h->type_len >= 17 && strncasecmp(h->type, "text/event-stream", 17) == 0)
         return false;
-    return compress_type_listed(stream_types, sizeof stream_types / sizeof stream_types[0], h->type,
+    return compress_type_listed(compress_default_types, COMPRESS_N_DEFAULT_TYPES, h->type,
                                 h->type_len);
 }
 

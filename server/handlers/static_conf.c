@@ -434,22 +434,21 @@ _Static_assert(sizeof static_keys / sizeof static_keys[0] <= SECTION_MAX_KEYS, "
 
 void static_conf_defaults(void *conf)
 {
-    *(struct static_conf *)conf = (struct static_conf){
+    struct static_conf *sc = conf;
+
+    *sc = (struct static_conf){
         .index = {"index.html"},
         .n_index = 1,
         .dotfiles = STATIC_DOTFILES_DENY,
         .precompressed = {STATIC_ENCODING_BR, STATIC_ENCODING_GZIP},
         .n_precompressed = 2,
-        .compress_types = {"text/html", "text/css", "text/plain", "text/javascript",
-                           "text/markdown", "text/csv", "text/xml", "application/javascript",
-                           "application/json", "application/manifest+json", "application/xml",
-                           "application/rss+xml", "application/atom+xml", "image/svg+xml",
-                           "application/wasm"},
-        .n_compress_types = 15,
         .compress_min_size = 256,
         .compress_cache_size = 16u * 1024 * 1024,
         .compress_level = {[STATIC_ENCODING_GZIP] = COMPRESS_GZIP_LEVEL,
                            [STATIC_ENCODING_BR] = COMPRESS_BR_LEVEL,
                            [STATIC_ENCODING_ZSTD] = COMPRESS_ZSTD_LEVEL},
     };
+    _Static_assert(COMPRESS_N_DEFAULT_TYPES <= STATIC_MAX_COMPRESS_TYPES, "compress_types");
+    memcpy(sc->compress_types, compress_default_types, sizeof compress_default_types);
+    sc->n_compress_types = COMPRESS_N_DEFAULT_TYPES;
 }
