@@ -30,7 +30,6 @@ struct app_route {
     bool opened;                      /* state came from kind->open: close it */
     const struct http_policy *policy; /* the route's site keys */
     struct auth *auth;                /* whom the route lets in, or NULL: everyone */
-    bool own_auth;                    /* auth is the route's own, not app->server_auth */
     const char *name; /* the section as written, without its brackets ("static /") */
     size_t name_len;
 };
@@ -141,8 +140,8 @@ static void app_free(struct app *app)
     for (size_t i = 0; i < app->n_routes; i++) {
         if (app->routes[i].opened)
             app->routes[i].kind->close(app->routes[i].state);
-        if (app->routes[i].own_auth)
-            auth_close(app->routes[i].auth);
+        if (app->routes[i].auth != app->server_auth)
+            auth_close(app->routes[i].auth); /* the route's own lines */
     }
     auth_close(app->server_auth);
     for (size_t i = 0; i < app->n_rows && i < APP_MAX_ROWS; i++)
@@ -196,9 +195,7 @@ static int app_open_auth(struct app *app, const struct route *route, struct app_
         ar->auth = app->server_auth;
         return 0;
     }
-    r = auth_open(http_policy_auth_realm(p, server), file, &ar->auth, err, err_len);
-    ar->own_auth = r == 0;
-    return r;
+    return auth_open(http_policy_auth_realm(p, server), file, &ar->auth, err, err_len);
 }
 
 /* Opens one route's state through its kind; logs why it cannot. */
@@ -224,9 +221,9 @@ static int app_open_route(struct app *app, const struct route *route, struct app
         ar->opened = r == 0;
     }
     if (r < 0) {
-        if (ar->own_auth)
+        if (ar->auth != app->server_auth)
             auth_close(ar->auth);
-        ar->own_auth = false;
+        ar->auth = NULL;
         config_where(where, sizeof where, route->file, route->line);
         log_error("%s: %s", where, err);
         return r;
