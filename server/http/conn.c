@@ -454,7 +454,6 @@ static void conn_idle_expired(struct timer *t)
     if (c->co)
         return;
     if (loop_now(c->srv->loop) < c->idle_deadline) {
-        c->idle_timer_at = c->idle_deadline;
         timer_arm(loop_timers(c->srv->loop), &c->idle_timer, c->idle_deadline);
         return;
     }
@@ -466,11 +465,10 @@ static void conn_idle_expired(struct timer *t)
 static void conn_idle_until(struct conn *c, uint64_t deadline)
 {
     c->idle_deadline = deadline;
-    if (timer_armed(&c->idle_timer) && c->idle_timer_at <= deadline)
+    if (timer_armed(&c->idle_timer) && c->idle_timer.expires <= deadline)
         return;
     if (!timer_armed(&c->idle_timer))
         timer_init(&c->idle_timer, conn_idle_expired);
-    c->idle_timer_at = deadline;
     timer_arm(loop_timers(c->srv->loop), &c->idle_timer, deadline);
 }
 

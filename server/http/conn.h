@@ -71,8 +71,8 @@ struct conn {
     struct conn_mem *mem;         /* NULL when idle */
     const struct http_site *site; /* held while co runs */
     struct timer idle_timer;      /* keep-alive timeout while idle (lazily moved: */
-    uint64_t idle_deadline;       /* ... when the connection may close, and */
-    uint64_t idle_timer_at;       /* ... when idle_timer fires, never later) */
+    uint64_t idle_deadline;       /* ... when the connection may close; the timer
+                                     fires then or earlier) */
     unsigned requests;
     enum conn_state state;
     bool lowat; /* TCP_NOTSENT_LOWAT is set (conn_rates_start) */
