@@ -196,7 +196,9 @@ ssize_t co_read_nowait(struct loop_watch *w, void *buf, size_t len)
     return io_read_once(w, buf, len);
 }
 
-/* One sendmsg() (sockets) or writev() (anything else, when allowed). */
+/* One send() or sendmsg() (sockets) or writev() (anything else, when
+ * allowed). One buffer goes by send(): the kernel then copies no msghdr and
+ * no iovec array in, which is most of what sendmsg() costs beyond it. */
 static ssize_t io_send_once(struct loop_watch *w, struct iovec *iov, int iovcnt, int flags,
                             bool any_fd)
 {
@@ -204,7 +206,10 @@ static ssize_t io_send_once(struct loop_watch *w, struct iovec *iov, int iovcnt,
     ssize_t n;
 
     if (!(w->ready & IO_NOT_SOCKET) || !any_fd) {
-        n = sendmsg(w->fd, &msg, flags | MSG_NOSIGNAL);
+        if (iovcnt == 1)
+            n = send(w->fd, iov->iov_base, iov->iov_len, flags | MSG_NOSIGNAL);
+        else
+            n = sendmsg(w->fd, &msg, flags | MSG_NOSIGNAL);
         if (n >= 0)
             return n;
         if (errno != ENOTSOCK || !any_fd)
