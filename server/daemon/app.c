@@ -398,7 +398,11 @@ struct app_worker *app_worker_new(struct app *app)
         .limits = app->cfg.limits,
         .mime = app->mime,
         .server_header = app->cfg.server.server_header,
-        .trusted = &app->cfg.server.trusted,
+        /* NULL without trusted proxies: each request then looks no further
+         * than this pointer, not at a list it would find empty. */
+        .trusted = app->cfg.server.trusted.n || app->cfg.server.trusted.unix_peers
+                       ? &app->cfg.server.trusted
+                       : NULL,
         .dispatch = app_dispatch,
         .error_page = app_error_page,
         .app = aw,
