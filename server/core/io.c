@@ -6,6 +6,8 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include "core/sys.h"
+
 /*
  * Every call follows one shape: while the watch's ready bit (or LOOP_HUP) is
  * set, try the syscall; on EAGAIN clear the bit and park in loop_wait() for
@@ -160,7 +162,7 @@ static ssize_t io_read_once(struct loop_watch *w, void *buf, size_t len)
     ssize_t n;
 
     for (;;) {
-        n = read(w->fd, buf, len);
+        n = sys_read(w->fd, buf, len);
         if (n >= 0) {
             io_count(w, LOOP_READ, (size_t)n);
             if (n > 0 && (size_t)n < len && !(w->ready & (LOOP_HUP | LOOP_EOF)))
@@ -207,7 +209,7 @@ static ssize_t io_send_once(struct loop_watch *w, struct iovec *iov, int iovcnt,
 
     if (!(w->ready & IO_NOT_SOCKET) || !any_fd) {
         if (iovcnt == 1)
-            n = send(w->fd, iov->iov_base, iov->iov_len, flags | MSG_NOSIGNAL);
+            n = sys_send(w->fd, iov->iov_base, iov->iov_len, flags | MSG_NOSIGNAL);
         else
             n = sendmsg(w->fd, &msg, flags | MSG_NOSIGNAL);
         if (n >= 0)

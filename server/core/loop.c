@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/sys.h"
+
 enum {
     LOOP_EVENTS = 256,        /* epoll events taken per iteration */
     LOOP_MAX_SLEEP_MS = 1000, /* an idle loop still beats its heartbeat */
@@ -331,7 +333,7 @@ static int loop_iterate(struct loop *loop)
 {
     int timeout = loop_timeout(loop);
     uint64_t before = timeout ? clock_ns() : 0; /* no wait, no idle time */
-    int n = epoll_wait(loop->epfd, loop->events, LOOP_EVENTS, timeout);
+    int n = sys_epoll_wait(loop->epfd, loop->events, LOOP_EVENTS, timeout);
 
     if (n < 0) {
         if (errno != EINTR)

@@ -12,6 +12,7 @@
 #include "core/io.h"
 #include "core/log.h"
 #include "core/net.h"
+#include "core/sys.h"
 #include "http/accesslog.h"
 #include "http/client.h"
 #include "http/conn.h"
@@ -427,7 +428,7 @@ static enum input conn_input_pending(struct conn *c)
 
     if (!(c->w.ready & LOOP_READ))
         return INPUT_NONE;
-    n = read(c->w.fd, m->rbuf, m->rcap);
+    n = sys_read(c->w.fd, m->rbuf, m->rcap);
     if (n > 0) {
         m->rlen = (size_t)n;
         if ((size_t)n < m->rcap)
