@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdalign.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -60,7 +61,6 @@ struct coro {
                             byte, so the check in coro_resume reads what the
                             last switch stored without a forwarding stall */
     unsigned ndefer;
-    struct coro_defer_slot defer[CORO_MAX_DEFER];
     char *map; /* the whole mapping, guard page first */
     size_t map_len;
     struct coro *next_free;
@@ -73,6 +73,9 @@ struct coro {
 #ifdef HAVE_VALGRIND_H
     unsigned valgrind_id;
 #endif
+    /* Last: coro_new clears what comes before it, and only the first
+     * ndefer slots are ever read. */
+    struct coro_defer_slot defer[CORO_MAX_DEFER];
 };
 
 struct coro_pool {
@@ -337,7 +340,7 @@ struct coro *coro_new(struct coro_pool *pool, coro_fn fn, void *arg)
 #ifdef HAVE_VALGRIND_H
     vg = co->valgrind_id;
 #endif
-    memset(co, 0, sizeof *co);
+    memset(co, 0, offsetof(struct coro, defer));
     co->map = map;
     co->map_len = map_len;
 #ifdef HAVE_VALGRIND_H
