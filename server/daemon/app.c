@@ -12,6 +12,7 @@
 #include "handlers/auth.h"
 #include "handlers/kinds.h"
 #include "http/client.h"
+#include "http/date.h"
 #include "http/mime.h"
 #include "http/policy.h"
 #include "http/router.h"
@@ -354,6 +355,7 @@ static void app_worker_free(struct app_worker *aw)
             handler_kind_at(i)->worker_teardown(aw->kind_worker[i]);
     }
     app_release(aw->app);
+    free(aw->site.head_lines);
     free(aw);
 }
 
@@ -405,9 +407,10 @@ struct app_worker *app_worker_new(struct app *app)
         .hold = site_hold,
         .release = site_release,
         .observe = app_observe,
+        .head_lines = http_head_lines_new(app->cfg.server.server_header),
     };
     app_worker_row(aw);
-    if (app_worker_init_kinds(aw) < 0) {
+    if (!aw->site.head_lines || app_worker_init_kinds(aw) < 0) {
         app_worker_free(aw);
         return NULL;
     }

@@ -97,20 +97,15 @@ static void file_free(struct static_file *f)
     if (f->fd >= 0)
         close(f->fd);
     free((void *)f->data);
-    free(f->head);
+    http_prepared_free(&f->head);
     free(f);
 }
 
-void static_file_keep_head(struct static_file *f, const char *lines, size_t len)
+void static_file_keep_head(struct static_file *f, struct http_prepared *head)
 {
-    char *copy = malloc(len ? len : 1);
-
-    if (!copy)
-        return;
-    memcpy(copy, lines, len);
-    free(f->head);
-    f->head = copy;
-    f->head_len = len;
+    http_prepared_free(&f->head);
+    f->head = *head;
+    *head = (struct http_prepared){0};
 }
 
 static void list_free_all(struct file_list *l)
