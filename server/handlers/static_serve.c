@@ -120,9 +120,17 @@ static void send_whole(struct http_exchange *x, const struct static_conf *conf,
     send_slice(x, f, 0, f->size);
 }
 
+/* The request fields cond_evaluate reads, as bits of fields_seen. */
+#define COND_FIELDS                                                                                \
+    (1u << HTTP_F_IF_MATCH | 1u << HTTP_F_IF_NONE_MATCH | 1u << HTTP_F_IF_MODIFIED_SINCE |         \
+     1u << HTTP_F_IF_UNMODIFIED_SINCE)
+
 static enum cond_result evaluate_conditions(struct http_exchange *x, const struct static_file *f)
 {
     struct cond_request cr = {.get_or_head = true};
+
+    if (!(x->req->fields_seen & COND_FIELDS))
+        return COND_PROCEED; /* no precondition */
 
     cr.if_match = http_req_field(x, HTTP_F_IF_MATCH, &cr.if_match_len);
     cr.if_none_match = http_req_field(x, HTTP_F_IF_NONE_MATCH, &cr.if_none_match_len);
