@@ -358,14 +358,3 @@ const struct route *router_match(const struct router *router, const char *host, 
     }
     return group_match(router, &router->any, path, path_len);
 }
-
-const char *route_rest(const struct route *route, const char *path, size_t path_len,
-                       size_t *rest_len)
-{
-    if (path_len <= route->prefix_len) {
-        *rest_len = 1;
-        return "/";
-    }
-    *rest_len = path_len - route->prefix_len;
-    return path + route->prefix_len;
-}
