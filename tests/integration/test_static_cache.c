@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../support/head_split.h"
 #include "harness.h"
 #include "test_static_util.h"
 
@@ -385,24 +386,6 @@ Test(static_cache_reload, a_reload_changes_the_headers_of_cached_files)
                   NOTICE_WITHIN_MS);
 }
 
-/* The response at *at in raw (its head with the Date value blanked, and
- * after it body_len bytes); moves *at past it. */
-static void split_head(const char *raw, size_t *at, size_t body_len, char *head, size_t cap)
-{
-    const char *start = raw + *at, *end = strstr(start, "\r\n\r\n"), *date;
-    size_t n;
-
-    cr_assert_not_null(end, "a whole head at %zu in:\n%s", *at, raw);
-    n = (size_t)(end + 4 - start);
-    cr_assert_lt(n, cap);
-    memcpy(head, start, n);
-    head[n] = '\0';
-    date = strstr(head, "\r\nDate: ");
-    cr_assert_not_null(date, "%s", head);
-    memset((char *)date + 8, 'D', 29);
-    *at += n + body_len;
-}
-
 /* A cached file's 200 is sent from the head its first response left in
  * the cache: every later one, a HEAD and the one that closes carry the
  * same lines in the same order. */
@@ -422,7 +405,7 @@ Test(static_cache, the_head_kept_for_a_file_is_its_first_head_byte_for_byte)
     set_mtime("k.html", 1700000000);
     raw = raw_exchange(d.port, req, sizeof req - 1, HARNESS_WAIT_MS, &len, &closed);
     cr_assert(closed, "the last request closes the connection:\n%s", raw);
-    split_head(raw, &at, n, first, sizeof first);
+    cr_assert(head_split(raw, &at, n, first, sizeof first), "a first head:\n%s", raw);
     cr_assert_not_null(response_header(first, "ETag", etag, sizeof etag), "%s", first);
     snprintf(want, sizeof want,
              "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nAccept-Ranges: bytes\r\n"
@@ -432,12 +415,12 @@ Test(static_cache, the_head_kept_for_a_file_is_its_first_head_byte_for_byte)
              etag, n);
     cr_assert_str_eq(first, want);
     cr_assert_eq(memcmp(raw + at - n, body, n), 0, "%s", raw);
-    split_head(raw, &at, n, head, sizeof head);
+    cr_assert(head_split(raw, &at, n, head, sizeof head), "%s", raw);
     cr_assert_str_eq(head, first, "the second GET, from the kept head");
     cr_assert_eq(memcmp(raw + at - n, body, n), 0, "%s", raw);
-    split_head(raw, &at, 0, head, sizeof head);
+    cr_assert(head_split(raw, &at, 0, head, sizeof head), "%s", raw);
     cr_assert_str_eq(head, first, "HEAD: the same head, no body");
-    split_head(raw, &at, n, head, sizeof head);
+    cr_assert(head_split(raw, &at, n, head, sizeof head), "%s", raw);
     snprintf(want, sizeof want, "%.*sConnection: close\r\n\r\n", (int)strlen(first) - 2, first);
     cr_assert_str_eq(head, want, "the last says it closes");
     cr_assert_eq(at, len, "nothing after the last response:\n%s", raw);
