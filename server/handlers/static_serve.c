@@ -302,7 +302,8 @@ void static_serve_file(struct http_exchange *x, const struct static_root *root,
         static_file_release(sib);
         return;
     }
-    comp = static_compress_get(x, root, f, rp.type, rp.type_len, &enc);
+    comp = root->conf->compress ? static_compress_get(x, root, f, rp.type, rp.type_len, &enc)
+                                : NULL; /* a route that never compresses goes no further */
     if (comp) {
         serve_comp(x, root->conf, f, comp, enc, &rp);
         static_comp_release(comp);
