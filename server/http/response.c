@@ -286,6 +286,17 @@ static char *put_date_server(struct http_exchange *x, char *p, const char *serve
     return p;
 }
 
+/* The most bytes the engine's lines after the handler's take: Date and
+ * Server, a length line of len_n bytes, Connection: close, the blank line. */
+static size_t tail_need(const struct http_exchange *x, size_t len_n)
+{
+    const struct http_site *site = x->site;
+
+    if (site->head_lines)
+        return site->head_lines->len + len_n + 21;
+    return 64 + (site->server_header ? strlen(site->server_header) : 0) + len_n + 21;
+}
+
 /* Ends the head: Date and Server, the length line len_line[0..len_n)
  * (none when len_n is 0), Connection: close when the connection ends, and
  * the blank line. Returns 0, or -ENOSPC when a header did not fit. */
@@ -294,12 +305,11 @@ static int head_end(struct http_exchange *x, const char *len_line, size_t len_n)
     struct conn_mem *m = xmem(x);
     const struct http_site *site = x->site;
     size_t server_len = site->head_lines || !site->server_header ? 0 : strlen(site->server_header);
-    size_t need = (site->head_lines ? site->head_lines->len : 64 + server_len) + len_n + 21;
     char *p = m->obuf + m->olen;
 
     if (x->conn->srv->draining)
         x->keep_alive = false;
-    if (x->head_overflow || CONN_OBUF_SIZE - m->olen < need)
+    if (x->head_overflow || CONN_OBUF_SIZE - m->olen < tail_need(x, len_n))
         return -ENOSPC;
     p = put_date_server(x, p, site->server_header, server_len);
     p = put(p, len_line, len_n);
@@ -455,7 +465,7 @@ int http_resp_prepared(struct http_exchange *x, const struct http_prepared *p, c
 
     if (x->state != HTTP_RESP_NONE)
         return -ENOSPC;
-    r = head_open_room(x, p->lines_len + HEAD_TAIL_ROOM);
+    r = head_open_room(x, p->lines_len + tail_need(x, p->length_len));
     if (r < 0)
         return r;
     memcpy(m->obuf + m->olen, p->bytes, p->lines_len);

@@ -58,8 +58,8 @@ static void kept_head_sends_the_same_bytes(struct http_head_lines *lines)
                                "GET /kept-file HTTP/1.1\r\nHost: x\r\n\r\n"
                                "HEAD /kept HTTP/1.1\r\nHost: x\r\n\r\n"
                                "GET /kept HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    char path[] = "/tmp/cohttpd-prepared-XXXXXX", out[8192], first[1024], head[1024],
-         got[sizeof body], want_close[1100];
+    char path[] = "/tmp/cohttpd-prepared-XXXXXX", out[16384], first[2048], head[2048],
+         got[sizeof body], want_close[2100];
     struct kept k = {.fd = mkstemp(path)};
     struct loopback lb;
     size_t len = 0, at = 0;
@@ -104,6 +104,19 @@ Test(response, a_kept_head_with_the_sites_date_and_server_lines)
 {
     struct http_head_lines *lines = http_head_lines_new("cohttpd");
 
+    cr_assert_not_null(lines);
+    kept_head_sends_the_same_bytes(lines);
+    free(lines);
+}
+
+Test(response, a_kept_head_with_a_long_server_line)
+{
+    char server[1500];
+    struct http_head_lines *lines;
+
+    memset(server, 's', sizeof server - 1);
+    server[sizeof server - 1] = '\0';
+    lines = http_head_lines_new(server);
     cr_assert_not_null(lines);
     kept_head_sends_the_same_bytes(lines);
     free(lines);
