@@ -151,13 +151,8 @@ int http_resp_begin(struct http_exchange *x, int status);
 int http_resp_header(struct http_exchange *x, const char *name, size_t name_len, const char *value,
                      size_t value_len);
 
-/* Header lines added so far to the head begun (after its status line),
- * "name: value\r\n" each: a handler may keep them and send the same lines
- * again with http_resp_header_lines(). NULL (len 0) with no head begun or
- * when a header did not fit. */
-const char *http_resp_head_lines(const struct http_exchange *x, size_t *len);
-
-/* Adds header lines made by http_resp_head_lines() for an earlier head.
+/* Adds header lines as they are, "name: value\r\n" each, which the caller
+ * made or checked (a head kept whole goes through http_resp_prepare()).
  * Returns 0 or -ENOSPC, as http_resp_header(). */
 int http_resp_header_lines(struct http_exchange *x, const char *lines, size_t len);
 

@@ -196,18 +196,6 @@ static int head_room(struct http_exchange *x, size_t len)
     return 0;
 }
 
-const char *http_resp_head_lines(const struct http_exchange *x, size_t *len)
-{
-    const struct conn_mem *m = x->conn->mem;
-
-    if (x->state != HTTP_RESP_HEAD || x->head_overflow) {
-        *len = 0;
-        return NULL;
-    }
-    *len = m->olen - x->head_start - x->lines_start;
-    return m->obuf + x->head_start + x->lines_start;
-}
-
 int http_resp_header_lines(struct http_exchange *x, const char *lines, size_t len)
 {
     struct conn_mem *m = xmem(x);
