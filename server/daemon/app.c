@@ -12,6 +12,7 @@
 #include "handlers/auth.h"
 #include "handlers/kinds.h"
 #include "http/client.h"
+#include "http/date.h"
 #include "http/mime.h"
 #include "http/policy.h"
 #include "http/router.h"
@@ -105,6 +106,7 @@ static void app_dispatch(struct http_exchange *x, void *arg)
     const struct route *route =
         router_match(aw->app->router, req->host.p, req->host.len, x->path, x->path_len);
     const struct app_route *ar;
+    const struct http_access *access;
     const char *rest;
     size_t rest_len;
 
@@ -119,8 +121,8 @@ static void app_dispatch(struct http_exchange *x, void *arg)
         http_stat_add(&aw->route_requests[ar - aw->app->routes], 1);
     x->route = ar->name;
     x->route_len = ar->name_len;
-    if (!http_access_permits(http_policy_access(ar->policy, &aw->app->cfg.server.policy),
-                             x->client)) {
+    access = http_policy_access(ar->policy, &aw->app->cfg.server.policy);
+    if (access && access->n > 0 && !http_access_permits(access, x->client)) {
         app_refuse(x, ar);
         return;
     }
@@ -354,6 +356,7 @@ static void app_worker_free(struct app_worker *aw)
             handler_kind_at(i)->worker_teardown(aw->kind_worker[i]);
     }
     app_release(aw->app);
+    free(aw->site.head_lines);
     free(aw);
 }
 
@@ -409,9 +412,10 @@ struct app_worker *app_worker_new(struct app *app)
         .hold = site_hold,
         .release = site_release,
         .observe = app_observe,
+        .head_lines = http_head_lines_new(app->cfg.server.server_header),
     };
     app_worker_row(aw);
-    if (app_worker_init_kinds(aw) < 0) {
+    if (!aw->site.head_lines || app_worker_init_kinds(aw) < 0) {
         app_worker_free(aw);
         return NULL;
     }

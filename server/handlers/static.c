@@ -131,9 +131,13 @@ static bool method_ok(struct http_exchange *x, const struct static_conf *conf)
 /* True when a segment of path starts with '.' (".git", ".env", ".htpasswd"). */
 static bool has_dotfile(const char *path, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
-        if (path[i] == '.' && (i == 0 || path[i - 1] == '/'))
+    const char *end = path + len, *dot = path;
+
+    while ((dot = memchr(dot, '.', (size_t)(end - dot)))) {
+        if (dot == path || dot[-1] == '/')
             return true;
+        dot++;
+    }
     return false;
 }
 

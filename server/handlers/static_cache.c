@@ -97,20 +97,15 @@ static void file_free(struct static_file *f)
     if (f->fd >= 0)
         close(f->fd);
     free((void *)f->data);
-    free(f->head);
+    http_prepared_free(&f->head);
     free(f);
 }
 
-void static_file_keep_head(struct static_file *f, const char *lines, size_t len)
+void static_file_keep_head(struct static_file *f, struct http_prepared *head)
 {
-    char *copy = malloc(len ? len : 1);
-
-    if (!copy)
-        return;
-    memcpy(copy, lines, len);
-    free(f->head);
-    f->head = copy;
-    f->head_len = len;
+    http_prepared_free(&f->head);
+    f->head = *head;
+    *head = (struct http_prepared){0};
 }
 
 static void list_free_all(struct file_list *l)
@@ -137,14 +132,21 @@ void static_cache_free(struct static_cache *c)
 
 static uint32_t cache_hash(uint64_t root_id, const char *rel, size_t len)
 {
-    uint32_t h = 2166136261u;
+    uint64_t h = 14695981039346656037u ^ root_id;
 
-    /* FNV-1a, the root's id taken in two halves rather than eight bytes. */
-    h = (h ^ (uint32_t)root_id) * 16777619u;
-    h = (h ^ (uint32_t)(root_id >> 32)) * 16777619u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)rel[i]) * 16777619u;
-    return h;
+    /* FNV-1a over eight bytes at a time, the high half folded into the
+     * low after each step (the table is indexed by the low bits), then
+     * over the bytes left. */
+    for (; len >= 8; rel += 8, len -= 8) {
+        uint64_t w;
+
+        memcpy(&w, rel, 8);
+        h = (h ^ w) * 1099511628211u;
+        h ^= h >> 32;
+    }
+    for (; len > 0; rel++, len--)
+        h = (h ^ (uint8_t)*rel) * 1099511628211u;
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 static struct static_file **bucket(struct static_cache *c, uint32_t hash)
@@ -319,8 +321,10 @@ int static_file_get(struct static_cache *c, const struct static_root *root, cons
     f = table_find(c, root->id, hash, rel, rel_len);
     c->last_hit = f && revalidate(root, f, now_ms);
     if (c->last_hit) {
-        list_unlink(&c->lru, f);
-        list_push_front(&c->lru, f);
+        if (c->lru.head != f) {
+            list_unlink(&c->lru, f);
+            list_push_front(&c->lru, f);
+        }
         f->used_ms = now_ms;
         f->refs++;
         *out = f;

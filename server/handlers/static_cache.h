@@ -11,6 +11,7 @@
 #include "handlers/cond.h"
 #include "handlers/conf.h"
 #include "http/date.h"
+#include "http/exchange.h"
 
 struct static_root;
 struct static_cache;
@@ -59,13 +60,13 @@ struct static_file {
     /* what FILE.br and FILE.gz are, indexed by enum static_encoding; reset
      * to unknown each time the entry is checked */
     enum static_sibling sibling[2];
-    /* The entity header lines of a 200 for this file sent as itself (from
-     * Content-Type through the configured headers), kept by the first one
-     * sent; NULL until then.
+    /* The head of a 200 for this file sent as itself (the status line,
+     * Content-Type through the configured headers, and Content-Length),
+     * kept by the first one sent; empty (head.bytes NULL) until then.
      * An entry belongs to one root of one configuration, whose settings and
-     * MIME table do not change: a reload makes new roots, hence new entries. */
-    char *head;
-    size_t head_len;
+     * MIME table do not change, and a changed file gets a new entry: a
+     * reload makes new roots, hence new entries. */
+    struct http_prepared head;
     /* compressed forms by enum static_encoding, or NULL; busy: being made */
     struct static_comp *comp[STATIC_ENCODINGS];
     bool comp_busy[STATIC_ENCODINGS];
@@ -116,9 +117,9 @@ void static_cache_free(struct static_cache *c);
 int static_file_get(struct static_cache *c, const struct static_root *root, const char *rel,
                     size_t rel_len, uint64_t now_ms, struct static_file **out);
 
-/* Keeps lines[0..len) as f's preformatted entity headers (nothing is kept
- * when memory is short). */
-void static_file_keep_head(struct static_file *f, const char *lines, size_t len);
+/* Keeps *head (from http_resp_prepare) as f's head, taking what it holds;
+ * the head f kept before is freed. */
+void static_file_keep_head(struct static_file *f, struct http_prepared *head);
 
 /* Makes room for bytes more compressed data in c within budget, dropping
  * the compressed forms of the least recently used entries; false when

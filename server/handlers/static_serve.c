@@ -87,32 +87,6 @@ static void add_entity(struct http_exchange *x, const struct static_conf *conf,
     add_validators(x, conf, rp);
 }
 
-/* The entity headers of a 200: the lines the file's cache entry keeps, or
- * made now and kept for the next requests. Only a file sent as itself keeps
- * them: a precompressed sibling sent for its original carries the
- * original's type and a Content-Encoding, while the same entry asked for by
- * its own name carries neither. */
-static void send_entity_head(struct http_exchange *x, const struct static_conf *conf,
-                             const struct repr *rp)
-{
-    struct static_file *f = rp->f;
-    const char *lines;
-    size_t len;
-
-    if (rp->encoding) {
-        add_entity(x, conf, rp);
-        return;
-    }
-    if (f->head) {
-        http_resp_header_lines(x, f->head, f->head_len);
-        return;
-    }
-    add_entity(x, conf, rp);
-    lines = http_resp_head_lines(x, &len);
-    if (lines)
-        static_file_keep_head(f, lines, len);
-}
-
 /* Sends bytes [first, first + len) of the representation as the body. */
 static void send_slice(struct http_exchange *x, const struct static_file *f, uint64_t first,
                        uint64_t len)
@@ -123,9 +97,40 @@ static void send_slice(struct http_exchange *x, const struct static_file *f, uin
         http_resp_sendfile(x, f->fd, (off_t)first, (size_t)len);
 }
 
+/* A 200 with the whole representation: from the head the file's cache
+ * entry keeps, or made now and kept for the next requests. Only a file
+ * sent as itself keeps one: a precompressed sibling sent for its original
+ * carries the original's type and a Content-Encoding, while the same entry
+ * asked for by its own name carries neither. */
+static void send_whole(struct http_exchange *x, const struct static_conf *conf,
+                       const struct repr *rp)
+{
+    struct static_file *f = rp->f;
+    struct http_prepared head;
+
+    if (!rp->encoding && f->head.bytes) {
+        http_resp_prepared(x, &f->head, f->data, f->fd);
+        return;
+    }
+    if (http_resp_begin(x, 200) < 0)
+        return;
+    add_entity(x, conf, rp);
+    if (!rp->encoding && http_resp_prepare(x, f->size, &head) == 0)
+        static_file_keep_head(f, &head);
+    send_slice(x, f, 0, f->size);
+}
+
+/* The request fields cond_evaluate reads, as bits of fields_seen. */
+#define COND_FIELDS                                                                                \
+    (1u << HTTP_F_IF_MATCH | 1u << HTTP_F_IF_NONE_MATCH | 1u << HTTP_F_IF_MODIFIED_SINCE |         \
+     1u << HTTP_F_IF_UNMODIFIED_SINCE)
+
 static enum cond_result evaluate_conditions(struct http_exchange *x, const struct static_file *f)
 {
     struct cond_request cr = {.get_or_head = true};
+
+    if (!(x->req->fields_seen & COND_FIELDS))
+        return COND_PROCEED; /* no precondition */
 
     cr.if_match = http_req_field(x, HTTP_F_IF_MATCH, &cr.if_match_len);
     cr.if_none_match = http_req_field(x, HTTP_F_IF_NONE_MATCH, &cr.if_none_match_len);
@@ -257,12 +262,8 @@ static void serve_repr(struct http_exchange *x, const struct static_conf *conf,
     case COND_PRECONDITION_FAILED: static_reply_status(x, conf, 412, NULL); return;
     case COND_PROCEED: break;
     }
-    if (serve_ranges(x, conf, rp))
-        return;
-    if (http_resp_begin(x, 200) < 0)
-        return;
-    send_entity_head(x, conf, rp);
-    send_slice(x, rp->f, 0, rp->f->size);
+    if (!serve_ranges(x, conf, rp))
+        send_whole(x, conf, rp);
 }
 
 /* Serves comp, f compressed with enc, as a representation of its own: its
@@ -301,7 +302,8 @@ void static_serve_file(struct http_exchange *x, const struct static_root *root,
         static_file_release(sib);
         return;
     }
-    comp = static_compress_get(x, root, f, rp.type, rp.type_len, &enc);
+    comp = root->conf->compress ? static_compress_get(x, root, f, rp.type, rp.type_len, &enc)
+                                : NULL; /* a route that never compresses goes no further */
     if (comp) {
         serve_comp(x, root->conf, f, comp, enc, &rp);
         static_comp_release(comp);

@@ -1,6 +1,7 @@
 /* date.c - HTTP-dates (RFC 9110 §5.6.7): formatting, parsing, a per-second cache. */
 #include "http/date.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -255,4 +256,27 @@ const char *http_date_cached(struct http_date_cache *c, int64_t now)
         c->valid = true;
     }
     return c->text;
+}
+
+struct http_head_lines *http_head_lines_new(const char *server)
+{
+    size_t server_len = server ? strlen(server) : 0;
+    size_t len = 6 + HTTP_DATE_LEN + 2 + (server_len ? 8 + server_len + 2 : 0);
+    struct http_head_lines *h = calloc(1, sizeof *h + len + 1);
+    char *p;
+
+    if (!h)
+        return NULL;
+    p = h->text;
+    memcpy(p, "Date: ", 6);
+    http_date_format(0, p + 6);
+    memcpy(p + 6 + HTTP_DATE_LEN, "\r\n", 2);
+    p += 6 + HTTP_DATE_LEN + 2;
+    if (server_len) {
+        memcpy(p, "Server: ", 8);
+        memcpy(p + 8, server, server_len);
+        memcpy(p + 8 + server_len, "\r\n", 2);
+    }
+    h->len = len;
+    return h;
 }

@@ -48,4 +48,33 @@ struct http_date_cache {
  * pointer is into c: valid until the next call with another second. */
 const char *http_date_cached(struct http_date_cache *c, int64_t now);
 
+/* The Date and Server lines every response head carries, made once per
+ * second: "Date: <IMF-fixdate>\r\n", then "Server: <server>\r\n" unless
+ * server is empty. One thread's own (no locking), for one server value. */
+struct http_head_lines {
+    int64_t second; /* the time text shows, when valid */
+    bool valid;
+    size_t len;  /* of text */
+    char text[]; /* the lines, then a NUL */
+};
+
+/* A new, empty struct for server (NULL or "": no Server line); the text
+ * is copied. Returns NULL without memory. Free it with free(). */
+struct http_head_lines *http_head_lines_new(const char *server);
+
+/* Returns the lines for `now` (unix seconds), *len bytes, formatting the
+ * date only when the second differs from the last call. The pointer is
+ * into h: valid until the next call with another second. Never fails. */
+static inline const char *http_head_lines_at(struct http_head_lines *h, int64_t now, size_t *len)
+{
+    if (!h->valid || h->second != now) {
+        http_date_format(now, h->text + 6);
+        h->text[6 + HTTP_DATE_LEN] = '\r';
+        h->second = now;
+        h->valid = true;
+    }
+    *len = h->len;
+    return h->text;
+}
+
 #endif

@@ -151,13 +151,8 @@ int http_resp_begin(struct http_exchange *x, int status);
 int http_resp_header(struct http_exchange *x, const char *name, size_t name_len, const char *value,
                      size_t value_len);
 
-/* Header lines added so far to the head begun (after its status line),
- * "name: value\r\n" each: a handler may keep them and send the same lines
- * again with http_resp_header_lines(). NULL (len 0) with no head begun or
- * when a header did not fit. */
-const char *http_resp_head_lines(const struct http_exchange *x, size_t *len);
-
-/* Adds header lines made by http_resp_head_lines() for an earlier head.
+/* Adds header lines as they are, "name: value\r\n" each, which the caller
+ * made or checked (a head kept whole goes through http_resp_prepare()).
  * Returns 0 or -ENOSPC, as http_resp_header(). */
 int http_resp_header_lines(struct http_exchange *x, const char *lines, size_t len);
 
@@ -181,6 +176,39 @@ int http_resp_body(struct http_exchange *x, const void *body, size_t len);
  * Returns 0 or -errno (the connection is then closed).
  */
 int http_resp_sendfile(struct http_exchange *x, int fd, off_t offset, size_t len);
+
+/* A response head kept to be sent again and again (a cached file's 200):
+ * the status line and header lines of a head begun on an exchange, and
+ * the Content-Length line of the body that goes with it. The engine still
+ * adds Date, Server, Connection and the blank line to each response sent
+ * from it. A zeroed struct holds nothing. */
+struct http_prepared {
+    char *bytes;       /* malloc'd: the status line, header lines, length line */
+    size_t lines_len;  /* the status line and header lines */
+    size_t status_len; /* the status line */
+    size_t length_len; /* the length line, after them */
+    int status;
+    uint64_t length;
+};
+
+/* Copies the head begun on x (its status line and the header lines added
+ * so far) and the Content-Length line of length into *p, which owns the
+ * copy (http_prepared_free). Returns 0, -EINVAL when no head is begun, a
+ * header did not fit or the status has no body, -ENOMEM. Never yields. */
+int http_resp_prepare(const struct http_exchange *x, uint64_t length, struct http_prepared *p);
+
+/* Frees what p holds and zeroes it (p itself is the caller's). */
+void http_prepared_free(struct http_prepared *p);
+
+/*
+ * Sends a whole response from p: the bytes http_resp_begin(p->status),
+ * the same header lines and http_resp_body(body, p->length) send, or with
+ * body NULL http_resp_sendfile(fd, 0, p->length), in fewer steps. The
+ * request body is settled as theirs is. Returns as they do; -ENOSPC when
+ * a head is already begun. May yield.
+ */
+int http_resp_prepared(struct http_exchange *x, const struct http_prepared *p, const void *body,
+                       int fd);
 
 /*
  * Ends the head with Content-Length: total (or, when total < 0, chunked

@@ -2,12 +2,14 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
 #include "core/io.h"
 #include "http/conn.h"
+#include "http/date.h"
 #include "http/exchange.h"
 #include "http/status.h"
 
@@ -92,20 +94,25 @@ static char *put(char *p, const char *s, size_t n)
 
 size_t http_u64_text(char *out, uint64_t v)
 {
-    char digits[20];
-    size_t n = 0;
+    size_t n = 1;
 
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = digits[n - 1 - i];
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    for (size_t i = n; i-- > 0; v /= 10)
+        out[i] = (char)('0' + v % 10);
     return n;
 }
 
-/* Appends v in decimal at p; returns the end (at most 20 digits). */
-static char *put_u64(char *p, uint64_t v) { return p + http_u64_text(p, v); }
+/* Writes "Content-Length: v\r\n" at out (40 bytes of room); returns its length. */
+static size_t length_line(char *out, uint64_t v)
+{
+    size_t n = 16;
+
+    memcpy(out, "Content-Length: ", 16);
+    n += http_u64_text(out + n, v);
+    memcpy(out + n, "\r\n", 2);
+    return n + 2;
+}
 
 static int resp_open(struct http_exchange *x, int status)
 {
@@ -114,23 +121,49 @@ static int resp_open(struct http_exchange *x, int status)
     return http_resp_open_reason(x, status, reason, strlen(reason));
 }
 
-int http_resp_open_reason(struct http_exchange *x, int status, const char *reason,
-                          size_t reason_len)
+/* Makes room for a head of at least need bytes (HEAD_TYPICAL, or more),
+ * sending what is queued before it when it lacks that room. Returns 0 or
+ * -errno, -ENOSPC when it still does not fit. */
+static int head_open_room(struct http_exchange *x, size_t need)
 {
     struct conn_mem *m = xmem(x);
-    char *p;
 
-    /* Room for a typical head; a larger one flushes what precedes it. */
-    if (CONN_OBUF_SIZE - m->olen < HEAD_TYPICAL) {
+    if (CONN_OBUF_SIZE - m->olen < HEAD_TYPICAL || CONN_OBUF_SIZE - m->olen < need) {
         int r = conn_flush(x->conn, 0);
 
         if (r < 0)
             return r;
     }
-    if (status < 100 || status > 999 || CONN_OBUF_SIZE - m->olen < reason_len + 16)
-        return -ENOSPC;
+    return CONN_OBUF_SIZE - m->olen < need ? -ENOSPC : 0;
+}
+
+/* A head of status was opened at the end of the queue, its status line
+ * status_len bytes long, and the queue now ends at end. */
+static void head_opened(struct http_exchange *x, int status, size_t status_len, size_t end)
+{
+    struct conn_mem *m = xmem(x);
+
     x->head_start = m->olen;
     x->out_start = m->sent + m->olen;
+    m->olen = end;
+    x->lines_start = status_len;
+    x->head_overflow = false;
+    x->status = status;
+    x->state = HTTP_RESP_HEAD;
+}
+
+int http_resp_open_reason(struct http_exchange *x, int status, const char *reason,
+                          size_t reason_len)
+{
+    struct conn_mem *m = xmem(x);
+    char *p;
+    int r;
+
+    if (status < 100 || status > 999)
+        return -ENOSPC;
+    r = head_open_room(x, reason_len + 16);
+    if (r < 0)
+        return r;
     p = put(m->obuf + m->olen, "HTTP/1.1 ", 9);
     *p++ = (char)('0' + status / 100);
     *p++ = (char)('0' + status / 10 % 10);
@@ -138,11 +171,7 @@ int http_resp_open_reason(struct http_exchange *x, int status, const char *reaso
     *p++ = ' ';
     p = put(p, reason, reason_len);
     p = put(p, "\r\n", 2);
-    m->olen = (size_t)(p - m->obuf);
-    x->lines_start = m->olen - x->head_start;
-    x->head_overflow = false;
-    x->status = status;
-    x->state = HTTP_RESP_HEAD;
+    head_opened(x, status, 9 + 4 + reason_len + 2, (size_t)(p - m->obuf));
     return 0;
 }
 
@@ -165,18 +194,6 @@ static int head_room(struct http_exchange *x, size_t len)
         return -ENOSPC;
     }
     return 0;
-}
-
-const char *http_resp_head_lines(const struct http_exchange *x, size_t *len)
-{
-    const struct conn_mem *m = x->conn->mem;
-
-    if (x->state != HTTP_RESP_HEAD || x->head_overflow) {
-        *len = 0;
-        return NULL;
-    }
-    *len = m->olen - x->head_start - x->lines_start;
-    return m->obuf + x->head_start + x->lines_start;
 }
 
 int http_resp_header_lines(struct http_exchange *x, const char *lines, size_t len)
@@ -233,26 +250,19 @@ int http_resp_headerf(struct http_exchange *x, const char *name, const char *fmt
     return http_resp_header(x, name, strlen(name), value, (size_t)n);
 }
 
-/* Appends the engine's headers and the blank line. length < 0: chunked (or
- * close-delimited for HTTP/1.0); no_length: neither (1xx, 204, 304). */
-static int head_finish(struct http_exchange *x, int64_t length, bool no_length)
+/* Appends the Date and Server lines at p (room checked): the site's
+ * prepared ones, else made here. Returns the end. */
+static char *put_date_server(struct http_exchange *x, char *p, const char *server,
+                             size_t server_len)
 {
-    struct conn_mem *m = xmem(x);
-    const char *server = x->site->server_header;
-    size_t server_len = server ? strlen(server) : 0;
-    char *p = m->obuf + m->olen;
+    struct http_head_lines *lines = x->site->head_lines;
 
-    if (x->conn->srv->draining)
-        x->keep_alive = false;
-    if (length < 0 && !no_length) {
-        if (x->req->version_minor >= 1 && x->req->version_major == 1)
-            x->chunked = true;
-        else
-            x->keep_alive = false;
+    if (lines) {
+        size_t len;
+        const char *text = http_head_lines_at(lines, loop_wall(x->loop), &len);
+
+        return put(p, text, len);
     }
-    /* Date, Server, the length, Connection and the blank line. */
-    if (x->head_overflow || CONN_OBUF_SIZE - m->olen < 128 + server_len)
-        return -ENOSPC;
     p = put(p, "Date: ", 6);
     p = put(p, conn_date(x->conn), HTTP_DATE_LEN);
     p = put(p, "\r\n", 2);
@@ -261,18 +271,65 @@ static int head_finish(struct http_exchange *x, int64_t length, bool no_length)
         p = put(p, server, server_len);
         p = put(p, "\r\n", 2);
     }
-    if (!no_length && length >= 0) {
-        p = put(p, "Content-Length: ", 16);
-        p = put_u64(p, (uint64_t)length);
-        p = put(p, "\r\n", 2);
-    } else if (!no_length && x->chunked) {
-        p = put(p, "Transfer-Encoding: chunked\r\n", 28);
-    }
+    return p;
+}
+
+/* The most bytes the engine's lines after the handler's take: Date and
+ * Server, a length line of len_n bytes, Connection: close, the blank line. */
+static size_t tail_need(const struct http_exchange *x, size_t len_n)
+{
+    const struct http_site *site = x->site;
+
+    if (site->head_lines)
+        return site->head_lines->len + len_n + 21;
+    return 64 + (site->server_header ? strlen(site->server_header) : 0) + len_n + 21;
+}
+
+/* Ends the head: Date and Server, the length line len_line[0..len_n)
+ * (none when len_n is 0), Connection: close when the connection ends, and
+ * the blank line. Returns 0, or -ENOSPC when a header did not fit. */
+static int head_end(struct http_exchange *x, const char *len_line, size_t len_n)
+{
+    struct conn_mem *m = xmem(x);
+    const struct http_site *site = x->site;
+    size_t server_len = site->head_lines || !site->server_header ? 0 : strlen(site->server_header);
+    char *p = m->obuf + m->olen;
+
+    if (x->conn->srv->draining)
+        x->keep_alive = false;
+    if (x->head_overflow || CONN_OBUF_SIZE - m->olen < tail_need(x, len_n))
+        return -ENOSPC;
+    p = put_date_server(x, p, site->server_header, server_len);
+    p = put(p, len_line, len_n);
     if (!x->keep_alive && x->status != 101)
         p = put(p, "Connection: close\r\n", 19);
     p = put(p, "\r\n", 2);
     m->olen = (size_t)(p - m->obuf);
     x->head_len = m->olen - x->head_start;
+    return 0;
+}
+
+/* Appends the engine's headers and the blank line. length < 0: chunked (or
+ * close-delimited for HTTP/1.0); no_length: neither (1xx, 204, 304). */
+static int head_finish(struct http_exchange *x, int64_t length, bool no_length)
+{
+    char line[48];
+    size_t n = 0;
+    int r;
+
+    if (length < 0 && !no_length) {
+        if (x->req->version_minor >= 1 && x->req->version_major == 1)
+            x->chunked = true;
+        else
+            x->keep_alive = false;
+    }
+    if (!no_length && length >= 0)
+        n = length_line(line, (uint64_t)length);
+    else if (!no_length && x->chunked)
+        n = (size_t)(put(line, "Transfer-Encoding: chunked\r\n", 28) - line);
+    r = head_end(x, line, n);
+    if (r < 0)
+        return r;
     x->has_length = length >= 0 && !no_length;
     x->length = x->has_length ? (uint64_t)length : 0;
     return 0;
@@ -357,6 +414,64 @@ int http_resp_sendfile(struct http_exchange *x, int fd, off_t offset, size_t len
     if (x->head_only || len == 0)
         return 0;
     return http_resp_write_file(x, fd, offset, len);
+}
+
+int http_resp_prepare(const struct http_exchange *x, uint64_t length, struct http_prepared *p)
+{
+    const struct conn_mem *m = x->conn->mem;
+    size_t lines_len = m->olen - x->head_start;
+    char *bytes;
+
+    if (x->state != HTTP_RESP_HEAD || x->head_overflow || status_has_no_body(x->status))
+        return -EINVAL;
+    bytes = malloc(lines_len + 40);
+    if (!bytes)
+        return -ENOMEM;
+    memcpy(bytes, m->obuf + x->head_start, lines_len);
+    *p = (struct http_prepared){
+        .bytes = bytes,
+        .lines_len = lines_len,
+        .status_len = x->lines_start,
+        .length_len = length_line(bytes + lines_len, length),
+        .status = x->status,
+        .length = length,
+    };
+    return 0;
+}
+
+void http_prepared_free(struct http_prepared *p)
+{
+    free(p->bytes);
+    *p = (struct http_prepared){0};
+}
+
+int http_resp_prepared(struct http_exchange *x, const struct http_prepared *p, const void *body,
+                       int fd)
+{
+    struct conn_mem *m = xmem(x);
+    int r;
+
+    if (x->state != HTTP_RESP_NONE)
+        return -ENOSPC;
+    r = head_open_room(x, p->lines_len + tail_need(x, p->length_len));
+    if (r < 0)
+        return r;
+    memcpy(m->obuf + m->olen, p->bytes, p->lines_len);
+    head_opened(x, p->status, p->status_len, m->olen + p->lines_len);
+    if ((r = settle_or_replace(x)) < 0)
+        return r;
+    r = head_end(x, p->bytes + p->lines_len, p->length_len);
+    if (r < 0)
+        return r;
+    x->has_length = true;
+    x->length = p->length;
+    x->state = HTTP_RESP_DONE;
+    x->body_bytes = p->length;
+    if (x->head_only || p->length == 0)
+        return 0;
+    if (body)
+        return out_queue_or_write(x, body, (size_t)p->length);
+    return http_resp_write_file(x, fd, 0, (size_t)p->length);
 }
 
 int http_resp_stream(struct http_exchange *x, int64_t total)

@@ -341,6 +341,8 @@ const struct route *router_match(const struct router *router, const char *host, 
     const struct router_group *g;
     const struct route *found;
 
+    if (router->n_exact == 0 && router->n_wild == 0)
+        return group_match(router, &router->any, path, path_len);
     host_len = host_trim(host, host_len);
     if (host_len > 0) {
         g = exact_find(router, host, host_len);
@@ -355,15 +357,4 @@ const struct route *router_match(const struct router *router, const char *host, 
         }
     }
     return group_match(router, &router->any, path, path_len);
-}
-
-const char *route_rest(const struct route *route, const char *path, size_t path_len,
-                       size_t *rest_len)
-{
-    if (path_len <= route->prefix_len) {
-        *rest_len = 1;
-        return "/";
-    }
-    *rest_len = path_len - route->prefix_len;
-    return path + route->prefix_len;
 }

@@ -75,8 +75,16 @@ const struct route *router_match(const struct router *router, const char *host, 
  * "/api/x/y" gives "/x/y"). Returns a pointer into path (or to a static "/")
  * and its length in *rest_len.
  */
-const char *route_rest(const struct route *route, const char *path, size_t path_len,
-                       size_t *rest_len);
+static inline const char *route_rest(const struct route *route, const char *path, size_t path_len,
+                                     size_t *rest_len)
+{
+    if (path_len <= route->prefix_len) {
+        *rest_len = 1;
+        return "/";
+    }
+    *rest_len = path_len - route->prefix_len;
+    return path + route->prefix_len;
+}
 
 /* True when two routes would match exactly the same requests (same host
  * pattern and same prefix, as the router compares them), whatever their kind. */

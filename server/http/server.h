@@ -16,12 +16,14 @@ struct mime_table;
 struct access_log;
 struct http_view;
 struct http_trusted;
+struct http_head_lines;
 
 enum http_log_format { HTTP_LOG_COMBINED, HTTP_LOG_JSON };
 
 /*
- * What one configuration generation gives the HTTP engine. Shared read-only
- * by every worker; its owner (the daemon) keeps it alive while any request
+ * What one configuration generation gives the HTTP engine. Read-only, but
+ * for what head_lines points to; a site without head_lines may be shared by
+ * every worker. Its owner (the daemon) keeps it alive while any request
  * that started under it runs (see http_site_hold / http_site_release).
  */
 struct http_site {
@@ -44,6 +46,10 @@ struct http_site {
      * (allocated: http_view_free). Returns 0 or -ENOMEM. Never yields;
      * callable from any worker thread. NULL: the daemon offers none. */
     int (*observe)(const struct http_site *site, struct http_view *v);
+    /* The Date and Server lines for server_header (http/date.h), kept by
+     * the one worker that serves with this site and refreshed by its
+     * engine once per second; NULL: the engine makes them per response. */
+    struct http_head_lines *head_lines;
 };
 
 /* Buckets of the request duration histogram: upper bounds in

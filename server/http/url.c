@@ -86,15 +86,39 @@ static int decode_segment(const char *path, size_t len, size_t *i, char *out, si
     return in < len && path[in] != '/' ? -400 : 0;
 }
 
-static int normalize(const char *path, size_t len, char *out, size_t out_cap, bool *trailing_slash,
-                     struct norm_state *st)
+/* How a plain path's bytes are read in one pass: 0 copied as they are,
+ * 1 the whole normalisation must look (an escape, a refused byte), 2 a
+ * separator or a dot, plain unless a '/' comes before it. */
+static const uint8_t plain_class[256] = {
+    [0 ... 0x1f] = 1, ['%'] = 1, ['\\'] = 1, [0x7f] = 1, ['/'] = 2, ['.'] = 2,
+};
+
+/* The common case, path[0] being '/': a path that normalising leaves as
+ * it is (no escape, no refused byte, no empty segment, no segment that
+ * starts with '.'), found with one table load per byte and copied whole.
+ * Returns its length, or -1 when it is not such a path and the whole
+ * normalisation must run. */
+static int plain_path(const char *path, size_t len, char *out)
+{
+    const unsigned char *p = (const unsigned char *)path;
+
+    for (size_t i = 1; i < len; i++) {
+        uint8_t k = plain_class[p[i]];
+
+        if (k && (k == 1 || p[i - 1] == '/'))
+            return -1;
+    }
+    memcpy(out, path, len);
+    out[len] = '\0';
+    return (int)len;
+}
+
+/* The whole normalisation (url.h), past the checks of the arguments. */
+static int normalize_full(const char *path, size_t len, char *out, bool *trailing_slash,
+                          struct norm_state *st)
 {
     size_t i = 1, o = 1;
 
-    if (len >= INT_MAX || out_cap < len + 1)
-        return -414;
-    if (len == 0 || path[0] != '/')
-        return -400;
     out[0] = '/';
     while (i < len) {
         size_t seg;
@@ -125,6 +149,23 @@ static int normalize(const char *path, size_t len, char *out, size_t out_cap, bo
     return (int)o;
 }
 
+static int normalize(const char *path, size_t len, char *out, size_t out_cap, bool *trailing_slash,
+                     struct norm_state *st)
+{
+    int n;
+
+    if (len >= INT_MAX || out_cap < len + 1)
+        return -414;
+    if (len == 0 || path[0] != '/')
+        return -400;
+    n = plain_path(path, len, out);
+    if (n < 0)
+        return normalize_full(path, len, out, trailing_slash, st);
+    if (trailing_slash)
+        *trailing_slash = out[n - 1] == '/';
+    return n;
+}
+
 int url_normalize_path(const char *path, size_t len, char *out, size_t out_cap,
                        bool *trailing_slash)
 {
@@ -140,6 +181,22 @@ int url_normalize_path_route(const char *path, size_t len, char *out, size_t out
     int n = normalize(path, len, out, out_cap, trailing_slash, &st);
 
     *encoded_slash = n >= 0 && st.encoded_slash;
+    return n;
+}
+
+int url_normalize_path_full(const char *path, size_t len, char *out, size_t out_cap,
+                            bool *trailing_slash, bool *encoded_slash)
+{
+    struct norm_state st = {.keep_encoded_slash = encoded_slash != NULL};
+    int n;
+
+    if (len >= INT_MAX || out_cap < len + 1)
+        return -414;
+    if (len == 0 || path[0] != '/')
+        return -400;
+    n = normalize_full(path, len, out, trailing_slash, &st);
+    if (encoded_slash)
+        *encoded_slash = n >= 0 && st.encoded_slash;
     return n;
 }
 

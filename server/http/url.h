@@ -43,6 +43,13 @@ int url_normalize_path(const char *path, size_t len, char *out, size_t out_cap,
 int url_normalize_path_route(const char *path, size_t len, char *out, size_t out_cap,
                              bool *trailing_slash, bool *encoded_slash);
 
+/* The same answers as url_normalize_path_route (encoded_slash not NULL)
+ * or url_normalize_path (encoded_slash NULL), always by the whole walk:
+ * those two take a path that needs no change in one pass over its bytes,
+ * and tests check them against this one. */
+int url_normalize_path_full(const char *path, size_t len, char *out, size_t out_cap,
+                            bool *trailing_slash, bool *encoded_slash);
+
 /* Percent-decodes in[0..len) into out (a query component, a form value).
  * With plus_as_space, '+' decodes to ' ' (application/x-www-form-urlencoded).
  * Decoded bytes may include NUL: the caller treats out as bytes. out must

@@ -1,6 +1,8 @@
 /* fuzz_url.c - libFuzzer harness for server/http/url.c: normalisation invariants (strict
  * and routing variants), round trips through the percent-encoder, the HTML escaper.
  *
+ * The one-pass path for plain paths is checked against the whole walk.
+ *
  * The input is a request path as received (the seed corpus holds plain
  * paths). The input is copied into an exact-size buffer so a read past it
  * trips AddressSanitizer; every violated invariant aborts. */
@@ -93,6 +95,24 @@ static void check_route_variant(const char *in, size_t size, int strict_n, const
     free(out);
 }
 
+/* The one-pass path for plain paths answers as the whole walk does. */
+static void check_whole_walk(const char *in, size_t size, int strict_n, const char *strict)
+{
+    char *out = malloc(size + 1), *route = malloc(size + 1);
+    bool slash = false, enc = false, route_slash = false, route_enc = false;
+    int n, route_n;
+
+    check(out && route);
+    n = url_normalize_path_full(in, size, out, size + 1, &slash, NULL);
+    check(n == strict_n && (n < 0 || memcmp(out, strict, (size_t)n + 1) == 0));
+    route_n = url_normalize_path_route(in, size, route, size + 1, &route_slash, &route_enc);
+    n = url_normalize_path_full(in, size, out, size + 1, &slash, &enc);
+    check(n == route_n && enc == route_enc);
+    check(n < 0 || (slash == route_slash && memcmp(out, route, (size_t)n + 1) == 0));
+    free(out);
+    free(route);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *in = malloc(size ? size : 1), *out = malloc(size + 1), *again = malloc(size + 1);
@@ -112,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     check_route_variant(in, size, n, out);
+    check_whole_walk(in, size, n, out);
     n = url_percent_decode(in, size, again, size + 1, size % 2 == 1);
     check(n == -400 || (n >= 0 && (size_t)n <= size));
     check_html_escape(in, size, size ? (size_t)data[0] % 24 : 0);

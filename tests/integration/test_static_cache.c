@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../support/head_split.h"
 #include "harness.h"
 #include "test_static_util.h"
 
@@ -383,4 +384,45 @@ Test(static_cache_reload, a_reload_changes_the_headers_of_cached_files)
     ms = poll_until("/c.txt", "", has_no_cache, NULL);
     cr_assert_geq(ms, 0, "Cache-Control: no-cache not served within %d ms of the reload",
                   NOTICE_WITHIN_MS);
+}
+
+/* A cached file's 200 is sent from the head its first response left in
+ * the cache: every later one, a HEAD and the one that closes carry the
+ * same lines in the same order. */
+Test(static_cache, the_head_kept_for_a_file_is_its_first_head_byte_for_byte)
+{
+    static const char body[] = "<h1>kept</h1>\n";
+    static const char req[] = "GET /k.html HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /k.html HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "HEAD /k.html HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /k.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char first[1024], head[1024], etag[128], want[1024];
+    size_t len = 0, at = 0, n = sizeof body - 1;
+    bool closed = false;
+    char *raw;
+
+    site_write(&d, "k.html", body, n);
+    set_mtime("k.html", 1700000000);
+    raw = raw_exchange(d.port, req, sizeof req - 1, HARNESS_WAIT_MS, &len, &closed);
+    cr_assert(closed, "the last request closes the connection:\n%s", raw);
+    cr_assert(head_split(raw, &at, n, first, sizeof first), "a first head:\n%s", raw);
+    cr_assert_not_null(response_header(first, "ETag", etag, sizeof etag), "%s", first);
+    snprintf(want, sizeof want,
+             "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nAccept-Ranges: bytes\r\n"
+             "ETag: %s\r\nLast-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\n"
+             "Vary: Accept-Encoding\r\nDate: DDDDDDDDDDDDDDDDDDDDDDDDDDDDD\r\n"
+             "Server: cohttpd\r\nContent-Length: %zu\r\n\r\n",
+             etag, n);
+    cr_assert_str_eq(first, want);
+    cr_assert_eq(memcmp(raw + at - n, body, n), 0, "%s", raw);
+    cr_assert(head_split(raw, &at, n, head, sizeof head), "%s", raw);
+    cr_assert_str_eq(head, first, "the second GET, from the kept head");
+    cr_assert_eq(memcmp(raw + at - n, body, n), 0, "%s", raw);
+    cr_assert(head_split(raw, &at, 0, head, sizeof head), "%s", raw);
+    cr_assert_str_eq(head, first, "HEAD: the same head, no body");
+    cr_assert(head_split(raw, &at, n, head, sizeof head), "%s", raw);
+    snprintf(want, sizeof want, "%.*sConnection: close\r\n\r\n", (int)strlen(first) - 2, first);
+    cr_assert_str_eq(head, want, "the last says it closes");
+    cr_assert_eq(at, len, "nothing after the last response:\n%s", raw);
+    free(raw);
 }

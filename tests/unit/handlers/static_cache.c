@@ -103,28 +103,41 @@ Test(static_cache, a_fresh_entry_is_reused_with_its_metadata)
     static_file_release(f);
 }
 
-Test(static_cache, kept_head_lines_stay_with_the_entry_until_the_file_changes)
+/* A head as http_resp_prepare makes it, with lines for its bytes. */
+static struct http_prepared prepared(const char *lines)
 {
-    static const char lines[] = "Content-Type: text/plain\r\nETag: \"x\"\r\n";
+    struct http_prepared p = {.bytes = strdup(lines), .lines_len = strlen(lines), .status = 200};
+
+    cr_assert_not_null(p.bytes);
+    return p;
+}
+
+Test(static_cache, a_kept_head_stays_with_the_entry_until_the_file_changes)
+{
+    static const char lines[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nETag: \"x\"\r\n";
     struct static_file *f;
+    struct http_prepared p;
 
     put("h.txt", "one");
     set_mtime("h.txt", 1000000);
     f = get_ok("h.txt", 1000);
-    cr_assert_null(f->head, "nothing kept before a response made it");
-    static_file_keep_head(f, lines, sizeof lines - 1);
-    static_file_keep_head(f, lines, sizeof lines - 1); /* replaced, the old copy freed */
+    cr_assert_null(f->head.bytes, "nothing kept before a response made it");
+    p = prepared(lines);
+    static_file_keep_head(f, &p);
+    cr_assert_null(p.bytes, "the entry took the bytes");
+    p = prepared(lines);
+    static_file_keep_head(f, &p); /* replaced, the old copy freed */
     static_file_release(f);
     f = get_ok("h.txt", 1500);
-    cr_assert_not_null(f->head);
-    cr_assert_eq(f->head_len, sizeof lines - 1);
-    cr_assert_eq(memcmp(f->head, lines, sizeof lines - 1), 0);
+    cr_assert_not_null(f->head.bytes);
+    cr_assert_eq(f->head.lines_len, sizeof lines - 1);
+    cr_assert_eq(memcmp(f->head.bytes, lines, sizeof lines - 1), 0);
     static_file_release(f);
     put("h.txt", "three");
     set_mtime("h.txt", 1000001);
     f = get_ok("h.txt", 1000 + STATIC_CACHE_VALID_MS);
     cr_assert_eq(f->size, 5);
-    cr_assert_null(f->head, "a changed file starts without the old file's headers");
+    cr_assert_null(f->head.bytes, "a changed file starts without the old file's head");
     static_file_release(f);
 }
 

@@ -1,5 +1,6 @@
 /* date.c - tests for server/http/date.c: IMF-fixdate formatting, HTTP-date parsing, the cache. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/date.h"
@@ -216,4 +217,41 @@ Test(date, cache_zero_second_on_fresh_cache)
     struct http_date_cache c = {0};
 
     cr_assert_str_eq(http_date_cached(&c, 0), "Thu, 01 Jan 1970 00:00:00 GMT");
+}
+
+Test(date, head_lines_carry_date_and_server_and_follow_the_second)
+{
+    struct http_head_lines *h = http_head_lines_new("cohttpd/1");
+    size_t len = 0;
+    const char *a;
+
+    cr_assert_not_null(h);
+    a = http_head_lines_at(h, 784111777, &len);
+    cr_assert_eq(len, strlen("Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: cohttpd/1\r\n"));
+    cr_assert_eq(memcmp(a, "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: cohttpd/1\r\n", len), 0,
+                 "%.*s", (int)len, a);
+    a = http_head_lines_at(h, 784111778, &len);
+    cr_assert_eq(memcmp(a, "Date: Sun, 06 Nov 1994 08:49:38 GMT\r\nServer: cohttpd/1\r\n", len), 0,
+                 "the next second shows: %.*s", (int)len, a);
+    a = http_head_lines_at(h, 0, &len);
+    cr_assert_eq(memcmp(a, "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n", 37), 0,
+                 "a fresh struct does not claim to hold second 0: %.*s", (int)len, a);
+    free(h);
+}
+
+Test(date, head_lines_without_a_server_have_the_date_alone)
+{
+    const char *servers[] = {NULL, ""};
+
+    for (size_t i = 0; i < 2; i++) {
+        struct http_head_lines *h = http_head_lines_new(servers[i]);
+        size_t len = 0;
+        const char *a;
+
+        cr_assert_not_null(h);
+        a = http_head_lines_at(h, 784111777, &len);
+        cr_assert_eq(len, 37, "%.*s", (int)len, a);
+        cr_assert_eq(memcmp(a, "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n", 37), 0);
+        free(h);
+    }
 }

@@ -268,3 +268,63 @@ Test(url, percent_encode_round_trips_through_normalize)
         cr_expect_str_eq(dec, names[i], "case %zu", i);
     }
 }
+
+/* Normalises in[0..len) both ways (the one-pass path for plain paths and
+ * the whole walk) in the strict and the routing variant, and checks that
+ * every answer is the same. */
+static void same_both_ways(const char *in, size_t len)
+{
+    char fast[64], full[64];
+    bool slash_fast = false, slash_full = false, enc_fast = false, enc_full = false;
+    int a, b;
+
+    memset(fast, 'x', sizeof fast);
+    memset(full, 'y', sizeof full);
+    a = url_normalize_path(in, len, fast, sizeof fast, &slash_fast);
+    b = url_normalize_path_full(in, len, full, sizeof full, &slash_full, NULL);
+    cr_assert_eq(a, b, "\"%.*s\": %d, the whole walk %d", (int)len, in, a, b);
+    if (a >= 0) {
+        cr_assert_eq(memcmp(fast, full, (size_t)a + 1), 0, "\"%.*s\": \"%s\", not \"%s\"", (int)len,
+                     in, fast, full);
+        cr_assert_eq(slash_fast, slash_full, "\"%.*s\": the trailing slash", (int)len, in);
+    }
+    a = url_normalize_path_route(in, len, fast, sizeof fast, &slash_fast, &enc_fast);
+    b = url_normalize_path_full(in, len, full, sizeof full, &slash_full, &enc_full);
+    cr_assert_eq(a, b, "route \"%.*s\": %d, the whole walk %d", (int)len, in, a, b);
+    cr_assert_eq(enc_fast, enc_full, "route \"%.*s\": the encoded slash", (int)len, in);
+    if (a >= 0) {
+        cr_assert_eq(memcmp(fast, full, (size_t)a + 1), 0, "route \"%.*s\": \"%s\", not \"%s\"",
+                     (int)len, in, fast, full);
+        cr_assert_eq(slash_fast, slash_full, "route \"%.*s\": the trailing slash", (int)len, in);
+    }
+}
+
+Test(url, plain_paths_in_one_pass_get_the_whole_walks_answers)
+{
+    /* Every path of up to six bytes after its '/' over bytes that matter
+     * to normalising (separators, dots, escapes, refused and high bytes,
+     * letters), then the table's paths. */
+    static const char alphabet[] = {'/',  '.',    'a',    '%',    '2', 'F',
+                                    '\\', '\x01', '\x7f', '\xc3', 'b'};
+    enum { K = sizeof alphabet, MAXLEN = 6 };
+    char in[MAXLEN + 2];
+    size_t total = 1;
+
+    in[0] = '/';
+    same_both_ways(in, 1);
+    same_both_ways(in, 0);
+    for (size_t n = 1; n <= MAXLEN; n++) {
+        total *= K;
+        for (size_t v = 0; v < total; v++) {
+            size_t t = v;
+
+            for (size_t i = 0; i < n; i++, t /= K)
+                in[1 + i] = alphabet[t % K];
+            same_both_ways(in, n + 1);
+        }
+    }
+    for (size_t i = 0; i < sizeof norm_cases / sizeof norm_cases[0]; i++)
+        same_both_ways(norm_cases[i].in, strlen(norm_cases[i].in));
+    same_both_ways("/f612.html", 10);
+    same_both_ways("a/b", 3);
+}
