@@ -9,7 +9,10 @@
  *   3. llhttp, strict, over the request line, the field lines its framing
  *      and connection state depend on, and the end of the head; every
  *      other field line is held in pass 2 to what strict llhttp accepts
- *      (a token name, field-vchar values), so no byte is parsed twice;
+ *      (a token name, field-vchar values), so no byte is parsed twice.
+ *      A head with none of those field lines whose request line llhttp
+ *      certainly accepts (llhttp_only_confirms) skips this pass, and
+ *      llhttp is initialised only when it is to be fed;
  *   4. RFC 9112 §3.2, §3.3, §6.1-6.3 and §9.3: Host, request-target form,
  *      framing (Content-Length and Transfer-Encoding, cross-checked with what
  *      llhttp decided), Expect, Connection.
@@ -30,6 +33,7 @@
 #include "http/parser.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -482,6 +486,50 @@ static int split_field_lines(const struct http_parser *p, const char *s, const c
 
 /* ---- pass 3: llhttp over what it needs of the head ---- */
 
+/* Readies llhttp for the request when it is to be fed the first time: a
+ * head it only confirms never pays for its initialisation. */
+static void llhttp_start(struct http_parser *p)
+{
+    if (!p->ll_ready) {
+        llhttp_init(&p->llhttp, HTTP_REQUEST, &parser_settings);
+        p->llhttp.data = p;
+        p->ll_ready = true;
+    }
+}
+
+/* llhttp's flags for the request, none when llhttp did not read it. */
+static uint16_t llhttp_flags(const struct http_parser *p)
+{
+    return p->ll_ready ? p->llhttp.flags : 0;
+}
+
+/* Whether strict llhttp 8.1 certainly accepts a request line that
+ * parse_request_line accepted, when no field line is for llhttp to read:
+ * the method GET or HEAD, an origin-form target of bytes its url_path and
+ * url_query states take (0x21 to 0x7e; '?' starts the query, where a
+ * second '?' is one of them), '#' (a fragment) excepted, and the
+ * version our pass checked (1.0 or 1.1 to llhttp). llhttp then reads the
+ * request line's CRLF and the head's empty line and pauses at the head's
+ * end, having set no flag and counted no length; anything else goes
+ * through llhttp. */
+static bool llhttp_only_confirms(const struct http_request *req)
+{
+    const struct http_span m = req->method_name, t = req->target;
+
+    if (!((m.len == 3 && memcmp(m.p, "GET", 3) == 0) ||
+          (m.len == 4 && memcmp(m.p, "HEAD", 4) == 0)))
+        return false;
+    if (t.p[0] != '/')
+        return false;
+    for (size_t i = 1; i < t.len; i++) {
+        unsigned char c = (unsigned char)t.p[i];
+
+        if ((unsigned char)(c - 0x21) >= 0x7f - 0x21 || c == '#')
+            return false;
+    }
+    return true;
+}
+
 /* One piece of the head to llhttp, which must take it whole. */
 static bool llhttp_feed(struct http_parser *p, const char *s, const char *end)
 {
@@ -501,7 +549,7 @@ static int run_llhttp_head(struct http_parser *p, const char *s, const char *lin
 {
     llhttp_errno_t err;
 
-    p->llhttp.data = p;
+    llhttp_start(p);
     if (minor != NULL) {
         static const char one[] = "1";
 
@@ -755,8 +803,8 @@ static int check_host(struct http_request *req, const struct head_fields *f)
 static int check_transfer_encoding(const struct http_parser *p, struct http_request *req,
                                    const struct head_fields *f)
 {
-    bool ll_te = (p->llhttp.flags & F_TRANSFER_ENCODING) != 0;
-    bool ll_chunked = (p->llhttp.flags & F_CHUNKED) != 0;
+    bool ll_te = (llhttp_flags(p) & F_TRANSFER_ENCODING) != 0;
+    bool ll_chunked = (llhttp_flags(p) & F_CHUNKED) != 0;
 
     if (f->encodings == 0)
         return ll_te ? 400 : 0;
@@ -777,7 +825,7 @@ static int check_transfer_encoding(const struct http_parser *p, struct http_requ
 static int check_content_length(const struct http_parser *p, struct http_request *req,
                                 const struct head_fields *f)
 {
-    bool ll_cl = (p->llhttp.flags & F_CONTENT_LENGTH) != 0;
+    bool ll_cl = (llhttp_flags(p) & F_CONTENT_LENGTH) != 0;
     uint64_t cl = p->llhttp.content_length;
 
     if (f->lengths == 0)
@@ -844,13 +892,18 @@ static int parse_complete_head(struct http_parser *p, const char *buf, size_t he
     status = parse_request_line(line, line_eol, req);
     if (status == 0)
         status = split_field_lines(p, line_eol + 2, end, req, &ll_lines);
-    if (status == 0)
+    if (status != 0)
+        return status;
+    if (ll_lines == 0 && !p->llhttp_always && llhttp_only_confirms(req)) {
+        req->method = req->method_name.len == 3 ? HTTP_GET : HTTP_HEAD;
+    } else {
         status =
             run_llhttp_head(p, line, line_eol + 2, *minor - '0' > req->version_minor ? minor : NULL,
                             req, ll_lines, end);
-    if (status != 0)
-        return status;
-    req->method = (llhttp_method_t)llhttp_get_method(&p->llhttp);
+        if (status != 0)
+            return status;
+        req->method = (llhttp_method_t)llhttp_get_method(&p->llhttp);
+    }
     req->head_len = head_len;
     return check_fields(p, req);
 }
@@ -951,6 +1004,8 @@ int http_parse_body(struct http_parser *p, const char *in, size_t in_len, size_t
         return parser_fail(p, 500);
     if (p->message_complete || !http_request_has_body(p->req))
         return 1;
+    if (!p->ll_ready) /* a body needs a framing field, which llhttp read */
+        return parser_fail(p, 500);
     p->llhttp.data = p;
     while (step == STEP_AGAIN) {
         used = 0;
@@ -1013,11 +1068,14 @@ void http_request_index(struct http_request *req)
 void http_parser_init(struct http_parser *p, const struct http_limits *limits)
 {
     *p = (struct http_parser){.limits = limits};
-    llhttp_init(&p->llhttp, HTTP_REQUEST, &parser_settings);
-    p->llhttp.data = p;
 }
 
-void http_parser_reset(struct http_parser *p) { http_parser_init(p, p->limits); }
+void http_parser_reset(struct http_parser *p)
+{
+    memset(p, 0, offsetof(struct http_parser, llhttp));
+}
+
+void http_parser_always_llhttp(struct http_parser *p, bool on) { p->llhttp_always = on; }
 
 void http_parser_set_limits(struct http_parser *p, const struct http_limits *limits)
 {

@@ -269,6 +269,9 @@ static void drive_body(struct http_parser *p, const char *buf, size_t len, const
     cr_assert_fail("http_parse_body made no progress");
 }
 
+/* Whether drive() makes llhttp read every head (http_parser_always_llhttp). */
+static bool drive_always_llhttp;
+
 /* Parses the first request of buf[0..len) with the bytes arriving at the
  * given cut points. */
 static void drive(const struct http_limits *lim, const char *buf, size_t len, const size_t *cuts,
@@ -280,6 +283,7 @@ static void drive(const struct http_limits *lim, const char *buf, size_t len, co
 
     memset(o, 0, sizeof(*o));
     http_parser_init(&p, lim);
+    http_parser_always_llhttp(&p, drive_always_llhttp);
     avail = next_avail(cuts, ncuts, &idx, len);
     head = drive_head(&p, buf, len, cuts, ncuts, &idx, &avail, o);
     if (head == NULL)
@@ -350,6 +354,23 @@ Test(parser_table, rows_cover_every_status, .init = setup)
         for (i = 0; i < case_count; i++)
             seen = seen || cases[i].expect == wanted[j];
         cr_expect(seen, "no row expects %d", wanted[j]);
+    }
+}
+
+/* Every row gets the same answer, request fields and body whether or not
+ * llhttp is made to read the heads it could only confirm. */
+Test(parser_table, every_row_is_the_same_with_llhttp_reading_every_head, .init = setup)
+{
+    static struct outcome slow;
+
+    for (size_t i = 0; i < case_count; i++) {
+        const struct req_case *c = &cases[i];
+
+        drive_always_llhttp = false;
+        drive_whole(&default_limits, c->bytes, c->len, &whole);
+        drive_always_llhttp = true;
+        drive_whole(&default_limits, c->bytes, c->len, &slow);
+        expect_same(&whole, &slow, c->line, "llhttp reading every head");
     }
 }
 
@@ -1076,4 +1097,82 @@ Test(parser_fields, other_field_lines_are_judged_as_llhttp_would)
     cr_expect_gt(refused, 1000, "the reference refused only %u of %u heads", refused, checked);
     cr_expect_gt(checked - refused, 1000, "the reference accepted only %u of %u heads",
                  checked - refused, checked);
+}
+
+/* One request through the parser with llhttp allowed to skip the head
+ * (fast) or made to read it: the answer, and the fields as a digest. */
+static int parse_one(const char *buf, size_t len, bool always_llhttp, struct outcome *o,
+                     bool *llhttp_ran)
+{
+    static struct http_limits lim;
+    int r;
+
+    lim = http_limits_default();
+    memset(o, 0, sizeof(*o));
+    http_parser_init(&fp, &lim);
+    http_parser_always_llhttp(&fp, always_llhttp);
+    r = http_parse_head(&fp, buf, len, &freq);
+    if (r > 0)
+        digest_request(o, &freq, buf, len);
+    *llhttp_ran = fp.ll_ready; /* white-box: llhttp was initialised */
+    return r;
+}
+
+/* A GET or HEAD without a field line llhttp reads is accepted without
+ * llhttp when its target holds only bytes strict llhttp takes there. Every
+ * byte value at the target's start, in its path and in its query gives the
+ * same answer and the same fields either way, and (where the scan does
+ * not refuse it first: NUL, CR, LF) strict llhttp's own answer over the
+ * whole head (HTTP/1.4 given to it as 1.1, the version served, which
+ * llhttp 8.1 would refuse); the plain bytes are really accepted without
+ * llhttp. */
+Test(parser_fields, targets_get_the_same_answer_with_and_without_llhttp)
+{
+    static const char *const heads[] = {
+        "GET /a1b?c2d HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n",
+        "HEAD /a1b?c2d HTTP/1.0\r\n\r\n",
+        "GET /a1b?c2d HTTP/1.4\r\nHost: a\r\n\r\n",
+    };
+    unsigned skipped = 0, refused = 0;
+
+    for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++) {
+        const char *base = heads[h];
+        const size_t len = strlen(base), start = (size_t)(strchr(base, '/') - base);
+        const size_t at[] = {start, start + 2, start + 6}; /* '/', '1', '2' */
+        char buf[128], ref[128];
+
+        for (unsigned b = 0; b < 256; b++) {
+            for (size_t k = 0; k < 3; k++) {
+                static struct outcome fast, slow;
+                bool fast_ll, slow_ll;
+                int rf, rs;
+
+                memcpy(buf, base, len);
+                buf[at[k]] = (char)b;
+                rf = parse_one(buf, len, false, &fast, &fast_ll);
+                rs = parse_one(buf, len, true, &slow, &slow_ll);
+                memcpy(ref, buf, len);
+                if (strstr(base, "HTTP/1.4") != NULL)
+                    ref[strstr(base, "HTTP/1.4") - base + 7] = '1';
+                cr_expect_eq(rf, rs, "%s byte 0x%02x at %zu: %d, with llhttp %d", base, b, at[k],
+                             rf, rs);
+                cr_expect_str_eq(fast.digest, slow.digest, "%s byte 0x%02x at %zu", base, b, at[k]);
+                cr_expect(slow_ll || rs < 0, "made to read every head, llhttp did not");
+                if (k > 0 && b != '\0' && b != '\r' && b != '\n')
+                    cr_expect_eq(rf > 0, llhttp_accepts(ref, len),
+                                 "%s byte 0x%02x at %zu: %d, llhttp alone %s", base, b, at[k], rf,
+                                 llhttp_accepts(ref, len) ? "accepts" : "refuses");
+                if (k == 0)
+                    cr_expect_eq(rf > 0, b == '/', "%s target starting 0x%02x: %d", base, b, rf);
+                if (rf > 0 && !fast_ll)
+                    skipped++;
+                refused += rf < 0;
+                if (rf > 0 && b > 0x20 && b < 0x7f && b != '#')
+                    cr_expect(!fast_ll, "%s byte 0x%02x at %zu: llhttp read a plain head", base, b,
+                              at[k]);
+            }
+        }
+    }
+    cr_expect_gt(skipped, 3 * 2 * 90, "only %u heads were accepted without llhttp", skipped);
+    cr_expect_gt(refused, 3 * 2 * 100, "only %u heads were refused", refused);
 }
