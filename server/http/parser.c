@@ -229,11 +229,15 @@ static size_t skip_plain(const char *buf, size_t i, size_t win)
  * head length once its final CRLFCRLF is in, 0 for more, or -status. A CR
  * is judged only when the byte after it is inside the window, so feeding the
  * bytes in any split gives the same answer. Inside a started head, runs of
- * other bytes are skipped (skip_plain). */
+ * other bytes are skipped (skip_plain). Records where the request line
+ * ends (line_end) and where each later line's CR is (line_cr, as many as
+ * it holds: more lines than max_headers allows are refused anyway); a head
+ * that reaches the line pass is below INT_MAX bytes, so the offsets fit. */
 static long head_scan(struct http_parser *p, const char *buf, size_t len)
 {
     size_t max = p->limits->max_header_size;
     size_t win = len < max ? len : max;
+    unsigned lines = p->lines;
     size_t i;
 
     for (i = p->scanned; i < win; i++) {
@@ -250,21 +254,26 @@ static long head_scan(struct http_parser *p, const char *buf, size_t len)
                 break;
             if (buf[i + 1] != '\n')
                 return -400;
-        } else if (c == '\n') {
-            if (i == 0 || buf[i - 1] != '\r')
-                return -400;
-            if (p->head_started && p->line_end == 0)
+            i++; /* the LF: a line ends (a leading empty one is skipped) */
+            if (p->head_started && p->line_end == 0) {
                 p->line_end = i + 1;
-            else if (p->head_started && buf[i - 2] == '\n')
-                return (long)(i + 1);
-        } else if (c == '\0') {
-            return -400;
+            } else if (p->head_started) {
+                if (lines < HTTP_MAX_HEADERS + 1)
+                    p->line_cr[lines++] = (uint32_t)(i - 1);
+                if (buf[i - 2] == '\n') {
+                    p->lines = lines;
+                    return (long)(i + 1);
+                }
+            }
+        } else if (c == '\n' || c == '\0') {
+            return -400; /* NUL, or LF not after a CR (that one was taken with its CR) */
         } else if (!p->head_started) {
             p->head_started = true;
             p->head_start = i;
         }
     }
     p->scanned = i;
+    p->lines = lines;
     if (len >= max)
         return p->line_end ? -431 : -414;
     return 0;
@@ -445,19 +454,22 @@ static bool field_line_valid(const char *s, const char *colon, const char *eol)
 }
 
 /* Field lines from s to the empty line ending the head (the scan made every
- * line end in CRLF) into req->headers, values trimmed; *ll_lines counts the
- * ones llhttp is to be given (llhttp_reads). Any other line is checked here
- * as llhttp would; the first such refusal counts after the structural ones
- * (400, 431) of every line, as when llhttp ran after this pass. */
-static int split_field_lines(const struct http_parser *p, const char *s, const char *end,
-                             struct http_request *req, unsigned *ll_lines)
+ * line end in CRLF, and recorded where) of buf into req->headers, values
+ * trimmed; *ll_lines counts the ones llhttp is to be given (llhttp_reads).
+ * Any other line is checked here as llhttp would; the first such refusal
+ * counts after the structural ones (400, 431) of every line, as when
+ * llhttp ran after this pass. */
+static int split_field_lines(const struct http_parser *p, const char *buf, const char *s,
+                             const char *end, struct http_request *req, unsigned *ll_lines)
 {
     unsigned max =
         p->limits->max_headers < HTTP_MAX_HEADERS ? p->limits->max_headers : HTTP_MAX_HEADERS;
+    const uint32_t *cr = p->line_cr;
+    unsigned recorded = p->lines;
     bool chars_ok = true;
 
-    while (s < end) {
-        const char *eol = memchr(s, '\r', (size_t)(end - s));
+    for (unsigned k = 0; s < end; k++) {
+        const char *eol = k < recorded ? buf + cr[k] : memchr(s, '\r', (size_t)(end - s));
         const char *colon;
         struct http_header *h;
 
@@ -891,7 +903,7 @@ static int parse_complete_head(struct http_parser *p, const char *buf, size_t he
     p->req = req;
     status = parse_request_line(line, line_eol, req);
     if (status == 0)
-        status = split_field_lines(p, line_eol + 2, end, req, &ll_lines);
+        status = split_field_lines(p, buf, line_eol + 2, end, req, &ll_lines);
     if (status != 0)
         return status;
     if (ll_lines == 0 && !p->llhttp_always && llhttp_only_confirms(req)) {
@@ -1067,7 +1079,9 @@ void http_request_index(struct http_request *req)
 
 void http_parser_init(struct http_parser *p, const struct http_limits *limits)
 {
-    *p = (struct http_parser){.limits = limits};
+    p->limits = limits;
+    p->llhttp_always = false;
+    http_parser_reset(p); /* llhttp and line_cr are written before they are read */
 }
 
 void http_parser_reset(struct http_parser *p)

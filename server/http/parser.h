@@ -105,6 +105,7 @@ struct http_parser {
     bool head_started; /* a byte other than a leading CRLF was seen */
     bool head_done;    /* http_parse_head() accepted the head */
     bool ll_ready;     /* llhttp is initialised for this request */
+    unsigned lines;    /* field line ends recorded in line_cr */
     /* body decoding state */
     uint64_t body_received; /* decoded body bytes so far */
     const char *body_out;   /* set by llhttp's on_body */
@@ -119,6 +120,9 @@ struct http_parser {
     llhttp_t llhttp; /* initialised only when it is to be fed (ll_ready) */
     const struct http_limits *limits;
     bool llhttp_always; /* http_parser_always_llhttp */
+    /* where the scan saw each field line's CR (and the empty line's), as
+     * offsets into the buffer; the first `lines` are valid */
+    uint32_t line_cr[HTTP_MAX_HEADERS + 1];
 };
 
 /* Prepares p for a connection; limits must outlive it. */
