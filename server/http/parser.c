@@ -702,21 +702,21 @@ static bool ip_literal_valid(const char *s, const char *end)
     return true;
 }
 
-/* reg-name / IPv4address: unreserved, sub-delims and pct-encoded. */
-static bool reg_name_valid(const char *s, const char *end)
+/* The end of the reg-name / IPv4address (unreserved, sub-delims and
+ * pct-encoded) that starts at s: the first byte that is none of them
+ * (':' is not), or end. */
+static const char *reg_name_end(const char *s, const char *end)
 {
     while (s < end) {
-        if (is_regname_char((unsigned char)*s)) {
+        if (is_regname_char((unsigned char)*s))
             s++;
-        } else if (*s == '%') {
-            if (end - s < 3 || !is_hex((unsigned char)s[1]) || !is_hex((unsigned char)s[2]))
-                return false;
+        else if (*s == '%' && end - s >= 3 && is_hex((unsigned char)s[1]) &&
+                 is_hex((unsigned char)s[2]))
             s += 3;
-        } else {
-            return false;
-        }
+        else
+            break;
     }
-    return true;
+    return s;
 }
 
 /* uri-host [ ":" port ] of RFC 9110 §7.2 (no userinfo). An empty value is
@@ -737,10 +737,10 @@ static bool host_valid(struct http_span h, bool need_port)
             return false;
         colon = host_end < end ? host_end : NULL;
     } else {
-        colon = memrchr(h.p, ':', h.len);
-        host_end = colon ? colon : end;
-        if (host_end == h.p || !reg_name_valid(h.p, host_end))
+        host_end = reg_name_end(h.p, end);
+        if (host_end == h.p || (host_end < end && *host_end != ':'))
             return false;
+        colon = host_end < end ? host_end : NULL;
     }
     if (colon == NULL)
         return !need_port;

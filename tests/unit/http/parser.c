@@ -876,6 +876,32 @@ Test(parser_fields, a_host_takes_the_reg_name_characters_of_rfc3986_and_no_other
     }
 }
 
+/* A Host is a reg-name, an IPv4 address or a bracketed IPv6 literal,
+ * then at most one colon and a port of at most five digits. */
+Test(parser_fields, a_host_has_one_colon_before_its_port)
+{
+    static const struct {
+        const char *host;
+        bool ok;
+    } hosts[] = {
+        {"a:80", true},       {"a:", true},         {"a%3A:80", true},   {"127.0.0.1:18295", true},
+        {"[::1]:8080", true}, {"a:b:80", false},    {":80", false},      {"a:80:", false},
+        {"a%2:80", false},    {"a%:80", false},     {"a:123456", false}, {"a:8o", false},
+        {"a::80", false},     {"[::1]x:80", false}, {"%41%42", true},    {"a%4", false},
+    };
+
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        char s[96];
+        int n = snprintf(s, sizeof s, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", hosts[i].host);
+
+        cr_assert_gt(n, 0);
+        if (hosts[i].ok)
+            cr_expect_eq(head(s), n, "Host %s refused", hosts[i].host);
+        else
+            cr_expect_eq(head(s), -400, "Host %s accepted", hosts[i].host);
+    }
+}
+
 Test(parser_fields, keep_alive_follows_rfc9112_9_3)
 {
     static const struct {
