@@ -381,14 +381,55 @@ static const uint8_t fields_by_len[FIELD_NAME_MAX + 1][2] = {
     [19] = {HTTP_F_IF_UNMODIFIED_SINCE},
 };
 
+/* One word of a name against the same word of a lower-case name of
+ * letters and '-': the letters' 0x20 bit is set in the name's bytes
+ * (mask: bit 0x40 of each letter, moved to 0x20; '-' has neither), so
+ * each letter matches in either case and '-' only itself. */
+static bool word_ieq(uint64_t name, uint64_t lower)
+{
+    return (name | ((lower >> 1) & UINT64_C(0x2020202020202020))) == lower;
+}
+
+static uint64_t load64(const char *s)
+{
+    uint64_t w;
+
+    memcpy(&w, s, sizeof w);
+    return w;
+}
+
+static uint64_t load32(const char *s)
+{
+    uint32_t w;
+
+    memcpy(&w, s, sizeof w);
+    return w;
+}
+
+/* Whether name[0..len) equals the lower-case field name lower (letters
+ * and '-', 4 to FIELD_NAME_MAX bytes) ignoring case: a word at a time, the
+ * last word overlapping the one before. */
+static bool field_name_is(const char *name, const char *lower, size_t len)
+{
+    size_t off;
+
+    if (len < 8)
+        return word_ieq(load32(name), load32(lower)) &&
+               word_ieq(load32(name + len - 4), load32(lower + len - 4));
+    for (off = 0; off + 8 < len; off += 8)
+        if (!word_ieq(load64(name + off), load64(lower + off)))
+            return false;
+    return word_ieq(load64(name + len - 8), load64(lower + len - 8));
+}
+
 enum http_field http_field_kind(const char *name, size_t len)
 {
-    if (len > FIELD_NAME_MAX)
+    if (len > FIELD_NAME_MAX || len < 4)
         return HTTP_F_OTHER;
     for (unsigned i = 0; i < 2; i++) {
         unsigned k = fields_by_len[len][i];
 
-        if (k != HTTP_F_OTHER && ascii_ieq(name, field_names[k], len))
+        if (k != HTTP_F_OTHER && field_name_is(name, field_names[k], len))
             return (enum http_field)k;
     }
     return HTTP_F_OTHER;

@@ -798,6 +798,78 @@ Test(parser_fields, asterisk_and_authority_forms)
     cr_expect_eq(head("OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n"), -400);
 }
 
+/* The indexed field names, lower case, by kind. */
+static const char *const indexed_names[HTTP_F_COUNT] = {
+    [HTTP_F_HOST] = "host",
+    [HTTP_F_CONTENT_LENGTH] = "content-length",
+    [HTTP_F_TRANSFER_ENCODING] = "transfer-encoding",
+    [HTTP_F_CONNECTION] = "connection",
+    [HTTP_F_PROXY_CONNECTION] = "proxy-connection",
+    [HTTP_F_UPGRADE] = "upgrade",
+    [HTTP_F_EXPECT] = "expect",
+    [HTTP_F_ACCEPT] = "accept",
+    [HTTP_F_ACCEPT_ENCODING] = "accept-encoding",
+    [HTTP_F_IF_MATCH] = "if-match",
+    [HTTP_F_IF_NONE_MATCH] = "if-none-match",
+    [HTTP_F_IF_MODIFIED_SINCE] = "if-modified-since",
+    [HTTP_F_IF_UNMODIFIED_SINCE] = "if-unmodified-since",
+    [HTTP_F_IF_RANGE] = "if-range",
+    [HTTP_F_RANGE] = "range",
+    [HTTP_F_AUTHORIZATION] = "authorization",
+    [HTTP_F_CONTENT_TYPE] = "content-type",
+    [HTTP_F_REFERER] = "referer",
+    [HTTP_F_USER_AGENT] = "user-agent",
+    [HTTP_F_X_FORWARDED_FOR] = "x-forwarded-for",
+    [HTTP_F_FORWARDED] = "forwarded",
+};
+
+/* The kind of a field name, byte by byte: the reference for
+ * http_field_kind, which compares a word at a time. */
+static enum http_field reference_kind(const char *name, size_t len)
+{
+    for (int k = 1; k < HTTP_F_COUNT; k++) {
+        const char *want = indexed_names[k];
+        size_t i = 0;
+
+        if (strlen(want) != len)
+            continue;
+        while (i < len && (name[i] == want[i] ||
+                           (want[i] >= 'a' && want[i] <= 'z' && name[i] == want[i] - 32)))
+            i++;
+        if (i == len)
+            return (enum http_field)k;
+    }
+    return HTTP_F_OTHER;
+}
+
+/* Every indexed name, with every byte value at every offset (the other
+ * case of a letter, a near miss, a control byte), gets the kind a
+ * byte-by-byte comparison gives. */
+Test(parser_fields, field_kinds_match_a_byte_by_byte_comparison)
+{
+    unsigned matched = 0;
+
+    for (int k = 1; k < HTTP_F_COUNT; k++) {
+        const size_t len = strlen(indexed_names[k]);
+        char name[32];
+
+        cr_assert_eq(http_field_kind(indexed_names[k], len), (enum http_field)k);
+        for (size_t at = 0; at < len; at++) {
+            for (unsigned b = 0; b < 256; b++) {
+                enum http_field want;
+
+                memcpy(name, indexed_names[k], len);
+                name[at] = (char)b;
+                want = reference_kind(name, len);
+                cr_expect_eq(http_field_kind(name, len), want, "%s with 0x%02x at %zu",
+                             indexed_names[k], b, at);
+                matched += want == (enum http_field)k;
+            }
+        }
+    }
+    cr_expect_gt(matched, 400, "only %u names matched their kind", matched);
+}
+
 Test(parser_fields, headers_are_found_by_whole_name_in_any_case)
 {
     const char *s = "GET / HTTP/1.1\r\nHost: a\r\nIf-None-Match: \"x\"\r\nX-A: 1\r\n\r\n";
