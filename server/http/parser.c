@@ -9,7 +9,10 @@
  *   3. llhttp, strict, over the request line, the field lines its framing
  *      and connection state depend on, and the end of the head; every
  *      other field line is held in pass 2 to what strict llhttp accepts
- *      (a token name, field-vchar values), so no byte is parsed twice;
+ *      (a token name, field-vchar values), so no byte is parsed twice.
+ *      A head with none of those field lines whose request line llhttp
+ *      certainly accepts (llhttp_only_confirms) skips this pass, and
+ *      llhttp is initialised only when it is to be fed;
  *   4. RFC 9112 §3.2, §3.3, §6.1-6.3 and §9.3: Host, request-target form,
  *      framing (Content-Length and Transfer-Encoding, cross-checked with what
  *      llhttp decided), Expect, Connection.
@@ -30,6 +33,7 @@
 #include "http/parser.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -225,11 +229,15 @@ static size_t skip_plain(const char *buf, size_t i, size_t win)
  * head length once its final CRLFCRLF is in, 0 for more, or -status. A CR
  * is judged only when the byte after it is inside the window, so feeding the
  * bytes in any split gives the same answer. Inside a started head, runs of
- * other bytes are skipped (skip_plain). */
+ * other bytes are skipped (skip_plain). Records where the request line
+ * ends (line_end) and where each later line's CR is (line_cr, as many as
+ * it holds: more lines than max_headers allows are refused anyway); a head
+ * that reaches the line pass is below INT_MAX bytes, so the offsets fit. */
 static long head_scan(struct http_parser *p, const char *buf, size_t len)
 {
     size_t max = p->limits->max_header_size;
     size_t win = len < max ? len : max;
+    unsigned lines = p->lines;
     size_t i;
 
     for (i = p->scanned; i < win; i++) {
@@ -246,21 +254,26 @@ static long head_scan(struct http_parser *p, const char *buf, size_t len)
                 break;
             if (buf[i + 1] != '\n')
                 return -400;
-        } else if (c == '\n') {
-            if (i == 0 || buf[i - 1] != '\r')
-                return -400;
-            if (p->head_started && p->line_end == 0)
+            i++; /* the LF: a line ends (a leading empty one is skipped) */
+            if (p->head_started && p->line_end == 0) {
                 p->line_end = i + 1;
-            else if (p->head_started && buf[i - 2] == '\n')
-                return (long)(i + 1);
-        } else if (c == '\0') {
-            return -400;
+            } else if (p->head_started) {
+                if (lines < HTTP_MAX_HEADERS + 1)
+                    p->line_cr[lines++] = (uint32_t)(i - 1);
+                if (buf[i - 2] == '\n') {
+                    p->lines = lines;
+                    return (long)(i + 1);
+                }
+            }
+        } else if (c == '\n' || c == '\0') {
+            return -400; /* NUL, or LF not after a CR (that one was taken with its CR) */
         } else if (!p->head_started) {
             p->head_started = true;
             p->head_start = i;
         }
     }
     p->scanned = i;
+    p->lines = lines;
     if (len >= max)
         return p->line_end ? -431 : -414;
     return 0;
@@ -368,14 +381,55 @@ static const uint8_t fields_by_len[FIELD_NAME_MAX + 1][2] = {
     [19] = {HTTP_F_IF_UNMODIFIED_SINCE},
 };
 
+/* One word of a name against the same word of a lower-case name of
+ * letters and '-': the letters' 0x20 bit is set in the name's bytes
+ * (mask: bit 0x40 of each letter, moved to 0x20; '-' has neither), so
+ * each letter matches in either case and '-' only itself. */
+static bool word_ieq(uint64_t name, uint64_t lower)
+{
+    return (name | ((lower >> 1) & UINT64_C(0x2020202020202020))) == lower;
+}
+
+static uint64_t load64(const char *s)
+{
+    uint64_t w;
+
+    memcpy(&w, s, sizeof w);
+    return w;
+}
+
+static uint64_t load32(const char *s)
+{
+    uint32_t w;
+
+    memcpy(&w, s, sizeof w);
+    return w;
+}
+
+/* Whether name[0..len) equals the lower-case field name lower (letters
+ * and '-', 4 to FIELD_NAME_MAX bytes) ignoring case: a word at a time, the
+ * last word overlapping the one before. */
+static bool field_name_is(const char *name, const char *lower, size_t len)
+{
+    size_t off;
+
+    if (len < 8)
+        return word_ieq(load32(name), load32(lower)) &&
+               word_ieq(load32(name + len - 4), load32(lower + len - 4));
+    for (off = 0; off + 8 < len; off += 8)
+        if (!word_ieq(load64(name + off), load64(lower + off)))
+            return false;
+    return word_ieq(load64(name + len - 8), load64(lower + len - 8));
+}
+
 enum http_field http_field_kind(const char *name, size_t len)
 {
-    if (len > FIELD_NAME_MAX)
+    if (len > FIELD_NAME_MAX || len < 4)
         return HTTP_F_OTHER;
     for (unsigned i = 0; i < 2; i++) {
         unsigned k = fields_by_len[len][i];
 
-        if (k != HTTP_F_OTHER && ascii_ieq(name, field_names[k], len))
+        if (k != HTTP_F_OTHER && field_name_is(name, field_names[k], len))
             return (enum http_field)k;
     }
     return HTTP_F_OTHER;
@@ -430,10 +484,29 @@ static bool field_value_valid(const char *s, const char *end)
     return true;
 }
 
+/* Whether the eight bytes of w are all ASCII letters, digits or '-' (the
+ * bytes of almost every field name, all of them tchars). Exact per byte:
+ * with the high bit of every byte set first (a byte that had it fails
+ * outright), no subtraction below borrows across a byte, so bit 7 of
+ * (x - c..) says x's byte is at least c. */
+static bool word_is_name_chars(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, h = 0x8080808080808080u;
+    uint64_t x = w | h, l = x | (ones * 0x20), y = x ^ (ones * (0x80 | '-'));
+    uint64_t letter = (l - ones * 'a') & ~(l - ones * ('z' + 1));
+    uint64_t digit = (x - ones * '0') & ~(x - ones * ('9' + 1));
+    uint64_t dash = ~((y | h) - ones);
+
+    return (w & h) == 0 && ((letter | digit | dash) & h) == h;
+}
+
 /* What strict llhttp accepts in a field line of any other name: a token,
- * the colon, then a field value as above. */
+ * the colon, then a field value as above. The name is taken eight bytes a
+ * step while they are letters, digits and '-'; the rest byte by byte. */
 static bool field_line_valid(const char *s, const char *colon, const char *eol)
 {
+    for (; colon - s >= 8 && word_is_name_chars(load64(s)); s += 8)
+        ;
     for (; s < colon; s++)
         if (!is_tchar((unsigned char)*s))
             return false;
@@ -441,19 +514,22 @@ static bool field_line_valid(const char *s, const char *colon, const char *eol)
 }
 
 /* Field lines from s to the empty line ending the head (the scan made every
- * line end in CRLF) into req->headers, values trimmed; *ll_lines counts the
- * ones llhttp is to be given (llhttp_reads). Any other line is checked here
- * as llhttp would; the first such refusal counts after the structural ones
- * (400, 431) of every line, as when llhttp ran after this pass. */
-static int split_field_lines(const struct http_parser *p, const char *s, const char *end,
-                             struct http_request *req, unsigned *ll_lines)
+ * line end in CRLF, and recorded where) of buf into req->headers, values
+ * trimmed; *ll_lines counts the ones llhttp is to be given (llhttp_reads).
+ * Any other line is checked here as llhttp would; the first such refusal
+ * counts after the structural ones (400, 431) of every line, as when
+ * llhttp ran after this pass. */
+static int split_field_lines(const struct http_parser *p, const char *buf, const char *s,
+                             const char *end, struct http_request *req, unsigned *ll_lines)
 {
     unsigned max =
         p->limits->max_headers < HTTP_MAX_HEADERS ? p->limits->max_headers : HTTP_MAX_HEADERS;
+    const uint32_t *cr = p->line_cr;
+    unsigned recorded = p->lines;
     bool chars_ok = true;
 
-    while (s < end) {
-        const char *eol = memchr(s, '\r', (size_t)(end - s));
+    for (unsigned k = 0; s < end; k++) {
+        const char *eol = k < recorded ? buf + cr[k] : memchr(s, '\r', (size_t)(end - s));
         const char *colon;
         struct http_header *h;
 
@@ -482,6 +558,66 @@ static int split_field_lines(const struct http_parser *p, const char *s, const c
 
 /* ---- pass 3: llhttp over what it needs of the head ---- */
 
+/* Readies llhttp for the request when it is to be fed the first time: a
+ * head it only confirms never pays for its initialisation. */
+static void llhttp_start(struct http_parser *p)
+{
+    if (!p->ll_ready) {
+        llhttp_init(&p->llhttp, HTTP_REQUEST, &parser_settings);
+        p->llhttp.data = p;
+        p->ll_ready = true;
+    }
+}
+
+/* llhttp's flags for the request, none when llhttp did not read it. */
+static uint16_t llhttp_flags(const struct http_parser *p)
+{
+    return p->ll_ready ? p->llhttp.flags : 0;
+}
+
+/* Whether every byte of s[0..end) is in 0x21-0x7e and none is '#'. Eight
+ * bytes a step: in a word w, (w - 0x21..) & ~w flags a byte below 0x21,
+ * (w + 0x01..) | w one above 0x7e, and (x - 0x01..) & ~x with
+ * x = w ^ '#'.. a '#', each in the byte's high bit; a borrow or a carry
+ * only ever comes out of a byte that is flagged itself, so a clean word
+ * has no flag. */
+static bool target_plain(const char *s, const char *end)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+
+    for (; end - s >= 8; s += 8) {
+        uint64_t w, x;
+
+        memcpy(&w, s, sizeof w);
+        x = w ^ (ones * '#');
+        if ((((w - ones * 0x21) & ~w) | (w + ones) | w | ((x - ones) & ~x)) & highs)
+            return false;
+    }
+    for (; s < end; s++)
+        if ((unsigned char)(*s - 0x21) >= 0x7f - 0x21 || *s == '#')
+            return false;
+    return true;
+}
+
+/* Whether strict llhttp 8.1 certainly accepts a request line that
+ * parse_request_line accepted, when no field line is for llhttp to read:
+ * the method GET or HEAD, an origin-form target of bytes its url_path and
+ * url_query states take (0x21 to 0x7e; '?' starts the query, where a
+ * second '?' is one of them), '#' (a fragment) excepted, and the
+ * version our pass checked (1.0 or 1.1 to llhttp). llhttp then reads the
+ * request line's CRLF and the head's empty line and pauses at the head's
+ * end, having set no flag and counted no length; anything else goes
+ * through llhttp. */
+static bool llhttp_only_confirms(const struct http_request *req)
+{
+    const struct http_span m = req->method_name, t = req->target;
+
+    if (!((m.len == 3 && memcmp(m.p, "GET", 3) == 0) ||
+          (m.len == 4 && memcmp(m.p, "HEAD", 4) == 0)))
+        return false;
+    return t.p[0] == '/' && target_plain(t.p + 1, t.p + t.len);
+}
+
 /* One piece of the head to llhttp, which must take it whole. */
 static bool llhttp_feed(struct http_parser *p, const char *s, const char *end)
 {
@@ -501,7 +637,7 @@ static int run_llhttp_head(struct http_parser *p, const char *s, const char *lin
 {
     llhttp_errno_t err;
 
-    p->llhttp.data = p;
+    llhttp_start(p);
     if (minor != NULL) {
         static const char one[] = "1";
 
@@ -626,21 +762,21 @@ static bool ip_literal_valid(const char *s, const char *end)
     return true;
 }
 
-/* reg-name / IPv4address: unreserved, sub-delims and pct-encoded. */
-static bool reg_name_valid(const char *s, const char *end)
+/* The end of the reg-name / IPv4address (unreserved, sub-delims and
+ * pct-encoded) that starts at s: the first byte that is none of them
+ * (':' is not), or end. */
+static const char *reg_name_end(const char *s, const char *end)
 {
     while (s < end) {
-        if (is_regname_char((unsigned char)*s)) {
+        if (is_regname_char((unsigned char)*s))
             s++;
-        } else if (*s == '%') {
-            if (end - s < 3 || !is_hex((unsigned char)s[1]) || !is_hex((unsigned char)s[2]))
-                return false;
+        else if (*s == '%' && end - s >= 3 && is_hex((unsigned char)s[1]) &&
+                 is_hex((unsigned char)s[2]))
             s += 3;
-        } else {
-            return false;
-        }
+        else
+            break;
     }
-    return true;
+    return s;
 }
 
 /* uri-host [ ":" port ] of RFC 9110 §7.2 (no userinfo). An empty value is
@@ -661,10 +797,10 @@ static bool host_valid(struct http_span h, bool need_port)
             return false;
         colon = host_end < end ? host_end : NULL;
     } else {
-        colon = memrchr(h.p, ':', h.len);
-        host_end = colon ? colon : end;
-        if (host_end == h.p || !reg_name_valid(h.p, host_end))
+        host_end = reg_name_end(h.p, end);
+        if (host_end == h.p || (host_end < end && *host_end != ':'))
             return false;
+        colon = host_end < end ? host_end : NULL;
     }
     if (colon == NULL)
         return !need_port;
@@ -755,8 +891,8 @@ static int check_host(struct http_request *req, const struct head_fields *f)
 static int check_transfer_encoding(const struct http_parser *p, struct http_request *req,
                                    const struct head_fields *f)
 {
-    bool ll_te = (p->llhttp.flags & F_TRANSFER_ENCODING) != 0;
-    bool ll_chunked = (p->llhttp.flags & F_CHUNKED) != 0;
+    bool ll_te = (llhttp_flags(p) & F_TRANSFER_ENCODING) != 0;
+    bool ll_chunked = (llhttp_flags(p) & F_CHUNKED) != 0;
 
     if (f->encodings == 0)
         return ll_te ? 400 : 0;
@@ -777,7 +913,7 @@ static int check_transfer_encoding(const struct http_parser *p, struct http_requ
 static int check_content_length(const struct http_parser *p, struct http_request *req,
                                 const struct head_fields *f)
 {
-    bool ll_cl = (p->llhttp.flags & F_CONTENT_LENGTH) != 0;
+    bool ll_cl = (llhttp_flags(p) & F_CONTENT_LENGTH) != 0;
     uint64_t cl = p->llhttp.content_length;
 
     if (f->lengths == 0)
@@ -843,14 +979,19 @@ static int parse_complete_head(struct http_parser *p, const char *buf, size_t he
     p->req = req;
     status = parse_request_line(line, line_eol, req);
     if (status == 0)
-        status = split_field_lines(p, line_eol + 2, end, req, &ll_lines);
-    if (status == 0)
+        status = split_field_lines(p, buf, line_eol + 2, end, req, &ll_lines);
+    if (status != 0)
+        return status;
+    if (ll_lines == 0 && !p->llhttp_always && llhttp_only_confirms(req)) {
+        req->method = req->method_name.len == 3 ? HTTP_GET : HTTP_HEAD;
+    } else {
         status =
             run_llhttp_head(p, line, line_eol + 2, *minor - '0' > req->version_minor ? minor : NULL,
                             req, ll_lines, end);
-    if (status != 0)
-        return status;
-    req->method = (llhttp_method_t)llhttp_get_method(&p->llhttp);
+        if (status != 0)
+            return status;
+        req->method = (llhttp_method_t)llhttp_get_method(&p->llhttp);
+    }
     req->head_len = head_len;
     return check_fields(p, req);
 }
@@ -951,6 +1092,8 @@ int http_parse_body(struct http_parser *p, const char *in, size_t in_len, size_t
         return parser_fail(p, 500);
     if (p->message_complete || !http_request_has_body(p->req))
         return 1;
+    if (!p->ll_ready) /* a body needs a framing field, which llhttp read */
+        return parser_fail(p, 500);
     p->llhttp.data = p;
     while (step == STEP_AGAIN) {
         used = 0;
@@ -1012,12 +1155,17 @@ void http_request_index(struct http_request *req)
 
 void http_parser_init(struct http_parser *p, const struct http_limits *limits)
 {
-    *p = (struct http_parser){.limits = limits};
-    llhttp_init(&p->llhttp, HTTP_REQUEST, &parser_settings);
-    p->llhttp.data = p;
+    p->limits = limits;
+    p->llhttp_always = false;
+    http_parser_reset(p); /* llhttp and line_cr are written before they are read */
 }
 
-void http_parser_reset(struct http_parser *p) { http_parser_init(p, p->limits); }
+void http_parser_reset(struct http_parser *p)
+{
+    memset(p, 0, offsetof(struct http_parser, llhttp));
+}
+
+void http_parser_always_llhttp(struct http_parser *p, bool on) { p->llhttp_always = on; }
 
 void http_parser_set_limits(struct http_parser *p, const struct http_limits *limits)
 {

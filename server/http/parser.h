@@ -96,8 +96,7 @@ static inline bool http_is_tchar(unsigned char c)
  * caller may move or compact its buffer; the struct itself may be moved
  * between calls too. Fields are private to parser.c. */
 struct http_parser {
-    llhttp_t llhttp;
-    const struct http_limits *limits;
+    /* per request: http_parser_reset zeroes everything up to llhttp */
     struct http_request *req; /* the request being parsed */
     /* head scanning (offsets into the buffer given to http_parse_head) */
     size_t scanned;    /* head bytes already scanned for the end */
@@ -105,6 +104,8 @@ struct http_parser {
     size_t line_end;   /* just past the request line; 0 until seen */
     bool head_started; /* a byte other than a leading CRLF was seen */
     bool head_done;    /* http_parse_head() accepted the head */
+    bool ll_ready;     /* llhttp is initialised for this request */
+    unsigned lines;    /* field line ends recorded in line_cr */
     /* body decoding state */
     uint64_t body_received; /* decoded body bytes so far */
     const char *body_out;   /* set by llhttp's on_body */
@@ -115,6 +116,13 @@ struct http_parser {
     int body_phase;     /* chunked: size line, data or trailer */
     size_t frame_bytes; /* bytes of the current chunk line or trailer */
     bool frame_prev_cr; /* the last framing byte was a CR */
+    /* per connection */
+    llhttp_t llhttp; /* initialised only when it is to be fed (ll_ready) */
+    const struct http_limits *limits;
+    bool llhttp_always; /* http_parser_always_llhttp */
+    /* where the scan saw each field line's CR (and the empty line's), as
+     * offsets into the buffer; the first `lines` are valid */
+    uint32_t line_cr[HTTP_MAX_HEADERS + 1];
 };
 
 /* Prepares p for a connection; limits must outlive it. */
@@ -191,8 +199,17 @@ const struct http_header *http_request_header(const struct http_request *req, co
 const struct http_header *http_request_header_named(const struct http_request *req,
                                                     const char *name);
 
-/* Ready for the next request on the same connection. */
+/* Ready for the next request on the same connection: a few stores, no
+ * llhttp initialisation (that waits until llhttp is to be fed). */
 void http_parser_reset(struct http_parser *p);
+
+/* For tests: with on, llhttp reads the request line and the head's end of
+ * every head, also of the heads it could only confirm (a GET or HEAD with
+ * a plain origin-form target and no field line llhttp reads), which are
+ * otherwise accepted without it; every answer must be the same either way
+ * (the differential fuzzer and the unit tests check it). Kept across
+ * http_parser_reset. */
+void http_parser_always_llhttp(struct http_parser *p, bool on);
 
 /* Gives a parser that has not started on a request (fresh from
  * http_parser_init or http_parser_reset) other limits, which must outlive

@@ -1,7 +1,12 @@
 /* fuzz_parser.c - libFuzzer harness for server/http/parser.c: a byte stream
  * of pipelined requests through http_parse_head and http_parse_body, once
  * whole and once in pseudo-random splits derived from the input; both runs
- * must give the same requests, bodies and statuses.
+ * must give the same requests, bodies and statuses. The whole run is made
+ * twice, with llhttp allowed to skip the heads it could only confirm (as
+ * the daemon runs) and with llhttp made to read every head
+ * (http_parser_always_llhttp): both must give the same answers, spans and
+ * fields, so that the shortcut accepts and refuses exactly what llhttp
+ * does.
  *
  * The input is plain request bytes (the seed corpus is raw HTTP). Each call
  * of the split run gets a fresh exact-size copy of the bytes available, so
@@ -92,33 +97,41 @@ static void check_span(struct http_span s, const char *base, size_t len)
     }
 }
 
-static uint64_t span_hash(uint64_t h, struct http_span s, const char *base)
+/* A span as its length and its offset from base; a span outside
+ * base[0..len) (the absolute-form default path, a static "/") as its
+ * length. */
+static uint64_t span_hash(uint64_t h, struct http_span s, const char *base, size_t len)
 {
-    return mix(mix(h, s.len), s.len ? (uint64_t)(s.p - base) : 0);
+    bool inside = s.len > 0 && s.p >= base && s.p + s.len <= base + len;
+
+    return mix(mix(h, s.len), inside ? (uint64_t)(s.p - base) : UINT64_MAX);
 }
 
 /* Checks the invariants of an accepted head and hashes it, as offsets. */
 static uint64_t request_hash(const struct http_request *r, const char *base, size_t len)
 {
     uint64_t h = mix(r->head_len, r->method);
+    size_t n = r->head_len;
     unsigned i;
 
     if (r->head_len > len || r->header_count > HTTP_MAX_HEADERS)
         __builtin_trap();
-    check_span(r->method_name, base, r->head_len);
-    check_span(r->target, base, r->head_len);
-    check_span(r->path, base, r->head_len);
-    check_span(r->query, base, r->head_len);
-    check_span(r->host, base, r->head_len);
+    check_span(r->method_name, base, n);
+    check_span(r->target, base, n);
+    check_span(r->path, base, n);
+    check_span(r->query, base, n);
+    check_span(r->host, base, n);
+    h = span_hash(h, r->method_name, base, n);
+    h = span_hash(span_hash(h, r->path, base, n), r->query, base, n);
     h = mix(h, (uint64_t)r->content_length);
     h = mix(h, (uint64_t)(r->version_major * 10 + r->version_minor));
     h = mix(
         h, (uint64_t)(r->chunked | r->keep_alive << 1 | r->expect_continue << 2 | r->upgrade << 3));
-    h = span_hash(span_hash(h, r->target, base), r->host, base);
+    h = span_hash(span_hash(h, r->target, base, n), r->host, base, n);
     for (i = 0; i < r->header_count; i++) {
-        check_span(r->headers[i].name, base, r->head_len);
-        check_span(r->headers[i].value, base, r->head_len);
-        h = span_hash(span_hash(h, r->headers[i].name, base), r->headers[i].value, base);
+        check_span(r->headers[i].name, base, n);
+        check_span(r->headers[i].value, base, n);
+        h = span_hash(span_hash(h, r->headers[i].name, base, n), r->headers[i].value, base, n);
     }
     return h;
 }
@@ -186,7 +199,7 @@ static int run_body(struct http_parser *p, struct fuzz_feed *f, size_t *pos, str
  * -fno-ipa-cp, -fno-ipa-reference-addressable, -O1 or clang.
  */
 static void run_stream(const struct http_limits *lim, const uint8_t *data, size_t size,
-                       uint64_t rng, struct fuzz_run *run)
+                       uint64_t rng, bool always_llhttp, struct fuzz_run *run)
 {
     struct http_request req;
     struct http_parser p;
@@ -195,6 +208,7 @@ static void run_stream(const struct http_limits *lim, const uint8_t *data, size_
 
     *run = (struct fuzz_run){0};
     http_parser_init(&p, lim);
+    http_parser_always_llhttp(&p, always_llhttp);
     feed_more(&f);
     while (run->requests < FUZZ_MAX_REQUESTS && pos < size) {
         long r;
@@ -218,22 +232,30 @@ static void run_stream(const struct http_limits *lim, const uint8_t *data, size_
     run->stopped_at = pos;
 }
 
+/* Whether two runs over the same bytes saw the same requests, bodies and
+ * statuses (and, when no error stopped them, stopped at the same byte). */
+static bool runs_agree(const struct fuzz_run *a, const struct fuzz_run *b)
+{
+    return a->hash == b->hash && a->status == b->status && a->requests == b->requests &&
+           a->last_start == b->last_start && (a->status != 0 || a->stopped_at == b->stopped_at);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint64_t seed = hash_bytes(0xcbf29ce484222325ULL, data, size);
     struct http_limits lim = http_limits_default();
-    struct fuzz_run whole, split;
+    struct fuzz_run whole, split, slow;
 
     if ((seed & 3) == 0) {
         lim.max_header_size = 64 + (size_t)(seed >> 8) % 512;
         lim.max_headers = 1 + (unsigned)(seed >> 20) % 8;
         lim.max_body_size = (seed >> 30) % 128;
     }
-    run_stream(&lim, data, size, 0, &whole);
-    run_stream(&lim, data, size, seed | 1, &split);
-    if (whole.hash != split.hash || whole.status != split.status ||
-        whole.requests != split.requests || whole.last_start != split.last_start ||
-        (whole.status == 0 && whole.stopped_at != split.stopped_at))
+    run_stream(&lim, data, size, 0, false, &whole);
+    run_stream(&lim, data, size, seed | 1, false, &split);
+    run_stream(&lim, data, size, 0, true, &slow);
+    if (!runs_agree(&whole, &split) || !runs_agree(&whole, &slow) ||
+        whole.stopped_at != slow.stopped_at)
         __builtin_trap();
     return 0;
 }

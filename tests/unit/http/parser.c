@@ -269,6 +269,9 @@ static void drive_body(struct http_parser *p, const char *buf, size_t len, const
     cr_assert_fail("http_parse_body made no progress");
 }
 
+/* Whether drive() makes llhttp read every head (http_parser_always_llhttp). */
+static bool drive_always_llhttp;
+
 /* Parses the first request of buf[0..len) with the bytes arriving at the
  * given cut points. */
 static void drive(const struct http_limits *lim, const char *buf, size_t len, const size_t *cuts,
@@ -280,6 +283,7 @@ static void drive(const struct http_limits *lim, const char *buf, size_t len, co
 
     memset(o, 0, sizeof(*o));
     http_parser_init(&p, lim);
+    http_parser_always_llhttp(&p, drive_always_llhttp);
     avail = next_avail(cuts, ncuts, &idx, len);
     head = drive_head(&p, buf, len, cuts, ncuts, &idx, &avail, o);
     if (head == NULL)
@@ -350,6 +354,23 @@ Test(parser_table, rows_cover_every_status, .init = setup)
         for (i = 0; i < case_count; i++)
             seen = seen || cases[i].expect == wanted[j];
         cr_expect(seen, "no row expects %d", wanted[j]);
+    }
+}
+
+/* Every row gets the same answer, request fields and body whether or not
+ * llhttp is made to read the heads it could only confirm. */
+Test(parser_table, every_row_is_the_same_with_llhttp_reading_every_head, .init = setup)
+{
+    static struct outcome slow;
+
+    for (size_t i = 0; i < case_count; i++) {
+        const struct req_case *c = &cases[i];
+
+        drive_always_llhttp = false;
+        drive_whole(&default_limits, c->bytes, c->len, &whole);
+        drive_always_llhttp = true;
+        drive_whole(&default_limits, c->bytes, c->len, &slow);
+        expect_same(&whole, &slow, c->line, "llhttp reading every head");
     }
 }
 
@@ -777,6 +798,78 @@ Test(parser_fields, asterisk_and_authority_forms)
     cr_expect_eq(head("OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n"), -400);
 }
 
+/* The indexed field names, lower case, by kind. */
+static const char *const indexed_names[HTTP_F_COUNT] = {
+    [HTTP_F_HOST] = "host",
+    [HTTP_F_CONTENT_LENGTH] = "content-length",
+    [HTTP_F_TRANSFER_ENCODING] = "transfer-encoding",
+    [HTTP_F_CONNECTION] = "connection",
+    [HTTP_F_PROXY_CONNECTION] = "proxy-connection",
+    [HTTP_F_UPGRADE] = "upgrade",
+    [HTTP_F_EXPECT] = "expect",
+    [HTTP_F_ACCEPT] = "accept",
+    [HTTP_F_ACCEPT_ENCODING] = "accept-encoding",
+    [HTTP_F_IF_MATCH] = "if-match",
+    [HTTP_F_IF_NONE_MATCH] = "if-none-match",
+    [HTTP_F_IF_MODIFIED_SINCE] = "if-modified-since",
+    [HTTP_F_IF_UNMODIFIED_SINCE] = "if-unmodified-since",
+    [HTTP_F_IF_RANGE] = "if-range",
+    [HTTP_F_RANGE] = "range",
+    [HTTP_F_AUTHORIZATION] = "authorization",
+    [HTTP_F_CONTENT_TYPE] = "content-type",
+    [HTTP_F_REFERER] = "referer",
+    [HTTP_F_USER_AGENT] = "user-agent",
+    [HTTP_F_X_FORWARDED_FOR] = "x-forwarded-for",
+    [HTTP_F_FORWARDED] = "forwarded",
+};
+
+/* The kind of a field name, byte by byte: the reference for
+ * http_field_kind, which compares a word at a time. */
+static enum http_field reference_kind(const char *name, size_t len)
+{
+    for (int k = 1; k < HTTP_F_COUNT; k++) {
+        const char *want = indexed_names[k];
+        size_t i = 0;
+
+        if (strlen(want) != len)
+            continue;
+        while (i < len && (name[i] == want[i] ||
+                           (want[i] >= 'a' && want[i] <= 'z' && name[i] == want[i] - 32)))
+            i++;
+        if (i == len)
+            return (enum http_field)k;
+    }
+    return HTTP_F_OTHER;
+}
+
+/* Every indexed name, with every byte value at every offset (the other
+ * case of a letter, a near miss, a control byte), gets the kind a
+ * byte-by-byte comparison gives. */
+Test(parser_fields, field_kinds_match_a_byte_by_byte_comparison)
+{
+    unsigned matched = 0;
+
+    for (int k = 1; k < HTTP_F_COUNT; k++) {
+        const size_t len = strlen(indexed_names[k]);
+        char name[32];
+
+        cr_assert_eq(http_field_kind(indexed_names[k], len), (enum http_field)k);
+        for (size_t at = 0; at < len; at++) {
+            for (unsigned b = 0; b < 256; b++) {
+                enum http_field want;
+
+                memcpy(name, indexed_names[k], len);
+                name[at] = (char)b;
+                want = reference_kind(name, len);
+                cr_expect_eq(http_field_kind(name, len), want, "%s with 0x%02x at %zu",
+                             indexed_names[k], b, at);
+                matched += want == (enum http_field)k;
+            }
+        }
+    }
+    cr_expect_gt(matched, 400, "only %u names matched their kind", matched);
+}
+
 Test(parser_fields, headers_are_found_by_whole_name_in_any_case)
 {
     const char *s = "GET / HTTP/1.1\r\nHost: a\r\nIf-None-Match: \"x\"\r\nX-A: 1\r\n\r\n";
@@ -852,6 +945,32 @@ Test(parser_fields, a_host_takes_the_reg_name_characters_of_rfc3986_and_no_other
             cr_expect_eq(head(s), n, "byte 0x%02x refused", c);
         else
             cr_expect_lt(head(s), 0, "byte 0x%02x accepted", c);
+    }
+}
+
+/* A Host is a reg-name, an IPv4 address or a bracketed IPv6 literal,
+ * then at most one colon and a port of at most five digits. */
+Test(parser_fields, a_host_has_one_colon_before_its_port)
+{
+    static const struct {
+        const char *host;
+        bool ok;
+    } hosts[] = {
+        {"a:80", true},       {"a:", true},         {"a%3A:80", true},   {"127.0.0.1:18295", true},
+        {"[::1]:8080", true}, {"a:b:80", false},    {":80", false},      {"a:80:", false},
+        {"a%2:80", false},    {"a%:80", false},     {"a:123456", false}, {"a:8o", false},
+        {"a::80", false},     {"[::1]x:80", false}, {"%41%42", true},    {"a%4", false},
+    };
+
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        char s[96];
+        int n = snprintf(s, sizeof s, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", hosts[i].host);
+
+        cr_assert_gt(n, 0);
+        if (hosts[i].ok)
+            cr_expect_eq(head(s), n, "Host %s refused", hosts[i].host);
+        else
+            cr_expect_eq(head(s), -400, "Host %s accepted", hosts[i].host);
     }
 }
 
@@ -1037,43 +1156,149 @@ static bool llhttp_accepts(const char *s, size_t len)
  * let a control byte through, or refused a valid one, fails here. */
 Test(parser_fields, other_field_lines_are_judged_as_llhttp_would)
 {
-    static const char base[] = "GET / HTTP/1.1\r\nHost: a\r\nX-Name: 0123456789abcdef\r\n\r\n";
-    const size_t len = sizeof base - 1, name = (size_t)(strstr(base, "X-Name") - base),
-                 value = name + 8;
+    /* a short name, and one long enough for the eight-byte steps of the
+     * name check in every lane */
+    static const char *const bases[] = {
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Name: 0123456789abcdef\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Long-Field-Name-01: 0123456789abcdef\r\n\r\n",
+    };
     static struct http_limits lim;
-    char buf[sizeof base];
+    char buf[128];
     unsigned checked = 0, refused = 0;
 
     lim = http_limits_default();
-    for (unsigned b = 1; b < 256; b++) {
-        if (b == '\r' || b == '\n')
-            continue;
-        for (size_t at = name; at < value + 16; at++) {
-            bool ref;
-            int got;
+    for (size_t k = 0; k < sizeof bases / sizeof bases[0]; k++) {
+        const char *base = bases[k];
+        const size_t len = strlen(base), name = (size_t)(strstr(base, "X-") - base),
+                     colon = (size_t)(strchr(base + name, ':') - base), value = colon + 2;
 
-            if (at == name + 6 || at == name + 7)
-                continue; /* the colon and the space after it */
-            memcpy(buf, base, len);
-            buf[at] = (char)b;
-            if (at == name && (b == ' ' || b == '\t' || b == ':')) {
-                /* obs-fold and an empty name: refused before llhttp (it
-                 * would take both) */
-                http_parser_init(&fp, &lim);
-                cr_expect_eq(http_parse_head(&fp, buf, len, &freq), -400, "byte 0x%02x first", b);
+        cr_assert_lt(len, sizeof buf);
+        for (unsigned b = 1; b < 256; b++) {
+            if (b == '\r' || b == '\n')
                 continue;
+            for (size_t at = name; at < value + 16; at++) {
+                bool ref;
+                int got;
+
+                if (at == colon || at == colon + 1)
+                    continue; /* the colon and the space after it */
+                memcpy(buf, base, len);
+                buf[at] = (char)b;
+                if (at == name && (b == ' ' || b == '\t' || b == ':')) {
+                    /* obs-fold and an empty name: refused before llhttp (it
+                     * would take both) */
+                    http_parser_init(&fp, &lim);
+                    cr_expect_eq(http_parse_head(&fp, buf, len, &freq), -400, "byte 0x%02x first",
+                                 b);
+                    continue;
+                }
+                ref = llhttp_accepts(buf, len);
+                http_parser_init(&fp, &lim);
+                got = http_parse_head(&fp, buf, len, &freq);
+                cr_expect_eq(got, ref ? (int)len : -400,
+                             "byte 0x%02x at head offset %zu: %d, llhttp %s", b, at, got,
+                             ref ? "accepts" : "refuses");
+                checked++;
+                refused += !ref;
             }
-            ref = llhttp_accepts(buf, len);
-            http_parser_init(&fp, &lim);
-            got = http_parse_head(&fp, buf, len, &freq);
-            cr_expect_eq(got, ref ? (int)len : -400,
-                         "byte 0x%02x at head offset %zu: %d, llhttp %s", b, at, got,
-                         ref ? "accepts" : "refuses");
-            checked++;
-            refused += !ref;
         }
     }
     cr_expect_gt(refused, 1000, "the reference refused only %u of %u heads", refused, checked);
     cr_expect_gt(checked - refused, 1000, "the reference accepted only %u of %u heads",
                  checked - refused, checked);
+}
+
+/* One request through the parser with llhttp allowed to skip the head
+ * (fast) or made to read it: the answer, and the fields as a digest. */
+static int parse_one(const char *buf, size_t len, bool always_llhttp, struct outcome *o,
+                     bool *llhttp_ran)
+{
+    static struct http_limits lim;
+    int r;
+
+    lim = http_limits_default();
+    memset(o, 0, sizeof(*o));
+    http_parser_init(&fp, &lim);
+    http_parser_always_llhttp(&fp, always_llhttp);
+    r = http_parse_head(&fp, buf, len, &freq);
+    if (r > 0)
+        digest_request(o, &freq, buf, len);
+    *llhttp_ran = fp.ll_ready; /* white-box: llhttp was initialised */
+    return r;
+}
+
+/* One byte of a target replaced, parsed with llhttp allowed to skip the
+ * head and made to read it: both give the same answer and fields, and,
+ * past the target's first byte and but for what the scan refuses first
+ * (NUL, CR, LF) and two spaces before the version (the request line has
+ * single spaces; llhttp skips any number there), strict llhttp's own
+ * answer over the whole head (a
+ * version above 1.1 given to it as 1.1, the version served, which llhttp
+ * 8.1 would refuse). Returns whether the head was accepted without
+ * llhttp. */
+static bool target_byte_agrees(const char *base, size_t at, unsigned b, bool *refused)
+{
+    static struct outcome fast, slow;
+    const size_t len = strlen(base), minor = (size_t)(strstr(base, " HTTP/1.") - base) + 8;
+    char buf[128], ref[128];
+    bool fast_ll, slow_ll;
+    int rf, rs;
+
+    cr_assert_lt(len, sizeof buf);
+    memcpy(buf, base, len);
+    buf[at] = (char)b;
+    rf = parse_one(buf, len, false, &fast, &fast_ll);
+    rs = parse_one(buf, len, true, &slow, &slow_ll);
+    cr_expect_eq(rf, rs, "%s byte 0x%02x at %zu: %d, with llhttp %d", base, b, at, rf, rs);
+    cr_expect_str_eq(fast.digest, slow.digest, "%s byte 0x%02x at %zu", base, b, at);
+    cr_expect(slow_ll || rs < 0, "made to read every head, llhttp did not");
+    memcpy(ref, buf, len);
+    if (ref[minor] > '1')
+        ref[minor] = '1';
+    if (buf[at - 1] == ' ')
+        cr_expect_eq(rf > 0, b == '/', "%s target starting 0x%02x: %d", base, b, rf);
+    else if (b != '\0' && b != '\r' && b != '\n' && !(b == ' ' && buf[at + 1] == ' '))
+        cr_expect_eq(rf > 0, llhttp_accepts(ref, len), "%s byte 0x%02x at %zu: %d, llhttp %s", base,
+                     b, at, rf, llhttp_accepts(ref, len) ? "accepts" : "refuses");
+    if (rf > 0 && b > 0x20 && b < 0x7f && b != '#')
+        cr_expect(!fast_ll, "%s byte 0x%02x at %zu: llhttp read a plain head", base, b, at);
+    if (rf > 0 && b == '#')
+        cr_expect(fast_ll, "%s a fragment at %zu went past llhttp", base, at);
+    *refused = rf < 0;
+    return rf > 0 && !fast_ll;
+}
+
+/* A GET or HEAD without a field line llhttp reads is accepted without
+ * llhttp when its target holds only bytes strict llhttp takes there:
+ * every byte value at every offset of a target (its start, its path, its
+ * query; the path long enough for the eight-byte steps of the check) gets
+ * the same answer either way, and llhttp's own; the plain bytes are really
+ * accepted without llhttp. */
+Test(parser_fields, targets_get_the_same_answer_with_and_without_llhttp)
+{
+    static const char *const heads[] = {
+        "GET /0123456789abcdef/ghij?klmnopqrstu=vw HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n",
+        "HEAD /a1b?c2d HTTP/1.0\r\n\r\n",
+        "GET /a1b?c2d HTTP/1.4\r\nHost: a\r\n\r\n",
+    };
+    unsigned skipped = 0, refused = 0, tried = 0;
+
+    for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++) {
+        const char *base = heads[h];
+        const size_t start = (size_t)(strchr(base, '/') - base);
+        const size_t end = (size_t)(strstr(base, " HTTP/") - base);
+
+        for (size_t at = start; at < end; at++) {
+            for (unsigned b = 0; b < 256; b++) {
+                bool no;
+
+                skipped += target_byte_agrees(base, at, b, &no);
+                refused += no;
+                tried++;
+            }
+        }
+    }
+    cr_expect_gt(skipped, tried / 3, "only %u of %u heads were accepted without llhttp", skipped,
+                 tried);
+    cr_expect_gt(refused, tried / 3, "only %u of %u heads were refused", refused, tried);
 }
