@@ -106,7 +106,6 @@ static void app_dispatch(struct http_exchange *x, void *arg)
     const struct route *route =
         router_match(aw->app->router, req->host.p, req->host.len, x->path, x->path_len);
     const struct app_route *ar;
-    const struct http_access *access;
     const char *rest;
     size_t rest_len;
 
@@ -121,8 +120,8 @@ static void app_dispatch(struct http_exchange *x, void *arg)
         http_stat_add(&aw->route_requests[ar - aw->app->routes], 1);
     x->route = ar->name;
     x->route_len = ar->name_len;
-    access = http_policy_access(ar->policy, &aw->app->cfg.server.policy);
-    if (access && access->n > 0 && !http_access_permits(access, x->client)) {
+    if (!http_access_permits(http_policy_access(ar->policy, &aw->app->cfg.server.policy),
+                             x->client)) {
         app_refuse(x, ar);
         return;
     }

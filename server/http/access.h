@@ -31,7 +31,15 @@ struct http_access {
  * admits that block only, and "deny = 192.0.2.1" alone refuses that
  * address only). A client on a unix socket is always served (the socket
  * file's permissions decide), as is any when a has no rule. Never yields.
+ * http_access_permits is the call to make; http_access_decide walks the
+ * rules.
  */
-bool http_access_permits(const struct http_access *a, const struct sockaddr *client);
+bool http_access_decide(const struct http_access *a, const struct sockaddr *client);
+
+/* http_access_decide without a call when a has no rule (most routes). */
+static inline bool http_access_permits(const struct http_access *a, const struct sockaddr *client)
+{
+    return !a || a->n == 0 || http_access_decide(a, client);
+}
 
 #endif
