@@ -32,10 +32,12 @@ static int decode_escape(const char *in, size_t len, size_t i)
 
 static bool path_byte_refused(unsigned char c) { return c < 0x20 || c == 0x7f || c == '\\'; }
 
-/* How a normalisation treats an encoded slash. */
+/* How a normalisation treats an encoded slash, and whether it may take a
+ * plain path in one pass. */
 struct norm_state {
     bool keep_encoded_slash; /* copy "%2F" through instead of refusing it */
     bool encoded_slash;      /* one was seen */
+    bool whole_walk;         /* never plain_path (url_normalize_path_full) */
 };
 
 /* The bytes a path segment cannot copy as they are: controls, DEL and
@@ -158,7 +160,7 @@ static int normalize(const char *path, size_t len, char *out, size_t out_cap, bo
         return -414;
     if (len == 0 || path[0] != '/')
         return -400;
-    n = plain_path(path, len, out);
+    n = st->whole_walk ? -1 : plain_path(path, len, out);
     if (n < 0)
         return normalize_full(path, len, out, trailing_slash, st);
     if (trailing_slash)
@@ -187,14 +189,9 @@ int url_normalize_path_route(const char *path, size_t len, char *out, size_t out
 int url_normalize_path_full(const char *path, size_t len, char *out, size_t out_cap,
                             bool *trailing_slash, bool *encoded_slash)
 {
-    struct norm_state st = {.keep_encoded_slash = encoded_slash != NULL};
-    int n;
+    struct norm_state st = {.keep_encoded_slash = encoded_slash != NULL, .whole_walk = true};
+    int n = normalize(path, len, out, out_cap, trailing_slash, &st);
 
-    if (len >= INT_MAX || out_cap < len + 1)
-        return -414;
-    if (len == 0 || path[0] != '/')
-        return -400;
-    n = normalize_full(path, len, out, trailing_slash, &st);
     if (encoded_slash)
         *encoded_slash = n >= 0 && st.encoded_slash;
     return n;
