@@ -179,6 +179,9 @@ static int conn_read_head(struct conn *c)
          * client may wait for them before it sends the rest. */
         if (conn_flush(c, 0) < 0)
             return 0;
+        /* Counted as reading only while it waits for the head: a head
+         * already buffered goes straight to being served. */
+        conn_set_state(c, CONN_READING);
         n = co_read(&c->w, m->rbuf + m->rlen, m->rcap - m->rlen, deadline);
         if (n == -ETIMEDOUT)
             return avail > 0 || c->requests == 0 ? -408 : 0;
@@ -552,7 +555,6 @@ void conn_main(struct coro *co, void *arg)
                 break;
         }
         conn_hold_site(c);
-        conn_set_state(c, CONN_READING);
         r = conn_read_head(c);
         conn_set_state(c, CONN_WRITING);
         if (r == 0)

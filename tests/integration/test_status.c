@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -124,6 +125,69 @@ Test(status, json_counters_match_the_requests_sent)
     snprintf(expect, sizeof expect, "%zu 6 3 1 2 0 5 1 1 %zu %zu\n", N_REQS + 1, sent, got);
     cr_assert_str_eq(out, expect, "the page: %s", body);
     free(body);
+}
+
+/* The connections in the JSON page: open, idle, reading, writing. */
+static void connection_gauges(unsigned long long *open, unsigned long long *idle,
+                              unsigned long long *reading, unsigned long long *writing)
+{
+    char *body = page("/status", "", "application/json", "gauges.json");
+    const char *c = strstr(body, "\"connections\":{");
+
+    cr_assert_not_null(c, "%s", body);
+    cr_assert_eq(sscanf(c,
+                        "\"connections\":{\"open\":%llu,\"idle\":%llu,\"reading\":%llu,"
+                        "\"writing\":%llu",
+                        open, idle, reading, writing),
+                 4, "%s", body);
+    free(body);
+}
+
+/* A connection waiting for the rest of a head is reading; one between
+ * requests is idle; the page's own request is being written. */
+Test(status, gauges_tell_idle_reading_and_writing_connections_apart)
+{
+    static const char whole[] = "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char part[] = "GET /index.html HTTP/1.1\r\nHo";
+    unsigned long long open = 0, idle = 0, reading = 0, writing = 0;
+    int kept = tcp_connect(d.port), slow = tcp_connect(d.port);
+    size_t len;
+    char *out;
+
+    cr_assert(kept >= 0 && slow >= 0);
+    cr_assert(tcp_send_all(kept, whole, sizeof whole - 1));
+    out = read_responses(kept, 1, 10000, &len);
+    cr_assert_eq(response_status(out), 200, "%s", out);
+    free(out);
+    cr_assert(tcp_send_all(slow, part, sizeof part - 1));
+    /* The partial head reaches its worker, and the first connection's
+     * worker goes back to its loop, at some point: bounded polling. */
+    for (int i = 0; i < 100; i++) {
+        connection_gauges(&open, &idle, &reading, &writing);
+        if (reading == 1 && writing == 1)
+            break;
+        usleep(20000);
+    }
+    cr_assert_eq(reading, 1, "the connection with half a head is reading");
+    cr_assert_eq(writing, 1, "only the page's own request is being served");
+    cr_assert_eq(idle, 1, "the connection between requests is idle");
+    cr_assert_eq(open, 3);
+    /* Its head completed, the slow connection is served and goes idle. */
+    cr_assert(tcp_send_all(slow, "st: x\r\n\r\n", 9));
+    out = read_responses(slow, 1, 10000, &len);
+    cr_assert_eq(response_status(out), 200, "%s", out);
+    free(out);
+    for (int i = 0; i < 100; i++) {
+        connection_gauges(&open, &idle, &reading, &writing);
+        if (idle == 2)
+            break;
+        usleep(20000);
+    }
+    cr_assert_eq(reading, 0);
+    cr_assert_eq(writing, 1);
+    cr_assert_eq(idle, 2);
+    close(kept);
+    close(slow);
 }
 
 Test(status, prometheus_text_passes_promtool)
