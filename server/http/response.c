@@ -347,10 +347,7 @@ static bool status_has_no_body(int status)
 static int out_queue_or_write(struct http_exchange *x, const void *data, size_t len)
 {
     struct conn_mem *m = xmem(x);
-    struct iovec iov[2] = {
-        {.iov_base = m->obuf, .iov_len = m->olen},
-        {.iov_base = (void *)data, .iov_len = len},
-    };
+    struct iovec iov[2];
     ssize_t n;
 
     if (CONN_OBUF_SIZE - m->olen >= len) {
@@ -358,6 +355,8 @@ static int out_queue_or_write(struct http_exchange *x, const void *data, size_t 
         m->olen += len;
         return 0;
     }
+    iov[0] = (struct iovec){.iov_base = m->obuf, .iov_len = m->olen};
+    iov[1] = (struct iovec){.iov_base = (void *)data, .iov_len = len};
     n = co_writev(&x->conn->w, iov, 2, conn_send_deadline(x->conn));
     if (n < 0)
         return write_failed(x, n);
