@@ -30,6 +30,7 @@ struct app_route {
     size_t kind_index;                /* the kind's index in the handler table */
     bool opened;                      /* state came from kind->open: close it */
     const struct http_policy *policy; /* the route's site keys */
+    const struct http_access *access; /* the allow/deny rules it applies; NULL: none */
     struct auth *auth;                /* whom the route lets in, or NULL: everyone */
     const char *name; /* the section as written, without its brackets ("static /") */
     size_t name_len;
@@ -109,8 +110,8 @@ static void app_dispatch(struct http_exchange *x, void *arg)
     const char *rest;
     size_t rest_len;
 
-    x->policy = &aw->app->cfg.server.policy;
     if (!route) {
+        x->policy = &aw->app->cfg.server.policy;
         http_resp_error(x, 404, NULL);
         return;
     }
@@ -120,8 +121,7 @@ static void app_dispatch(struct http_exchange *x, void *arg)
         http_stat_add(&aw->route_requests[ar - aw->app->routes], 1);
     x->route = ar->name;
     x->route_len = ar->name_len;
-    if (!http_access_permits(http_policy_access(ar->policy, &aw->app->cfg.server.policy),
-                             x->client)) {
+    if (ar->access && !http_access_decide(ar->access, x->client)) {
         app_refuse(x, ar);
         return;
     }
@@ -209,6 +209,9 @@ static int app_open_route(struct app *app, const struct route *route, struct app
     ar->kind_index = kind_index(route->kind);
     ar->state = route->conf;
     ar->policy = route->policy;
+    ar->access = http_policy_access(route->policy, &app->cfg.server.policy);
+    if (ar->access && ar->access->n == 0)
+        ar->access = NULL; /* no rule: everyone */
     ar->name = route->name;
     ar->name_len = strlen(route->name);
     if (ar->name_len >= 2 && route->name[0] == '[') {

@@ -249,9 +249,17 @@ static bool serve_ranges(struct http_exchange *x, const struct static_conf *conf
     return true;
 }
 
+/* The request fields that may make the answer other than the whole
+ * representation: the preconditions, Range (with If-Range). */
+#define PARTIAL_FIELDS (COND_FIELDS | 1u << HTTP_F_RANGE)
+
 static void serve_repr(struct http_exchange *x, const struct static_conf *conf,
                        const struct repr *rp)
 {
+    if (!(x->req->fields_seen & PARTIAL_FIELDS)) {
+        send_whole(x, conf, rp);
+        return;
+    }
     switch (evaluate_conditions(x, rp->f)) {
     case COND_NOT_MODIFIED:
         if (http_resp_begin(x, 304) == 0) {

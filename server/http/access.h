@@ -31,8 +31,9 @@ struct http_access {
  * admits that block only, and "deny = 192.0.2.1" alone refuses that
  * address only). A client on a unix socket is always served (the socket
  * file's permissions decide), as is any when a has no rule. Never yields.
- * http_access_permits is the call to make; http_access_decide walks the
- * rules.
+ * http_access_decide walks the rules of an a that has some (the
+ * dispatcher resolves each route's rules once, to NULL when there are
+ * none); http_access_permits takes any a.
  */
 bool http_access_decide(const struct http_access *a, const struct sockaddr *client);
 

@@ -181,20 +181,29 @@ int http_resp_sendfile(struct http_exchange *x, int fd, off_t offset, size_t len
  * the status line and header lines of a head begun on an exchange, and
  * the Content-Length line of the body that goes with it. The engine still
  * adds Date, Server, Connection and the blank line to each response sent
- * from it. A zeroed struct holds nothing. */
+ * from it; for a keep-alive response on a site with head_lines it keeps
+ * the whole head, its Date and Server lines written again when the second
+ * changes. A zeroed struct holds nothing. */
 struct http_prepared {
-    char *bytes;       /* malloc'd: the status line, header lines, length line */
+    char *bytes;       /* malloc'd: the status line, header lines, the room for
+                          Date and Server, the length line, "\r\n" */
     size_t lines_len;  /* the status line and header lines */
     size_t status_len; /* the status line */
-    size_t length_len; /* the length line, after them */
+    size_t date_len;   /* room for the site's Date and Server lines after them */
+    size_t length_len; /* the length line, after that room */
     int status;
     uint64_t length;
+    /* Whose Date and Server lines fill the room, and for which second;
+     * NULL: not filled yet. */
+    const struct http_head_lines *date_of;
+    int64_t date_second;
 };
 
 /* Copies the head begun on x (its status line and the header lines added
  * so far) and the Content-Length line of length into *p, which owns the
- * copy (http_prepared_free). Returns 0, -EINVAL when no head is begun, a
- * header did not fit or the status has no body, -ENOMEM. Never yields. */
+ * copy (http_prepared_free), with room for the Date and Server lines of
+ * x's site. Returns 0, -EINVAL when no head is begun, a header did not fit
+ * or the status has no body, -ENOMEM. Never yields. */
 int http_resp_prepare(const struct http_exchange *x, uint64_t length, struct http_prepared *p);
 
 /* Frees what p holds and zeroes it (p itself is the caller's). */
@@ -204,11 +213,12 @@ void http_prepared_free(struct http_prepared *p);
  * Sends a whole response from p: the bytes http_resp_begin(p->status),
  * the same header lines and http_resp_body(body, p->length) send, or with
  * body NULL http_resp_sendfile(fd, 0, p->length), in fewer steps. The
- * request body is settled as theirs is. Returns as they do; -ENOSPC when
- * a head is already begun. May yield.
+ * request body is settled as theirs is. p keeps the Date and Server lines
+ * last sent from it: it serves the site it was prepared on (or one whose
+ * head_lines outlive p). Returns as they do; -ENOSPC when a head is
+ * already begun. May yield.
  */
-int http_resp_prepared(struct http_exchange *x, const struct http_prepared *p, const void *body,
-                       int fd);
+int http_resp_prepared(struct http_exchange *x, struct http_prepared *p, const void *body, int fd);
 
 /*
  * Ends the head with Content-Length: total (or, when total < 0, chunked

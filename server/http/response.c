@@ -68,11 +68,13 @@ int http_resp_begin(struct http_exchange *x, int status)
  * -EBADMSG when it did. */
 static int settle_or_replace(struct http_exchange *x)
 {
-    int bad = http_body_settle(x);
     size_t len;
     const char *body;
+    int bad;
 
-    if (!bad)
+    if (xmem(x)->body_done)
+        return 0; /* no body, or all of it read: nothing to settle */
+    if (!(bad = http_body_settle(x)))
         return 0;
     xmem(x)->olen = x->head_start;
     x->state = HTTP_RESP_NONE;
@@ -345,10 +347,7 @@ static bool status_has_no_body(int status)
 static int out_queue_or_write(struct http_exchange *x, const void *data, size_t len)
 {
     struct conn_mem *m = xmem(x);
-    struct iovec iov[2] = {
-        {.iov_base = m->obuf, .iov_len = m->olen},
-        {.iov_base = (void *)data, .iov_len = len},
-    };
+    struct iovec iov[2];
     ssize_t n;
 
     if (CONN_OBUF_SIZE - m->olen >= len) {
@@ -356,6 +355,8 @@ static int out_queue_or_write(struct http_exchange *x, const void *data, size_t 
         m->olen += len;
         return 0;
     }
+    iov[0] = (struct iovec){.iov_base = m->obuf, .iov_len = m->olen};
+    iov[1] = (struct iovec){.iov_base = (void *)data, .iov_len = len};
     n = co_writev(&x->conn->w, iov, 2, conn_send_deadline(x->conn));
     if (n < 0)
         return write_failed(x, n);
@@ -419,12 +420,13 @@ int http_resp_sendfile(struct http_exchange *x, int fd, off_t offset, size_t len
 int http_resp_prepare(const struct http_exchange *x, uint64_t length, struct http_prepared *p)
 {
     const struct conn_mem *m = x->conn->mem;
-    size_t lines_len = m->olen - x->head_start;
+    const struct http_head_lines *lines = x->site->head_lines;
+    size_t lines_len = m->olen - x->head_start, date_len = lines ? lines->len : 0;
     char *bytes;
 
     if (x->state != HTTP_RESP_HEAD || x->head_overflow || status_has_no_body(x->status))
         return -EINVAL;
-    bytes = malloc(lines_len + 40);
+    bytes = malloc(lines_len + date_len + 42);
     if (!bytes)
         return -ENOMEM;
     memcpy(bytes, m->obuf + x->head_start, lines_len);
@@ -432,10 +434,12 @@ int http_resp_prepare(const struct http_exchange *x, uint64_t length, struct htt
         .bytes = bytes,
         .lines_len = lines_len,
         .status_len = x->lines_start,
-        .length_len = length_line(bytes + lines_len, length),
+        .date_len = date_len,
+        .length_len = length_line(bytes + lines_len + date_len, length),
         .status = x->status,
         .length = length,
     };
+    memcpy(bytes + lines_len + date_len + p->length_len, "\r\n", 2);
     return 0;
 }
 
@@ -445,10 +449,33 @@ void http_prepared_free(struct http_prepared *p)
     *p = (struct http_prepared){0};
 }
 
-int http_resp_prepared(struct http_exchange *x, const struct http_prepared *p, const void *body,
-                       int fd)
+/* For a response from p that head_end would end with the site's Date and
+ * Server lines, the length line and the blank line alone (keep-alive, not
+ * draining, no body to settle): brings the Date and Server lines kept in p
+ * up to now and returns the length of the whole head p then holds; else
+ * 0. Never yields. */
+static size_t prepared_whole_head(struct http_exchange *x, struct http_prepared *p)
+{
+    struct http_head_lines *lines = x->site->head_lines;
+    size_t len;
+    const char *text;
+
+    if (!lines || lines->len != p->date_len || !x->keep_alive || x->conn->srv->draining ||
+        !xmem(x)->body_done)
+        return 0;
+    text = http_head_lines_at(lines, loop_wall(x->loop), &len);
+    if (p->date_of != lines || p->date_second != lines->second) {
+        memcpy(p->bytes + p->lines_len, text, len);
+        p->date_of = lines;
+        p->date_second = lines->second;
+    }
+    return p->lines_len + p->date_len + p->length_len + 2;
+}
+
+int http_resp_prepared(struct http_exchange *x, struct http_prepared *p, const void *body, int fd)
 {
     struct conn_mem *m = xmem(x);
+    size_t whole;
     int r;
 
     if (x->state != HTTP_RESP_NONE)
@@ -456,13 +483,19 @@ int http_resp_prepared(struct http_exchange *x, const struct http_prepared *p, c
     r = head_open_room(x, p->lines_len + tail_need(x, p->length_len));
     if (r < 0)
         return r;
-    memcpy(m->obuf + m->olen, p->bytes, p->lines_len);
-    head_opened(x, p->status, p->status_len, m->olen + p->lines_len);
-    if ((r = settle_or_replace(x)) < 0)
-        return r;
-    r = head_end(x, p->bytes + p->lines_len, p->length_len);
-    if (r < 0)
-        return r;
+    if ((whole = prepared_whole_head(x, p)) > 0) {
+        memcpy(m->obuf + m->olen, p->bytes, whole);
+        head_opened(x, p->status, p->status_len, m->olen + whole);
+        x->head_len = whole;
+    } else {
+        memcpy(m->obuf + m->olen, p->bytes, p->lines_len);
+        head_opened(x, p->status, p->status_len, m->olen + p->lines_len);
+        if ((r = settle_or_replace(x)) < 0)
+            return r;
+        r = head_end(x, p->bytes + p->lines_len + p->date_len, p->length_len);
+        if (r < 0)
+            return r;
+    }
     x->has_length = true;
     x->length = p->length;
     x->state = HTTP_RESP_DONE;

@@ -287,7 +287,8 @@ static bool prefix_matches(const struct route *route, const char *path, size_t p
 {
     size_t plen = route->prefix_len;
 
-    if (path_len < plen || memcmp(path, route->prefix, plen) != 0)
+    /* The root route's prefix is empty: nothing to compare. */
+    if (plen > 0 && (path_len < plen || memcmp(path, route->prefix, plen) != 0))
         return false;
     return path_len == plen || path[plen] == '/';
 }

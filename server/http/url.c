@@ -151,8 +151,8 @@ static int normalize_full(const char *path, size_t len, char *out, bool *trailin
     return (int)o;
 }
 
-static int normalize(const char *path, size_t len, char *out, size_t out_cap, bool *trailing_slash,
-                     struct norm_state *st)
+static inline int normalize(const char *path, size_t len, char *out, size_t out_cap,
+                            bool *trailing_slash, struct norm_state *st)
 {
     int n;
 

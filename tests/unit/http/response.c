@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "head_split.h"
@@ -119,6 +120,88 @@ Test(response, a_kept_head_with_a_long_server_line)
     lines = http_head_lines_new(server);
     cr_assert_not_null(lines);
     kept_head_sends_the_same_bytes(lines);
+    free(lines);
+}
+
+/* /step answers as /build does without keeping its head; the rest as
+ * prepared_handler. */
+static void dated_handler(struct http_exchange *x, void *arg)
+{
+    if (strcmp(x->path, "/step") != 0) {
+        prepared_handler(x, arg);
+        return;
+    }
+    if (http_resp_begin(x, 200) < 0)
+        return;
+    http_resp_header(x, "Content-Type", 12, "text/html", 9);
+    http_resp_header(x, "X-Kept", 6, "yes", 3);
+    http_resp_body(x, body, sizeof body - 1);
+}
+
+/* The Date value of the head at out + at (29 bytes and a NUL into date). */
+static void date_at(const char *out, size_t at, char *date)
+{
+    size_t len;
+    const char *v = loopback_header(out + at, "Date", &len);
+
+    cr_assert_not_null(v, "a Date in: %s", out + at);
+    cr_assert_eq(len, 29);
+    memcpy(date, v, 29);
+    date[29] = '\0';
+}
+
+/* Serves reqs on a new connection with dated_handler and k, on a site
+ * with lines; reads every response into out (cap bytes). */
+static void serve_dated(struct kept *k, struct http_head_lines *lines, const char *reqs, char *out,
+                        size_t cap)
+{
+    struct loopback lb;
+    size_t len = 0;
+
+    loopback_start(&lb, dated_handler, k, NULL);
+    lb.site.head_lines = lines;
+    cr_assert(loopback_send(&lb, reqs, strlen(reqs)));
+    loopback_read_to_end(&lb, out, cap, &len);
+    loopback_stop(&lb);
+}
+
+Test(response, a_kept_head_carries_the_date_of_each_response)
+{
+    struct http_head_lines *lines = http_head_lines_new("cohttpd");
+    char out1[8192], out2[8192], head[2048], step[2048], got[sizeof body], d_kept1[30], d_step[30],
+        d_kept2[30];
+    struct kept k = {.fd = -1};
+    size_t at = 0;
+    time_t t0;
+
+    cr_assert_not_null(lines);
+    serve_dated(&k, lines,
+                "GET /build HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /kept HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /kept HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                out1, sizeof out1);
+    next_response(out1, &at, step, sizeof step, true, got);
+    date_at(out1, at, d_kept1);
+    next_response(out1, &at, head, sizeof head, true, got);
+    cr_assert_str_eq(head, step);
+    /* A second later, the kept head sends that second's Date. */
+    t0 = time(NULL);
+    while (time(NULL) == t0)
+        usleep(50 * 1000);
+    serve_dated(&k, lines,
+                "GET /step HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /kept HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /kept HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                out2, sizeof out2);
+    at = 0;
+    date_at(out2, at, d_step);
+    next_response(out2, &at, step, sizeof step, true, got);
+    date_at(out2, at, d_kept2);
+    next_response(out2, &at, head, sizeof head, true, got);
+    cr_assert_str_eq(head, step, "the same head as step by step");
+    cr_assert_str_neq(d_kept1, d_kept2, "the kept head's Date moved on: %s", out2);
+    cr_assert_str_eq(d_kept2, d_step, "the Date a head made step by step shows: %s", out2);
+    http_prepared_free(&k.head);
     free(lines);
 }
 
