@@ -8,16 +8,15 @@
 #include "http/parser_internal.h"
 
 /* unreserved / sub-delims of RFC 3986, the characters of a reg-name
- * besides pct-encoded, as a bitmap like http_tchar_bits:
- * ! $ & ' ( ) * + , - . 0-9 ; = A-Z _ a-z ~ */
-static const uint64_t regname_bits[4] = {
-    UINT64_C(0x2bff7fd200000000),
-    UINT64_C(0x47fffffe87fffffe),
-    0,
-    0,
+ * besides pct-encoded, as a table: one load a byte. */
+static const bool regname_char[256] = {
+    ['a' ... 'z'] = true, ['A' ... 'Z'] = true, ['0' ... '9'] = true, ['-'] = true, ['.'] = true,
+    ['_'] = true,         ['~'] = true,         ['!'] = true,         ['$'] = true, ['&'] = true,
+    ['\''] = true,        ['('] = true,         [')'] = true,         ['*'] = true, ['+'] = true,
+    [','] = true,         [';'] = true,         ['='] = true,
 };
 
-static bool is_regname_char(unsigned char c) { return (regname_bits[c >> 6] >> (c & 63)) & 1; }
+static bool is_regname_char(unsigned char c) { return regname_char[c]; }
 
 /* What the fields say about framing and the connection. */
 struct head_fields {
