@@ -128,26 +128,39 @@ static const llhttp_settings_t parser_settings = {
 
 /* ---- pass 1: the byte scan ---- */
 
-/* The first index from i below win whose byte is below 0x0e: every CR, LF
- * and NUL, and a few other control bytes that the scan then passes over.
- * Eight bytes a step where loads are little-endian: in (w - 0x0e..) & ~w &
- * 0x80.., the lowest flagged byte is exact (a borrow only flags the bytes
- * above it). */
+static uint64_t load64(const char *s)
+{
+    uint64_t w;
+
+    memcpy(&w, s, sizeof w);
+    return w;
+}
+
+/* Whether c is outside 0x20-0x7e: a control byte (CR, LF and NUL among
+ * them), DEL or obs-text. */
+static bool is_odd(unsigned char c) { return c < 0x20 || c > 0x7e; }
+
+/* The first index from i below win whose byte is odd (is_odd): every CR,
+ * LF and NUL, and the tabs and other such bytes that the scan then notes
+ * (head_odd) and passes over. Eight bytes a step where loads are
+ * little-endian: in a word w, (w - 0x20..) & ~w flags a byte below 0x20
+ * and (w + 0x01..) | w one above 0x7e, each in the byte's high bit; the
+ * lowest flagged byte is exact (a borrow or a carry only ever comes out
+ * of a byte that is flagged itself, and flags the bytes above it). */
 static size_t skip_plain(const char *buf, size_t i, size_t win)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
 
     for (; i + 8 <= win; i += 8) {
-        uint64_t w, m;
+        uint64_t w = load64(buf + i);
+        uint64_t m = (((w - ones * 0x20) & ~w) | (w + ones) | w) & highs;
 
-        memcpy(&w, buf + i, sizeof w);
-        m = (w - ones * 0x0e) & ~w & highs;
         if (m != 0)
             return i + (size_t)__builtin_ctzll(m) / 8;
     }
 #endif
-    while (i < win && (unsigned char)buf[i] >= 0x0e)
+    while (i < win && !is_odd((unsigned char)buf[i]))
         i++;
     return i;
 }
@@ -156,7 +169,9 @@ static size_t skip_plain(const char *buf, size_t i, size_t win)
  * head length once its final CRLFCRLF is in, 0 for more, or -status. A CR
  * is judged only when the byte after it is inside the window, so feeding the
  * bytes in any split gives the same answer. Inside a started head, runs of
- * other bytes are skipped (skip_plain). Records where the request line
+ * other bytes are skipped (skip_plain). Notes in head_odd an odd byte
+ * other than CR and LF (a tab, obs-text, or a byte that no field value
+ * may hold: without one, every field value is valid). Records where the request line
  * ends (line_end) and where each later line's CR is (line_cr, as many as
  * it holds: more lines than max_headers allows are refused anyway); a head
  * that reaches the line pass is below INT_MAX bytes, so the offsets fit. */
@@ -194,9 +209,12 @@ static long head_scan(struct http_parser *p, const char *buf, size_t len)
             }
         } else if (c == '\n' || c == '\0') {
             return -400; /* NUL, or LF not after a CR (that one was taken with its CR) */
-        } else if (!p->head_started) {
-            p->head_started = true;
-            p->head_start = i;
+        } else {
+            p->head_odd |= is_odd((unsigned char)c);
+            if (!p->head_started) {
+                p->head_started = true;
+                p->head_start = i;
+            }
         }
     }
     p->scanned = i;
@@ -317,14 +335,6 @@ static bool word_ieq(uint64_t name, uint64_t lower)
     return (name | ((lower >> 1) & UINT64_C(0x2020202020202020))) == lower;
 }
 
-static uint64_t load64(const char *s)
-{
-    uint64_t w;
-
-    memcpy(&w, s, sizeof w);
-    return w;
-}
-
 static uint64_t load32(const char *s)
 {
     uint32_t w;
@@ -428,16 +438,19 @@ static bool word_is_name_chars(uint64_t w)
 }
 
 /* What strict llhttp accepts in a field line of any other name: a token,
- * the colon, then a field value as above. The name is taken eight bytes a
- * step while they are letters, digits and '-'; the rest byte by byte. */
-static bool field_line_valid(const char *s, const char *colon, const char *eol)
+ * the colon, then a field value as above, which needs looking at only
+ * when the scan saw an odd byte in the head (head_odd). The
+ * name is taken eight bytes a step while they are letters, digits and
+ * '-'; the rest byte by byte. */
+static bool field_line_valid(const struct http_parser *p, const char *s, const char *colon,
+                             const char *eol)
 {
     for (; colon - s >= 8 && word_is_name_chars(load64(s)); s += 8)
         ;
     for (; s < colon; s++)
         if (!is_tchar((unsigned char)*s))
             return false;
-    return field_value_valid(colon + 1, eol);
+    return !p->head_odd || field_value_valid(colon + 1, eol);
 }
 
 /* Field lines from s to the empty line ending the head (the scan made every
@@ -477,7 +490,7 @@ static int split_field_lines(const struct http_parser *p, const char *buf, const
         if (llhttp_reads(index_field(req, req->header_count++)))
             (*ll_lines)++;
         else if (chars_ok)
-            chars_ok = field_line_valid(s, colon, eol);
+            chars_ok = field_line_valid(p, s, colon, eol);
         s = eol + 2;
     }
     return chars_ok ? 0 : 400;

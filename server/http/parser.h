@@ -103,6 +103,7 @@ struct http_parser {
     size_t head_start; /* first byte of the request line */
     size_t line_end;   /* just past the request line; 0 until seen */
     bool head_started; /* a byte other than a leading CRLF was seen */
+    bool head_odd;     /* a byte outside 0x20-0x7e other than CR and LF was seen */
     bool head_done;    /* http_parse_head() accepted the head */
     bool ll_ready;     /* llhttp is initialised for this request */
     unsigned lines;    /* field line ends recorded in line_cr */
