@@ -10,9 +10,10 @@
  *      and connection state depend on, and the end of the head; every
  *      other field line is held in pass 2 to what strict llhttp accepts
  *      (a token name, field-vchar values), so no byte is parsed twice.
- *      A head with none of those field lines whose request line llhttp
- *      certainly accepts (llhttp_only_confirms) skips this pass, and
- *      llhttp is initialised only when it is to be fed;
+ *      A head whose request line llhttp certainly accepts
+ *      (llhttp_only_confirms) and whose only such lines are Connection
+ *      and Proxy-Connection, judged in pass 2 too (llhttp_decides), skips
+ *      this pass, and llhttp is initialised only when it is to be fed;
  *   4. RFC 9112 §3.2, §3.3, §6.1-6.3 and §9.3 (parser_rules.c): Host,
  *      request-target form, framing (Content-Length and Transfer-Encoding,
  *      cross-checked with what llhttp decided), Expect, Connection.
@@ -385,12 +386,31 @@ static enum http_field index_field(struct http_request *req, unsigned i)
     return k;
 }
 
-/* The field kinds whose lines llhttp is given: the ones its framing and
- * connection state depend on (llhttp 8.1 reads these five by name). */
+/* The field kinds whose lines llhttp is given when it reads a head: the
+ * ones its framing and connection state depend on (llhttp 8.1 reads these
+ * five by name). */
 static bool llhttp_reads(enum http_field k)
 {
     return k == HTTP_F_UPGRADE || k == HTTP_F_CONNECTION || k == HTTP_F_CONTENT_LENGTH ||
            k == HTTP_F_PROXY_CONNECTION || k == HTTP_F_TRANSFER_ENCODING;
+}
+
+/* Whether req has a field line that only llhttp can judge: a framing
+ * field or Upgrade, which make it read the head. The other two it reads,
+ * Connection and Proxy-Connection, set llhttp's connection flags, which
+ * it reads only once it has read a body (whether to keep the connection)
+ * and with an Upgrade field (whether to switch protocols); a head without
+ * the three has no body, so nothing llhttp would do with them follows.
+ * What strict llhttp 8.1 accepts in their values is what it accepts in
+ * any field value: its connection states match the tokens "close",
+ * "keep-alive" and "upgrade" between commas and spaces, and take any other
+ * byte of HT, SP to '~' and obs-text as part of some other token. */
+static bool llhttp_decides(const struct http_request *req)
+{
+    const uint32_t kinds = UINT32_C(1) << HTTP_F_UPGRADE | UINT32_C(1) << HTTP_F_CONTENT_LENGTH |
+                           UINT32_C(1) << HTTP_F_TRANSFER_ENCODING;
+
+    return (req->fields_seen & kinds) != 0;
 }
 
 /* Whether s[0..end) holds only what strict llhttp takes in a field value:
@@ -456,7 +476,8 @@ static bool field_line_valid(const struct http_parser *p, const char *s, const c
 /* Field lines from s to the empty line ending the head (the scan made every
  * line end in CRLF, and recorded where) of buf into req->headers, values
  * trimmed; *ll_lines counts the ones llhttp is to be given (llhttp_reads).
- * Any other line is checked here as llhttp would; the first such refusal
+ * Any other line, and a Connection or Proxy-Connection line unless llhttp
+ * is to read every head, is checked here as llhttp would; the first such refusal
  * counts after the structural ones (400, 431) of every line, as when
  * llhttp ran after this pass. */
 static int split_field_lines(const struct http_parser *p, const char *buf, const char *s,
@@ -472,6 +493,7 @@ static int split_field_lines(const struct http_parser *p, const char *buf, const
         const char *eol = k < recorded ? buf + cr[k] : memchr(s, '\r', (size_t)(end - s));
         const char *colon;
         struct http_header *h;
+        enum http_field kind;
 
         if (eol == NULL)
             return 400;
@@ -487,10 +509,15 @@ static int split_field_lines(const struct http_parser *p, const char *buf, const
         h = &req->headers[req->header_count];
         h->name = span_of(s, colon);
         h->value = span_trim(span_of(colon + 1, eol));
-        if (llhttp_reads(index_field(req, req->header_count++)))
+        kind = index_field(req, req->header_count++);
+        if (!llhttp_reads(kind)) {
+            chars_ok = chars_ok && field_line_valid(p, s, colon, eol);
+        } else {
             (*ll_lines)++;
-        else if (chars_ok)
-            chars_ok = field_line_valid(p, s, colon, eol);
+            if ((kind == HTTP_F_CONNECTION || kind == HTTP_F_PROXY_CONNECTION) &&
+                !p->llhttp_always && p->head_odd) /* the name is valid, being one of these */
+                chars_ok = chars_ok && field_value_valid(colon + 1, eol);
+        }
         s = eol + 2;
     }
     return chars_ok ? 0 : 400;
@@ -534,13 +561,15 @@ static bool target_plain(const char *s, const char *end)
 }
 
 /* Whether strict llhttp 8.1 certainly accepts a request line that
- * parse_request_line accepted, when no field line is for llhttp to read:
+ * parse_request_line accepted, when no field line needs llhttp
+ * (llhttp_decides):
  * the method GET or HEAD, an origin-form target of bytes its url_path and
  * url_query states take (0x21 to 0x7e; '?' starts the query, where a
  * second '?' is one of them), '#' (a fragment) excepted, and the
  * version our pass checked (1.0 or 1.1 to llhttp). llhttp then reads the
- * request line's CRLF and the head's empty line and pauses at the head's
- * end, having set no flag and counted no length; anything else goes
+ * request line's CRLF, any Connection and Proxy-Connection lines, and
+ * the head's empty line, and pauses at the head's end, having counted no
+ * length and set no flag but the connection ones; anything else goes
  * through llhttp. */
 static bool llhttp_only_confirms(const struct http_request *req)
 {
@@ -631,7 +660,7 @@ static int parse_complete_head(struct http_parser *p, const char *buf, size_t he
         status = split_field_lines(p, buf, line_eol + 2, end, req, &ll_lines);
     if (status != 0)
         return status;
-    if (ll_lines == 0 && !p->llhttp_always && llhttp_only_confirms(req)) {
+    if (!llhttp_decides(req) && !p->llhttp_always && llhttp_only_confirms(req)) {
         req->method = req->method_name.len == 3 ? HTTP_GET : HTTP_HEAD;
     } else {
         status =
