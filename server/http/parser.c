@@ -259,23 +259,61 @@ static int parse_version(struct http_span v, struct http_request *req)
     return 0;
 }
 
-/* request-line = method SP request-target SP HTTP-version, single spaces. */
+/* The first byte of s[0..end) equal to a, b or c, or end. Eight bytes a
+ * step where loads are little-endian: (x - 0x01..) & ~x flags the zero
+ * bytes of x = w ^ a.. in their high bits, the lowest flagged byte exact
+ * (a borrow only flags the bytes above the one it comes from). */
+static const char *find_any3(const char *s, const char *end, unsigned char a, unsigned char b,
+                             unsigned char c)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+
+    for (; end - s >= 8; s += 8) {
+        uint64_t w = load64(s), x = w ^ (ones * a), y = w ^ (ones * b), z = w ^ (ones * c);
+        uint64_t m = (((x - ones) & ~x) | ((y - ones) & ~y) | ((z - ones) & ~z)) & highs;
+
+        if (m != 0)
+            return s + __builtin_ctzll(m) / 8;
+    }
+#endif
+    for (; s < end; s++)
+        if ((unsigned char)*s == a || (unsigned char)*s == b || (unsigned char)*s == c)
+            return s;
+    return end;
+}
+
+/* request-line = method SP request-target SP HTTP-version, single spaces.
+ * The walk that finds the target's end also finds its first '?' and '#':
+ * an origin-form target is split there into req->path and req->query
+ * (RFC 9112 §3.2.1; a fragment is dropped). */
 static int parse_request_line(const char *s, const char *eol, struct http_request *req)
 {
-    const char *sp1 = memchr(s, ' ', (size_t)(eol - s));
-    const char *sp2, *c;
+    const char *sp1 = s, *t, *q = NULL, *frag, *sp2;
     int status;
 
-    if (sp1 == NULL || sp1 == s)
+    if (eol - s > 4 && memcmp(s, "GET ", 4) == 0)
+        sp1 = s + 3; /* most requests, without a walk */
+    else
+        while (sp1 < eol && is_tchar((unsigned char)*sp1))
+            sp1++;
+    if (sp1 == s || sp1 == eol || *sp1 != ' ')
         return 400;
-    for (c = s; c < sp1; c++)
-        if (!is_tchar((unsigned char)*c))
-            return 400;
-    sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
-    if (sp2 == NULL || sp2 == sp1 + 1)
+    t = sp1 + 1;
+    frag = find_any3(t, eol, ' ', '?', '#');
+    if (frag < eol && *frag == '?') {
+        q = frag;
+        frag = find_any3(q + 1, eol, ' ', '#', '#');
+    }
+    sp2 = frag < eol && *frag == '#' ? memchr(frag, ' ', (size_t)(eol - frag)) : frag;
+    if (sp2 == NULL || sp2 == eol || sp2 == t)
         return 400;
     req->method_name = span_of(s, sp1);
-    req->target = span_of(sp1 + 1, sp2);
+    req->target = span_of(t, sp2);
+    if (*t == '/') {
+        req->path = span_of(t, q ? q : frag);
+        req->query = q ? span_of(q + 1, frag) : (struct http_span){.p = frag, .len = 0};
+    }
     status = parse_version(span_of(sp2 + 1, eol), req);
     if (status != 0)
         return status;
@@ -571,14 +609,21 @@ static bool target_plain(const char *s, const char *end)
  * the head's empty line, and pauses at the head's end, having counted no
  * length and set no flag but the connection ones; anything else goes
  * through llhttp. */
-static bool llhttp_only_confirms(const struct http_request *req)
+static bool llhttp_only_confirms(const struct http_parser *p, const struct http_request *req)
 {
     const struct http_span m = req->method_name, t = req->target;
 
     if (!((m.len == 3 && memcmp(m.p, "GET", 3) == 0) ||
           (m.len == 4 && memcmp(m.p, "HEAD", 4) == 0)))
         return false;
-    return t.p[0] == '/' && target_plain(t.p + 1, t.p + t.len);
+    if (t.p[0] != '/')
+        return false;
+    if (p->head_odd)
+        return target_plain(t.p + 1, t.p + t.len);
+    /* Every byte is in 0x20-0x7e and no space is inside the target: it is
+     * plain unless it has a fragment, that is unless its query (or the
+     * empty query after its path) ends before it does. */
+    return req->query.p + req->query.len == t.p + t.len;
 }
 
 /* One piece of the head to llhttp, which must take it whole. */
@@ -660,7 +705,7 @@ static int parse_complete_head(struct http_parser *p, const char *buf, size_t he
         status = split_field_lines(p, buf, line_eol + 2, end, req, &ll_lines);
     if (status != 0)
         return status;
-    if (!llhttp_decides(req) && !p->llhttp_always && llhttp_only_confirms(req)) {
+    if (!llhttp_decides(req) && !p->llhttp_always && llhttp_only_confirms(p, req)) {
         req->method = req->method_name.len == 3 ? HTTP_GET : HTTP_HEAD;
     } else {
         status =

@@ -203,12 +203,8 @@ static int parse_target(struct http_request *req)
     struct http_span t = req->target;
     bool connect = req->method == HTTP_CONNECT;
 
-    if (t.p[0] == '/') {
-        if (connect)
-            return 400;
-        split_path(req, t.p, t.p + t.len);
-        return 0;
-    }
+    if (t.p[0] == '/')
+        return connect ? 400 : 0; /* split with the request line (parser.c) */
     if (t.len == 1 && t.p[0] == '*') {
         if (req->method != HTTP_OPTIONS)
             return 400;

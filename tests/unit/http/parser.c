@@ -773,6 +773,54 @@ Test(parser_fields, origin_form)
     cr_expect(!http_request_has_body(&freq));
 }
 
+/* The request line's walk splits an origin-form target where split by
+ * hand: the path up to the first '?' before any '#', the query from there
+ * to the '#' or the end. A '?' and a '#' (or neither) at every pair of
+ * offsets of a target long enough for every lane of the eight-byte steps,
+ * with llhttp reading the head and without. */
+Test(parser_fields, origin_form_splits_at_the_first_question_mark_before_a_fragment)
+{
+    static const char base[] = "/0123456789abcdef/ghijklmnop";
+    const size_t n = sizeof base - 1;
+    unsigned checked = 0;
+
+    for (size_t qi = 1; qi <= n; qi++) {
+        for (size_t hi = 1; hi <= n; hi++) {
+            for (int always = 0; always < 2; always++) {
+                static struct http_limits lim;
+                char target[sizeof base], req[128];
+                const char *q, *h, *path_end;
+                int len;
+
+                memcpy(target, base, sizeof base);
+                if (qi < n)
+                    target[qi] = '?';
+                if (hi < n)
+                    target[hi] = '#';
+                len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", target);
+                cr_assert_gt(len, 0);
+                lim = http_limits_default();
+                http_parser_init(&fp, &lim);
+                http_parser_always_llhttp(&fp, always);
+                if (http_parse_head(&fp, req, (size_t)len, &freq) != len) {
+                    cr_expect(hi < n, "%s refused", target);
+                    continue; /* llhttp refuses some fragments */
+                }
+                h = strchr(target, '#');
+                path_end = h ? h : target + n;
+                q = memchr(target, '?', (size_t)(path_end - target));
+                cr_expect_eq(freq.path.len, (size_t)((q ? q : path_end) - target), "%s", target);
+                cr_expect_eq(freq.path.p, req + 4, "%s", target);
+                cr_expect_eq(freq.query.p, req + 4 + (q ? q + 1 - target : path_end - target), "%s",
+                             target);
+                cr_expect_eq(freq.query.len, q ? (size_t)(path_end - q - 1) : 0, "%s", target);
+                checked++;
+            }
+        }
+    }
+    cr_expect_gt(checked, n * n, "only %u targets were accepted", checked);
+}
+
 Test(parser_fields, absolute_form_takes_the_host_from_the_target)
 {
     cr_assert_gt(head("GET http://Example.org:81/p?q HTTP/1.1\r\nHost: other\r\n\r\n"), 0);
