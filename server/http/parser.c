@@ -479,12 +479,12 @@ static bool field_value_valid(const char *s, const char *end)
     return true;
 }
 
-/* Whether the eight bytes of w are all ASCII letters, digits or '-' (the
- * bytes of almost every field name, all of them tchars). Exact per byte:
- * with the high bit of every byte set first (a byte that had it fails
- * outright), no subtraction below borrows across a byte, so bit 7 of
- * (x - c..) says x's byte is at least c. */
-static bool word_is_name_chars(uint64_t w)
+/* The bytes of w that are not ASCII letters, digits or '-' (the bytes of
+ * almost every field name, all of them tchars), each as its high bit.
+ * Exact per byte: with the high bit of every byte set first (a byte that
+ * had it is flagged outright), no subtraction below borrows across a
+ * byte, so bit 7 of (x - c..) says x's byte is at least c. */
+static uint64_t word_name_misfits(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101u, h = 0x8080808080808080u;
     uint64_t x = w | h, l = x | (ones * 0x20), y = x ^ (ones * (0x80 | '-'));
@@ -492,30 +492,37 @@ static bool word_is_name_chars(uint64_t w)
     uint64_t digit = (x - ones * '0') & ~(x - ones * ('9' + 1));
     uint64_t dash = ~((y | h) - ones);
 
-    return (w & h) == 0 && ((letter | digit | dash) & h) == h;
+    return (w | ~(letter | digit | dash)) & h;
 }
 
-/* What strict llhttp accepts in a field line of any other name: a token,
- * the colon, then a field value as above, which needs looking at only
- * when the scan saw an odd byte in the head (head_odd). The
- * name is taken eight bytes a step while they are letters, digits and
- * '-'; the rest byte by byte. */
-static bool field_line_valid(const struct http_parser *p, const char *s, const char *colon,
-                             const char *eol)
+/* Where the name of the field line at s ends: its first byte that is not
+ * a tchar (RFC 9110 §5.6.2), the colon when the name is valid; eol, the
+ * line's CR, at the latest. Eight bytes a step where loads are
+ * little-endian (while end, the head's end, is that far), up to the first
+ * byte that is not a letter, digit or '-'; from there byte by byte. */
+static const char *field_name_end(const char *s, const char *eol, const char *end)
 {
-    for (; colon - s >= 8 && word_is_name_chars(load64(s)); s += 8)
-        ;
-    for (; s < colon; s++)
-        if (!is_tchar((unsigned char)*s))
-            return false;
-    return !p->head_odd || field_value_valid(colon + 1, eol);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; end - s >= 8; s += 8) {
+        uint64_t m = word_name_misfits(load64(s));
+
+        if (m != 0) {
+            s += __builtin_ctzll(m) / 8;
+            break;
+        }
+    }
+#endif
+    while (s < eol && is_tchar((unsigned char)*s))
+        s++;
+    return s;
 }
 
 /* Field lines from s to the empty line ending the head (the scan made every
  * line end in CRLF, and recorded where) of buf into req->headers, values
  * trimmed; *ll_lines counts the ones llhttp is to be given (llhttp_reads).
  * Any other line, and a Connection or Proxy-Connection line unless llhttp
- * is to read every head, is checked here as llhttp would; the first such refusal
+ * is to read every head, is checked here as llhttp would (a field value
+ * only when the scan saw an odd byte in the head); the first such refusal
  * counts after the structural ones (400, 431) of every line, as when
  * llhttp ran after this pass. */
 static int split_field_lines(const struct http_parser *p, const char *buf, const char *s,
@@ -529,7 +536,7 @@ static int split_field_lines(const struct http_parser *p, const char *buf, const
 
     for (unsigned k = 0; s < end; k++) {
         const char *eol = k < recorded ? buf + cr[k] : memchr(s, '\r', (size_t)(end - s));
-        const char *colon;
+        const char *name_end, *colon;
         struct http_header *h;
         enum http_field kind;
 
@@ -539,7 +546,8 @@ static int split_field_lines(const struct http_parser *p, const char *buf, const
             break;
         if (is_ows(*s) || *s == ':')
             return 400; /* obs-fold, or an empty field name */
-        colon = memchr(s, ':', (size_t)(eol - s));
+        name_end = field_name_end(s, eol, end);
+        colon = *name_end == ':' ? name_end : memchr(name_end, ':', (size_t)(eol - name_end));
         if (colon == NULL || is_ows(colon[-1]))
             return 400;
         if (req->header_count >= max)
@@ -548,8 +556,9 @@ static int split_field_lines(const struct http_parser *p, const char *buf, const
         h->name = span_of(s, colon);
         h->value = span_trim(span_of(colon + 1, eol));
         kind = index_field(req, req->header_count++);
-        if (!llhttp_reads(kind)) {
-            chars_ok = chars_ok && field_line_valid(p, s, colon, eol);
+        if (!llhttp_reads(kind)) { /* a token name, and a valid value */
+            chars_ok = chars_ok && name_end == colon &&
+                       (!p->head_odd || field_value_valid(colon + 1, eol));
         } else {
             (*ll_lines)++;
             if ((kind == HTTP_F_CONNECTION || kind == HTTP_F_PROXY_CONNECTION) &&
