@@ -166,60 +166,88 @@ static size_t skip_plain(const char *buf, size_t i, size_t win)
     return i;
 }
 
-/* Scans buf[p->scanned..) within the max_header_size window. Returns the
+/* The lines of a started head from buf[*at..win): runs of plain bytes
+ * skipped (skip_plain), each CR judged once the byte after it is in the
+ * window. Records where the request line ends (line_end) and where each
+ * later line's CR is (line_cr, as many as it holds: more lines than
+ * max_headers allows are refused anyway); notes in head_odd an odd byte
+ * other than CR and LF (a tab, obs-text, or a byte that no field value may
+ * hold: without one, every field value is valid). Returns the head length
+ * once its empty line is in, -400, or 0 with *at where to go on. */
+static long scan_lines(struct http_parser *p, const char *buf, size_t *at, size_t win)
+{
+    unsigned lines = p->lines;
+    size_t i = *at;
+    long end = 0;
+
+    for (;;) {
+        i = skip_plain(buf, i, win);
+        if (i == win)
+            break;
+        if (buf[i] == '\r') {
+            if (i + 1 >= win)
+                break;
+            if (buf[i + 1] != '\n')
+                return -400;
+            if (p->line_end == 0) {
+                p->line_end = i + 2;
+            } else {
+                if (lines < HTTP_MAX_HEADERS + 1)
+                    p->line_cr[lines++] = (uint32_t)i;
+                if (buf[i - 1] == '\n') { /* an empty line: the head's end */
+                    end = (long)(i + 2);
+                    break;
+                }
+            }
+            i += 2;
+        } else if (buf[i] == '\n' || buf[i] == '\0') {
+            return -400; /* NUL, or LF not after a CR (that one was taken with its CR) */
+        } else {
+            p->head_odd = true;
+            i++;
+        }
+    }
+    p->lines = lines;
+    *at = i;
+    return end;
+}
+
+/* Scans buf[p->scanned..) within the max_header_size window: leading empty
+ * lines (CRLF), skipped, then the head's lines (scan_lines). Returns the
  * head length once its final CRLFCRLF is in, 0 for more, or -status. A CR
- * is judged only when the byte after it is inside the window, so feeding the
- * bytes in any split gives the same answer. Inside a started head, runs of
- * other bytes are skipped (skip_plain). Notes in head_odd an odd byte
- * other than CR and LF (a tab, obs-text, or a byte that no field value
- * may hold: without one, every field value is valid). Records where the request line
- * ends (line_end) and where each later line's CR is (line_cr, as many as
- * it holds: more lines than max_headers allows are refused anyway); a head
- * that reaches the line pass is below INT_MAX bytes, so the offsets fit. */
+ * is judged only when the byte after it is inside the window, so feeding
+ * the bytes in any split gives the same answer. A head that reaches the
+ * line pass is below INT_MAX bytes, so the offsets it records fit. */
 static long head_scan(struct http_parser *p, const char *buf, size_t len)
 {
     size_t max = p->limits->max_header_size;
     size_t win = len < max ? len : max;
-    unsigned lines = p->lines;
-    size_t i;
+    size_t i = p->scanned;
 
-    for (i = p->scanned; i < win; i++) {
-        char c;
+    while (!p->head_started && i < win) {
+        char c = buf[i];
 
-        if (p->head_started) {
-            i = skip_plain(buf, i, win);
-            if (i == win)
-                break;
-        }
-        c = buf[i];
         if (c == '\r') {
             if (i + 1 >= win)
                 break;
             if (buf[i + 1] != '\n')
                 return -400;
-            i++; /* the LF: a line ends (a leading empty one is skipped) */
-            if (p->head_started && p->line_end == 0) {
-                p->line_end = i + 1;
-            } else if (p->head_started) {
-                if (lines < HTTP_MAX_HEADERS + 1)
-                    p->line_cr[lines++] = (uint32_t)(i - 1);
-                if (buf[i - 2] == '\n') {
-                    p->lines = lines;
-                    return (long)(i + 1);
-                }
-            }
+            i += 2;
         } else if (c == '\n' || c == '\0') {
-            return -400; /* NUL, or LF not after a CR (that one was taken with its CR) */
+            return -400;
         } else {
-            p->head_odd |= is_odd((unsigned char)c);
-            if (!p->head_started) {
-                p->head_started = true;
-                p->head_start = i;
-            }
+            p->head_started = true;
+            p->head_start = i++;
+            p->head_odd = is_odd((unsigned char)c);
         }
     }
+    if (p->head_started) {
+        long end = scan_lines(p, buf, &i, win);
+
+        if (end != 0)
+            return end;
+    }
     p->scanned = i;
-    p->lines = lines;
     if (len >= max)
         return p->line_end ? -431 : -414;
     return 0;
