@@ -464,9 +464,10 @@ static bool llhttp_reads(enum http_field k)
 /* Whether req has a field line that only llhttp can judge: a framing
  * field or Upgrade, which make it read the head. The other two it reads,
  * Connection and Proxy-Connection, set llhttp's connection flags, which
- * it reads only once it has read a body (whether to keep the connection)
- * and with an Upgrade field (whether to switch protocols); a head without
- * the three has no body, so nothing llhttp would do with them follows.
+ * it reads only at a message's end (whether to keep the connection) and
+ * with an Upgrade field (whether to switch protocols); llhttp is run past
+ * a head only to read its body (http_parse_body), and a head without the
+ * three has none, so nothing llhttp would do with those flags follows.
  * What strict llhttp 8.1 accepts in their values is what it accepts in
  * any field value: its connection states match the tokens "close",
  * "keep-alive" and "upgrade" between commas and spaces, and take any other
