@@ -10,9 +10,10 @@
  *      and connection state depend on, and the end of the head; every
  *      other field line is held in pass 2 to what strict llhttp accepts
  *      (a token name, field-vchar values), so no byte is parsed twice.
- *      A head with none of those field lines whose request line llhttp
- *      certainly accepts (llhttp_only_confirms) skips this pass, and
- *      llhttp is initialised only when it is to be fed;
+ *      A head whose request line llhttp certainly accepts
+ *      (llhttp_only_confirms) and whose only such lines are Connection
+ *      and Proxy-Connection, judged in pass 2 too (llhttp_decides), skips
+ *      this pass, and llhttp is initialised only when it is to be fed;
  *   4. RFC 9112 §3.2, §3.3, §6.1-6.3 and §9.3 (parser_rules.c): Host,
  *      request-target form, framing (Content-Length and Transfer-Encoding,
  *      cross-checked with what llhttp decided), Expect, Connection.
@@ -128,79 +129,125 @@ static const llhttp_settings_t parser_settings = {
 
 /* ---- pass 1: the byte scan ---- */
 
-/* The first index from i below win whose byte is below 0x0e: every CR, LF
- * and NUL, and a few other control bytes that the scan then passes over.
- * Eight bytes a step where loads are little-endian: in (w - 0x0e..) & ~w &
- * 0x80.., the lowest flagged byte is exact (a borrow only flags the bytes
- * above it). */
+static uint64_t load64(const char *s)
+{
+    uint64_t w;
+
+    memcpy(&w, s, sizeof w);
+    return w;
+}
+
+/* Whether c is outside 0x20-0x7e: a control byte (CR, LF and NUL among
+ * them), DEL or obs-text. */
+static bool is_odd(unsigned char c) { return c < 0x20 || c > 0x7e; }
+
+/* The first index from i below win whose byte is odd (is_odd): every CR,
+ * LF and NUL, and the tabs and other such bytes that the scan then notes
+ * (head_odd) and passes over. Eight bytes a step where loads are
+ * little-endian: in a word w, (w - 0x20..) & ~w flags a byte below 0x20
+ * and (w + 0x01..) | w one above 0x7e, each in the byte's high bit; the
+ * lowest flagged byte is exact (a borrow or a carry only ever comes out
+ * of a byte that is flagged itself, and flags the bytes above it). */
 static size_t skip_plain(const char *buf, size_t i, size_t win)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
 
     for (; i + 8 <= win; i += 8) {
-        uint64_t w, m;
+        uint64_t w = load64(buf + i);
+        uint64_t m = (((w - ones * 0x20) & ~w) | (w + ones) | w) & highs;
 
-        memcpy(&w, buf + i, sizeof w);
-        m = (w - ones * 0x0e) & ~w & highs;
         if (m != 0)
             return i + (size_t)__builtin_ctzll(m) / 8;
     }
 #endif
-    while (i < win && (unsigned char)buf[i] >= 0x0e)
+    while (i < win && !is_odd((unsigned char)buf[i]))
         i++;
     return i;
 }
 
-/* Scans buf[p->scanned..) within the max_header_size window. Returns the
+/* The lines of a started head from buf[*at..win): runs of plain bytes
+ * skipped (skip_plain), each CR judged once the byte after it is in the
+ * window. Records where the request line ends (line_end) and where each
+ * later line's CR is (line_cr, as many as it holds: more lines than
+ * max_headers allows are refused anyway); notes in head_odd an odd byte
+ * other than CR and LF (a tab, obs-text, or a byte that no field value may
+ * hold: without one, every field value is valid). Returns the head length
+ * once its empty line is in, -400, or 0 with *at where to go on. */
+static long scan_lines(struct http_parser *p, const char *buf, size_t *at, size_t win)
+{
+    unsigned lines = p->lines;
+    size_t i = *at;
+    long end = 0;
+
+    for (;;) {
+        i = skip_plain(buf, i, win);
+        if (i == win)
+            break;
+        if (buf[i] == '\r') {
+            if (i + 1 >= win)
+                break;
+            if (buf[i + 1] != '\n')
+                return -400;
+            if (p->line_end == 0) {
+                p->line_end = i + 2;
+            } else {
+                if (lines < HTTP_MAX_HEADERS + 1)
+                    p->line_cr[lines++] = (uint32_t)i;
+                if (buf[i - 1] == '\n') { /* an empty line: the head's end */
+                    end = (long)(i + 2);
+                    break;
+                }
+            }
+            i += 2;
+        } else if (buf[i] == '\n' || buf[i] == '\0') {
+            return -400; /* NUL, or LF not after a CR (that one was taken with its CR) */
+        } else {
+            p->head_odd = true;
+            i++;
+        }
+    }
+    p->lines = lines;
+    *at = i;
+    return end;
+}
+
+/* Scans buf[p->scanned..) within the max_header_size window: leading empty
+ * lines (CRLF), skipped, then the head's lines (scan_lines). Returns the
  * head length once its final CRLFCRLF is in, 0 for more, or -status. A CR
- * is judged only when the byte after it is inside the window, so feeding the
- * bytes in any split gives the same answer. Inside a started head, runs of
- * other bytes are skipped (skip_plain). Records where the request line
- * ends (line_end) and where each later line's CR is (line_cr, as many as
- * it holds: more lines than max_headers allows are refused anyway); a head
- * that reaches the line pass is below INT_MAX bytes, so the offsets fit. */
+ * is judged only when the byte after it is inside the window, so feeding
+ * the bytes in any split gives the same answer. A head that reaches the
+ * line pass is below INT_MAX bytes, so the offsets it records fit. */
 static long head_scan(struct http_parser *p, const char *buf, size_t len)
 {
     size_t max = p->limits->max_header_size;
     size_t win = len < max ? len : max;
-    unsigned lines = p->lines;
-    size_t i;
+    size_t i = p->scanned;
 
-    for (i = p->scanned; i < win; i++) {
-        char c;
+    while (!p->head_started && i < win) {
+        char c = buf[i];
 
-        if (p->head_started) {
-            i = skip_plain(buf, i, win);
-            if (i == win)
-                break;
-        }
-        c = buf[i];
         if (c == '\r') {
             if (i + 1 >= win)
                 break;
             if (buf[i + 1] != '\n')
                 return -400;
-            i++; /* the LF: a line ends (a leading empty one is skipped) */
-            if (p->head_started && p->line_end == 0) {
-                p->line_end = i + 1;
-            } else if (p->head_started) {
-                if (lines < HTTP_MAX_HEADERS + 1)
-                    p->line_cr[lines++] = (uint32_t)(i - 1);
-                if (buf[i - 2] == '\n') {
-                    p->lines = lines;
-                    return (long)(i + 1);
-                }
-            }
+            i += 2;
         } else if (c == '\n' || c == '\0') {
-            return -400; /* NUL, or LF not after a CR (that one was taken with its CR) */
-        } else if (!p->head_started) {
+            return -400;
+        } else {
             p->head_started = true;
-            p->head_start = i;
+            p->head_start = i++;
+            p->head_odd = is_odd((unsigned char)c);
         }
     }
+    if (p->head_started) {
+        long end = scan_lines(p, buf, &i, win);
+
+        if (end != 0)
+            return end;
+    }
     p->scanned = i;
-    p->lines = lines;
     if (len >= max)
         return p->line_end ? -431 : -414;
     return 0;
@@ -240,23 +287,61 @@ static int parse_version(struct http_span v, struct http_request *req)
     return 0;
 }
 
-/* request-line = method SP request-target SP HTTP-version, single spaces. */
+/* The first byte of s[0..end) equal to a, b or c, or end. Eight bytes a
+ * step where loads are little-endian: (x - 0x01..) & ~x flags the zero
+ * bytes of x = w ^ a.. in their high bits, the lowest flagged byte exact
+ * (a borrow only flags the bytes above the one it comes from). */
+static const char *find_any3(const char *s, const char *end, unsigned char a, unsigned char b,
+                             unsigned char c)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+
+    for (; end - s >= 8; s += 8) {
+        uint64_t w = load64(s), x = w ^ (ones * a), y = w ^ (ones * b), z = w ^ (ones * c);
+        uint64_t m = (((x - ones) & ~x) | ((y - ones) & ~y) | ((z - ones) & ~z)) & highs;
+
+        if (m != 0)
+            return s + __builtin_ctzll(m) / 8;
+    }
+#endif
+    for (; s < end; s++)
+        if ((unsigned char)*s == a || (unsigned char)*s == b || (unsigned char)*s == c)
+            return s;
+    return end;
+}
+
+/* request-line = method SP request-target SP HTTP-version, single spaces.
+ * The walk that finds the target's end also finds its first '?' and '#':
+ * an origin-form target is split there into req->path and req->query
+ * (RFC 9112 §3.2.1; a fragment is dropped). */
 static int parse_request_line(const char *s, const char *eol, struct http_request *req)
 {
-    const char *sp1 = memchr(s, ' ', (size_t)(eol - s));
-    const char *sp2, *c;
+    const char *sp1 = s, *t, *q = NULL, *frag, *sp2;
     int status;
 
-    if (sp1 == NULL || sp1 == s)
+    if (eol - s > 4 && memcmp(s, "GET ", 4) == 0)
+        sp1 = s + 3; /* most requests, without a walk */
+    else
+        while (sp1 < eol && is_tchar((unsigned char)*sp1))
+            sp1++;
+    if (sp1 == s || sp1 == eol || *sp1 != ' ')
         return 400;
-    for (c = s; c < sp1; c++)
-        if (!is_tchar((unsigned char)*c))
-            return 400;
-    sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
-    if (sp2 == NULL || sp2 == sp1 + 1)
+    t = sp1 + 1;
+    frag = find_any3(t, eol, ' ', '?', '#');
+    if (frag < eol && *frag == '?') {
+        q = frag;
+        frag = find_any3(q + 1, eol, ' ', '#', '#');
+    }
+    sp2 = frag < eol && *frag == '#' ? memchr(frag, ' ', (size_t)(eol - frag)) : frag;
+    if (sp2 == NULL || sp2 == eol || sp2 == t)
         return 400;
     req->method_name = span_of(s, sp1);
-    req->target = span_of(sp1 + 1, sp2);
+    req->target = span_of(t, sp2);
+    if (*t == '/') {
+        req->path = span_of(t, q ? q : frag);
+        req->query = q ? span_of(q + 1, frag) : (struct http_span){.p = frag, .len = 0};
+    }
     status = parse_version(span_of(sp2 + 1, eol), req);
     if (status != 0)
         return status;
@@ -317,14 +402,6 @@ static bool word_ieq(uint64_t name, uint64_t lower)
     return (name | ((lower >> 1) & UINT64_C(0x2020202020202020))) == lower;
 }
 
-static uint64_t load64(const char *s)
-{
-    uint64_t w;
-
-    memcpy(&w, s, sizeof w);
-    return w;
-}
-
 static uint64_t load32(const char *s)
 {
     uint32_t w;
@@ -375,12 +452,32 @@ static enum http_field index_field(struct http_request *req, unsigned i)
     return k;
 }
 
-/* The field kinds whose lines llhttp is given: the ones its framing and
- * connection state depend on (llhttp 8.1 reads these five by name). */
+/* The field kinds whose lines llhttp is given when it reads a head: the
+ * ones its framing and connection state depend on (llhttp 8.1 reads these
+ * five by name). */
 static bool llhttp_reads(enum http_field k)
 {
     return k == HTTP_F_UPGRADE || k == HTTP_F_CONNECTION || k == HTTP_F_CONTENT_LENGTH ||
            k == HTTP_F_PROXY_CONNECTION || k == HTTP_F_TRANSFER_ENCODING;
+}
+
+/* Whether req has a field line that only llhttp can judge: a framing
+ * field or Upgrade, which make it read the head. The other two it reads,
+ * Connection and Proxy-Connection, set llhttp's connection flags, which
+ * it reads only at a message's end (whether to keep the connection) and
+ * with an Upgrade field (whether to switch protocols); llhttp is run past
+ * a head only to read its body (http_parse_body), and a head without the
+ * three has none, so nothing llhttp would do with those flags follows.
+ * What strict llhttp 8.1 accepts in their values is what it accepts in
+ * any field value: its connection states match the tokens "close",
+ * "keep-alive" and "upgrade" between commas and spaces, and take any other
+ * byte of HT, SP to '~' and obs-text as part of some other token. */
+static bool llhttp_decides(const struct http_request *req)
+{
+    const uint32_t kinds = UINT32_C(1) << HTTP_F_UPGRADE | UINT32_C(1) << HTTP_F_CONTENT_LENGTH |
+                           UINT32_C(1) << HTTP_F_TRANSFER_ENCODING;
+
+    return (req->fields_seen & kinds) != 0;
 }
 
 /* Whether s[0..end) holds only what strict llhttp takes in a field value:
@@ -411,12 +508,12 @@ static bool field_value_valid(const char *s, const char *end)
     return true;
 }
 
-/* Whether the eight bytes of w are all ASCII letters, digits or '-' (the
- * bytes of almost every field name, all of them tchars). Exact per byte:
- * with the high bit of every byte set first (a byte that had it fails
- * outright), no subtraction below borrows across a byte, so bit 7 of
- * (x - c..) says x's byte is at least c. */
-static bool word_is_name_chars(uint64_t w)
+/* The bytes of w that are not ASCII letters, digits or '-' (the bytes of
+ * almost every field name, all of them tchars), each as its high bit.
+ * Exact per byte: with the high bit of every byte set first (a byte that
+ * had it is flagged outright), no subtraction below borrows across a
+ * byte, so bit 7 of (x - c..) says x's byte is at least c. */
+static uint64_t word_name_misfits(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101u, h = 0x8080808080808080u;
     uint64_t x = w | h, l = x | (ones * 0x20), y = x ^ (ones * (0x80 | '-'));
@@ -424,26 +521,37 @@ static bool word_is_name_chars(uint64_t w)
     uint64_t digit = (x - ones * '0') & ~(x - ones * ('9' + 1));
     uint64_t dash = ~((y | h) - ones);
 
-    return (w & h) == 0 && ((letter | digit | dash) & h) == h;
+    return (w | ~(letter | digit | dash)) & h;
 }
 
-/* What strict llhttp accepts in a field line of any other name: a token,
- * the colon, then a field value as above. The name is taken eight bytes a
- * step while they are letters, digits and '-'; the rest byte by byte. */
-static bool field_line_valid(const char *s, const char *colon, const char *eol)
+/* Where the name of the field line at s ends: its first byte that is not
+ * a tchar (RFC 9110 §5.6.2), the colon when the name is valid; eol, the
+ * line's CR, at the latest. Eight bytes a step where loads are
+ * little-endian (while end, the head's end, is that far), up to the first
+ * byte that is not a letter, digit or '-'; from there byte by byte. */
+static const char *field_name_end(const char *s, const char *eol, const char *end)
 {
-    for (; colon - s >= 8 && word_is_name_chars(load64(s)); s += 8)
-        ;
-    for (; s < colon; s++)
-        if (!is_tchar((unsigned char)*s))
-            return false;
-    return field_value_valid(colon + 1, eol);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; end - s >= 8; s += 8) {
+        uint64_t m = word_name_misfits(load64(s));
+
+        if (m != 0) {
+            s += __builtin_ctzll(m) / 8;
+            break;
+        }
+    }
+#endif
+    while (s < eol && is_tchar((unsigned char)*s))
+        s++;
+    return s;
 }
 
 /* Field lines from s to the empty line ending the head (the scan made every
  * line end in CRLF, and recorded where) of buf into req->headers, values
  * trimmed; *ll_lines counts the ones llhttp is to be given (llhttp_reads).
- * Any other line is checked here as llhttp would; the first such refusal
+ * Any other line, and a Connection or Proxy-Connection line unless llhttp
+ * is to read every head, is checked here as llhttp would (a field value
+ * only when the scan saw an odd byte in the head); the first such refusal
  * counts after the structural ones (400, 431) of every line, as when
  * llhttp ran after this pass. */
 static int split_field_lines(const struct http_parser *p, const char *buf, const char *s,
@@ -457,8 +565,9 @@ static int split_field_lines(const struct http_parser *p, const char *buf, const
 
     for (unsigned k = 0; s < end; k++) {
         const char *eol = k < recorded ? buf + cr[k] : memchr(s, '\r', (size_t)(end - s));
-        const char *colon;
+        const char *name_end, *colon;
         struct http_header *h;
+        enum http_field kind;
 
         if (eol == NULL)
             return 400;
@@ -466,7 +575,8 @@ static int split_field_lines(const struct http_parser *p, const char *buf, const
             break;
         if (is_ows(*s) || *s == ':')
             return 400; /* obs-fold, or an empty field name */
-        colon = memchr(s, ':', (size_t)(eol - s));
+        name_end = field_name_end(s, eol, end);
+        colon = *name_end == ':' ? name_end : memchr(name_end, ':', (size_t)(eol - name_end));
         if (colon == NULL || is_ows(colon[-1]))
             return 400;
         if (req->header_count >= max)
@@ -474,10 +584,16 @@ static int split_field_lines(const struct http_parser *p, const char *buf, const
         h = &req->headers[req->header_count];
         h->name = span_of(s, colon);
         h->value = span_trim(span_of(colon + 1, eol));
-        if (llhttp_reads(index_field(req, req->header_count++)))
+        kind = index_field(req, req->header_count++);
+        if (!llhttp_reads(kind)) { /* a token name, and a valid value */
+            chars_ok = chars_ok && name_end == colon &&
+                       (!p->head_odd || field_value_valid(colon + 1, eol));
+        } else {
             (*ll_lines)++;
-        else if (chars_ok)
-            chars_ok = field_line_valid(s, colon, eol);
+            if ((kind == HTTP_F_CONNECTION || kind == HTTP_F_PROXY_CONNECTION) &&
+                !p->llhttp_always && p->head_odd) /* the name is valid, being one of these */
+                chars_ok = chars_ok && field_value_valid(colon + 1, eol);
+        }
         s = eol + 2;
     }
     return chars_ok ? 0 : 400;
@@ -521,22 +637,31 @@ static bool target_plain(const char *s, const char *end)
 }
 
 /* Whether strict llhttp 8.1 certainly accepts a request line that
- * parse_request_line accepted, when no field line is for llhttp to read:
+ * parse_request_line accepted, when no field line needs llhttp
+ * (llhttp_decides):
  * the method GET or HEAD, an origin-form target of bytes its url_path and
  * url_query states take (0x21 to 0x7e; '?' starts the query, where a
  * second '?' is one of them), '#' (a fragment) excepted, and the
  * version our pass checked (1.0 or 1.1 to llhttp). llhttp then reads the
- * request line's CRLF and the head's empty line and pauses at the head's
- * end, having set no flag and counted no length; anything else goes
+ * request line's CRLF, any Connection and Proxy-Connection lines, and
+ * the head's empty line, and pauses at the head's end, having counted no
+ * length and set no flag but the connection ones; anything else goes
  * through llhttp. */
-static bool llhttp_only_confirms(const struct http_request *req)
+static bool llhttp_only_confirms(const struct http_parser *p, const struct http_request *req)
 {
     const struct http_span m = req->method_name, t = req->target;
 
     if (!((m.len == 3 && memcmp(m.p, "GET", 3) == 0) ||
           (m.len == 4 && memcmp(m.p, "HEAD", 4) == 0)))
         return false;
-    return t.p[0] == '/' && target_plain(t.p + 1, t.p + t.len);
+    if (t.p[0] != '/')
+        return false;
+    if (p->head_odd)
+        return target_plain(t.p + 1, t.p + t.len);
+    /* Every byte is in 0x20-0x7e and no space is inside the target: it is
+     * plain unless it has a fragment, that is unless its query (or the
+     * empty query after its path) ends before it does. */
+    return req->query.p + req->query.len == t.p + t.len;
 }
 
 /* One piece of the head to llhttp, which must take it whole. */
@@ -618,7 +743,7 @@ static int parse_complete_head(struct http_parser *p, const char *buf, size_t he
         status = split_field_lines(p, buf, line_eol + 2, end, req, &ll_lines);
     if (status != 0)
         return status;
-    if (ll_lines == 0 && !p->llhttp_always && llhttp_only_confirms(req)) {
+    if (!llhttp_decides(req) && !p->llhttp_always && llhttp_only_confirms(p, req)) {
         req->method = req->method_name.len == 3 ? HTTP_GET : HTTP_HEAD;
     } else {
         status =

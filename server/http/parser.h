@@ -103,6 +103,7 @@ struct http_parser {
     size_t head_start; /* first byte of the request line */
     size_t line_end;   /* just past the request line; 0 until seen */
     bool head_started; /* a byte other than a leading CRLF was seen */
+    bool head_odd;     /* a byte outside 0x20-0x7e other than CR and LF was seen */
     bool head_done;    /* http_parse_head() accepted the head */
     bool ll_ready;     /* llhttp is initialised for this request */
     unsigned lines;    /* field line ends recorded in line_cr */
@@ -205,8 +206,10 @@ void http_parser_reset(struct http_parser *p);
 
 /* For tests: with on, llhttp reads the request line and the head's end of
  * every head, also of the heads it could only confirm (a GET or HEAD with
- * a plain origin-form target and no field line llhttp reads), which are
- * otherwise accepted without it; every answer must be the same either way
+ * a plain origin-form target and no field line llhttp reads but
+ * Connection and Proxy-Connection), which are otherwise accepted without
+ * it, and it alone judges the Connection and Proxy-Connection lines it
+ * reads; every answer must be the same either way
  * (the differential fuzzer and the unit tests check it). Kept across
  * http_parser_reset. */
 void http_parser_always_llhttp(struct http_parser *p, bool on);

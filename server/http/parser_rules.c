@@ -8,16 +8,15 @@
 #include "http/parser_internal.h"
 
 /* unreserved / sub-delims of RFC 3986, the characters of a reg-name
- * besides pct-encoded, as a bitmap like http_tchar_bits:
- * ! $ & ' ( ) * + , - . 0-9 ; = A-Z _ a-z ~ */
-static const uint64_t regname_bits[4] = {
-    UINT64_C(0x2bff7fd200000000),
-    UINT64_C(0x47fffffe87fffffe),
-    0,
-    0,
+ * besides pct-encoded, as a table: one load a byte. */
+static const bool regname_char[256] = {
+    ['a' ... 'z'] = true, ['A' ... 'Z'] = true, ['0' ... '9'] = true, ['-'] = true, ['.'] = true,
+    ['_'] = true,         ['~'] = true,         ['!'] = true,         ['$'] = true, ['&'] = true,
+    ['\''] = true,        ['('] = true,         [')'] = true,         ['*'] = true, ['+'] = true,
+    [','] = true,         [';'] = true,         ['='] = true,
 };
 
-static bool is_regname_char(unsigned char c) { return (regname_bits[c >> 6] >> (c & 63)) & 1; }
+static bool is_regname_char(unsigned char c) { return regname_char[c]; }
 
 /* What the fields say about framing and the connection. */
 struct head_fields {
@@ -204,12 +203,8 @@ static int parse_target(struct http_request *req)
     struct http_span t = req->target;
     bool connect = req->method == HTTP_CONNECT;
 
-    if (t.p[0] == '/') {
-        if (connect)
-            return 400;
-        split_path(req, t.p, t.p + t.len);
-        return 0;
-    }
+    if (t.p[0] == '/')
+        return connect ? 400 : 0; /* split with the request line (parser.c) */
     if (t.len == 1 && t.p[0] == '*') {
         if (req->method != HTTP_OPTIONS)
             return 400;
