@@ -26,8 +26,19 @@ struct repr {
     size_t type_len;
 };
 
+/* Whether every configured sibling of f is known to be absent (so also
+ * when none is configured): then no Accept-Encoding can choose one. */
+static bool siblings_absent(const struct static_conf *conf, const struct static_file *f)
+{
+    for (size_t i = 0; i < conf->n_precompressed; i++)
+        if (f->sibling[conf->precompressed[i]] != STATIC_SIBLING_ABSENT)
+            return false;
+    return true;
+}
+
 /* The sibling to send instead of f for this request's Accept-Encoding, or
- * NULL. Sets *enc. What is learnt about siblings is remembered in f. */
+ * NULL. Sets *enc. What is learnt about siblings is remembered in f; the
+ * field is not parsed once every sibling is known to be absent. */
 static struct static_file *pick_sibling(struct http_exchange *x, const struct static_root *root,
                                         struct static_file *f, char *rel, size_t rel_len,
                                         enum static_encoding *enc)
@@ -38,7 +49,7 @@ static struct static_file *pick_sibling(struct http_exchange *x, const struct st
     size_t len;
     const char *value = http_req_field(x, HTTP_F_ACCEPT_ENCODING, &len);
 
-    if (conf->n_precompressed == 0 || !value)
+    if (!value || siblings_absent(conf, f))
         return NULL;
     static_accept_parse(value, len, &accept);
     for (;;) {

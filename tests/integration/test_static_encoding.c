@@ -212,6 +212,28 @@ Test(static_encoding, files_without_siblings_and_siblings_themselves)
     st_free(&r);
 }
 
+/* Once a file's siblings are known to be absent its field is no longer
+ * read: every value still gets the file itself, with Vary. */
+Test(static_encoding, known_absent_siblings_leave_every_value_the_file_itself)
+{
+    static const char *const fields[] = {
+        "Accept-Encoding: br\r\n", "Accept-Encoding: gzip;q=0, *\r\n",
+        "Accept-Encoding: identity;q=0\r\n", "Accept-Encoding: GZIP, x-gzip;q=0.5\r\n", ""};
+    char v[128];
+
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+            struct st_resp r = st_get(d.port, "/plain.txt", fields[i]);
+
+            cr_assert_eq(r.status, 200, "%s", r.raw);
+            cr_assert_null(st_header(&r, "Content-Encoding", v, sizeof v), "%s", r.raw);
+            cr_assert_str_eq(st_header(&r, "Vary", v, sizeof v), "Accept-Encoding");
+            cr_assert(st_body_is(&r, "plain\n", 6));
+            st_free(&r);
+        }
+    }
+}
+
 Test(static_encoding_conf, only_configured_encodings_are_served)
 {
     char v[128];
