@@ -6,17 +6,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http/parser.h"
+
 /* A cursor over the header value. */
 struct ae_scan {
     const char *s;
     size_t len, i;
 };
-
-static bool is_tchar(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
 
 static void skip_ows(struct ae_scan *sc)
 {
@@ -28,7 +24,7 @@ static size_t scan_token(struct ae_scan *sc)
 {
     size_t start = sc->i;
 
-    while (sc->i < sc->len && is_tchar((unsigned char)sc->s[sc->i]))
+    while (sc->i < sc->len && http_is_tchar((unsigned char)sc->s[sc->i]))
         sc->i++;
     return sc->i - start;
 }
@@ -81,19 +77,29 @@ static void take(int *slot, int q)
         *slot = q;
 }
 
+/* The slot a coding name fills, or NULL for a coding not served here. The
+ * length and, for four letters, the first one leave one name to compare. */
+static int *slot_of(const char *name, size_t len, int *codings, int *identity, int *star)
+{
+    switch (len) {
+    case 1: return name[0] == '*' ? star : NULL;
+    case 2: return strncasecmp(name, "br", 2) == 0 ? &codings[STATIC_ENCODING_BR] : NULL;
+    case 4:
+        if (name[0] == 'z' || name[0] == 'Z')
+            return strncasecmp(name, "zstd", 4) == 0 ? &codings[STATIC_ENCODING_ZSTD] : NULL;
+        return strncasecmp(name, "gzip", 4) == 0 ? &codings[STATIC_ENCODING_GZIP] : NULL;
+    case 6: return strncasecmp(name, "x-gzip", 6) == 0 ? &codings[STATIC_ENCODING_GZIP] : NULL;
+    case 8: return strncasecmp(name, "identity", 8) == 0 ? identity : NULL;
+    default: return NULL;
+    }
+}
+
 static void record(const char *name, size_t len, int q, int *codings, int *identity, int *star)
 {
-    if (len == 2 && strncasecmp(name, "br", 2) == 0)
-        take(&codings[STATIC_ENCODING_BR], q);
-    else if (len == 4 && strncasecmp(name, "zstd", 4) == 0)
-        take(&codings[STATIC_ENCODING_ZSTD], q);
-    else if ((len == 4 && strncasecmp(name, "gzip", 4) == 0) ||
-             (len == 6 && strncasecmp(name, "x-gzip", 6) == 0))
-        take(&codings[STATIC_ENCODING_GZIP], q);
-    else if (len == 8 && strncasecmp(name, "identity", 8) == 0)
-        take(identity, q);
-    else if (len == 1 && name[0] == '*')
-        take(star, q);
+    int *slot = slot_of(name, len, codings, identity, star);
+
+    if (slot)
+        take(slot, q);
 }
 
 void static_accept_parse(const char *value, size_t len, struct static_accept *out)

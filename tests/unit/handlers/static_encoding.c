@@ -57,6 +57,37 @@ Test(static_encoding, weights)
     }
 }
 
+/* Each name counts only for its own coding, whole and in any case: names
+ * of the same length, or that share a first letter, never stand in for
+ * one another. */
+Test(static_encoding, names_match_whole_in_any_case)
+{
+    const struct {
+        const char *value;
+        int br, gzip, zstd, identity;
+    } cases[] = {
+        {"zstd", 0, 0, 1000, 1000},
+        {"ZSTD;q=0.5, Gzip;q=0.2", 0, 200, 500, 1000},
+        {"zStD, X-Gzip", 0, 1000, 1000, 1000},
+        {"zsth, gzap, bz, x-gzap", 0, 0, 0, 1000},
+        {"zstd1, gzip~, br!, *x", 0, 0, 0, 1000},
+        {"IDENTITY;q=0, zstd", 0, 0, 1000, 0},
+        {"identitx;q=0, bR", 1000, 0, 0, 1000},
+        {"z, g, b, i, x", 0, 0, 0, 1000},
+        {"*, zstd;q=0", 1000, 1000, 0, 1000},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct static_accept a = parse(cases[i].value);
+
+        cr_expect_eq(a.q[BR], cases[i].br, "%s: br %d", cases[i].value, a.q[BR]);
+        cr_expect_eq(a.q[GZ], cases[i].gzip, "%s: gzip %d", cases[i].value, a.q[GZ]);
+        cr_expect_eq(a.q[STATIC_ENCODING_ZSTD], cases[i].zstd, "%s: zstd %d", cases[i].value,
+                     a.q[STATIC_ENCODING_ZSTD]);
+        cr_expect_eq(a.identity, cases[i].identity, "%s: identity %d", cases[i].value, a.identity);
+    }
+}
+
 Test(static_encoding, pick_follows_weights_then_configured_order)
 {
     const enum static_encoding both[] = {BR, GZ}, gz_first[] = {GZ, BR}, gz_only[] = {GZ};
