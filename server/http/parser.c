@@ -426,6 +426,9 @@ static bool field_name_is(const char *name, const char *lower, size_t len)
     return word_ieq(load64(name + len - 8), load64(lower + len - 8));
 }
 
+/* The kind's name is compared whole only when its first letter matches
+ * (every indexed name starts with a letter, whose 0x20 bit makes it lower
+ * case): most names of an indexed length are some other field's. */
 enum http_field http_field_kind(const char *name, size_t len)
 {
     if (len > FIELD_NAME_MAX || len < 4)
@@ -433,7 +436,8 @@ enum http_field http_field_kind(const char *name, size_t len)
     for (unsigned i = 0; i < 2; i++) {
         unsigned k = fields_by_len[len][i];
 
-        if (k != HTTP_F_OTHER && field_name_is(name, field_names[k], len))
+        if (k != HTTP_F_OTHER && (name[0] | 0x20) == field_names[k][0] &&
+            field_name_is(name, field_names[k], len))
             return (enum http_field)k;
     }
     return HTTP_F_OTHER;
