@@ -258,24 +258,16 @@ int64_t timer_wheel_next(struct timer_wheel *w)
  * next point where something can happen (a non-empty slot or a cascade of a
  * non-empty slot), never past now, so an idle hour costs a few passes. Timers
  * that callbacks arm for the current millisecond are carried to the next pass
- * (fired before that pass's own); after the last pass they stay due.
+ * (fired before that pass's own); after the last pass they stay due. Out of
+ * line: timer_wheel_advance's usual path then saves no registers.
  */
-unsigned timer_wheel_advance(struct timer_wheel *w, uint64_t now)
+__attribute__((noinline)) static unsigned timer_passes(struct timer_wheel *w, uint64_t now)
 {
     struct timer *pending = NULL;
     unsigned fired = 0;
     int64_t next;
     uint64_t step;
 
-    if (now < w->now)
-        now = w->now;
-    /* The usual loop iteration: nothing in the current slot and nothing
-     * due or to cascade up to now, so only the clock moves. */
-    if (!w->slots[0][slot_index(w->now, 0)] &&
-        ((next = timer_wheel_next(w)) < 0 || (uint64_t)next > now - w->now)) {
-        w->now = now;
-        return 0;
-    }
     for (;;) {
         timer_take(w, &w->slots[0][slot_index(w->now, 0)], &pending);
         fired += timer_fire(w, &pending);
@@ -289,4 +281,20 @@ unsigned timer_wheel_advance(struct timer_wheel *w, uint64_t now)
         timer_move_to(w, w->now + step);
     }
     return fired;
+}
+
+unsigned timer_wheel_advance(struct timer_wheel *w, uint64_t now)
+{
+    int64_t next;
+
+    if (now < w->now)
+        now = w->now;
+    /* The usual loop iteration: nothing in the current slot and nothing
+     * due or to cascade up to now, so only the clock moves. */
+    if (!w->slots[0][slot_index(w->now, 0)] &&
+        ((next = timer_wheel_next(w)) < 0 || (uint64_t)next > now - w->now)) {
+        w->now = now;
+        return 0;
+    }
+    return timer_passes(w, now);
 }
