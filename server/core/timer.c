@@ -65,6 +65,7 @@ static void used_mark(struct timer_wheel *w, long n, bool used)
     uint64_t bit = UINT64_C(1) << (n % 64);
 
     *word = used ? *word | bit : *word & ~bit;
+    w->next_known = false;
 }
 
 static void timer_push(struct timer_wheel *w, struct timer **slot, struct timer *t)
@@ -187,37 +188,6 @@ static unsigned timer_fire(struct timer_wheel *w, struct timer **list)
     return fired;
 }
 
-/*
- * Each pass fires the current millisecond's slot, then jumps straight to the
- * next point where something can happen (a non-empty slot or a cascade of a
- * non-empty slot), never past now, so an idle hour costs a few passes. Timers
- * that callbacks arm for the current millisecond are carried to the next pass
- * (fired before that pass's own); after the last pass they stay due.
- */
-unsigned timer_wheel_advance(struct timer_wheel *w, uint64_t now)
-{
-    struct timer *pending = NULL;
-    unsigned fired = 0;
-    int64_t next;
-    uint64_t step;
-
-    if (now < w->now)
-        now = w->now;
-    for (;;) {
-        timer_take(w, &w->slots[0][slot_index(w->now, 0)], &pending);
-        fired += timer_fire(w, &pending);
-        if (w->now >= now)
-            break;
-        next = timer_wheel_next(w);
-        step = next < 0 ? now - w->now : next == 0 ? 1 : (uint64_t)next;
-        if (step > now - w->now)
-            step = now - w->now;
-        timer_take(w, &w->slots[0][slot_index(w->now, 0)], &pending);
-        timer_move_to(w, w->now + step);
-    }
-    return fired;
-}
-
 /* Start of the block of this level numbered block (in units of the level). */
 static int64_t timer_until(const struct timer_wheel *w, uint64_t block, unsigned level)
 {
@@ -240,7 +210,7 @@ static size_t first_used(const struct timer_wheel *w, unsigned level, size_t fro
     return TIMER_SLOTS;
 }
 
-int64_t timer_wheel_next(const struct timer_wheel *w)
+int64_t timer_wheel_next_full(const struct timer_wheel *w)
 {
     uint64_t now = w->now, block;
     size_t cur, i;
@@ -269,4 +239,62 @@ int64_t timer_wheel_next(const struct timer_wheel *w)
     if ((i = first_used(w, level, 0)) <= cur)
         return timer_until(w, block + (TIMER_SLOTS - cur) + i, level);
     return -1;
+}
+
+int64_t timer_wheel_next(struct timer_wheel *w)
+{
+    int64_t next;
+
+    if (w->next_known && (w->next_at < 0 || (uint64_t)w->next_at > w->now))
+        return w->next_at < 0 ? -1 : (int64_t)((uint64_t)w->next_at - w->now);
+    next = timer_wheel_next_full(w);
+    w->next_at = next < 0 ? -1 : (int64_t)w->now + next;
+    w->next_known = true;
+    return next;
+}
+
+/*
+ * Each pass fires the current millisecond's slot, then jumps straight to the
+ * next point where something can happen (a non-empty slot or a cascade of a
+ * non-empty slot), never past now, so an idle hour costs a few passes. Timers
+ * that callbacks arm for the current millisecond are carried to the next pass
+ * (fired before that pass's own); after the last pass they stay due. Out of
+ * line: timer_wheel_advance's usual path then saves no registers.
+ */
+__attribute__((noinline)) static unsigned timer_passes(struct timer_wheel *w, uint64_t now)
+{
+    struct timer *pending = NULL;
+    unsigned fired = 0;
+    int64_t next;
+    uint64_t step;
+
+    for (;;) {
+        timer_take(w, &w->slots[0][slot_index(w->now, 0)], &pending);
+        fired += timer_fire(w, &pending);
+        if (w->now >= now)
+            break;
+        next = timer_wheel_next(w);
+        step = next < 0 ? now - w->now : next == 0 ? 1 : (uint64_t)next;
+        if (step > now - w->now)
+            step = now - w->now;
+        timer_take(w, &w->slots[0][slot_index(w->now, 0)], &pending);
+        timer_move_to(w, w->now + step);
+    }
+    return fired;
+}
+
+unsigned timer_wheel_advance(struct timer_wheel *w, uint64_t now)
+{
+    int64_t next;
+
+    if (now < w->now)
+        now = w->now;
+    /* The usual loop iteration: nothing in the current slot and nothing
+     * due or to cascade up to now, so only the clock moves. */
+    if (!w->slots[0][slot_index(w->now, 0)] &&
+        ((next = timer_wheel_next(w)) < 0 || (uint64_t)next > now - w->now)) {
+        w->now = now;
+        return 0;
+    }
+    return timer_passes(w, now);
 }

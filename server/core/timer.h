@@ -29,6 +29,11 @@ struct timer_wheel {
     /* A bit per slot, set while the slot holds a timer: the search for the
      * next one reads words of 64 slots, not every slot. */
     uint64_t used[TIMER_LEVELS][TIMER_SLOTS / 64];
+    /* timer_wheel_next's last answer as an absolute time (-1: none), good
+     * while next_known: no slot filled or emptied since, and now is before
+     * it (the answer depends on nothing else). */
+    int64_t next_at;
+    bool next_known;
     struct timer *slots[TIMER_LEVELS][TIMER_SLOTS];
 };
 
@@ -53,7 +58,13 @@ unsigned timer_wheel_advance(struct timer_wheel *w, uint64_t now);
 
 /* Milliseconds from the wheel's now until the earliest armed timer is due,
  * 0 if one is already due, -1 if none is armed (the epoll_wait timeout). It
- * may answer earlier than the true expiry (a cascade point), never later. */
-int64_t timer_wheel_next(const struct timer_wheel *w);
+ * may answer earlier than the true expiry (a cascade point), never later.
+ * The answer is kept until a slot fills or empties, so that a loop
+ * iteration that armed and fired nothing does not search again. */
+int64_t timer_wheel_next(struct timer_wheel *w);
+
+/* timer_wheel_next's answer searched afresh, without the kept one (what the
+ * tests compare it with). */
+int64_t timer_wheel_next_full(const struct timer_wheel *w);
 
 #endif

@@ -270,12 +270,30 @@ void http_addr_text(const struct sockaddr *sa, char *out, size_t cap)
         snprintf(out, cap, "%s", sa && sa->sa_family == AF_UNIX ? "unix:" : "-");
 }
 
-void http_client_set(struct http_exchange *x)
+/* http_client_set for a site with trusted proxies. Kept out of line: the
+ * usual site has none, and its requests then pay no stack frame for this
+ * one's buffer. */
+__attribute__((noinline)) static void client_set_forwarded(struct http_exchange *x,
+                                                           const struct http_trusted *trusted,
+                                                           struct sockaddr_storage *ss)
 {
-    const struct http_trusted *trusted = x->site ? x->site->trusted : NULL;
     enum http_client_source src;
     const char *header;
     char peer[INET6_ADDRSTRLEN];
+
+    src = http_client_resolve(x->req, x->peer, x->peer_len, trusted, ss, &x->client_len, &header);
+    x->client = (const struct sockaddr *)ss;
+    x->forwarded_trusted = src != HTTP_CLIENT_MALFORMED && http_client_trusted(trusted, x->peer);
+    if (src != HTTP_CLIENT_MALFORMED)
+        return;
+    http_addr_text(x->peer, peer, sizeof peer);
+    log_warn("trusted proxy %s sent a malformed %s header: the client is taken to be the proxy",
+             peer, header);
+}
+
+void http_client_set(struct http_exchange *x, struct sockaddr_storage *ss)
+{
+    const struct http_trusted *trusted = x->site ? x->site->trusted : NULL;
 
     x->client = x->peer;
     x->client_len = x->peer_len;
@@ -283,13 +301,5 @@ void http_client_set(struct http_exchange *x)
     /* No trusted proxy (the usual case): the peer, without looking. */
     if (!trusted || !x->peer || (trusted->n == 0 && !trusted->unix_peers))
         return;
-    src = http_client_resolve(x->req, x->peer, x->peer_len, trusted, &x->client_ss, &x->client_len,
-                              &header);
-    x->client = (const struct sockaddr *)&x->client_ss;
-    x->forwarded_trusted = src != HTTP_CLIENT_MALFORMED && http_client_trusted(trusted, x->peer);
-    if (src != HTTP_CLIENT_MALFORMED)
-        return;
-    http_addr_text(x->peer, peer, sizeof peer);
-    log_warn("trusted proxy %s sent a malformed %s header: the client is taken to be the proxy",
-             peer, header);
+    client_set_forwarded(x, trusted, ss);
 }

@@ -51,11 +51,12 @@ struct http_exchange;
 /*
  * Sets x->client, x->client_len and x->forwarded_trusted for the request
  * in x from x->peer and x->site->trusted (the engine calls it once the
- * head is parsed). A malformed header from a trusted peer leaves the peer
- * as the client and logs a warning (the error log holds back repeats).
- * Never yields.
+ * head is parsed). An address a trusted proxy forwarded is written to ss,
+ * which the caller keeps as long as x (x->client then points to it). A
+ * malformed header from a trusted peer leaves the peer as the client and
+ * logs a warning (the error log holds back repeats). Never yields.
  */
-void http_client_set(struct http_exchange *x);
+void http_client_set(struct http_exchange *x, struct sockaddr_storage *ss);
 
 /* Writes the address of sa without its port into out: "192.0.2.1",
  * "2001:db8::1", "unix:" for a unix socket, "-" for none. Never yields. */

@@ -221,7 +221,7 @@ static int conn_prepare(struct conn *c)
     if (c->site->limits.max_keepalive_requests &&
         c->requests + 1 >= c->site->limits.max_keepalive_requests)
         x->keep_alive = false;
-    http_client_set(x);
+    http_client_set(x, &m->client_ss);
     m->bpos = m->rstart + req->head_len;
     http_body_reset(m, req);
     if (req->path.len == 0 || req->path.p[0] != '/')

@@ -55,6 +55,7 @@ struct conn_mem {
     char *obuf;
     char *pathbuf;                         /* the normalised path, rcap bytes */
     char upstream[HTTP_UPSTREAM_NAME_MAX]; /* x->upstream's copy */
+    struct sockaddr_storage client_ss;     /* x->client when a trusted proxy named it */
     char space[];
 };
 

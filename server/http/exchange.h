@@ -132,8 +132,7 @@ struct http_exchange {
     uint64_t out_start; /* the connection's output offset where this response begins */
     size_t head_len;    /* bytes of the response head, once ended */
     uint64_t start_ns;  /* the loop's clock when the request's first byte was taken */
-    struct sockaddr_storage client_ss; /* where client points when a header named it */
-    bool in_error_page;                /* an error page is being served: no other */
+    bool in_error_page; /* an error page is being served: no other */
 };
 
 /*
