@@ -215,13 +215,11 @@ static int body_skip(struct http_exchange *x)
     return (int)n;
 }
 
-int http_body_settle(struct http_exchange *x)
+int http_body_settle_unread(struct http_exchange *x)
 {
     struct conn_mem *m = xmem(x);
     int r;
 
-    if (m->body_claimed || m->body_done)
-        return 0;
     if (m->body_errno) {
         /* Settled before, and answered: the connection will close. */
         x->keep_alive = false;

@@ -131,8 +131,16 @@ int http_resp_stream_raw(struct http_exchange *x, int64_t total);
 
 /* Before a response sent in one call: settles an unclaimed body (read and
  * dropped when small). Returns the status a bad body deserves, else 0.
- * May yield. */
-int http_body_settle(struct http_exchange *x);
+ * May yield. A request whose body is read (or that has none), or that the
+ * handler reads itself, has nothing to settle: that is decided here,
+ * without a call; http_body_settle_unread does the rest. */
+int http_body_settle_unread(struct http_exchange *x);
+static inline int http_body_settle(struct http_exchange *x)
+{
+    const struct conn_mem *m = x->conn->mem;
+
+    return m->body_claimed || m->body_done ? 0 : http_body_settle_unread(x);
+}
 
 /* After the handler: drains what it left of the body (bounded) so the
  * connection can persist; clears x->keep_alive when it cannot. May yield. */

@@ -68,13 +68,11 @@ int http_resp_begin(struct http_exchange *x, int status)
  * -EBADMSG when it did. */
 static int settle_or_replace(struct http_exchange *x)
 {
+    int bad = http_body_settle(x);
     size_t len;
     const char *body;
-    int bad;
 
-    if (xmem(x)->body_done)
-        return 0; /* no body, or all of it read: nothing to settle */
-    if (!(bad = http_body_settle(x)))
+    if (!bad)
         return 0;
     xmem(x)->olen = x->head_start;
     x->state = HTTP_RESP_NONE;
