@@ -121,7 +121,7 @@ static void app_dispatch(struct http_exchange *x, void *arg)
         http_stat_add(&aw->route_requests[ar - aw->app->routes], 1);
     x->route = ar->name;
     x->route_len = ar->name_len;
-    if (ar->access && !http_access_decide(ar->access, x->client)) {
+    if (ar->access && !http_access_permits(ar->access, x->client)) {
         app_refuse(x, ar);
         return;
     }

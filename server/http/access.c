@@ -1,7 +1,7 @@
 /* access.c - allow/deny lists of client addresses: the first matching rule decides. */
 #include "http/access.h"
 
-bool http_access_decide(const struct http_access *a, const struct sockaddr *client)
+bool http_access_permits(const struct http_access *a, const struct sockaddr *client)
 {
     unsigned char addr[16];
 

@@ -30,17 +30,9 @@ struct http_access {
  * a has any allow rule, served otherwise (so "allow = 10.0.0.0/8" alone
  * admits that block only, and "deny = 192.0.2.1" alone refuses that
  * address only). A client on a unix socket is always served (the socket
- * file's permissions decide), as is any when a has no rule. Never yields.
- * http_access_decide walks the rules of an a that has some (the
- * dispatcher resolves each route's rules once, to NULL when there are
- * none); http_access_permits takes any a.
+ * file's permissions decide), as is any when a is NULL or has no rule.
+ * Never yields.
  */
-bool http_access_decide(const struct http_access *a, const struct sockaddr *client);
-
-/* http_access_decide without a call when a has no rule (most routes). */
-static inline bool http_access_permits(const struct http_access *a, const struct sockaddr *client)
-{
-    return !a || a->n == 0 || http_access_decide(a, client);
-}
+bool http_access_permits(const struct http_access *a, const struct sockaddr *client);
 
 #endif
