@@ -87,7 +87,7 @@ static void dispatch_again(struct http_exchange *x, struct cgi_redirect *rd, con
     const struct http_request *req = x->req;
     const char *old_path = x->path;
     size_t old_len = x->path_len;
-    bool old_slash = x->path_trailing_slash;
+    bool old_slash = x->path_trailing_slash, old_dot = x->path_dot_segment;
     void *worker = x->handler_worker;
 
     rd->next = rd->w->redirects;
@@ -97,11 +97,13 @@ static void dispatch_again(struct http_exchange *x, struct cgi_redirect *rd, con
     x->path = path;
     x->path_len = path_len;
     x->path_trailing_slash = slash;
+    x->path_dot_segment = true; /* not known: the static handler looks */
     x->site->dispatch(x, x->site->app);
     x->req = req;
     x->path = old_path;
     x->path_len = old_len;
     x->path_trailing_slash = old_slash;
+    x->path_dot_segment = old_dot;
     x->handler_worker = worker;
     unlink_redirect(rd);
 }

@@ -141,6 +141,15 @@ static bool has_dotfile(const char *path, size_t len)
     return false;
 }
 
+/* False when rest, a part of the request's normalised path, cannot hold a
+ * segment starting with '.' because the path holds none (url.h). */
+static bool may_have_dotfile(const struct http_exchange *x, const char *rest, size_t rest_len)
+{
+    uintptr_t r = (uintptr_t)rest, p = (uintptr_t)x->path;
+
+    return x->path_dot_segment || r < p || r + rest_len > p + x->path_len;
+}
+
 /* 301 to the request's path with a slash added, query kept. */
 static void redirect_slash(struct http_exchange *x, const struct static_conf *conf)
 {
@@ -333,7 +342,8 @@ static void static_handle(struct http_exchange *x, void *state, const char *rest
 
     if (!method_ok(x, conf))
         return;
-    if (conf->dotfiles == STATIC_DOTFILES_DENY && has_dotfile(rest, rest_len)) {
+    if (conf->dotfiles == STATIC_DOTFILES_DENY && may_have_dotfile(x, rest, rest_len) &&
+        has_dotfile(rest, rest_len)) {
         static_reply_status(x, conf, 404, NULL);
         return;
     }

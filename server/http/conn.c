@@ -227,7 +227,8 @@ static int conn_prepare(struct conn *c)
     if (req->path.len == 0 || req->path.p[0] != '/')
         return req->method == HTTP_OPTIONS && req->target.len == 1 ? 0 : 400;
     len = url_normalize_path_route(req->path.p, req->path.len, m->pathbuf, m->rcap,
-                                   &x->path_trailing_slash, &x->path_encoded_slash);
+                                   &x->path_trailing_slash, &x->path_encoded_slash,
+                                   &x->path_dot_segment);
     if (len < 0)
         return -len;
     x->path = m->pathbuf;

@@ -80,6 +80,7 @@ struct http_exchange {
     size_t path_len;
     bool path_trailing_slash; /* the decoded path ended with '/' */
     bool path_encoded_slash;  /* the target held "%2F", kept so in path (see url.h) */
+    bool path_dot_segment;    /* false: no segment of path starts with '.' (url.h) */
     bool head_only;           /* HEAD: bodies are counted, not sent */
     bool keep_alive;          /* a handler may clear it to close after */
     int status;               /* status of the response begun */

@@ -38,6 +38,7 @@ struct norm_state {
     bool keep_encoded_slash; /* copy "%2F" through instead of refusing it */
     bool encoded_slash;      /* one was seen */
     bool whole_walk;         /* never plain_path (url_normalize_path_full) */
+    bool dot_segment;        /* a kept segment started with '.' */
 };
 
 /* The bytes a path segment cannot copy as they are: controls, DEL and
@@ -140,9 +141,13 @@ static int normalize_full(const char *path, size_t len, char *out, bool *trailin
             o = seg - 1;
             while (out[o - 1] != '/')
                 o--;
-        } else if (i < len) {
-            out[o++] = '/'; /* path[i] is the raw '/' that ended the segment */
-            i++;
+        } else {
+            if (out[seg] == '.')
+                st->dot_segment = true;
+            if (i < len) {
+                out[o++] = '/'; /* path[i] is the raw '/' that ended the segment */
+                i++;
+            }
         }
     }
     out[o] = '\0';
@@ -177,23 +182,26 @@ int url_normalize_path(const char *path, size_t len, char *out, size_t out_cap,
 }
 
 int url_normalize_path_route(const char *path, size_t len, char *out, size_t out_cap,
-                             bool *trailing_slash, bool *encoded_slash)
+                             bool *trailing_slash, bool *encoded_slash, bool *dot_segment)
 {
     struct norm_state st = {.keep_encoded_slash = true};
     int n = normalize(path, len, out, out_cap, trailing_slash, &st);
 
     *encoded_slash = n >= 0 && st.encoded_slash;
+    *dot_segment = n >= 0 && st.dot_segment;
     return n;
 }
 
 int url_normalize_path_full(const char *path, size_t len, char *out, size_t out_cap,
-                            bool *trailing_slash, bool *encoded_slash)
+                            bool *trailing_slash, bool *encoded_slash, bool *dot_segment)
 {
     struct norm_state st = {.keep_encoded_slash = encoded_slash != NULL, .whole_walk = true};
     int n = normalize(path, len, out, out_cap, trailing_slash, &st);
 
     if (encoded_slash)
         *encoded_slash = n >= 0 && st.encoded_slash;
+    if (dot_segment)
+        *dot_segment = n >= 0 && st.dot_segment;
     return n;
 }
 

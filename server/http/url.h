@@ -39,16 +39,19 @@ int url_normalize_path(const char *path, size_t len, char *out, size_t out_cap,
  * *encoded_slash (never NULL) tells whether there was one. A handler that
  * maps the path to files answers 400 when *encoded_slash is set; a proxy
  * forwards the target as received. Every other rule, and every other
- * refusal, is the same as url_normalize_path's. */
+ * refusal, is the same as url_normalize_path's. *dot_segment (never NULL)
+ * is false when no segment of out starts with '.' (true: one may; a segment
+ * that ".." took away may have set it), so a handler that hides dotfiles
+ * need not look again. */
 int url_normalize_path_route(const char *path, size_t len, char *out, size_t out_cap,
-                             bool *trailing_slash, bool *encoded_slash);
+                             bool *trailing_slash, bool *encoded_slash, bool *dot_segment);
 
 /* The same answers as url_normalize_path_route (encoded_slash not NULL)
  * or url_normalize_path (encoded_slash NULL), always by the whole walk:
  * those two take a path that needs no change in one pass over its bytes,
  * and tests check them against this one. */
 int url_normalize_path_full(const char *path, size_t len, char *out, size_t out_cap,
-                            bool *trailing_slash, bool *encoded_slash);
+                            bool *trailing_slash, bool *encoded_slash, bool *dot_segment);
 
 /* Percent-decodes in[0..len) into out (a query component, a form value).
  * With plus_as_space, '+' decodes to ' ' (application/x-www-form-urlencoded).

@@ -426,6 +426,11 @@ Test(cgi, a_local_location_is_served_internally_as_a_get)
            "#!/bin/sh\ncat >/dev/null\nprintf 'Location: /cgi-bin/env.sh/p?q=2\\n\\n'\n");
     script("env.sh", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\necho\nenv\n");
     script("loop.sh", "#!/bin/sh\nprintf 'Location: /cgi-bin/loop.sh\\n\\n'\n");
+    site_write(&d, ".env", "PASSWORD=x\n", 11);
+    script("to-dotfile.sh", "#!/bin/sh\nprintf 'Location: /.env\\n\\n'\n");
+    cr_assert_eq(curl(out, sizeof out, "-i", "/cgi-bin/to-dotfile.sh"), 0, "%s", out);
+    cr_assert(strncmp(out, "HTTP/1.1 404 ", 13) == 0, "a dotfile stays hidden: %s", out);
+    cr_assert(strstr(out, "PASSWORD") == NULL, "%s", out);
     cr_assert_eq(curl(out, sizeof out, "-i", "/cgi-bin/to-static.sh"), 0, "%s", out);
     cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
     cr_assert(strstr(out, "\r\n\r\nstatic page\n") != NULL, "%s", out);

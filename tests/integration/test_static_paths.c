@@ -156,8 +156,9 @@ Test(static_paths, curl_path_as_is_cannot_climb_out)
 
 Test(static_paths, dotfiles_are_hidden_by_default)
 {
-    const char *hidden[] = {"/.env", "/%2eenv", "/sub/.git/config", "/.well-known/x.txt",
-                            "/sub/.hidden"};
+    const char *hidden[] = {
+        "/.env",        "/%2eenv",        "/sub/.git/config", "/.well-known/x.txt", "/sub/.hidden",
+        "/sub/../.env", "/sub/./.hidden", "//sub//.hidden",   "/sub/%2e%2e/.env"};
 
     daemon_start(&d, "[static /]\nroot = %ROOT%\n");
     site_write(&d, ".env", "PASSWORD=1\n", 11);

@@ -166,14 +166,47 @@ Test(url, route_variant_keeps_encoded_slash)
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[64];
-        bool slash, enc = !cases[i].encoded_slash;
+        bool slash, enc = !cases[i].encoded_slash, dot;
         int n = url_normalize_path_route(cases[i].in, strlen(cases[i].in), out, sizeof out, &slash,
-                                         &enc);
+                                         &enc, &dot);
 
         cr_expect_eq(n, cases[i].want, "case %zu \"%s\": got %d", i, cases[i].in, n);
         if (n >= 0 && n == cases[i].want)
             cr_expect_str_eq(out, cases[i].out, "case %zu", i);
         cr_expect_eq(enc, cases[i].encoded_slash, "case %zu \"%s\"", i, cases[i].in);
+    }
+}
+
+/* True when a segment of the normalised path p starts with '.'. */
+static bool starts_a_dot_segment(const char *p)
+{
+    for (size_t i = 1; p[i]; i++)
+        if (p[i] == '.' && p[i - 1] == '/')
+            return true;
+    return false;
+}
+
+Test(url, route_normalisation_tells_whether_a_segment_may_start_with_a_dot)
+{
+    static const struct {
+        const char *in;
+        bool dot;
+    } cases[] = {
+        {"/index.html", false}, {"/a/b.c/d.", false},     {"/", false},
+        {"/./a", false},        {"/a/../b", false},       {"/a//b", false},
+        {"/.env", true},        {"/%2eenv", true},        {"/sub/.git/config", true},
+        {"/sub/../.env", true}, {"/sub/%2e%2e/.x", true}, {"//.hidden", true},
+        {"/a/.b/..", true}, /* taken away by "..": may, not does */
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+        bool slash, enc, dot = !cases[i].dot;
+        int n = url_normalize_path_route(cases[i].in, strlen(cases[i].in), out, sizeof out, &slash,
+                                         &enc, &dot);
+
+        cr_assert_geq(n, 0, "\"%s\": %d", cases[i].in, n);
+        cr_expect_eq(dot, cases[i].dot, "\"%s\" -> \"%s\"", cases[i].in, out);
     }
 }
 
@@ -276,22 +309,27 @@ static void same_both_ways(const char *in, size_t len)
 {
     char fast[64], full[64];
     bool slash_fast = false, slash_full = false, enc_fast = false, enc_full = false;
+    bool dot_fast = false, dot_full = false;
     int a, b;
 
     memset(fast, 'x', sizeof fast);
     memset(full, 'y', sizeof full);
     a = url_normalize_path(in, len, fast, sizeof fast, &slash_fast);
-    b = url_normalize_path_full(in, len, full, sizeof full, &slash_full, NULL);
+    b = url_normalize_path_full(in, len, full, sizeof full, &slash_full, NULL, NULL);
     cr_assert_eq(a, b, "\"%.*s\": %d, the whole walk %d", (int)len, in, a, b);
     if (a >= 0) {
         cr_assert_eq(memcmp(fast, full, (size_t)a + 1), 0, "\"%.*s\": \"%s\", not \"%s\"", (int)len,
                      in, fast, full);
         cr_assert_eq(slash_fast, slash_full, "\"%.*s\": the trailing slash", (int)len, in);
     }
-    a = url_normalize_path_route(in, len, fast, sizeof fast, &slash_fast, &enc_fast);
-    b = url_normalize_path_full(in, len, full, sizeof full, &slash_full, &enc_full);
+    a = url_normalize_path_route(in, len, fast, sizeof fast, &slash_fast, &enc_fast, &dot_fast);
+    b = url_normalize_path_full(in, len, full, sizeof full, &slash_full, &enc_full, &dot_full);
     cr_assert_eq(a, b, "route \"%.*s\": %d, the whole walk %d", (int)len, in, a, b);
     cr_assert_eq(enc_fast, enc_full, "route \"%.*s\": the encoded slash", (int)len, in);
+    cr_assert_eq(dot_fast, dot_full, "route \"%.*s\": the dot segment", (int)len, in);
+    if (a >= 0 && !dot_fast)
+        cr_assert_not(starts_a_dot_segment(fast), "route \"%.*s\" -> \"%s\": a dot segment",
+                      (int)len, in, fast);
     if (a >= 0) {
         cr_assert_eq(memcmp(fast, full, (size_t)a + 1), 0, "route \"%.*s\": \"%s\", not \"%s\"",
                      (int)len, in, fast, full);
