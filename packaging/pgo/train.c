@@ -74,6 +74,9 @@ static void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    fputs("cohttpd-pgo-train: (configure with -DCOHTTPD_PGO=OFF to build without "
+          "profile-guided optimisation)\n",
+          stderr);
     /* The daemon's own words, when it wrote any. */
     snprintf(log, sizeof log, "%s/daemon.log", dir);
     if (dir[0] && (f = fopen(log, "r"))) {
