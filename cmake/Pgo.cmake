@@ -5,10 +5,9 @@
 # <build>/pgo/build, from the same sources with the same options, except
 # link-time optimisation: the counters are those of each function as
 # compiled before any link, the same either way, and the copy builds in
-# about half the time. The
-# training program (packaging/pgo/train.c) runs it on a site of its own and
-# sends it the requests a server mostly sees; the daemon writes its counts to
-# <build>/pgo/profile when it stops. The layers and the daemon are then
+# about half the time. The training program (packaging/pgo/train.c) runs it
+# on a site of its own and sends it the requests a server mostly sees; the
+# daemon writes its counts to <build>/pgo/profile when it stops. The layers and the daemon are then
 # compiled with -fprofile-use: GCC knows which branches are taken and how
 # often, inlines along the paths that run, and moves the code that never ran
 # (errors, rare options) apart from the code that does, so a request runs
@@ -47,6 +46,7 @@ elseif(COHTTPD_PGO)
     set(pgo_jobs 2)
   endif()
   set(pgo_dir ${CMAKE_BINARY_DIR}/pgo)
+  string(TOUPPER "${CMAKE_BUILD_TYPE}" pgo_type)
   ExternalProject_Add(cohttpd_pgo_instrumented
     SOURCE_DIR ${PROJECT_SOURCE_DIR}
     BINARY_DIR ${pgo_dir}/build
@@ -54,6 +54,7 @@ elseif(COHTTPD_PGO)
       -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE}
       -DCMAKE_C_COMPILER=${CMAKE_C_COMPILER}
       -DCMAKE_C_FLAGS=${CMAKE_C_FLAGS}
+      -DCMAKE_C_FLAGS_${pgo_type}=${CMAKE_C_FLAGS_${pgo_type}}
       -DCMAKE_EXE_LINKER_FLAGS=${CMAKE_EXE_LINKER_FLAGS}
       -DCOHTTPD_TESTS=OFF
       -DCOHTTPD_PGO=OFF
